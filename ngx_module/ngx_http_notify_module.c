@@ -27,8 +27,27 @@ static void *ngx_http_notify_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
+static char *ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_notify_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_notify_init_process(ngx_cycle_t *cycle);
+static void ngx_http_notify_exit_process(ngx_cycle_t *cycle);
+
 static char *ngx_http_notify_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_notify_require_role(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_notify_subscription_key_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+
+static ngx_http_notify_dialect_t  *ngx_http_notify_dialects[] = {
+    &ngx_http_notify_syntphony_dialect,
+    NULL
+};
 
 
 static ngx_command_t  ngx_http_notify_commands[] = {
@@ -47,6 +66,111 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_srv_conf_t, tenant),
       NULL },
 
+    { ngx_string("notify_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_notify_store_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_feed_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, store.retention),
+      NULL },
+
+    { ngx_string("notify_inbound"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_inbound,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_feed"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_notify_feed,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_feed_admin_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_loc_conf_t, feed_admin_role),
+      NULL },
+
+    { ngx_string("notify_require_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_notify_require_role,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_subscription_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_notify_require_role,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      1,
+      NULL },
+
+    { ngx_string("notify_subscription_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_subscription_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_loc_conf_t, max_body),
+      NULL },
+
+    { ngx_string("notify_directory"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_directory_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_jwt_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_jwt_keys,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_jwt_issuer,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_notify_jwt_audience,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_jwt_leeway,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_jwt_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -56,7 +180,7 @@ static ngx_http_module_t  ngx_http_notify_module_ctx = {
     NULL,                                  /* postconfiguration */
 
     ngx_http_notify_create_main_conf,      /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_notify_init_main_conf,        /* init main configuration */
 
     ngx_http_notify_create_srv_conf,       /* create server configuration */
     ngx_http_notify_merge_srv_conf,        /* merge server configuration */
@@ -72,11 +196,11 @@ ngx_module_t  ngx_http_notify_module = {
     ngx_http_notify_commands,              /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_notify_init_module,           /* init module */
+    ngx_http_notify_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_notify_exit_process,          /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -206,6 +330,26 @@ ngx_http_notify_tenant_variable(ngx_http_request_t *r,
 }
 
 
+ngx_http_notify_ctx_t *
+ngx_http_notify_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_notify_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_notify_module);
+    }
+
+    return ctx;
+}
+
+
 /*
  * Sends "json" as the whole response.  The text is written straight into
  * a buffer from the request pool: json_dumpb() is asked for the size first,
@@ -220,6 +364,10 @@ ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    if (!(flags & JSON_MAX_INDENT)) {
+        flags |= JSON_COMPACT;
+    }
 
     len = json_dumpb(json, NULL, 0, flags);
     if (len == 0) {
@@ -279,7 +427,7 @@ ngx_http_notify_add_variables(ngx_conf_t *cf)
         var->data = v->data;
     }
 
-    return NGX_OK;
+    return ngx_http_notify_jwt_add_variables(cf);
 }
 
 
@@ -294,8 +442,71 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
     }
 
     nmcf->loaded = ngx_time();
+    nmcf->store.max_size = NGX_CONF_UNSET_SIZE;
+    nmcf->store.retention = NGX_CONF_UNSET;
 
     return nmcf;
+}
+
+
+static char *
+ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_notify_main_conf_t *nmcf = conf;
+
+    if (ngx_http_notify_store_init_conf(cf, &nmcf->store) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_notify_jwt_init_main_conf(cf, conf);
+}
+
+
+static ngx_http_notify_main_conf_t *
+ngx_http_notify_cycle_main_conf(ngx_cycle_t *cycle)
+{
+    if (ngx_http_module.index >= cycle->modules_n
+        || cycle->conf_ctx[ngx_http_module.index] == NULL)
+    {
+        return NULL;
+    }
+
+    return ngx_http_cycle_get_module_main_conf(cycle, ngx_http_notify_module);
+}
+
+
+static ngx_int_t
+ngx_http_notify_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_notify_cycle_main_conf(cycle);
+    if (nmcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_notify_store_init_module(cycle, &nmcf->store);
+}
+
+
+static ngx_int_t
+ngx_http_notify_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_notify_cycle_main_conf(cycle);
+    if (nmcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_notify_store_init_process(cycle, &nmcf->store);
+}
+
+
+static void
+ngx_http_notify_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_notify_store_exit_process(cycle);
 }
 
 
@@ -347,9 +558,15 @@ ngx_http_notify_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     nlcf->handler = NULL;
+     *     nlcf->dialect = NULL;
+     *     nlcf->feed_admin_role = { 0, NULL };
+     *     nlcf->feed_prefix = { 0, NULL };
      */
 
     nlcf->status_flags = NGX_CONF_UNSET_UINT;
+    nlcf->roles = NGX_CONF_UNSET_PTR;
+    nlcf->keys = NGX_CONF_UNSET_PTR;
+    nlcf->max_body = NGX_CONF_UNSET_SIZE;
 
     return nlcf;
 }
@@ -361,8 +578,35 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_notify_loc_conf_t *prev = parent;
     ngx_http_notify_loc_conf_t *conf = child;
 
+    ngx_http_notify_main_conf_t  *nmcf;
+
     ngx_conf_merge_uint_value(conf->status_flags, prev->status_flags,
                               JSON_COMPACT);
+    ngx_conf_merge_ptr_value(conf->roles, prev->roles, NULL);
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
+    ngx_conf_merge_str_value(conf->feed_admin_role, prev->feed_admin_role,
+                             "");
+
+    if (conf->dialect == NULL && conf->feed_prefix.data == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+
+    if (nmcf->store.path.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" needs \"notify_store\" at http level",
+                           conf->dialect ? "notify_inbound" : "notify_feed");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->dialect && nmcf->directory == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"notify_inbound\" needs \"notify_directory\""
+                           " at http level");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -398,6 +642,227 @@ ngx_http_notify_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_notify_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    ngx_str_t                   *value;
+    ngx_uint_t                   i;
+    ngx_http_core_loc_conf_t    *clcf;
+
+    if (nlcf->handler != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; ngx_http_notify_dialects[i]; i++) {
+        if (ngx_http_notify_dialects[i]->name.len == value[1].len
+            && ngx_strncmp(ngx_http_notify_dialects[i]->name.data,
+                           value[1].data, value[1].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (ngx_http_notify_dialects[i] == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown dialect \"%V\" in \"notify_inbound\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    nlcf->dialect = ngx_http_notify_dialects[i];
+    nlcf->handler = ngx_http_notify_inbound_handler;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_notify_inbound_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (nlcf->handler != NULL) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+#if (NGX_PCRE)
+    if (clcf->regex) {
+        return "cannot be used in a regex location";
+    }
+#endif
+
+    if (clcf->named) {
+        return "cannot be used in a named location";
+    }
+
+    nlcf->feed_prefix = clcf->name;
+    nlcf->handler = ngx_http_notify_feed_handler;
+    clcf->handler = ngx_http_notify_feed_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* notify_require_role and notify_subscription_key (cmd->offset 1) */
+
+static char *
+ngx_http_notify_require_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **list;
+
+    list = cmd->offset ? &nlcf->keys : &nlcf->roles;
+
+    if (*list != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *list = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                             sizeof(ngx_str_t));
+    if (*list == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0) {
+            return "takes no empty value";
+        }
+
+        s = ngx_array_push(*list);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* one key a line; empty lines and lines starting with "#" are skipped */
+
+static char *
+ngx_http_notify_subscription_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    u_char           *p, *end, *eol, *start;
+    ssize_t           n;
+    ngx_str_t        *value, name, *key;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (nlcf->keys != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" is not a readable file of at most 1m",
+                           name.data);
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (p == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, p, ngx_file_size(&fi), 0);
+    ngx_close_file(file.fd);
+
+    if (n != ngx_file_size(&fi)) {
+        return NGX_CONF_ERROR;
+    }
+
+    nlcf->keys = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+    if (nlcf->keys == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    end = p + n;
+
+    for ( /* void */ ; p < end; p = eol + 1) {
+        eol = ngx_strlchr(p, end, LF);
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        start = p;
+
+        while (start < eol && (*start == ' ' || *start == '\t')) {
+            start++;
+        }
+
+        p = eol;
+
+        while (p > start && (p[-1] == CR || p[-1] == ' ' || p[-1] == '\t')) {
+            p--;
+        }
+
+        if (p == start || *start == '#') {
+            continue;
+        }
+
+        key = ngx_array_push(nlcf->keys);
+        if (key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        key->data = start;
+        key->len = p - start;
+    }
+
+    if (nlcf->keys->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" has no subscription key", name.data);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

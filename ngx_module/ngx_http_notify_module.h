@@ -15,12 +15,23 @@
 
 #include <jansson.h>
 
+#include "ngx_http_notify_jwt.h"
+#include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_store.h"
+
 
 #define NGX_HTTP_NOTIFY_VERSION  "0.1.0"
 
 
+typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
+typedef struct ngx_http_notify_req_s      ngx_http_notify_req_t;
+
+
 typedef struct {
-    time_t                      loaded;        /* when this config was read */
+    time_t                        loaded;      /* when this config was read */
+    ngx_http_notify_jwt_conf_t   *jwt;         /* ngx_http_notify_jwt.c */
+    ngx_http_notify_directory_t  *directory;   /* NULL: no notify_directory */
+    ngx_http_notify_store_conf_t  store;
 } ngx_http_notify_main_conf_t;
 
 
@@ -32,11 +43,127 @@ typedef struct {
 typedef struct {
     ngx_http_handler_pt         handler;       /* content handler, or NULL */
     ngx_uint_t                  status_flags;  /* json_dumps() flags */
+
+    ngx_http_notify_dialect_t  *dialect;       /* notify_inbound */
+    ngx_array_t                *roles;         /* notify_require_role */
+    ngx_array_t                *keys;          /* notify_subscription_key */
+    size_t                      max_body;      /* notify_max_body */
+    ngx_str_t                   feed_admin_role;
+    ngx_str_t                   feed_prefix;   /* notify_feed: location */
 } ngx_http_notify_loc_conf_t;
+
+
+/* what went wrong, for the dialect to say in its own shape */
+typedef enum {
+    NGX_HTTP_NOTIFY_ERR_NONE = 0,
+    NGX_HTTP_NOTIFY_ERR_KEY_MISSING,           /* subscription key */
+    NGX_HTTP_NOTIFY_ERR_KEY_INVALID,
+    NGX_HTTP_NOTIFY_ERR_AUTH,                  /* no or bad token */
+    NGX_HTTP_NOTIFY_ERR_FORBIDDEN,             /* valid token, no right */
+    NGX_HTTP_NOTIFY_ERR_METHOD,
+    NGX_HTTP_NOTIFY_ERR_MEDIA_TYPE,
+    NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+    NGX_HTTP_NOTIFY_ERR_JSON,                  /* not JSON, not an object */
+    NGX_HTTP_NOTIFY_ERR_INVALID,               /* validation, see fields */
+    NGX_HTTP_NOTIFY_ERR_UNRESOLVED,            /* nobody to notify */
+    NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
+    NGX_HTTP_NOTIFY_ERR_STORE,                 /* 503 */
+    NGX_HTTP_NOTIFY_ERR_INTERNAL               /* 500 */
+} ngx_http_notify_err_e;
+
+
+/*
+ * One inbound notification on its way through the flow.  Lives in the
+ * request pool; the JSON objects are freed by the request's cleanup.
+ */
+struct ngx_http_notify_req_s {
+    ngx_http_request_t         *request;
+    ngx_http_notify_dialect_t  *dialect;
+    ngx_http_notify_auth_t     *auth;
+
+    ngx_str_t                   raw;           /* the request body */
+    json_t                     *body;          /* parsed, or NULL */
+    json_t                     *note;          /* the canonical notification */
+    json_t                     *answer;        /* success answer, no "id" */
+    json_t                     *unresolved;    /* array of strings */
+
+    ngx_array_t                 recipients;    /* ngx_http_notify_user_t * */
+    ngx_http_notify_user_t    **seen;          /* set for de-duplication */
+    ngx_uint_t                  seen_size;
+
+    u_char                      idem[32];      /* SHA-256 of the key */
+    unsigned                    has_idem:1;
+
+    ngx_http_notify_err_e       error;
+    ngx_uint_t                  status;        /* HTTP status to answer */
+    ngx_str_t                   message;       /* human text, for errors */
+    json_t                      *fields;       /* validation errors:
+                                                  {"field": ["msg", ...]} */
+    ngx_uint_t                  success;       /* status of a success */
+
+    ngx_http_notify_store_op_t  op;
+};
+
+
+/*
+ * A dialect: the functions that make one inbound API.  The flow calls
+ * them in this order: check_headers (before anything else), then the
+ * method, the token and the role are checked, then check_request (before
+ * the body is read), parse (body to canonical notification, validation),
+ * authorize, expand (recipients), answer (the success answer to keep).
+ * send_error renders any error in the dialect's shape.
+ */
+struct ngx_http_notify_dialect_s {
+    ngx_str_t                   name;
+    ngx_uint_t                  methods;
+    ngx_str_t                   default_role;  /* when no notify_require_role */
+
+    ngx_int_t                 (*check_headers)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*check_request)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*parse)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*authorize)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*expand)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*answer)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*send_error)(ngx_http_notify_req_t *nr);
+};
+
+
+extern ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect;
 
 
 u_char *ngx_http_notify_iso8601(u_char *buf, time_t t);
 ngx_int_t ngx_http_notify_tenant(ngx_http_request_t *r, ngx_str_t *tenant);
+/* flow (ngx_http_notify_flow.c) */
+ngx_int_t ngx_http_notify_inbound_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_notify_fail(ngx_http_notify_req_t *nr,
+    ngx_http_notify_err_e error, ngx_uint_t status, const char *fmt, ...);
+ngx_int_t ngx_http_notify_field_error(ngx_http_notify_req_t *nr,
+    const char *field, const char *fmt, ...);
+ngx_int_t ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
+    ngx_http_notify_user_t *user);
+ngx_int_t ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
+    ngx_http_notify_group_t *group);
+ngx_int_t ngx_http_notify_idempotency(ngx_http_notify_req_t *nr,
+    ngx_str_t *parts, ngx_uint_t n);
+ngx_http_notify_main_conf_t *ngx_http_notify_main_conf(
+    ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_notify_header(ngx_http_request_t *r,
+    const char *name);
+ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);
+ngx_int_t ngx_http_notify_valid_http_url(const char *s, size_t len);
+
+/* feed (ngx_http_notify_feed.c) */
+ngx_int_t ngx_http_notify_feed_handler(ngx_http_request_t *r);
+
+/* the module's per-request context, made on first use */
+typedef struct {
+    ngx_http_notify_auth_t     *auth;          /* set by authenticate() */
+    ngx_http_notify_req_t      *inbound;       /* notify_inbound */
+    void                       *feed;          /* notify_feed */
+} ngx_http_notify_ctx_t;
+
+
+ngx_http_notify_ctx_t *ngx_http_notify_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, json_t *json, size_t flags);
 

@@ -10,7 +10,8 @@ say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 # build folder of a variant: "plain" or "asan"
-build_dir() { printf '%s/build/%s' "$ROOT" "$1"; }
+# (NOTIFY_BUILD moves the build folder, e.g. for parallel work)
+build_dir() { printf '%s/%s' "${NOTIFY_BUILD:-$ROOT/build}" "$1"; }
 module_so() { printf '%s/objs/%s.so' "$(build_dir "$1")" "$MODULE"; }
 
 # the ASan runtime that the (uninstrumented) packaged nginx must preload

@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+#ifndef _NGX_HTTP_NOTIFY_DIRECTORY_H_INCLUDED_
+#define _NGX_HTTP_NOTIFY_DIRECTORY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/*
+ * The directory: who exists.  Loaded from a JSON file at configuration
+ * time (notify_directory), kept in the configuration's pool, and so shared
+ * read-only by all workers; a reload builds a new one.
+ */
+
+typedef struct {
+    ngx_str_t                   id;            /* object id */
+    ngx_str_t                   upn;           /* as written in the file */
+    ngx_str_t                   display_name;
+    ngx_str_t                   language;      /* preferred, may be empty */
+    unsigned                    active:1;
+} ngx_http_notify_user_t;
+
+
+typedef struct {
+    ngx_str_t                   id;
+    ngx_str_t                   upn;           /* mail-like name, may be empty */
+    ngx_str_t                   display_name;
+    ngx_array_t                 members;       /* ngx_http_notify_user_t * */
+} ngx_http_notify_group_t;
+
+
+typedef struct {
+    ngx_str_t                   id;
+    ngx_str_t                   display_name;
+    ngx_array_t                 members;       /* ngx_http_notify_user_t * */
+} ngx_http_notify_channel_t;
+
+
+typedef struct {
+    ngx_str_t                   id;
+    ngx_str_t                   display_name;
+    ngx_array_t                 members;       /* ngx_http_notify_user_t * */
+    ngx_array_t                 channels;      /* ngx_http_notify_channel_t */
+} ngx_http_notify_team_t;
+
+
+typedef struct {
+    ngx_str_t                   id;
+    ngx_array_t                 members;       /* ngx_http_notify_user_t * */
+} ngx_http_notify_chat_t;
+
+
+typedef struct ngx_http_notify_directory_s  ngx_http_notify_directory_t;
+
+
+/* "notify_directory <file>;", conf is ngx_http_notify_main_conf_t */
+char *ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* by object id, or by UPN (case-insensitive); NULL when unknown */
+ngx_http_notify_user_t *ngx_http_notify_directory_user(
+    ngx_http_notify_directory_t *dir, ngx_str_t *id_or_upn);
+ngx_http_notify_group_t *ngx_http_notify_directory_group(
+    ngx_http_notify_directory_t *dir, ngx_str_t *id_or_upn);
+ngx_http_notify_team_t *ngx_http_notify_directory_team(
+    ngx_http_notify_directory_t *dir, ngx_str_t *id);
+ngx_http_notify_channel_t *ngx_http_notify_directory_channel(
+    ngx_http_notify_team_t *team, ngx_str_t *id);
+ngx_http_notify_chat_t *ngx_http_notify_directory_chat(
+    ngx_http_notify_directory_t *dir, ngx_str_t *id);
+
+ngx_uint_t ngx_http_notify_directory_users(ngx_http_notify_directory_t *dir);
+
+
+#endif /* _NGX_HTTP_NOTIFY_DIRECTORY_H_INCLUDED_ */

@@ -1,0 +1,594 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The Activity Center: a caller reads its own feed.
+ *
+ *   GET  <prefix>                 a page, newest first
+ *   GET  <prefix>/count           {"unread": n}
+ *   POST <prefix>/<id>/read       marks one read
+ *   POST <prefix>/read            {"until": "<id>"}: marks up to it read
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_module.h"
+
+
+#define NGX_HTTP_NOTIFY_FEED_LIMIT      20
+#define NGX_HTTP_NOTIFY_FEED_LIMIT_MAX  100
+
+
+typedef struct {
+    ngx_http_request_t          *request;
+    ngx_str_t                    user;
+    ngx_http_notify_store_op_t   op;
+} ngx_http_notify_feed_req_t;
+
+
+static ngx_int_t ngx_http_notify_feed_user(ngx_http_request_t *r,
+    ngx_http_notify_principal_t *p, ngx_str_t *user, ngx_int_t *rc);
+static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
+    ngx_str_t *user);
+static ngx_int_t ngx_http_notify_feed_count(ngx_http_request_t *r,
+    ngx_str_t *user);
+static ngx_int_t ngx_http_notify_feed_mark(ngx_http_request_t *r,
+    ngx_str_t *user, ngx_str_t *id);
+static void ngx_http_notify_feed_until_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_feed_post(ngx_http_notify_feed_req_t *fr);
+static void ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op);
+static ngx_int_t ngx_http_notify_feed_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
+
+
+ngx_int_t
+ngx_http_notify_feed_handler(ngx_http_request_t *r)
+{
+    u_char                      *last;
+    ngx_int_t                    rc;
+    ngx_str_t                    rest, user, id;
+    ngx_uint_t                   route, methods;
+    ngx_table_elt_t             *h;
+    ngx_http_notify_auth_t      *auth;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    enum { LIST, COUNT, READ_UNTIL, READ_ONE, NONE };
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    /* the route: what follows the location's prefix */
+
+    rest.data = r->uri.data + nlcf->feed_prefix.len;
+    rest.len = r->uri.len - nlcf->feed_prefix.len;
+
+    if (rest.len && rest.data[rest.len - 1] == '/') {
+        rest.len--;
+    }
+
+    last = rest.data + rest.len;
+    ngx_str_null(&id);
+
+    if (rest.len == 0) {
+        route = LIST;
+
+    } else if (rest.len == 6 && ngx_strncmp(rest.data, "/count", 6) == 0) {
+        route = COUNT;
+
+    } else if (rest.len == 5 && ngx_strncmp(rest.data, "/read", 5) == 0) {
+        route = READ_UNTIL;
+
+    } else if (rest.len > 6 && rest.data[0] == '/'
+               && ngx_strncmp(last - 5, "/read", 5) == 0
+               && ngx_strlchr(rest.data + 1, last - 5, '/') == NULL)
+    {
+        route = READ_ONE;
+        id.data = rest.data + 1;
+        id.len = last - 5 - id.data;
+
+    } else {
+        route = NONE;
+    }
+
+    if (route != READ_UNTIL) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (route == NONE) {
+        return ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+                                          "There is no such resource.");
+    }
+
+    methods = (route == LIST || route == COUNT) ? NGX_HTTP_GET|NGX_HTTP_HEAD
+                                                : NGX_HTTP_POST;
+
+    if (!(r->method & methods)) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+
+        if (methods & NGX_HTTP_POST) {
+            ngx_str_set(&h->value, "POST");
+
+        } else {
+            ngx_str_set(&h->value, "GET, HEAD");
+        }
+
+        if (route == READ_UNTIL) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        return ngx_http_notify_feed_error(r, NGX_HTTP_NOT_ALLOWED,
+                                          "MethodNotAllowed",
+                                          "The method is not allowed here.");
+    }
+
+    if (!ngx_http_notify_store_ready()) {
+        return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "ServiceUnavailable",
+                                          "The notification store is not"
+                                          " available.");
+    }
+
+    /* who asks, and whose feed */
+
+    auth = ngx_http_notify_authenticate(r);
+    if (auth == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (auth->error != NGX_HTTP_NOTIFY_AUTH_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "notify: unauthenticated: %V", &auth->reason);
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "WWW-Authenticate");
+        ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
+        r->headers_out.www_authenticate = h;
+
+        return ngx_http_notify_feed_error(r, NGX_HTTP_UNAUTHORIZED,
+                                          "InvalidAuthenticationToken",
+                                          auth->error
+                                          == NGX_HTTP_NOTIFY_AUTH_NONE
+                                          ? "Access token is empty."
+                                          : "Access token is not valid.");
+    }
+
+    if (ngx_http_notify_feed_user(r, auth->principal, &user, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    switch (route) {
+
+    case LIST:
+        return ngx_http_notify_feed_list(r, &user);
+
+    case COUNT:
+        return ngx_http_notify_feed_count(r, &user);
+
+    case READ_ONE:
+        return ngx_http_notify_feed_mark(r, &user, &id);
+
+    default: /* READ_UNTIL */
+        return ngx_http_notify_feed_mark(r, &user, NULL);
+    }
+}
+
+
+/*
+ * Whose feed: the caller's own (the directory's id for its object id or
+ * user name, else its object id), or with ?user= any user's, for a caller
+ * that holds notify_feed_admin_role.  When the request is refused, the
+ * error is sent and its result is in "rc".
+ */
+
+static ngx_int_t
+ngx_http_notify_feed_user(ngx_http_request_t *r,
+    ngx_http_notify_principal_t *p, ngx_str_t *user, ngx_int_t *rc)
+{
+    u_char                       *dst, *src;
+    ngx_str_t                     arg, name;
+    ngx_array_t                   roles;
+    ngx_http_notify_user_t       *u;
+    ngx_http_notify_loc_conf_t   *nlcf;
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_notify_main_conf(r);
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    if (ngx_http_arg(r, (u_char *) "user", 4, &arg) == NGX_OK) {
+
+        roles.elts = &nlcf->feed_admin_role;
+        roles.nelts = 1;
+
+        if (nlcf->feed_admin_role.len == 0
+            || !ngx_http_notify_has_role(p, &roles))
+        {
+            *rc = ngx_http_notify_feed_error(r, NGX_HTTP_FORBIDDEN,
+                                             "Forbidden",
+                                             "Only an administrator may read"
+                                             " another user's feed.");
+            return NGX_DECLINED;
+        }
+
+        name.data = ngx_pnalloc(r->pool, arg.len);
+        if (name.data == NULL) {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
+        }
+
+        dst = name.data;
+        src = arg.data;
+        ngx_unescape_uri(&dst, &src, arg.len, 0);
+        name.len = dst - name.data;
+
+        u = ngx_http_notify_directory_user(nmcf->directory, &name);
+
+        if (u == NULL) {
+            *rc = ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND,
+                                             "NotFound",
+                                             "There is no such user.");
+            return NGX_DECLINED;
+        }
+
+        *user = u->id;
+        return NGX_OK;
+    }
+
+    u = NULL;
+
+    if (p->object_id.len) {
+        u = ngx_http_notify_directory_user(nmcf->directory, &p->object_id);
+    }
+
+    if (u == NULL && p->user_name.len) {
+        u = ngx_http_notify_directory_user(nmcf->directory, &p->user_name);
+    }
+
+    if (u) {
+        *user = u->id;
+        return NGX_OK;
+    }
+
+    if (p->object_id.len && p->object_id.len <= NGX_HTTP_NOTIFY_USER_MAX) {
+        *user = p->object_id;
+        return NGX_OK;
+    }
+
+    *rc = ngx_http_notify_feed_error(r, NGX_HTTP_FORBIDDEN, "Forbidden",
+                                     "The token names no user.");
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
+{
+    json_t                        *json, *items;
+    uint64_t                       next, unread;
+    ngx_int_t                      rc, n;
+    ngx_str_t                      arg;
+    ngx_http_notify_feed_query_t   q;
+    u_char                         id[NGX_HTTP_NOTIFY_ID_LEN];
+
+    ngx_memzero(&q, sizeof(q));
+    q.user = *user;
+    q.limit = NGX_HTTP_NOTIFY_FEED_LIMIT;
+
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
+        n = ngx_atoi(arg.data, arg.len);
+
+        if (n < 1 || n > NGX_HTTP_NOTIFY_FEED_LIMIT_MAX) {
+            return ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "BadRequest",
+                                              "limit must be a number from"
+                                              " 1 to 100.");
+        }
+
+        q.limit = n;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "cursor", 6, &arg) == NGX_OK
+        && ngx_http_notify_parse_id(&arg, &q.cursor) != NGX_OK)
+    {
+        return ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "BadRequest",
+                                          "cursor is not a cursor this feed"
+                                          " gave.");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "unread", 6, &arg) == NGX_OK) {
+        if (arg.len == 4 && ngx_strncasecmp(arg.data, (u_char *) "true", 4)
+                            == 0)
+        {
+            q.unread_only = 1;
+
+        } else if (!(arg.len == 5
+                     && ngx_strncasecmp(arg.data, (u_char *) "false", 5)
+                        == 0))
+        {
+            return ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "BadRequest",
+                                              "unread must be true or"
+                                              " false.");
+        }
+    }
+
+    items = json_array();
+    if (items == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_notify_store_feed(&q, items, &next, r->connection->log)
+        != NGX_OK
+        || ngx_http_notify_store_unread(user, &unread, r->connection->log)
+           != NGX_OK)
+    {
+        json_decref(items);
+        return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "ServiceUnavailable",
+                                          "The feed could not be read.");
+    }
+
+    json = json_pack("{s:o, s:o, s:I}",
+                     "items", items,
+                     "next", next
+                             ? json_stringn((char *) id,
+                                   ngx_http_notify_format_id(id, next) - id)
+                             : json_null(),
+                     "unread", (json_int_t) unread);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
+    json_decref(json);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
+{
+    json_t     *json;
+    uint64_t    unread;
+    ngx_int_t   rc;
+
+    if (ngx_http_notify_store_unread(user, &unread, r->connection->log)
+        != NGX_OK)
+    {
+        return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "ServiceUnavailable",
+                                          "The feed could not be read.");
+    }
+
+    json = json_pack("{s:I}", "unread", (json_int_t) unread);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
+    json_decref(json);
+
+    return rc;
+}
+
+
+/* marks read: one id, or (id == NULL) up to the id in the body */
+
+static ngx_int_t
+ngx_http_notify_feed_mark(ngx_http_request_t *r, ngx_str_t *user,
+    ngx_str_t *id)
+{
+    ngx_int_t                    rc;
+    ngx_http_notify_ctx_t       *ctx;
+    ngx_http_notify_feed_req_t  *fr;
+
+    fr = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_feed_req_t));
+    if (fr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    fr->request = r;
+    fr->user = *user;
+    fr->op.user = *user;
+
+    if (id) {
+        if (ngx_http_notify_parse_id(id, &fr->op.seq) != NGX_OK) {
+            return ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND,
+                                              "NotFound",
+                                              "There is no such"
+                                              " notification in the feed.");
+        }
+
+        fr->op.type = NGX_HTTP_NOTIFY_OP_READ_ONE;
+
+        /* no body was read: the request needs a count of its own */
+        r->main->count++;
+
+        return ngx_http_notify_feed_post(fr);
+    }
+
+    ctx = ngx_http_notify_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->feed = fr;
+    fr->op.type = NGX_HTTP_NOTIFY_OP_READ_UNTIL;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_notify_feed_until_body);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_notify_feed_until_body(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    json_t                      *body, *until;
+    ngx_int_t                    rc;
+    ngx_str_t                    id;
+    ngx_chain_t                 *cl;
+    ngx_http_notify_ctx_t       *ctx;
+    ngx_http_notify_feed_req_t  *fr;
+    u_char                       buf[1024];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+    fr = ctx->feed;
+
+    /* a small body: {"until": "<id>"} */
+
+    p = buf;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL; cl; cl = cl->next)
+    {
+        if (cl->buf->in_file
+            || (size_t) (cl->buf->last - cl->buf->pos) > (size_t) (buf
+                                                     + sizeof(buf) - p))
+        {
+            rc = ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "BadRequest",
+                                            "The body must be"
+                                            " {\"until\": \"<id>\"}.");
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    body = json_loadb((char *) buf, p - buf, 0, NULL);
+    until = body ? json_object_get(body, "until") : NULL;
+
+    if (until == NULL || !json_is_string(until)) {
+        json_decref(body);
+        rc = ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST, "BadRequest",
+                                        "The body must be"
+                                        " {\"until\": \"<id>\"}.");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    id.data = (u_char *) json_string_value(until);
+    id.len = json_string_length(until);
+
+    rc = ngx_http_notify_parse_id(&id, &fr->op.seq);
+    json_decref(body);
+
+    if (rc != NGX_OK) {
+        rc = ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+                                        "There is no such notification in"
+                                        " the feed.");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    rc = ngx_http_notify_feed_post(fr);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_notify_feed_post(ngx_http_notify_feed_req_t *fr)
+{
+    fr->op.done = ngx_http_notify_feed_marked;
+    fr->op.data = fr;
+    fr->op.log = fr->request->connection->log;
+
+    ngx_http_notify_store_post(&fr->op);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op)
+{
+    json_t                      *json;
+    ngx_int_t                    rc;
+    ngx_http_request_t          *r;
+    ngx_http_notify_feed_req_t  *fr;
+
+    fr = op->data;
+    r = fr->request;
+
+    if (op->rc == NGX_ERROR) {
+        rc = ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "ServiceUnavailable",
+                                        "The feed could not be updated.");
+
+    } else if (op->rc == NGX_DECLINED) {
+        rc = ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+                                        "There is no such notification in"
+                                        " the feed.");
+
+    } else {
+        json = json_pack("{s:I}", "unread", (json_int_t) op->unread);
+
+        if (json == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
+            json_decref(json);
+        }
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_notify_feed_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+
+    json = json_pack("{s:{s:s, s:s}}", "error", "code", code,
+                     "message", message);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_notify_send_json(r, status, NULL, json, 0);
+    json_decref(json);
+
+    return rc;
+}

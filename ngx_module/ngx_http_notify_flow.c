@@ -1,0 +1,892 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The one flow every inbound dialect goes through (DESIGN.md):
+ *
+ *   request -> dialect headers -> method -> authenticate -> role ->
+ *   dialect request checks -> read body -> parse + validate ->
+ *   authorize -> expand recipients -> commit (group commit, fsync off the
+ *   event loop) -> answer in the dialect's contract
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_module.h"
+
+#include <openssl/evp.h>
+
+
+static void ngx_http_notify_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_process(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_read_body(ngx_http_notify_req_t *nr);
+static void ngx_http_notify_committed(ngx_http_notify_store_op_t *op);
+static ngx_int_t ngx_http_notify_error(ngx_http_notify_req_t *nr);
+static void ngx_http_notify_cleanup(void *data);
+static ngx_int_t ngx_http_notify_set_allow(ngx_http_notify_req_t *nr);
+
+
+ngx_int_t
+ngx_http_notify_inbound_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_array_t                 *roles, dflt;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_notify_ctx_t       *ctx;
+    ngx_http_notify_req_t       *nr;
+    ngx_http_notify_dialect_t   *d;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+    d = nlcf->dialect;
+
+    ctx = ngx_http_notify_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nr = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_req_t));
+    if (nr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_notify_cleanup;
+    cln->data = nr;
+
+    nr->request = r;
+    nr->dialect = d;
+    ctx->inbound = nr;
+
+    if (ngx_array_init(&nr->recipients, r->pool, 8,
+                       sizeof(ngx_http_notify_user_t *))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ngx_http_notify_store_ready()) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_STORE,
+                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                             "The notification store is not available.");
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->check_headers && d->check_headers(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (!(r->method & d->methods)) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_METHOD,
+                             NGX_HTTP_NOT_ALLOWED,
+                             "The method %V is not allowed.",
+                             &r->method_name);
+        return ngx_http_notify_error(nr);
+    }
+
+    nr->auth = ngx_http_notify_authenticate(r);
+    if (nr->auth == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (nr->auth->error != NGX_HTTP_NOTIFY_AUTH_OK) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_AUTH,
+                             NGX_HTTP_UNAUTHORIZED, "%V", &nr->auth->reason);
+        return ngx_http_notify_error(nr);
+    }
+
+    roles = nlcf->roles;
+
+    if (roles == NULL && d->default_role.len) {
+        dflt.elts = &d->default_role;
+        dflt.nelts = 1;
+        roles = &dflt;
+    }
+
+    if (roles && roles->nelts
+        && !ngx_http_notify_has_role(nr->auth->principal, roles))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "notify: the caller holds none of the roles required");
+
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_FORBIDDEN,
+                             NGX_HTTP_FORBIDDEN,
+                             "The caller does not hold a required role.");
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->check_request && d->check_request(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (r->headers_in.content_length_n > (off_t) nlcf->max_body) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+                             NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                             "The request body is larger than %uz bytes.",
+                             nlcf->max_body);
+        return ngx_http_notify_error(nr);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_notify_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_notify_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_notify_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+
+    rc = ngx_http_notify_process(ctx->inbound);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_notify_process(ngx_http_notify_req_t *nr)
+{
+    ngx_uint_t                   i;
+    ngx_str_t                   *ids;
+    ngx_http_request_t          *r;
+    ngx_http_notify_user_t     **users;
+    ngx_http_notify_dialect_t   *d;
+    ngx_http_notify_store_op_t  *op;
+
+    r = nr->request;
+    d = nr->dialect;
+
+    if (ngx_http_notify_read_body(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->parse(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->authorize && d->authorize(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->expand(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->answer(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    /* commit: the notification, one feed entry per recipient */
+
+    ids = ngx_palloc(r->pool, (nr->recipients.nelts + 1) * sizeof(ngx_str_t));
+    if (ids == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    users = nr->recipients.elts;
+
+    for (i = 0; i < nr->recipients.nelts; i++) {
+        ids[i] = users[i]->id;
+    }
+
+    op = &nr->op;
+
+    op->type = NGX_HTTP_NOTIFY_OP_PUT;
+    op->note = nr->note;
+    op->recipients = ids;
+    op->nrecipients = nr->recipients.nelts;
+    op->created = ngx_time();
+    op->answer = nr->answer;
+    nr->answer = NULL;
+
+    if (nr->has_idem) {
+        ngx_memcpy(op->idem, nr->idem, sizeof(op->idem));
+        op->has_idem = 1;
+    }
+
+    op->done = ngx_http_notify_committed;
+    op->data = nr;
+    op->log = r->connection->log;
+
+    /*
+     * The request stays alive on the count that reading the body took;
+     * ngx_http_notify_committed() finalizes it.
+     */
+
+    ngx_http_notify_store_post(op);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_notify_committed(ngx_http_notify_store_op_t *op)
+{
+    ngx_int_t               rc;
+    ngx_http_request_t     *r;
+    ngx_http_notify_req_t  *nr;
+
+    nr = op->data;
+    r = nr->request;
+
+    if (op->rc != NGX_OK) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_STORE,
+                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                             "The notification could not be stored.");
+        rc = ngx_http_notify_error(nr);
+
+    } else {
+        if (op->duplicate) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "notify: idempotent replay, nothing stored");
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "notify: stored notification %016uxL for"
+                          " %ui recipients", op->seq, op->nrecipients);
+        }
+
+        rc = ngx_http_notify_send_json(r, nr->success, NULL, op->answer, 0);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The body, in one piece: small bodies are in memory, larger ones may be
+ * in a temporary file (client_body_buffer_size).
+ */
+
+static ngx_int_t
+ngx_http_notify_read_body(ngx_http_notify_req_t *nr)
+{
+    off_t                        len;
+    u_char                      *p;
+    ssize_t                      n;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_request_t          *r;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    r = nr->request;
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_str_set(&nr->raw, "");
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > (off_t) nlcf->max_body) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "The request body is larger than %uz"
+                                    " bytes.", nlcf->max_body);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "Out of memory.");
+    }
+
+    nr->raw.data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                            "The request body could not be"
+                                            " read.");
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *p = '\0';
+    nr->raw.len = p - nr->raw.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_error(ngx_http_notify_req_t *nr)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = nr->request;
+
+    if (nr->status == 0) {
+        nr->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        nr->error = NGX_HTTP_NOTIFY_ERR_INTERNAL;
+    }
+
+    if (nr->status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        && nr->error != NGX_HTTP_NOTIFY_ERR_STORE)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "notify: %V", &nr->message);
+    }
+
+    if (r->request_body == NULL) {
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (nr->error == NGX_HTTP_NOTIFY_ERR_METHOD
+        && ngx_http_notify_set_allow(nr) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return nr->dialect->send_error(nr);
+}
+
+
+static ngx_int_t
+ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    static struct {
+        ngx_uint_t   method;
+        char        *name;
+    } methods[] = {
+        { NGX_HTTP_GET, "GET" },
+        { NGX_HTTP_HEAD, "HEAD" },
+        { NGX_HTTP_POST, "POST" },
+        { NGX_HTTP_PUT, "PUT" },
+        { NGX_HTTP_DELETE, "DELETE" },
+        { 0, NULL }
+    };
+
+    h = ngx_list_push(&nr->request->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(nr->request->pool, sizeof("GET, HEAD, POST, PUT, DELETE"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = p;
+
+    for (i = 0; methods[i].name; i++) {
+        if (nr->dialect->methods & methods[i].method) {
+            if (p != h->value.data) {
+                *p++ = ','; *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, methods[i].name, ngx_strlen(methods[i].name));
+        }
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
+
+
+/* sets the error to answer; returns NGX_ERROR to be returned on */
+
+ngx_int_t
+ngx_http_notify_fail(ngx_http_notify_req_t *nr, ngx_http_notify_err_e error,
+    ngx_uint_t status, const char *fmt, ...)
+{
+    u_char   *p, buf[1024];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    nr->error = error;
+    nr->status = status;
+
+    nr->message.data = ngx_pstrdup(nr->request->pool,
+                                   &(ngx_str_t) { p - buf, buf });
+    nr->message.len = nr->message.data ? (size_t) (p - buf) : 0;
+
+    return NGX_ERROR;
+}
+
+
+/* adds one validation message for a field; the answer lists them all */
+
+ngx_int_t
+ngx_http_notify_field_error(ngx_http_notify_req_t *nr, const char *field,
+    const char *fmt, ...)
+{
+    u_char   *p, buf[1024];
+    json_t   *list;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    if (nr->fields == NULL) {
+        nr->fields = json_object();
+        if (nr->fields == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    list = json_object_get(nr->fields, field);
+
+    if (list == NULL) {
+        list = json_array();
+        if (list == NULL || json_object_set_new(nr->fields, field, list)) {
+            return NGX_ERROR;
+        }
+    }
+
+    json_array_append_new(list, json_stringn((char *) buf, p - buf));
+
+    nr->error = NGX_HTTP_NOTIFY_ERR_INVALID;
+    nr->status = NGX_HTTP_BAD_REQUEST;
+    ngx_str_set(&nr->message, "One or more validation errors occurred.");
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * Recipients: each user once, inactive users never.  The set of users
+ * already taken is an open-addressing table of pointers, so that a group
+ * of 10 000 members costs 10 000 steps, not 10 000 squared.
+ */
+
+ngx_int_t
+ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
+    ngx_http_notify_user_t *user)
+{
+    ngx_uint_t                i, size, h;
+    ngx_http_notify_user_t  **set, **old, **slot;
+
+    if (!user->active) {
+        return NGX_DECLINED;
+    }
+
+    if ((nr->recipients.nelts + 1) * 2 > nr->seen_size) {
+        size = nr->seen_size ? nr->seen_size * 2 : 64;
+
+        set = ngx_pcalloc(nr->request->pool,
+                          size * sizeof(ngx_http_notify_user_t *));
+        if (set == NULL) {
+            return NGX_ERROR;
+        }
+
+        old = nr->seen;
+
+        for (i = 0; i < nr->seen_size; i++) {
+            if (old[i] == NULL) {
+                continue;
+            }
+
+            h = ((uintptr_t) old[i] >> 4) * 2654435761u;
+
+            while (set[h & (size - 1)]) {
+                h++;
+            }
+
+            set[h & (size - 1)] = old[i];
+        }
+
+        nr->seen = set;
+        nr->seen_size = size;
+    }
+
+    h = ((uintptr_t) user >> 4) * 2654435761u;
+
+    for ( ;; ) {
+        slot = &nr->seen[h & (nr->seen_size - 1)];
+
+        if (*slot == user) {
+            return NGX_OK;
+        }
+
+        if (*slot == NULL) {
+            break;
+        }
+
+        h++;
+    }
+
+    *slot = user;
+
+    old = ngx_array_push(&nr->recipients);
+    if (old == NULL) {
+        return NGX_ERROR;
+    }
+
+    *old = user;
+
+    return NGX_OK;
+}
+
+
+/* a group's active members; NGX_DECLINED when it has none */
+
+ngx_int_t
+ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
+    ngx_http_notify_group_t *group)
+{
+    ngx_int_t                 rc, found;
+    ngx_uint_t                i;
+    ngx_http_notify_user_t  **members;
+
+    found = NGX_DECLINED;
+    members = group->members.elts;
+
+    for (i = 0; i < group->members.nelts; i++) {
+        rc = ngx_http_notify_add_user(nr, members[i]);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            found = NGX_OK;
+        }
+    }
+
+    return found;
+}
+
+
+/* the idempotency key: a hash of the dialect, the caller and the parts */
+
+ngx_int_t
+ngx_http_notify_idempotency(ngx_http_notify_req_t *nr, ngx_str_t *parts,
+    ngx_uint_t n)
+{
+    ngx_uint_t                    i;
+    EVP_MD_CTX                   *md;
+    unsigned int                  len;
+    ngx_http_notify_principal_t  *p;
+
+    p = nr->auth ? nr->auth->principal : NULL;
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return NGX_ERROR;
+    }
+
+    EVP_DigestUpdate(md, nr->dialect->name.data, nr->dialect->name.len + 1);
+
+    if (p) {
+        EVP_DigestUpdate(md, p->app_id.data, p->app_id.len);
+        EVP_DigestUpdate(md, "", 1);
+        EVP_DigestUpdate(md, p->object_id.data, p->object_id.len);
+        EVP_DigestUpdate(md, "", 1);
+    }
+
+    for (i = 0; i < n; i++) {
+        EVP_DigestUpdate(md, parts[i].data, parts[i].len);
+        EVP_DigestUpdate(md, "", 1);
+    }
+
+    len = sizeof(nr->idem);
+
+    if (EVP_DigestFinal_ex(md, nr->idem, &len) != 1) {
+        EVP_MD_CTX_free(md);
+        return NGX_ERROR;
+    }
+
+    EVP_MD_CTX_free(md);
+
+    nr->has_idem = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_notify_cleanup(void *data)
+{
+    ngx_http_notify_req_t *nr = data;
+
+    json_decref(nr->body);
+    json_decref(nr->note);
+    json_decref(nr->answer);
+    json_decref(nr->unresolved);
+    json_decref(nr->fields);
+    json_decref(nr->op.answer);
+}
+
+
+ngx_http_notify_main_conf_t *
+ngx_http_notify_main_conf(ngx_http_request_t *r)
+{
+    return ngx_http_get_module_main_conf(r, ngx_http_notify_module);
+}
+
+
+ngx_table_elt_t *
+ngx_http_notify_header(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* validation helpers shared by the dialects */
+
+static ngx_int_t
+ngx_http_notify_digits(const char *s, size_t n, ngx_int_t *v)
+{
+    size_t  i;
+
+    *v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        *v = *v * 10 + (s[i] - '0');
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * An RFC 3339 / ISO 8601 date-time: YYYY-MM-DD, then optionally
+ * "T" (or "t" or a space) hh:mm[:ss[.fraction]] and an optional offset
+ * "Z" or +hh:mm (also +hhmm).
+ */
+
+ngx_int_t
+ngx_http_notify_valid_datetime(const char *s, size_t len)
+{
+    size_t     i;
+    ngx_int_t  y, mo, d, h, mi, sec, mdays;
+
+    static ngx_int_t  days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+                                 30, 31 };
+
+    if (len < 10
+        || ngx_http_notify_digits(s, 4, &y) != NGX_OK || s[4] != '-'
+        || ngx_http_notify_digits(s + 5, 2, &mo) != NGX_OK || s[7] != '-'
+        || ngx_http_notify_digits(s + 8, 2, &d) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (mo < 1 || mo > 12 || d < 1) {
+        return NGX_ERROR;
+    }
+
+    mdays = days[mo - 1];
+
+    if (mo == 2 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
+        mdays = 28;
+    }
+
+    if (d > mdays) {
+        return NGX_ERROR;
+    }
+
+    if (len == 10) {
+        return NGX_OK;
+    }
+
+    if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || len < 16
+        || ngx_http_notify_digits(s + 11, 2, &h) != NGX_OK || s[13] != ':'
+        || ngx_http_notify_digits(s + 14, 2, &mi) != NGX_OK
+        || h > 23 || mi > 59)
+    {
+        return NGX_ERROR;
+    }
+
+    i = 16;
+
+    if (i < len && s[i] == ':') {
+        if (len < 19 || ngx_http_notify_digits(s + 17, 2, &sec) != NGX_OK
+            || sec > 60)
+        {
+            return NGX_ERROR;
+        }
+
+        i = 19;
+
+        if (i < len && s[i] == '.') {
+            i++;
+
+            if (i == len || s[i] < '0' || s[i] > '9') {
+                return NGX_ERROR;
+            }
+
+            while (i < len && s[i] >= '0' && s[i] <= '9') {
+                i++;
+            }
+        }
+    }
+
+    if (i == len) {
+        return NGX_OK;
+    }
+
+    if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == len) {
+        return NGX_OK;
+    }
+
+    if (s[i] != '+' && s[i] != '-') {
+        return NGX_ERROR;
+    }
+
+    i++;
+
+    if (len - i == 5 && s[i + 2] == ':'
+        && ngx_http_notify_digits(s + i, 2, &h) == NGX_OK
+        && ngx_http_notify_digits(s + i + 3, 2, &mi) == NGX_OK
+        && h < 24 && mi < 60)
+    {
+        return NGX_OK;
+    }
+
+    if (len - i == 4
+        && ngx_http_notify_digits(s + i, 2, &h) == NGX_OK
+        && ngx_http_notify_digits(s + i + 2, 2, &mi) == NGX_OK
+        && h < 24 && mi < 60)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* an absolute http or https URL with a host and no white space */
+
+ngx_int_t
+ngx_http_notify_valid_http_url(const char *s, size_t len)
+{
+    size_t  i, host;
+
+    if (len > 7 && ngx_strncasecmp((u_char *) s, (u_char *) "http://", 7)
+                   == 0)
+    {
+        i = 7;
+
+    } else if (len > 8
+               && ngx_strncasecmp((u_char *) s, (u_char *) "https://", 8)
+                  == 0)
+    {
+        i = 8;
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    for (host = i; i < len; i++) {
+        if ((u_char) s[i] <= 0x20 || s[i] == 0x7f) {
+            return NGX_ERROR;
+        }
+
+        if (host != (size_t) -1
+            && (s[i] == '/' || s[i] == '?' || s[i] == '#'))
+        {
+            if (i == host) {
+                return NGX_ERROR;
+            }
+
+            host = (size_t) -1;
+        }
+    }
+
+    if (host != (size_t) -1 && host == len) {
+        return NGX_ERROR;
+    }
+
+    if (host != (size_t) -1 && s[host] == ':') {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+#ifndef _NGX_HTTP_NOTIFY_JWT_H_INCLUDED_
+#define _NGX_HTTP_NOTIFY_JWT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* why a request is not authenticated (ngx_http_notify_auth_t.error) */
+typedef enum {
+    NGX_HTTP_NOTIFY_AUTH_OK = 0,
+    NGX_HTTP_NOTIFY_AUTH_NONE,         /* no Authorization header/token */
+    NGX_HTTP_NOTIFY_AUTH_MALFORMED,    /* not a JWT, bad base64/JSON, >8 KiB */
+    NGX_HTTP_NOTIFY_AUTH_EXPIRED,      /* expired or not yet valid */
+    NGX_HTTP_NOTIFY_AUTH_INVALID       /* alg, kid, signature, iss, aud */
+} ngx_http_notify_auth_error_e;
+
+
+/* the verified caller of a request */
+typedef struct {
+    ngx_str_t                   app_id;        /* azp, else appid */
+    ngx_str_t                   object_id;     /* oid */
+    ngx_str_t                   user_name;     /* upn, preferred_username,
+                                                  unique_name: first found */
+    ngx_str_t                   tenant_id;     /* tid */
+    ngx_str_t                   subject;       /* sub */
+    ngx_array_t                 roles;         /* ngx_str_t, from "roles" */
+    ngx_array_t                 scopes;        /* ngx_str_t, "scp" split */
+    time_t                      expires;       /* exp */
+} ngx_http_notify_principal_t;
+
+
+typedef struct {
+    ngx_http_notify_auth_error_e   error;
+    ngx_str_t                      reason;     /* for the log, e.g.
+                                                  "token expired" */
+    ngx_http_notify_principal_t   *principal;  /* NULL unless error == OK */
+} ngx_http_notify_auth_t;
+
+
+typedef struct ngx_http_notify_jwt_conf_s  ngx_http_notify_jwt_conf_t;
+
+
+/* directive handlers; conf is ngx_http_notify_main_conf_t */
+char *ngx_http_notify_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_jwt_issuer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_jwt_leeway(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* called from the module's init_main_conf: defaults, the cache zone */
+char *ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
+
+/* $notify_caller, $notify_caller_app */
+ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
+
+/*
+ * Authenticates the request from its Authorization header ("Bearer <jwt>",
+ * or the bare JWT as push senders send it).  Done once per request: the
+ * result is kept in the module's request context and returned again.
+ * Returns NULL only on an internal error (memory).
+ */
+ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r);
+
+/* does the principal hold one of these roles (ngx_str_t array)? */
+ngx_uint_t ngx_http_notify_has_role(ngx_http_notify_principal_t *p,
+    ngx_array_t *roles);
+
+
+#endif /* _NGX_HTTP_NOTIFY_JWT_H_INCLUDED_ */

@@ -1,0 +1,1515 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_module.h"
+
+#include <lmdb.h>
+
+
+/*
+ * Layout of the environment (every number big-endian, so that LMDB's
+ * byte order is numeric order):
+ *
+ *   meta    "seq"                      -> u64 last sequence number given
+ *   notes   u64 seq                    -> note header + canonical JSON
+ *   rcpt    u64 seq                    -> recipients' ids, NUL-separated
+ *   feed    user id, NUL, u64 ~seq     -> u8 flags (newest entry first)
+ *   unread  user id                    -> u64 unread entries
+ *   marks   user id                    -> u64 read watermark: every entry
+ *                                         up to it counts as read
+ *   idem    SHA-256 of the key         -> u64 seq + the answer given
+ *   outbox  u64 due time, u64 seq      -> delivery state (delivery issue)
+ */
+
+#define NGX_HTTP_NOTIFY_FEED_READ   0x01
+
+#define NGX_HTTP_NOTIFY_PRUNE_MAX   10000   /* notes removed per transaction */
+
+
+typedef struct {
+    uint64_t                     created;     /* big-endian unix time */
+    u_char                       has_idem;
+    u_char                       idem[32];
+} ngx_http_notify_note_hdr_t;
+
+
+typedef struct {
+    MDB_env                     *env;
+    MDB_dbi                      meta;
+    MDB_dbi                      notes;
+    MDB_dbi                      rcpt;
+    MDB_dbi                      feed;
+    MDB_dbi                      unread;
+    MDB_dbi                      marks;
+    MDB_dbi                      idem;
+    MDB_dbi                      outbox;
+
+    MDB_txn                     *read_txn;    /* reset between uses */
+
+    ngx_http_notify_store_op_t  *queue;       /* waiting for a batch */
+    ngx_http_notify_store_op_t **queue_last;
+    ngx_http_notify_store_op_t  *batch;       /* being committed */
+
+#if (NGX_THREADS)
+    ngx_thread_task_t           *task;
+    ngx_thread_pool_t           *thread_pool;
+#endif
+
+    time_t                       retention;
+    ngx_event_t                  prune_event;
+    ngx_connection_t             prune_conn;  /* timer's data, no fd */
+    ngx_http_notify_store_op_t   prune_op;
+    unsigned                     pruning:1;
+} ngx_http_notify_store_t;
+
+
+static int ngx_http_notify_store_apply(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_store_put(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_store_read_one(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_store_read_until(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_store_prune(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_store_count_add(MDB_txn *txn, MDB_val *user,
+    int64_t delta, uint64_t *result);
+static uint64_t ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user);
+static int ngx_http_notify_store_commit(ngx_http_notify_store_op_t *ops,
+    ngx_log_t *log);
+static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
+static void ngx_http_notify_store_start(void);
+static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
+static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
+static void ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op);
+static MDB_txn *ngx_http_notify_store_read_begin(ngx_log_t *log);
+static void ngx_http_notify_store_read_end(MDB_txn *txn);
+static u_char *ngx_http_notify_feed_key(u_char *p, ngx_str_t *user,
+    uint64_t seq);
+
+
+static ngx_http_notify_store_t  ngx_http_notify_store;
+
+
+static ngx_inline void
+ngx_http_notify_put_u64(u_char *p, uint64_t v)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 8; i++) {
+        p[7 - i] = (u_char) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+
+static ngx_inline uint64_t
+ngx_http_notify_get_u64(u_char *p)
+{
+    uint64_t    v;
+    ngx_uint_t  i;
+
+    v = 0;
+
+    for (i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+
+    return v;
+}
+
+
+u_char *
+ngx_http_notify_format_id(u_char *p, uint64_t seq)
+{
+    return ngx_sprintf(p, "%016uxL", seq);
+}
+
+
+ngx_int_t
+ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq)
+{
+    u_char      c;
+    uint64_t    v;
+    ngx_uint_t  i;
+
+    if (id->len != NGX_HTTP_NOTIFY_ID_LEN) {
+        return NGX_ERROR;
+    }
+
+    v = 0;
+
+    for (i = 0; i < id->len; i++) {
+        c = id->data[i];
+
+        if (c >= '0' && c <= '9') {
+            v = (v << 4) | (c - '0');
+
+        } else if (c >= 'a' && c <= 'f') {
+            v = (v << 4) | (c - 'a' + 10);
+
+        } else {
+            return NGX_ERROR;
+        }
+    }
+
+    if (v == 0) {
+        return NGX_ERROR;
+    }
+
+    *seq = v;
+
+    return NGX_OK;
+}
+
+
+/* feed key: user id, NUL, ~seq; "p" has room for user->len + 9 bytes */
+
+static u_char *
+ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
+{
+    p = ngx_cpymem(p, user->data, user->len);
+    *p++ = '\0';
+    ngx_http_notify_put_u64(p, ~seq);
+
+    return p + 8;
+}
+
+
+/* configuration */
+
+char *
+ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_notify_main_conf_t *nmcf = conf;
+
+    ssize_t                        size;
+    ngx_str_t                     *value, s, name;
+    ngx_uint_t                     i;
+    ngx_http_notify_store_conf_t  *scf;
+
+    scf = &nmcf->store;
+
+    if (scf->path.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    scf->path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &scf->path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_null(&name);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max_size=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            size = ngx_parse_size(&s);
+            if (size == NGX_ERROR || size < 16384) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_size \"%V\" of notify_store,"
+                                   " it must be a size of at least 16k",
+                                   &s);
+                return NGX_CONF_ERROR;
+            }
+
+            scf->max_size = size;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "thread_pool=", 12) == 0) {
+            name.data = value[i].data + 12;
+            name.len = value[i].len - 12;
+
+            if (name.len == 0) {
+                return "has an empty thread_pool name";
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of notify_store",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_THREADS)
+    scf->thread_pool = ngx_thread_pool_add(cf, name.len ? &name : NULL);
+    if (scf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#else
+    if (name.len) {
+        return "has thread_pool= but nginx was built without threads";
+    }
+#endif
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_notify_store_init_conf(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf)
+{
+    if (scf->max_size == NGX_CONF_UNSET_SIZE) {
+        scf->max_size = 1024 * 1024 * 1024;
+    }
+
+    if (scf->retention == NGX_CONF_UNSET) {
+        scf->retention = 30 * 86400;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* in the master, before the workers: make the folder for the workers */
+
+ngx_int_t
+ngx_http_notify_store_init_module(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf)
+{
+    u_char           *path;
+    ngx_err_t         err;
+    ngx_file_info_t   fi;
+    ngx_core_conf_t  *ccf;
+
+    if (scf->path.data == NULL) {
+        return NGX_OK;
+    }
+
+    path = scf->path.data;   /* null-terminated by the conf parser */
+
+    if (ngx_create_dir(path, 0700) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+
+        if (err != NGX_EEXIST) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                          ngx_create_dir_n " \"%s\" failed", path);
+            return NGX_ERROR;
+        }
+    }
+
+    if (geteuid() != 0) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_file_info_n " \"%s\" failed", path);
+        return NGX_ERROR;
+    }
+
+    if (fi.st_uid != ccf->user) {
+        if (chown((char *) path, ccf->user, -1) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "chown(\"%s\", %d) failed", path, ccf->user);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* in each worker, after fork */
+
+ngx_int_t
+ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf)
+{
+    int                       rc;
+    MDB_txn                  *txn;
+    ngx_http_notify_store_t  *st;
+
+    st = &ngx_http_notify_store;
+
+    if (scf->path.data == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(st, sizeof(ngx_http_notify_store_t));
+    st->queue_last = &st->queue;
+    st->retention = scf->retention;
+
+    rc = mdb_env_create(&st->env);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    (void) mdb_env_set_maxdbs(st->env, 8);
+
+    rc = mdb_env_set_mapsize(st->env, scf->max_size);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    /*
+     * MDB_NOTLS: read transactions are not tied to the thread that began
+     * them (the event loop begins them, pool threads write).
+     */
+
+    rc = mdb_env_open(st->env, (char *) scf->path.data, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0
+        || (rc = mdb_dbi_open(txn, "notes", MDB_CREATE, &st->notes)) != 0
+        || (rc = mdb_dbi_open(txn, "rcpt", MDB_CREATE, &st->rcpt)) != 0
+        || (rc = mdb_dbi_open(txn, "feed", MDB_CREATE, &st->feed)) != 0
+        || (rc = mdb_dbi_open(txn, "unread", MDB_CREATE, &st->unread)) != 0
+        || (rc = mdb_dbi_open(txn, "marks", MDB_CREATE, &st->marks)) != 0
+        || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
+        || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0)
+    {
+        mdb_txn_abort(txn);
+        goto failed;
+    }
+
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+#if (NGX_THREADS)
+    st->thread_pool = scf->thread_pool;
+
+    st->task = ngx_thread_task_alloc(cycle->pool, 0);
+    if (st->task == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->task->handler = ngx_http_notify_store_thread;
+    st->task->event.handler = ngx_http_notify_store_batch_done;
+    st->task->event.data = NULL;
+    st->task->event.log = cycle->log;
+#endif
+
+    /* retention runs in one process: worker 0, or the only one */
+
+    if ((ngx_process == NGX_PROCESS_WORKER && ngx_worker == 0)
+        || ngx_process == NGX_PROCESS_SINGLE)
+    {
+        st->prune_conn.fd = (ngx_socket_t) -1;
+        st->prune_event.handler = ngx_http_notify_store_prune_timer;
+        st->prune_event.data = &st->prune_conn;
+        st->prune_event.log = cycle->log;
+        st->prune_event.cancelable = 1;
+
+        ngx_add_timer(&st->prune_event, 1000);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "notify: store \"%V\" open", &scf->path);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                  "notify: cannot open store \"%V\": %s",
+                  &scf->path, mdb_strerror(rc));
+
+    if (st->env) {
+        mdb_env_close(st->env);
+        st->env = NULL;
+    }
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_notify_store_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_notify_store_t  *st;
+
+    st = &ngx_http_notify_store;
+
+    if (st->env == NULL) {
+        return;
+    }
+
+    if (st->read_txn) {
+        mdb_txn_abort(st->read_txn);
+        st->read_txn = NULL;
+    }
+
+    mdb_env_close(st->env);
+    st->env = NULL;
+}
+
+
+ngx_uint_t
+ngx_http_notify_store_ready(void)
+{
+    return ngx_http_notify_store.env != NULL;
+}
+
+
+/* the write path: queue, batch, thread, done */
+
+void
+ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
+{
+    ngx_http_notify_store_t  *st;
+
+    st = &ngx_http_notify_store;
+
+    op->next = NULL;
+    *st->queue_last = op;
+    st->queue_last = &op->next;
+
+    if (st->batch == NULL) {
+        ngx_http_notify_store_start();
+    }
+}
+
+
+static void
+ngx_http_notify_store_start(void)
+{
+    ngx_http_notify_store_t  *st;
+
+    st = &ngx_http_notify_store;
+
+    if (st->queue == NULL) {
+        return;
+    }
+
+    st->batch = st->queue;
+    st->queue = NULL;
+    st->queue_last = &st->queue;
+
+#if (NGX_THREADS)
+    st->task->ctx = st->batch;
+
+    if (ngx_thread_task_post(st->thread_pool, st->task) == NGX_OK) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                  "notify: cannot post a store task, committing in the"
+                  " event loop");
+#endif
+
+    /* no threads: commit here, blocking (documented) */
+
+    ngx_http_notify_store_thread(st->batch, ngx_cycle->log);
+
+#if (NGX_THREADS)
+    ngx_http_notify_store_batch_done(&st->task->event);
+#else
+    ngx_http_notify_store_batch_done(NULL);
+#endif
+}
+
+
+/* runs in a pool thread: no nginx allocations, no event loop calls */
+
+static void
+ngx_http_notify_store_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_notify_store_op_t *ops = data;
+
+    int                          rc;
+    ngx_http_notify_store_op_t  *op, *next;
+
+    rc = ngx_http_notify_store_commit(ops, log);
+
+    if (rc == 0) {
+        return;
+    }
+
+    if (ops->next == NULL) {
+        ops->rc = NGX_ERROR;
+        ops->err = rc;
+        return;
+    }
+
+    /*
+     * The batch failed as a whole (a full map, a full disk): nothing of it
+     * was written.  Try each operation alone, so that one that does not
+     * fit does not fail the others.
+     */
+
+    for (op = ops; op; op = next) {
+        next = op->next;
+        op->next = NULL;
+
+        rc = ngx_http_notify_store_commit(op, log);
+
+        if (rc != 0) {
+            op->rc = NGX_ERROR;
+            op->err = rc;
+        }
+
+        op->next = next;
+    }
+}
+
+
+static int
+ngx_http_notify_store_commit(ngx_http_notify_store_op_t *ops, ngx_log_t *log)
+{
+    int                          rc;
+    MDB_txn                     *txn;
+    ngx_http_notify_store_op_t  *op;
+
+    rc = mdb_txn_begin(ngx_http_notify_store.env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (op = ops; op; op = op->next) {
+        op->rc = NGX_OK;
+        op->err = 0;
+
+        rc = ngx_http_notify_store_apply(txn, op);
+
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+    }
+
+    /* with the environment's default flags, this is durable: it fsyncs */
+
+    return mdb_txn_commit(txn);
+}
+
+
+static void
+ngx_http_notify_store_batch_done(ngx_event_t *ev)
+{
+    ngx_http_notify_store_t     *st;
+    ngx_http_notify_store_op_t  *op, *next;
+
+    st = &ngx_http_notify_store;
+
+    op = st->batch;
+    st->batch = NULL;
+
+    for ( /* void */ ; op; op = next) {
+        next = op->next;
+
+        if (op->rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                          "notify: store write failed: %s",
+                          op->err > 0 && op->err < MDB_KEYEXIST
+                          ? strerror(op->err) : mdb_strerror(op->err));
+        }
+
+        op->done(op);
+    }
+
+    ngx_http_notify_store_start();
+}
+
+
+static int
+ngx_http_notify_store_apply(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+{
+    switch (op->type) {
+
+    case NGX_HTTP_NOTIFY_OP_PUT:
+        return ngx_http_notify_store_put(txn, op);
+
+    case NGX_HTTP_NOTIFY_OP_READ_ONE:
+        return ngx_http_notify_store_read_one(txn, op);
+
+    case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
+        return ngx_http_notify_store_read_until(txn, op);
+
+    default: /* NGX_HTTP_NOTIFY_OP_PRUNE */
+        return ngx_http_notify_store_prune(txn, op);
+    }
+}
+
+
+static int
+ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+{
+    int                          rc;
+    char                        *text;
+    size_t                       len, tlen;
+    u_char                      *p, *buf;
+    json_t                      *answer, *id;
+    uint64_t                     seq;
+    MDB_val                      key, val;
+    ngx_uint_t                   i;
+    ngx_http_notify_store_t     *st;
+    ngx_http_notify_note_hdr_t   hdr;
+    u_char                       seqkey[8];
+    u_char                       idbuf[NGX_HTTP_NOTIFY_ID_LEN];
+
+    st = &ngx_http_notify_store;
+
+    op->duplicate = 0;
+
+    /* an idempotent replay gets the first answer again */
+
+    if (op->has_idem) {
+        key.mv_data = op->idem;
+        key.mv_size = sizeof(op->idem);
+
+        rc = mdb_get(txn, st->idem, &key, &val);
+
+        if (rc == 0 && val.mv_size > 8) {
+            answer = json_loadb((char *) val.mv_data + 8, val.mv_size - 8,
+                                0, NULL);
+            if (answer != NULL) {
+                if (op->answer) {
+                    json_decref(op->answer);
+                }
+
+                op->answer = answer;
+                op->duplicate = 1;
+                return 0;
+            }
+        }
+
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+
+    /* the next sequence number */
+
+    key.mv_data = "seq";
+    key.mv_size = 3;
+
+    rc = mdb_get(txn, st->meta, &key, &val);
+
+    if (rc == 0 && val.mv_size == 8) {
+        seq = ngx_http_notify_get_u64(val.mv_data) + 1;
+
+    } else if (rc == MDB_NOTFOUND) {
+        seq = 1;
+
+    } else {
+        return rc ? rc : MDB_CORRUPTED;
+    }
+
+    ngx_http_notify_put_u64(seqkey, seq);
+
+    val.mv_data = seqkey;
+    val.mv_size = 8;
+
+    rc = mdb_put(txn, st->meta, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    (void) ngx_http_notify_format_id(idbuf, seq);
+
+    id = json_stringn((char *) idbuf, NGX_HTTP_NOTIFY_ID_LEN);
+    if (id == NULL) {
+        return ENOMEM;
+    }
+
+    json_object_set(op->note, "id", id);
+
+    if (op->answer) {
+        json_object_set(op->answer, "id", id);
+    }
+
+    json_decref(id);
+
+    /* the notification: header + JSON */
+
+    text = json_dumps(op->note, JSON_COMPACT);
+    if (text == NULL) {
+        return ENOMEM;
+    }
+
+    tlen = ngx_strlen(text);
+
+    ngx_memzero(&hdr, sizeof(hdr));
+    ngx_http_notify_put_u64((u_char *) &hdr.created,
+                            (uint64_t) op->created);
+    if (op->has_idem) {
+        hdr.has_idem = 1;
+        ngx_memcpy(hdr.idem, op->idem, sizeof(hdr.idem));
+    }
+
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+    val.mv_data = NULL;
+    val.mv_size = sizeof(hdr) + tlen;
+
+    rc = mdb_put(txn, st->notes, &key, &val, MDB_RESERVE);
+    if (rc != 0) {
+        free(text);
+        return rc;
+    }
+
+    p = ngx_cpymem(val.mv_data, &hdr, sizeof(hdr));
+    ngx_memcpy(p, text, tlen);
+    free(text);
+
+    /* the recipients, and one feed entry each */
+
+    len = 0;
+    for (i = 0; i < op->nrecipients; i++) {
+        len += op->recipients[i].len + 1;
+    }
+
+    val.mv_data = NULL;
+    val.mv_size = len;
+
+    rc = mdb_put(txn, st->rcpt, &key, &val, MDB_RESERVE);
+    if (rc != 0) {
+        return rc;
+    }
+
+    p = val.mv_data;
+    for (i = 0; i < op->nrecipients; i++) {
+        p = ngx_cpymem(p, op->recipients[i].data, op->recipients[i].len);
+        *p++ = '\0';
+    }
+
+    buf = malloc(NGX_HTTP_NOTIFY_USER_MAX + 9);
+    if (buf == NULL) {
+        return ENOMEM;
+    }
+
+    for (i = 0; i < op->nrecipients; i++) {
+        key.mv_data = buf;
+        key.mv_size = ngx_http_notify_feed_key(buf, &op->recipients[i], seq)
+                      - buf;
+
+        val.mv_data = "\0";
+        val.mv_size = 1;
+
+        rc = mdb_put(txn, st->feed, &key, &val, 0);
+        if (rc != 0) {
+            free(buf);
+            return rc;
+        }
+
+        key.mv_data = op->recipients[i].data;
+        key.mv_size = op->recipients[i].len;
+
+        rc = ngx_http_notify_store_count_add(txn, &key, 1, NULL);
+        if (rc != 0) {
+            free(buf);
+            return rc;
+        }
+    }
+
+    free(buf);
+
+    /* the idempotency key, with the answer to give again */
+
+    if (op->has_idem && op->answer) {
+        text = json_dumps(op->answer, JSON_COMPACT);
+        if (text == NULL) {
+            return ENOMEM;
+        }
+
+        tlen = ngx_strlen(text);
+
+        key.mv_data = op->idem;
+        key.mv_size = sizeof(op->idem);
+        val.mv_data = NULL;
+        val.mv_size = 8 + tlen;
+
+        rc = mdb_put(txn, st->idem, &key, &val, MDB_RESERVE);
+        if (rc != 0) {
+            free(text);
+            return rc;
+        }
+
+        ngx_http_notify_put_u64(val.mv_data, seq);
+        ngx_memcpy((u_char *) val.mv_data + 8, text, tlen);
+        free(text);
+    }
+
+    op->seq = seq;
+
+    return 0;
+}
+
+
+static int
+ngx_http_notify_store_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
+    uint64_t *result)
+{
+    int                       rc;
+    u_char                    buf[8];
+    int64_t                   n;
+    MDB_val                   val;
+    ngx_http_notify_store_t  *st;
+
+    st = &ngx_http_notify_store;
+
+    rc = mdb_get(txn, st->unread, user, &val);
+
+    if (rc == 0 && val.mv_size == 8) {
+        n = (int64_t) ngx_http_notify_get_u64(val.mv_data);
+
+    } else if (rc == MDB_NOTFOUND) {
+        n = 0;
+
+    } else {
+        return rc ? rc : MDB_CORRUPTED;
+    }
+
+    n += delta;
+
+    if (n < 0) {
+        n = 0;
+    }
+
+    if (result) {
+        *result = (uint64_t) n;
+    }
+
+    if (delta == 0) {
+        return 0;
+    }
+
+    ngx_http_notify_put_u64(buf, (uint64_t) n);
+
+    val.mv_data = buf;
+    val.mv_size = 8;
+
+    return mdb_put(txn, st->unread, user, &val, 0);
+}
+
+
+static uint64_t
+ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user)
+{
+    MDB_val  val;
+
+    if (mdb_get(txn, ngx_http_notify_store.marks, user, &val) == 0
+        && val.mv_size == 8)
+    {
+        return ngx_http_notify_get_u64(val.mv_data);
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_notify_store_read_one(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+{
+    int                       rc;
+    MDB_val                   key, val, user;
+    ngx_http_notify_store_t  *st;
+    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+
+    st = &ngx_http_notify_store;
+
+    user.mv_data = op->user.data;
+    user.mv_size = op->user.len;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_feed_key(buf, &op->user, op->seq) - buf;
+
+    rc = mdb_get(txn, st->feed, &key, &val);
+
+    if (rc == MDB_NOTFOUND) {
+        op->rc = NGX_DECLINED;
+        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if ((*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
+        || op->seq <= ngx_http_notify_store_watermark(txn, &user))
+    {
+        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
+    }
+
+    val.mv_data = "\1";
+    val.mv_size = 1;
+
+    rc = mdb_put(txn, st->feed, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return ngx_http_notify_store_count_add(txn, &user, -1, &op->unread);
+}
+
+
+static int
+ngx_http_notify_store_read_until(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+{
+    int                       rc;
+    int64_t                   flipped;
+    uint64_t                  wm, seq;
+    MDB_val                   key, val, user;
+    MDB_cursor               *cur;
+    ngx_http_notify_store_t  *st;
+    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+    u_char                    wmbuf[8];
+
+    st = &ngx_http_notify_store;
+
+    user.mv_data = op->user.data;
+    user.mv_size = op->user.len;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_feed_key(buf, &op->user, op->seq) - buf;
+
+    rc = mdb_get(txn, st->feed, &key, &val);
+
+    if (rc == MDB_NOTFOUND) {
+        op->rc = NGX_DECLINED;
+        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    wm = ngx_http_notify_store_watermark(txn, &user);
+
+    if (op->seq <= wm) {
+        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
+    }
+
+    /* entries from "until" down to the old watermark become read */
+
+    rc = mdb_cursor_open(txn, st->feed, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    flipped = 0;
+
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+
+    while (rc == 0) {
+        if (key.mv_size != op->user.len + 9
+            || ngx_memcmp(key.mv_data, op->user.data, op->user.len) != 0
+            || ((u_char *) key.mv_data)[op->user.len] != '\0')
+        {
+            break;
+        }
+
+        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
+                                       + op->user.len + 1);
+        if (seq <= wm) {
+            break;
+        }
+
+        if (!(*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)) {
+            val.mv_data = "\1";
+            val.mv_size = 1;
+
+            rc = mdb_cursor_put(cur, &key, &val, MDB_CURRENT);
+            if (rc != 0) {
+                mdb_cursor_close(cur);
+                return rc;
+            }
+
+            flipped++;
+        }
+
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    ngx_http_notify_put_u64(wmbuf, op->seq);
+
+    val.mv_data = wmbuf;
+    val.mv_size = 8;
+
+    rc = mdb_put(txn, st->marks, &user, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return ngx_http_notify_store_count_add(txn, &user, -flipped, &op->unread);
+}
+
+
+static int
+ngx_http_notify_store_prune(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+{
+    int                          rc;
+    u_char                      *p, *end, *nul;
+    uint64_t                     seq;
+    MDB_val                      key, val, rkey, rval, fkey, fval, user;
+    ngx_str_t                    id;
+    MDB_cursor                  *cur;
+    ngx_uint_t                   n;
+    ngx_http_notify_store_t     *st;
+    ngx_http_notify_note_hdr_t   hdr;
+    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+
+    st = &ngx_http_notify_store;
+
+    op->count = 0;
+
+    rc = mdb_cursor_open(txn, st->notes, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    n = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0 && n < NGX_HTTP_NOTIFY_PRUNE_MAX;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (val.mv_size < sizeof(hdr) || key.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        ngx_memcpy(&hdr, val.mv_data, sizeof(hdr));
+
+        if ((time_t) ngx_http_notify_get_u64((u_char *) &hdr.created)
+            >= op->before)
+        {
+            break;
+        }
+
+        seq = ngx_http_notify_get_u64(key.mv_data);
+
+        /* each recipient's entry, and its unread count */
+
+        rkey = key;
+
+        rc = mdb_get(txn, st->rcpt, &rkey, &rval);
+
+        if (rc == 0) {
+            p = rval.mv_data;
+            end = p + rval.mv_size;
+
+            while (p < end) {
+                nul = ngx_strlchr(p, end, '\0');
+                if (nul == NULL) {
+                    nul = end;
+                }
+
+                id.data = p;
+                id.len = nul - p;
+                p = nul + 1;
+
+                if (id.len == 0 || id.len > NGX_HTTP_NOTIFY_USER_MAX) {
+                    continue;
+                }
+
+                fkey.mv_data = buf;
+                fkey.mv_size = ngx_http_notify_feed_key(buf, &id, seq) - buf;
+
+                if (mdb_get(txn, st->feed, &fkey, &fval) != 0) {
+                    continue;
+                }
+
+                user.mv_data = id.data;
+                user.mv_size = id.len;
+
+                if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
+                    && seq > ngx_http_notify_store_watermark(txn, &user))
+                {
+                    rc = ngx_http_notify_store_count_add(txn, &user, -1,
+                                                         NULL);
+                    if (rc != 0) {
+                        goto failed;
+                    }
+                }
+
+                rc = mdb_del(txn, st->feed, &fkey, NULL);
+                if (rc != 0) {
+                    goto failed;
+                }
+
+                op->count++;
+            }
+
+            rc = mdb_del(txn, st->rcpt, &rkey, NULL);
+            if (rc != 0) {
+                goto failed;
+            }
+
+        } else if (rc != MDB_NOTFOUND) {
+            goto failed;
+        }
+
+        if (hdr.has_idem) {
+            rkey.mv_data = hdr.idem;
+            rkey.mv_size = sizeof(hdr.idem);
+
+            rc = mdb_del(txn, st->idem, &rkey, NULL);
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                goto failed;
+            }
+        }
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) {
+            goto failed;
+        }
+
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+
+    op->seq = n;   /* notifications removed */
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
+
+failed:
+
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+
+/* retention: a timer in one process */
+
+static void
+ngx_http_notify_store_prune_timer(ngx_event_t *ev)
+{
+    ngx_http_notify_store_t     *st;
+    ngx_http_notify_store_op_t  *op;
+
+    st = &ngx_http_notify_store;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (st->pruning) {
+        ngx_add_timer(ev, 1000);
+        return;
+    }
+
+    op = &st->prune_op;
+    ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
+
+    op->type = NGX_HTTP_NOTIFY_OP_PRUNE;
+    op->before = ngx_time() - st->retention;
+    op->done = ngx_http_notify_store_prune_done;
+    op->log = ev->log;
+
+    st->pruning = 1;
+
+    ngx_http_notify_store_post(op);
+}
+
+
+static void
+ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op)
+{
+    ngx_msec_t                delay;
+    ngx_http_notify_store_t  *st;
+
+    st = &ngx_http_notify_store;
+    st->pruning = 0;
+
+    if (op->rc == NGX_OK && op->seq > 0) {
+        ngx_log_error(NGX_LOG_INFO, op->log, 0,
+                      "notify: retention removed %uL notifications and"
+                      " %ui feed entries", op->seq, op->count);
+    }
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    /* more to do: again soon; else check every 1/8 of the retention */
+
+    if (op->rc == NGX_OK && op->seq == NGX_HTTP_NOTIFY_PRUNE_MAX) {
+        delay = 10;
+
+    } else {
+        delay = (ngx_msec_t) st->retention * 1000 / 8;
+        delay = ngx_max(delay, 500);
+        delay = ngx_min(delay, 60000);
+    }
+
+    ngx_add_timer(&st->prune_event, delay);
+}
+
+
+/* reads */
+
+static MDB_txn *
+ngx_http_notify_store_read_begin(ngx_log_t *log)
+{
+    int                       rc;
+    ngx_http_notify_store_t  *st;
+
+    st = &ngx_http_notify_store;
+
+    if (st->env == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "notify: no store configured");
+        return NULL;
+    }
+
+    if (st->read_txn) {
+        rc = mdb_txn_renew(st->read_txn);
+
+    } else {
+        rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "notify: store read failed: %s", mdb_strerror(rc));
+        if (st->read_txn) {
+            mdb_txn_abort(st->read_txn);
+            st->read_txn = NULL;
+        }
+
+        return NULL;
+    }
+
+    return st->read_txn;
+}
+
+
+static void
+ngx_http_notify_store_read_end(MDB_txn *txn)
+{
+    mdb_txn_reset(txn);
+}
+
+
+ngx_int_t
+ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
+    ngx_log_t *log)
+{
+    int       rc;
+    MDB_txn  *txn;
+    MDB_val   key;
+
+    txn = ngx_http_notify_store_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    key.mv_data = user->data;
+    key.mv_size = user->len;
+
+    rc = ngx_http_notify_store_count_add(txn, &key, 0, unread);
+
+    ngx_http_notify_store_read_end(txn);
+
+    return rc == 0 ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
+    ngx_log_t *log)
+{
+    int       rc;
+    MDB_txn  *txn;
+    MDB_val   key, val;
+    u_char    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+
+    if (user->len > NGX_HTTP_NOTIFY_USER_MAX) {
+        return NGX_DECLINED;
+    }
+
+    txn = ngx_http_notify_store_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_feed_key(buf, user, seq) - buf;
+
+    rc = mdb_get(txn, ngx_http_notify_store.feed, &key, &val);
+
+    ngx_http_notify_store_read_end(txn);
+
+    if (rc == 0) {
+        return NGX_OK;
+    }
+
+    return rc == MDB_NOTFOUND ? NGX_DECLINED : NGX_ERROR;
+}
+
+
+/*
+ * One page of a user's feed, newest first, into "items" (a JSON array);
+ * "next" is the cursor for the following page, 0 when there is none.
+ */
+
+ngx_int_t
+ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
+    uint64_t *next, ngx_log_t *log)
+{
+    int                          rc;
+    json_t                      *note, *item, *v;
+    uint64_t                     seq, wm, start;
+    MDB_val                      key, val, nkey, nval, user;
+    MDB_txn                     *txn;
+    ngx_uint_t                   n, read, i;
+    MDB_cursor                  *cur;
+    ngx_http_notify_store_t     *st;
+    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+    u_char                       seqkey[8];
+
+    static const char  *fields[] = {
+        "id", "dialect", "event", "title", "url", "comment", "notified",
+        "created", NULL
+    };
+
+    st = &ngx_http_notify_store;
+    *next = 0;
+
+    if (q->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
+        return NGX_OK;
+    }
+
+    txn = ngx_http_notify_store_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    user.mv_data = q->user.data;
+    user.mv_size = q->user.len;
+
+    wm = ngx_http_notify_store_watermark(txn, &user);
+
+    rc = mdb_cursor_open(txn, st->feed, &cur);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    /* the first entry older than the cursor (~seq grows as seq falls) */
+
+    start = q->cursor ? q->cursor - 1 : (uint64_t) -1;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_feed_key(buf, &q->user, start) - buf;
+
+    n = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != q->user.len + 9
+            || ngx_memcmp(key.mv_data, q->user.data, q->user.len) != 0
+            || ((u_char *) key.mv_data)[q->user.len] != '\0')
+        {
+            break;
+        }
+
+        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
+                                       + q->user.len + 1);
+
+        read = (seq <= wm)
+               || (*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ);
+
+        if (q->unread_only && read) {
+            if (seq <= wm) {
+                break;   /* all older entries are read too */
+            }
+
+            continue;
+        }
+
+        if (n == q->limit) {
+            /* there is more: the cursor is the last one given */
+            *next = ~ngx_http_notify_get_u64(buf + q->user.len + 1);
+            break;
+        }
+
+        ngx_http_notify_put_u64(seqkey, seq);
+        nkey.mv_data = seqkey;
+        nkey.mv_size = 8;
+
+        if (mdb_get(txn, st->notes, &nkey, &nval) != 0
+            || nval.mv_size <= sizeof(ngx_http_notify_note_hdr_t))
+        {
+            continue;
+        }
+
+        note = json_loadb((char *) nval.mv_data
+                          + sizeof(ngx_http_notify_note_hdr_t),
+                          nval.mv_size - sizeof(ngx_http_notify_note_hdr_t),
+                          0, NULL);
+        if (note == NULL) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "notify: store: notification %016uxL unreadable",
+                          seq);
+            continue;
+        }
+
+        item = json_object();
+        if (item == NULL) {
+            json_decref(note);
+            rc = ENOMEM;
+            goto failed_cursor;
+        }
+
+        for (i = 0; fields[i]; i++) {
+            v = json_object_get(note, fields[i]);
+            json_object_set(item, fields[i], v ? v : json_null());
+        }
+
+        json_object_set_new(item, "read", json_boolean(read));
+        json_array_append_new(items, item);
+        json_decref(note);
+
+        /* remember the last key given, for the cursor */
+        ngx_http_notify_put_u64(buf + q->user.len + 1, ~seq);
+
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+    ngx_http_notify_store_read_end(txn);
+
+    return NGX_OK;
+
+failed_cursor:
+
+    mdb_cursor_close(cur);
+
+failed:
+
+    ngx_http_notify_store_read_end(txn);
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "notify: store read failed: %s", mdb_strerror(rc));
+
+    return NGX_ERROR;
+}

@@ -1,0 +1,130 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+#ifndef _NGX_HTTP_NOTIFY_STORE_H_INCLUDED_
+#define _NGX_HTTP_NOTIFY_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+
+/*
+ * The store: notifications, one feed entry per recipient, the unread
+ * counters, the idempotency index and the outbox, in one LMDB environment.
+ *
+ * Writes are operations queued in the worker and applied in batches: all
+ * the operations that arrived while the previous batch was being committed
+ * go into the next write transaction (group commit).  The transaction and
+ * its fsync run in a thread of nginx's thread pool, so the event loop never
+ * waits for the disk; each operation's "done" handler then runs back in
+ * the event loop.  Reads (the feed) are LMDB read transactions in the
+ * event loop: they never block.
+ */
+
+
+#define NGX_HTTP_NOTIFY_ID_LEN    16    /* an id is 16 hex digits */
+#define NGX_HTTP_NOTIFY_USER_MAX  256   /* longest user id kept in a key */
+
+
+typedef struct ngx_http_notify_store_op_s  ngx_http_notify_store_op_t;
+
+typedef void (*ngx_http_notify_store_done_pt)(ngx_http_notify_store_op_t *op);
+
+
+typedef enum {
+    NGX_HTTP_NOTIFY_OP_PUT = 0,       /* accept a notification */
+    NGX_HTTP_NOTIFY_OP_READ_ONE,      /* mark one feed entry read */
+    NGX_HTTP_NOTIFY_OP_READ_UNTIL,    /* mark read up to an id */
+    NGX_HTTP_NOTIFY_OP_PRUNE          /* retention */
+} ngx_http_notify_op_type_e;
+
+
+struct ngx_http_notify_store_op_s {
+    ngx_http_notify_store_op_t     *next;
+    ngx_http_notify_op_type_e       type;
+
+    /* in: PUT */
+    json_t                         *note;        /* the canonical notification
+                                                    (object, owned by op) */
+    ngx_str_t                      *recipients;  /* user ids */
+    ngx_uint_t                      nrecipients;
+    time_t                          created;
+    u_char                          idem[32];    /* SHA-256, if has_idem */
+    unsigned                        has_idem:1;
+
+    /* in: READ_ONE, READ_UNTIL; out: PUT (the new id), PRUNE (count) */
+    ngx_str_t                       user;
+    uint64_t                        seq;
+
+    /* in: PRUNE */
+    time_t                          before;
+
+    /* out */
+    ngx_int_t                       rc;          /* NGX_OK, NGX_DECLINED
+                                                    (not found), NGX_ERROR */
+    int                             err;         /* LMDB or errno code */
+    unsigned                        duplicate:1; /* PUT: idempotent replay */
+    json_t                         *answer;      /* PUT: in: the answer to
+                                                    keep (without "id");
+                                                    out: the answer to send */
+    uint64_t                        unread;      /* READ_*: the new count */
+    ngx_uint_t                      count;       /* PRUNE: entries removed */
+
+    ngx_http_notify_store_done_pt   done;
+    void                           *data;
+    ngx_log_t                      *log;
+};
+
+
+typedef struct {
+    ngx_str_t                       path;
+    size_t                          max_size;
+    time_t                          retention;
+    ngx_thread_pool_t              *thread_pool;
+} ngx_http_notify_store_conf_t;
+
+
+/* a feed page, as returned by ngx_http_notify_store_feed() */
+typedef struct {
+    ngx_str_t                       user;
+    uint64_t                        cursor;      /* 0: from the newest */
+    ngx_uint_t                      limit;
+    unsigned                        unread_only:1;
+} ngx_http_notify_feed_query_t;
+
+
+char *ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_store_init_conf(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf);
+ngx_int_t ngx_http_notify_store_init_module(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf);
+ngx_int_t ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf);
+void ngx_http_notify_store_exit_process(ngx_cycle_t *cycle);
+
+ngx_uint_t ngx_http_notify_store_ready(void);
+
+/* queue a write; op->done runs in the event loop once it is durable */
+void ngx_http_notify_store_post(ngx_http_notify_store_op_t *op);
+
+/* reads, in the event loop */
+ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
+    json_t *items, uint64_t *next, ngx_log_t *log);
+ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
+    ngx_log_t *log);
+ngx_int_t ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
+    ngx_log_t *log);
+
+u_char *ngx_http_notify_format_id(u_char *p, uint64_t seq);
+ngx_int_t ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq);
+
+
+#endif /* _NGX_HTTP_NOTIFY_STORE_H_INCLUDED_ */
