@@ -452,7 +452,7 @@ ngx_http_notify_syntphony_send_error(ngx_http_notify_req_t *nr)
     const char          *type, *title;
     ngx_table_elt_t     *h;
     ngx_http_request_t  *r;
-    u_char               rnd[24], trace[sizeof("00--00") + 48];
+    u_char               rnd[24], trace[sizeof("00-") + 32 + 1 + 16 + sizeof("-00")];
 
     r = nr->request;
 
