@@ -54,11 +54,13 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
     ngx_int_t                    rc;
     ngx_str_t                    rest, user, id;
     ngx_uint_t                   route, methods;
-    ngx_table_elt_t             *h;
     ngx_http_notify_auth_t      *auth;
     ngx_http_notify_loc_conf_t  *nlcf;
 
     enum { LIST, COUNT, READ_UNTIL, READ_ONE, NONE };
+
+    static ngx_str_t  get = ngx_string("GET, HEAD");
+    static ngx_str_t  post = ngx_string("POST");
 
     if (r != r->main) {
         return NGX_DECLINED;
@@ -115,19 +117,11 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
                                                 : NGX_HTTP_POST;
 
     if (!(r->method & methods)) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_notify_set_header(r, "Allow",
+                                       (methods & NGX_HTTP_POST) ? &post : &get)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-
-        if (methods & NGX_HTTP_POST) {
-            ngx_str_set(&h->value, "POST");
-
-        } else {
-            ngx_str_set(&h->value, "GET, HEAD");
         }
 
         if (route == READ_UNTIL) {
@@ -160,15 +154,9 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "notify: unauthenticated: %V", &auth->reason);
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_notify_set_www_authenticate(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "WWW-Authenticate");
-        ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
-        r->headers_out.www_authenticate = h;
 
         return ngx_http_notify_feed_error(r, NGX_HTTP_UNAUTHORIZED,
                                           "InvalidAuthenticationToken",

@@ -392,9 +392,9 @@ ngx_http_notify_error(ngx_http_notify_req_t *nr)
 static ngx_int_t
 ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
 {
-    u_char           *p;
-    ngx_uint_t        i;
-    ngx_table_elt_t  *h;
+    u_char      *p;
+    ngx_str_t    allow;
+    ngx_uint_t   i;
 
     static struct {
         ngx_uint_t   method;
@@ -408,23 +408,16 @@ ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
         { 0, NULL }
     };
 
-    h = ngx_list_push(&nr->request->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
     p = ngx_pnalloc(nr->request->pool, sizeof("GET, HEAD, POST, PUT, DELETE"));
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Allow");
-    h->value.data = p;
+    allow.data = p;
 
     for (i = 0; methods[i].name; i++) {
         if (nr->dialect->methods & methods[i].method) {
-            if (p != h->value.data) {
+            if (p != allow.data) {
                 *p++ = ','; *p++ = ' ';
             }
 
@@ -432,9 +425,9 @@ ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
         }
     }
 
-    h->value.len = p - h->value.data;
+    allow.len = p - allow.data;
 
-    return NGX_OK;
+    return ngx_http_notify_set_header(nr->request, "Allow", &allow);
 }
 
 
@@ -676,6 +669,43 @@ ngx_http_notify_main_conf_t *
 ngx_http_notify_main_conf(ngx_http_request_t *r)
 {
     return ngx_http_get_module_main_conf(r, ngx_http_notify_module);
+}
+
+
+/* adds a response header; "value" must live as long as the request */
+
+ngx_int_t
+ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    if (ngx_strcasecmp((u_char *) name, (u_char *) "WWW-Authenticate") == 0) {
+        r->headers_out.www_authenticate = h;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the bearer challenge of RFC 6750 for a missing or rejected token */
+
+ngx_int_t
+ngx_http_notify_set_www_authenticate(ngx_http_request_t *r)
+{
+    static ngx_str_t  challenge = ngx_string("Bearer error=\"invalid_token\"");
+
+    return ngx_http_notify_set_header(r, "WWW-Authenticate", &challenge);
 }
 
 

@@ -149,6 +149,9 @@ ngx_http_notify_main_conf_t *ngx_http_notify_main_conf(
     ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_notify_header(ngx_http_request_t *r,
     const char *name);
+ngx_int_t ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_notify_set_www_authenticate(ngx_http_request_t *r);
 ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);
 ngx_int_t ngx_http_notify_valid_http_url(const char *s, size_t len);
 

@@ -614,6 +614,19 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
     op = st->batch;
     st->batch = NULL;
 
+#if (NGX_DEBUG)
+    {
+    ngx_uint_t  n;
+
+    for (n = 0, next = op; next; next = next->next) {
+        n++;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "notify: committed %ui operations in one transaction", n);
+    }
+#endif
+
     for ( /* void */ ; op; op = next) {
         next = op->next;
 

@@ -450,7 +450,6 @@ ngx_http_notify_syntphony_send_error(ngx_http_notify_req_t *nr)
     json_t              *json;
     ngx_int_t            rc;
     const char          *type, *title;
-    ngx_table_elt_t     *h;
     ngx_http_request_t  *r;
     u_char               rnd[24], trace[sizeof("00-") + 32 + 1 + 16 + sizeof("-00")];
 
@@ -475,15 +474,9 @@ ngx_http_notify_syntphony_send_error(ngx_http_notify_req_t *nr)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "notify: unauthenticated: %V", &nr->message);
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_notify_set_www_authenticate(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "WWW-Authenticate");
-        ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
-        r->headers_out.www_authenticate = h;
     }
 
     switch (nr->status) {
