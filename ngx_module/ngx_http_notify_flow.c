@@ -28,6 +28,7 @@ static ngx_int_t ngx_http_notify_process(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_read_body(ngx_http_notify_req_t *nr);
 static void ngx_http_notify_committed(ngx_http_notify_store_op_t *op);
 static ngx_int_t ngx_http_notify_error(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_send_answer(ngx_http_notify_req_t *nr);
 static void ngx_http_notify_cleanup(void *data);
 static ngx_int_t ngx_http_notify_set_allow(ngx_http_notify_req_t *nr);
 
@@ -200,6 +201,14 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
         return ngx_http_notify_error(nr);
     }
 
+    if (nr->skip_store) {
+        /* the dialect answers without storing anything (nobody to tell) */
+        nr->op.answer = nr->answer;
+        nr->answer = NULL;
+
+        return ngx_http_notify_send_answer(nr);
+    }
+
     /* commit: the notification, one feed entry per recipient */
 
     ids = ngx_palloc(r->pool, (nr->recipients.nelts + 1) * sizeof(ngx_str_t));
@@ -226,6 +235,11 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
     if (nr->has_idem) {
         ngx_memcpy(op->idem, nr->idem, sizeof(op->idem));
         op->has_idem = 1;
+    }
+
+    if (nr->has_chain) {
+        ngx_memcpy(op->chain, nr->chain, sizeof(op->chain));
+        op->has_chain = 1;
     }
 
     op->done = ngx_http_notify_committed;
@@ -270,10 +284,43 @@ ngx_http_notify_committed(ngx_http_notify_store_op_t *op)
                           " %ui recipients", op->seq, op->nrecipients);
         }
 
-        rc = ngx_http_notify_send_json(r, nr->success, NULL, op->answer, 0);
+        rc = ngx_http_notify_send_answer(nr);
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/* the success answer: the dialect's own way, else JSON (or no body) */
+
+static ngx_int_t
+ngx_http_notify_send_answer(ngx_http_notify_req_t *nr)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = nr->request;
+
+    if (nr->dialect->send_answer) {
+        return nr->dialect->send_answer(nr, nr->op.answer);
+    }
+
+    if (nr->op.answer) {
+        return ngx_http_notify_send_json(r, nr->success, NULL, nr->op.answer,
+                                         0);
+    }
+
+    r->headers_out.status = nr->success;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
 }
 
 
@@ -599,11 +646,14 @@ ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
 }
 
 
-/* the idempotency key: a hash of the dialect, the caller and the parts */
+/*
+ * A key for the store (idempotency, chains): the SHA-256 of the dialect,
+ * the caller (app and object id) and the parts.
+ */
 
 ngx_int_t
-ngx_http_notify_idempotency(ngx_http_notify_req_t *nr, ngx_str_t *parts,
-    ngx_uint_t n)
+ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
+    ngx_uint_t n, u_char *out)
 {
     ngx_uint_t                    i;
     EVP_MD_CTX                   *md;
@@ -636,16 +686,14 @@ ngx_http_notify_idempotency(ngx_http_notify_req_t *nr, ngx_str_t *parts,
         EVP_DigestUpdate(md, "", 1);
     }
 
-    len = sizeof(nr->idem);
+    len = 32;
 
-    if (EVP_DigestFinal_ex(md, nr->idem, &len) != 1) {
+    if (EVP_DigestFinal_ex(md, out, &len) != 1) {
         EVP_MD_CTX_free(md);
         return NGX_ERROR;
     }
 
     EVP_MD_CTX_free(md);
-
-    nr->has_idem = 1;
 
     return NGX_OK;
 }

@@ -46,6 +46,8 @@ static char *ngx_http_notify_subscription_key_file(ngx_conf_t *cf,
 
 static ngx_http_notify_dialect_t  *ngx_http_notify_dialects[] = {
     &ngx_http_notify_syntphony_dialect,
+    &ngx_http_notify_graph_dialect,
+    &ngx_http_notify_gever_dialect,
     NULL
 };
 

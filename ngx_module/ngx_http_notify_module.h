@@ -91,8 +91,11 @@ struct ngx_http_notify_req_s {
     ngx_http_notify_user_t    **seen;          /* set for de-duplication */
     ngx_uint_t                  seen_size;
 
-    u_char                      idem[32];      /* SHA-256 of the key */
+    u_char                      idem[32];      /* idempotency key */
+    u_char                      chain[32];     /* chain key (replacement) */
     unsigned                    has_idem:1;
+    unsigned                    has_chain:1;
+    unsigned                    skip_store:1;  /* answer, store nothing */
 
     ngx_http_notify_err_e       error;
     ngx_uint_t                  status;        /* HTTP status to answer */
@@ -110,7 +113,9 @@ struct ngx_http_notify_req_s {
  * them in this order: check_headers (before anything else), then the
  * method, the token and the role are checked, then check_request (before
  * the body is read), parse (body to canonical notification, validation),
- * authorize, expand (recipients), answer (the success answer to keep).
+ * authorize, expand (recipients), answer (the success answer to keep),
+ * and once the notification is durable, send_answer (optional: without it,
+ * the answer is sent as JSON, or as no body when there is none).
  * send_error renders any error in the dialect's shape.
  */
 struct ngx_http_notify_dialect_s {
@@ -124,11 +129,15 @@ struct ngx_http_notify_dialect_s {
     ngx_int_t                 (*authorize)(ngx_http_notify_req_t *nr);
     ngx_int_t                 (*expand)(ngx_http_notify_req_t *nr);
     ngx_int_t                 (*answer)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*send_answer)(ngx_http_notify_req_t *nr,
+                                             json_t *answer);
     ngx_int_t                 (*send_error)(ngx_http_notify_req_t *nr);
 };
 
 
 extern ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect;
+extern ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect;
+extern ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect;
 
 
 u_char *ngx_http_notify_iso8601(u_char *buf, time_t t);
@@ -143,8 +152,8 @@ ngx_int_t ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
     ngx_http_notify_user_t *user);
 ngx_int_t ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
     ngx_http_notify_group_t *group);
-ngx_int_t ngx_http_notify_idempotency(ngx_http_notify_req_t *nr,
-    ngx_str_t *parts, ngx_uint_t n);
+ngx_int_t ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
+    ngx_uint_t n, u_char *out);
 ngx_http_notify_main_conf_t *ngx_http_notify_main_conf(
     ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_notify_header(ngx_http_request_t *r,

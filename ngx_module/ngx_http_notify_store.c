@@ -25,6 +25,8 @@
  *   marks   user id                    -> u64 read watermark: every entry
  *                                         up to it counts as read
  *   idem    SHA-256 of the key         -> u64 seq + the answer given
+ *   chains  chain hash, user id        -> u64 seq of the entry that a
+ *                                         newer one of the chain replaces
  *   outbox  u64 due time, u64 seq      -> delivery state (delivery issue)
  */
 
@@ -49,6 +51,7 @@ typedef struct {
     MDB_dbi                      unread;
     MDB_dbi                      marks;
     MDB_dbi                      idem;
+    MDB_dbi                      chains;
     MDB_dbi                      outbox;
 
     MDB_txn                     *read_txn;    /* reset between uses */
@@ -80,6 +83,9 @@ static int ngx_http_notify_store_read_until(MDB_txn *txn,
     ngx_http_notify_store_op_t *op);
 static int ngx_http_notify_store_prune(MDB_txn *txn,
     ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_store_chain(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, ngx_str_t *user, uint64_t seq,
+    u_char *buf);
 static int ngx_http_notify_store_count_add(MDB_txn *txn, MDB_val *user,
     int64_t delta, uint64_t *result);
 static uint64_t ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user);
@@ -355,7 +361,7 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
         goto failed;
     }
 
-    (void) mdb_env_set_maxdbs(st->env, 8);
+    (void) mdb_env_set_maxdbs(st->env, 16);
 
     rc = mdb_env_set_mapsize(st->env, scf->max_size);
     if (rc != 0) {
@@ -384,6 +390,7 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
         || (rc = mdb_dbi_open(txn, "unread", MDB_CREATE, &st->unread)) != 0
         || (rc = mdb_dbi_open(txn, "marks", MDB_CREATE, &st->marks)) != 0
         || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
+        || (rc = mdb_dbi_open(txn, "chains", MDB_CREATE, &st->chains)) != 0
         || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0)
     {
         mdb_txn_abort(txn);
@@ -683,6 +690,7 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
     st = &ngx_http_notify_store;
 
     op->duplicate = 0;
+    op->replaced = 0;
 
     /* an idempotent replay gets the first answer again */
 
@@ -812,6 +820,16 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
     }
 
     for (i = 0; i < op->nrecipients; i++) {
+
+        if (op->has_chain) {
+            rc = ngx_http_notify_store_chain(txn, op, &op->recipients[i], seq,
+                                             buf);
+            if (rc != 0) {
+                free(buf);
+                return rc;
+            }
+        }
+
         key.mv_data = buf;
         key.mv_size = ngx_http_notify_feed_key(buf, &op->recipients[i], seq)
                       - buf;
@@ -866,6 +884,90 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
     op->seq = seq;
 
     return 0;
+}
+
+
+/*
+ * A notification of a chain replaces the user's entry of the chain's
+ * previous one: that entry leaves the feed (and the unread count), and the
+ * chain now points at "seq".  "buf" is scratch space for a feed key.
+ */
+
+static int
+ngx_http_notify_store_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    ngx_str_t *user, uint64_t seq, u_char *buf)
+{
+    int                       rc;
+    u_char                   *ckey;
+    uint64_t                  prev;
+    MDB_val                   key, val, fkey, fval, ukey;
+    ngx_http_notify_store_t  *st;
+    u_char                    seqbuf[8];
+
+    st = &ngx_http_notify_store;
+
+    ckey = malloc(sizeof(op->chain) + user->len);
+    if (ckey == NULL) {
+        return ENOMEM;
+    }
+
+    ngx_memcpy(ckey, op->chain, sizeof(op->chain));
+    ngx_memcpy(ckey + sizeof(op->chain), user->data, user->len);
+
+    key.mv_data = ckey;
+    key.mv_size = sizeof(op->chain) + user->len;
+
+    rc = mdb_get(txn, st->chains, &key, &val);
+
+    if (rc == 0 && val.mv_size == 8) {
+        prev = ngx_http_notify_get_u64(val.mv_data);
+
+        fkey.mv_data = buf;
+        fkey.mv_size = ngx_http_notify_feed_key(buf, user, prev) - buf;
+
+        rc = mdb_get(txn, st->feed, &fkey, &fval);
+
+        if (rc == 0) {
+            ukey.mv_data = user->data;
+            ukey.mv_size = user->len;
+
+            if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
+                && prev > ngx_http_notify_store_watermark(txn, &ukey))
+            {
+                rc = ngx_http_notify_store_count_add(txn, &ukey, -1, NULL);
+                if (rc != 0) {
+                    goto done;
+                }
+            }
+
+            rc = mdb_del(txn, st->feed, &fkey, NULL);
+            if (rc != 0) {
+                goto done;
+            }
+
+            op->replaced++;
+        }
+
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            goto done;
+        }
+
+    } else if (rc != MDB_NOTFOUND && rc != 0) {
+        goto done;
+    }
+
+    ngx_http_notify_put_u64(seqbuf, seq);
+
+    val.mv_data = seqbuf;
+    val.mv_size = 8;
+
+    rc = mdb_put(txn, st->chains, &key, &val, 0);
+
+done:
+
+    free(ckey);
+
+    return rc;
 }
 
 

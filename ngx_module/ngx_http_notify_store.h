@@ -57,7 +57,11 @@ struct ngx_http_notify_store_op_s {
     ngx_uint_t                      nrecipients;
     time_t                          created;
     u_char                          idem[32];    /* SHA-256, if has_idem */
+    u_char                          chain[32];   /* SHA-256, if has_chain:
+                                                    replaces the recipients'
+                                                    entries of the chain */
     unsigned                        has_idem:1;
+    unsigned                        has_chain:1;
 
     /* in: READ_ONE, READ_UNTIL; out: PUT (the new id), PRUNE (count) */
     ngx_str_t                       user;
@@ -76,6 +80,8 @@ struct ngx_http_notify_store_op_s {
                                                     out: the answer to send */
     uint64_t                        unread;      /* READ_*: the new count */
     ngx_uint_t                      count;       /* PRUNE: entries removed */
+    ngx_uint_t                      replaced;    /* PUT: chain entries
+                                                    replaced */
 
     ngx_http_notify_store_done_pt   done;
     void                           *data;

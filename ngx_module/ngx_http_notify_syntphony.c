@@ -45,6 +45,7 @@ ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
     NULL,
     ngx_http_notify_syntphony_expand,
     ngx_http_notify_syntphony_answer,
+    NULL,
     ngx_http_notify_syntphony_send_error
 };
 
@@ -333,11 +334,13 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
         parts[1].data = (u_char *) json_string_value(unique);
         parts[1].len = json_string_length(unique);
 
-        if (ngx_http_notify_idempotency(nr, parts, 2) != NGX_OK) {
+        if (ngx_http_notify_key(nr, parts, 2, nr->idem) != NGX_OK) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
                                         NGX_HTTP_INTERNAL_SERVER_ERROR,
                                         "idempotency key failed");
         }
+
+        nr->has_idem = 1;
     }
 
     return NGX_OK;
