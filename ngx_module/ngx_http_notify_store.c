@@ -1494,16 +1494,12 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
     uint64_t                     seq, wm, start;
     MDB_val                      key, val, nkey, nval, user;
     MDB_txn                     *txn;
-    ngx_uint_t                   n, read, i;
+    ngx_uint_t                   n, read;
+    const char                  *k;
     MDB_cursor                  *cur;
     ngx_http_notify_store_t     *st;
     u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
     u_char                       seqkey[8];
-
-    static const char  *fields[] = {
-        "id", "dialect", "event", "title", "url", "comment", "notified",
-        "created", NULL
-    };
 
     st = &ngx_http_notify_store;
     *next = 0;
@@ -1595,9 +1591,14 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
             goto failed_cursor;
         }
 
-        for (i = 0; fields[i]; i++) {
-            v = json_object_get(note, fields[i]);
-            json_object_set(item, fields[i], v ? v : json_null());
+        /* every field of the notification but the internal ones */
+
+        json_object_foreach(note, k, v) {
+            if (ngx_strcmp(k, "sender") != 0 && ngx_strcmp(k, "tenant") != 0
+                && k[0] != '_')
+            {
+                json_object_set(item, k, v);
+            }
         }
 
         json_object_set_new(item, "read", json_boolean(read));

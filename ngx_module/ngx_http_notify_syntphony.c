@@ -311,13 +311,17 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
 
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
 
-    nr->note = json_pack("{s:s, s:O, s:O, s:O, s:O*, s:O*, s:s, s:s%, s:s%}",
+    nr->note = json_pack("{s:n, s:s, s:O, s:O, s:O, s:o, s:o, s:s, s:s%,"
+                         " s:s%}",
+                         "id",
                          "dialect", "syntphony",
                          "event", event,
                          "title", title,
                          "url", url,
-                         "comment", comment,
-                         "notified", notified,
+                         "comment", comment ? json_incref(comment)
+                                            : json_null(),
+                         "notified", notified ? json_incref(notified)
+                                              : json_null(),
                          "created", (char *) created,
                          "sender", (char *) p->app_id.data, p->app_id.len,
                          "tenant", (char *) tenant.data, tenant.len);
