@@ -410,14 +410,15 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
     }
 
     p = list;
-    last = list + sizeof(list) - 4;
+    last = list + sizeof(list) - sizeof("...");
 
     json_array_foreach(nr->unresolved, i, a) {
-        p = ngx_slprintf(p, last, "%s%s", i ? ", " : "", json_string_value(a));
-    }
+        if ((size_t) (last - p) < json_string_length(a) + (i ? 2 : 0)) {
+            p = ngx_cpymem(p, "...", 3);
+            break;
+        }
 
-    if (p == last) {
-        p = ngx_cpymem(p - 3, "...", 3);
+        p = ngx_slprintf(p, last, "%s%s", i ? ", " : "", json_string_value(a));
     }
 
     *p = '\0';
