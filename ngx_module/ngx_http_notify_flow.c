@@ -209,7 +209,12 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
         return ngx_http_notify_send_answer(nr);
     }
 
-    /* commit: the notification, one feed entry per recipient */
+    /* commit: the notification, one feed entry per recipient, and the
+       delivery in the outbox */
+
+    if (ngx_http_notify_delivery_plan(nr) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ids = ngx_palloc(r->pool, (nr->recipients.nelts + 1) * sizeof(ngx_str_t));
     if (ids == NULL) {
@@ -261,11 +266,15 @@ static void
 ngx_http_notify_committed(ngx_http_notify_store_op_t *op)
 {
     ngx_int_t               rc;
+    ngx_connection_t       *c;
     ngx_http_request_t     *r;
     ngx_http_notify_req_t  *nr;
 
     nr = op->data;
     r = nr->request;
+    c = r->connection;
+
+    ngx_http_notify_delivery_start(nr);
 
     if (op->rc != NGX_OK) {
         ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_STORE,
@@ -288,6 +297,11 @@ ngx_http_notify_committed(ngx_http_notify_store_op_t *op)
     }
 
     ngx_http_finalize_request(r, rc);
+
+    /* this runs from the store's event, not the connection's: the
+       delivery subrequest posted above is to be run here */
+
+    ngx_http_run_posted_requests(c);
 }
 
 

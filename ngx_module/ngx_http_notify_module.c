@@ -48,6 +48,7 @@ static ngx_http_notify_dialect_t  *ngx_http_notify_dialects[] = {
     &ngx_http_notify_syntphony_dialect,
     &ngx_http_notify_graph_dialect,
     &ngx_http_notify_gever_dialect,
+    &ngx_http_notify_push_dialect,
     NULL
 };
 
@@ -124,11 +125,102 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       0,
       NULL },
 
+    { ngx_string("notify_push_recipients"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_notify_push_recipients,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("notify_max_body"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_notify_loc_conf_t, max_body),
+      NULL },
+
+    { ngx_string("notify_graph_manifest"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_graph_manifest,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_gever_actor_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_loc_conf_t, gever_actor_claim),
+      NULL },
+
+    { ngx_string("notify_push_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.url),
+      NULL },
+
+    { ngx_string("notify_push_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.jwt),
+      NULL },
+
+    { ngx_string("notify_push_days_before"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_push_days_before,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_push_type"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      ngx_http_notify_push_type,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_push_default"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.default_on),
+      NULL },
+
+    { ngx_string("notify_delivery_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_notify_srv_conf_t, delivery_location),
+      NULL },
+
+    { ngx_string("notify_delivery_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.concurrency),
+      NULL },
+
+    { ngx_string("notify_delivery_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.timeout),
+      NULL },
+
+    { ngx_string("notify_delivery_retry"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_notify_delivery_retry,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_outbox"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_notify_outbox,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("notify_directory"),
@@ -429,6 +521,10 @@ ngx_http_notify_add_variables(ngx_conf_t *cf)
         var->data = v->data;
     }
 
+    if (ngx_http_notify_delivery_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_notify_jwt_add_variables(cf);
 }
 
@@ -446,6 +542,7 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
     nmcf->loaded = ngx_time();
     nmcf->store.max_size = NGX_CONF_UNSET_SIZE;
     nmcf->store.retention = NGX_CONF_UNSET;
+    ngx_http_notify_delivery_create_conf(&nmcf->delivery);
 
     return nmcf;
 }
@@ -457,6 +554,19 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_notify_main_conf_t *nmcf = conf;
 
     if (ngx_http_notify_store_init_conf(cf, &nmcf->store) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_notify_delivery_init_conf(cf, &nmcf->delivery)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (nmcf->delivery.url.len && nmcf->store.path.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"notify_push_url\" needs \"notify_store\" at"
+                           " http level");
         return NGX_CONF_ERROR;
     }
 
@@ -501,13 +611,18 @@ ngx_http_notify_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_notify_store_init_process(cycle, &nmcf->store);
+    if (ngx_http_notify_store_init_process(cycle, &nmcf->store) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_notify_delivery_init_process(cycle, &nmcf->delivery);
 }
 
 
 static void
 ngx_http_notify_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_notify_delivery_exit_process(cycle);
     ngx_http_notify_store_exit_process(cycle);
 }
 
@@ -542,6 +657,9 @@ ngx_http_notify_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->tenant = prev->tenant;
     }
 
+    ngx_conf_merge_str_value(conf->delivery_location,
+                             prev->delivery_location, "");
+
     return NGX_CONF_OK;
 }
 
@@ -563,12 +681,15 @@ ngx_http_notify_create_loc_conf(ngx_conf_t *cf)
      *     nlcf->dialect = NULL;
      *     nlcf->feed_admin_role = { 0, NULL };
      *     nlcf->feed_prefix = { 0, NULL };
+     *     nlcf->gever_actor_claim = { 0, NULL };
      */
 
     nlcf->status_flags = NGX_CONF_UNSET_UINT;
     nlcf->roles = NGX_CONF_UNSET_PTR;
     nlcf->keys = NGX_CONF_UNSET_PTR;
     nlcf->max_body = NGX_CONF_UNSET_SIZE;
+    nlcf->push_recipients = NGX_CONF_UNSET_PTR;
+    nlcf->graph_manifest = NGX_CONF_UNSET_PTR;
 
     return nlcf;
 }
@@ -587,8 +708,14 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->roles, prev->roles, NULL);
     ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
+    ngx_conf_merge_ptr_value(conf->push_recipients, prev->push_recipients,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->graph_manifest, prev->graph_manifest,
+                             NULL);
     ngx_conf_merge_str_value(conf->feed_admin_role, prev->feed_admin_role,
                              "");
+    ngx_conf_merge_str_value(conf->gever_actor_claim, prev->gever_actor_claim,
+                             "user_name");
 
     if (conf->dialect == NULL && conf->feed_prefix.data == NULL) {
         return NGX_CONF_OK;
@@ -607,6 +734,12 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"notify_inbound\" needs \"notify_directory\""
                            " at http level");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->dialect == &ngx_http_notify_push_dialect
+        && ngx_http_notify_push_merge(cf, conf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

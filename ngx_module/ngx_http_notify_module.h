@@ -27,16 +27,21 @@ typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
 typedef struct ngx_http_notify_req_s      ngx_http_notify_req_t;
 
 
+#include "ngx_http_notify_delivery.h"
+
+
 typedef struct {
     time_t                        loaded;      /* when this config was read */
     ngx_http_notify_jwt_conf_t   *jwt;         /* ngx_http_notify_jwt.c */
     ngx_http_notify_directory_t  *directory;   /* NULL: no notify_directory */
     ngx_http_notify_store_conf_t  store;
+    ngx_http_notify_delivery_conf_t  delivery;
 } ngx_http_notify_main_conf_t;
 
 
 typedef struct {
     ngx_http_complex_value_t   *tenant;        /* NULL: the server's name */
+    ngx_str_t                   delivery_location;
 } ngx_http_notify_srv_conf_t;
 
 
@@ -50,6 +55,9 @@ typedef struct {
     size_t                      max_body;      /* notify_max_body */
     ngx_str_t                   feed_admin_role;
     ngx_str_t                   feed_prefix;   /* notify_feed: location */
+    ngx_str_t                   gever_actor_claim; /* notify_gever_... */
+    ngx_array_t                *push_recipients; /* notify_push_recipients */
+    void                       *graph_manifest; /* notify_graph_manifest */
 } ngx_http_notify_loc_conf_t;
 
 
@@ -65,6 +73,7 @@ typedef enum {
     NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
     NGX_HTTP_NOTIFY_ERR_JSON,                  /* not JSON, not an object */
     NGX_HTTP_NOTIFY_ERR_INVALID,               /* validation, see fields */
+    NGX_HTTP_NOTIFY_ERR_MISSING,               /* a required field (400) */
     NGX_HTTP_NOTIFY_ERR_UNRESOLVED,            /* nobody to notify */
     NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
     NGX_HTTP_NOTIFY_ERR_STORE,                 /* 503 */
@@ -96,6 +105,7 @@ struct ngx_http_notify_req_s {
     unsigned                    has_idem:1;
     unsigned                    has_chain:1;
     unsigned                    skip_store:1;  /* answer, store nothing */
+    unsigned                    deliver_now:1; /* a subrequest after commit */
 
     ngx_http_notify_err_e       error;
     ngx_uint_t                  status;        /* HTTP status to answer */
@@ -105,6 +115,8 @@ struct ngx_http_notify_req_s {
     ngx_uint_t                  success;       /* status of a success */
 
     ngx_http_notify_store_op_t  op;
+
+    void                       *data;          /* the dialect's own state */
 };
 
 
@@ -138,6 +150,11 @@ struct ngx_http_notify_dialect_s {
 extern ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect;
 extern ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect;
 extern ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect;
+extern ngx_http_notify_dialect_t  ngx_http_notify_push_dialect;
+
+/* "notify_graph_manifest <file>;" (ngx_http_notify_graph.c) */
+char *ngx_http_notify_graph_manifest(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 u_char *ngx_http_notify_iso8601(u_char *buf, time_t t);
@@ -164,6 +181,12 @@ ngx_int_t ngx_http_notify_set_www_authenticate(ngx_http_request_t *r);
 ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);
 ngx_int_t ngx_http_notify_valid_http_url(const char *s, size_t len);
 
+/* push (ngx_http_notify_push.c) */
+char *ngx_http_notify_push_recipients(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_push_merge(ngx_conf_t *cf,
+    ngx_http_notify_loc_conf_t *conf);
+
 /* feed (ngx_http_notify_feed.c) */
 ngx_int_t ngx_http_notify_feed_handler(ngx_http_request_t *r);
 
@@ -172,6 +195,8 @@ typedef struct {
     ngx_http_notify_auth_t     *auth;          /* set by authenticate() */
     ngx_http_notify_req_t      *inbound;       /* notify_inbound */
     void                       *feed;          /* notify_feed */
+    void                       *delivery;      /* a delivery subrequest's */
+    ngx_str_t                   delivery_status;
 } ngx_http_notify_ctx_t;
 
 

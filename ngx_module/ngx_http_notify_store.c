@@ -27,7 +27,8 @@
  *   idem    SHA-256 of the key         -> u64 seq + the answer given
  *   chains  chain hash, user id        -> u64 seq of the entry that a
  *                                         newer one of the chain replaces
- *   outbox  u64 due time, u64 seq      -> delivery state (delivery issue)
+ *   outbox  u64 seq                    -> ngx_http_notify_outbox_rec_t
+ *   due     u64 due msec, u64 seq      -> (empty): the outbox by due time
  */
 
 #define NGX_HTTP_NOTIFY_FEED_READ   0x01
@@ -53,6 +54,7 @@ typedef struct {
     MDB_dbi                      idem;
     MDB_dbi                      chains;
     MDB_dbi                      outbox;
+    MDB_dbi                      due;
 
     MDB_txn                     *read_txn;    /* reset between uses */
 
@@ -88,6 +90,13 @@ static int ngx_http_notify_store_chain(MDB_txn *txn,
     u_char *buf);
 static int ngx_http_notify_store_count_add(MDB_txn *txn, MDB_val *user,
     int64_t delta, uint64_t *result);
+static int ngx_http_notify_outbox_put(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec, uint64_t old_due);
+static int ngx_http_notify_outbox_del(MDB_txn *txn, uint64_t seq);
+static int ngx_http_notify_outbox_update(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_outbox_claim(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op);
 static uint64_t ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user);
 static int ngx_http_notify_store_commit(ngx_http_notify_store_op_t *ops,
     ngx_log_t *log);
@@ -391,7 +400,8 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
         || (rc = mdb_dbi_open(txn, "marks", MDB_CREATE, &st->marks)) != 0
         || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
         || (rc = mdb_dbi_open(txn, "chains", MDB_CREATE, &st->chains)) != 0
-        || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0)
+        || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0
+        || (rc = mdb_dbi_open(txn, "due", MDB_CREATE, &st->due)) != 0)
     {
         mdb_txn_abort(txn);
         goto failed;
@@ -665,8 +675,14 @@ ngx_http_notify_store_apply(MDB_txn *txn, ngx_http_notify_store_op_t *op)
     case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
         return ngx_http_notify_store_read_until(txn, op);
 
-    default: /* NGX_HTTP_NOTIFY_OP_PRUNE */
+    case NGX_HTTP_NOTIFY_OP_PRUNE:
         return ngx_http_notify_store_prune(txn, op);
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM:
+        return ngx_http_notify_outbox_claim(txn, op);
+
+    default: /* DONE, RETRY, DROP, NOW */
+        return ngx_http_notify_outbox_update(txn, op);
     }
 }
 
@@ -855,6 +871,22 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 
     free(buf);
 
+    /* the delivery, in the same transaction */
+
+    if (op->has_outbox) {
+        ngx_http_notify_outbox_rec_t  rec;
+
+        ngx_memzero(&rec, sizeof(rec));
+        rec.due = op->due;
+        rec.created = (uint64_t) op->created;
+        rec.expires = (uint64_t) op->expires;
+
+        rc = ngx_http_notify_outbox_put(txn, seq, &rec, 0);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     /* the idempotency key, with the answer to give again */
 
     if (op->has_idem && op->answer) {
@@ -945,6 +977,15 @@ ngx_http_notify_store_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
                 goto done;
             }
 
+            /* a delivery of the replaced notification still pending is
+               cancelled */
+
+            rc = ngx_http_notify_outbox_del(txn, prev);
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                goto done;
+            }
+
+            rc = 0;
             op->replaced++;
         }
 
@@ -1291,6 +1332,11 @@ ngx_http_notify_store_prune(MDB_txn *txn, ngx_http_notify_store_op_t *op)
             }
         }
 
+        rc = ngx_http_notify_outbox_del(txn, seq);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            goto failed;
+        }
+
         rc = mdb_cursor_del(cur, 0);
         if (rc != 0) {
             goto failed;
@@ -1309,6 +1355,450 @@ failed:
 
     mdb_cursor_close(cur);
     return rc;
+}
+
+
+/* the outbox */
+
+static void
+ngx_http_notify_due_key(u_char *key, uint64_t due, uint64_t seq)
+{
+    ngx_http_notify_put_u64(key, due);
+    ngx_http_notify_put_u64(key + 8, seq);
+}
+
+
+/* writes the entry and its due index; "old_due" (if not 0) is replaced */
+
+static int
+ngx_http_notify_outbox_put(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec, uint64_t old_due)
+{
+    int                       rc;
+    MDB_val                   key, val;
+    ngx_http_notify_store_t  *st;
+    u_char                    seqkey[8], duekey[16];
+
+    st = &ngx_http_notify_store;
+
+    if (old_due) {
+        ngx_http_notify_due_key(duekey, old_due, seq);
+        key.mv_data = duekey;
+        key.mv_size = 16;
+
+        rc = mdb_del(txn, st->due, &key, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+    val.mv_data = rec;
+    val.mv_size = sizeof(ngx_http_notify_outbox_rec_t);
+
+    rc = mdb_put(txn, st->outbox, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    ngx_http_notify_due_key(duekey, rec->due, seq);
+    key.mv_data = duekey;
+    key.mv_size = 16;
+    val.mv_data = "";
+    val.mv_size = 0;
+
+    return mdb_put(txn, st->due, &key, &val, 0);
+}
+
+
+static int
+ngx_http_notify_outbox_get(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec)
+{
+    int       rc;
+    MDB_val   key, val;
+    u_char    seqkey[8];
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+
+    rc = mdb_get(txn, ngx_http_notify_store.outbox, &key, &val);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != sizeof(ngx_http_notify_outbox_rec_t)) {
+        return MDB_CORRUPTED;
+    }
+
+    ngx_memcpy(rec, val.mv_data, sizeof(ngx_http_notify_outbox_rec_t));
+
+    return 0;
+}
+
+
+static int
+ngx_http_notify_outbox_del(MDB_txn *txn, uint64_t seq)
+{
+    int                           rc;
+    MDB_val                       key;
+    ngx_http_notify_outbox_rec_t  rec;
+    u_char                        seqkey[8], duekey[16];
+
+    rc = ngx_http_notify_outbox_get(txn, seq, &rec);
+    if (rc != 0) {
+        return rc;
+    }
+
+    ngx_http_notify_due_key(duekey, rec.due, seq);
+    key.mv_data = duekey;
+    key.mv_size = 16;
+
+    rc = mdb_del(txn, ngx_http_notify_store.due, &key, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+
+    return mdb_del(txn, ngx_http_notify_store.outbox, &key, NULL);
+}
+
+
+static uint64_t
+ngx_http_notify_now_msec(void)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/* OUTBOX_DONE, OUTBOX_RETRY, OUTBOX_DROP, OUTBOX_NOW */
+
+static int
+ngx_http_notify_outbox_update(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+{
+    int                           rc;
+    uint64_t                      old, now;
+    ngx_http_notify_outbox_rec_t  rec;
+
+    op->nexpired = 0;
+
+    rc = ngx_http_notify_outbox_get(txn, op->seq, &rec);
+
+    if (rc == MDB_NOTFOUND) {
+        /* dropped, expired, replaced or delivered meanwhile */
+        op->rc = NGX_DECLINED;
+        return 0;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    switch (op->type) {
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_DONE:
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_DROP:
+        return ngx_http_notify_outbox_del(txn, op->seq);
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_NOW:
+        old = rec.due;
+        rec.due = ngx_http_notify_now_msec();
+        return ngx_http_notify_outbox_put(txn, op->seq, &rec, old);
+
+    default: /* NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY */
+        break;
+    }
+
+    now = ngx_http_notify_now_msec();
+
+    rec.attempts++;
+    ngx_cpystrn(rec.error, op->error, sizeof(rec.error));
+    op->max = rec.attempts;
+
+    if (op->due >= rec.expires * 1000 || now >= rec.expires * 1000) {
+        op->nexpired = 1;
+        return ngx_http_notify_outbox_del(txn, op->seq);
+    }
+
+    old = rec.due;
+    rec.due = op->due;
+
+    return ngx_http_notify_outbox_put(txn, op->seq, &rec, old);
+}
+
+
+/*
+ * Takes up to op->max entries that are due: each is leased (its due time
+ * moved to op->due) in this transaction, so that no other worker or
+ * process sends it meanwhile, and returned with its notification.  Entries
+ * past their expiry are removed and listed in op->expired.
+ */
+
+static int
+ngx_http_notify_outbox_claim(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+{
+    int                           rc;
+    uint64_t                      due, seq, now;
+    MDB_val                       key, val, nkey, nval;
+    MDB_cursor                   *cur;
+    ngx_http_notify_claim_t      *cl;
+    ngx_http_notify_store_t      *st;
+    ngx_http_notify_outbox_rec_t  rec;
+    u_char                        seqkey[8];
+
+    st = &ngx_http_notify_store;
+    now = ngx_http_notify_now_msec();
+
+    ngx_http_notify_store_claim_free(op);
+
+    op->claimed = calloc(op->max ? op->max : 1,
+                         sizeof(ngx_http_notify_claim_t));
+    op->expired = calloc(op->max ? op->max : 1, sizeof(uint64_t));
+
+    if (op->claimed == NULL || op->expired == NULL) {
+        return ENOMEM;
+    }
+
+    rc = mdb_cursor_open(txn, st->due, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0 && op->nclaimed < op->max && op->nexpired < op->max;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST))
+    {
+        if (key.mv_size != 16) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        due = ngx_http_notify_get_u64(key.mv_data);
+        seq = ngx_http_notify_get_u64((u_char *) key.mv_data + 8);
+
+        if (due > now) {
+            break;
+        }
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) {
+            break;
+        }
+
+        rc = ngx_http_notify_outbox_get(txn, seq, &rec);
+
+        if (rc == MDB_NOTFOUND) {
+            continue;   /* a stale index entry */
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if (now >= rec.expires * 1000) {
+            ngx_http_notify_put_u64(seqkey, seq);
+            nkey.mv_data = seqkey;
+            nkey.mv_size = 8;
+
+            rc = mdb_del(txn, st->outbox, &nkey, NULL);
+            if (rc != 0) {
+                break;
+            }
+
+            op->expired[op->nexpired++] = seq;
+            continue;
+        }
+
+        /* the lease */
+
+        rec.due = now + op->due;
+
+        rc = ngx_http_notify_outbox_put(txn, seq, &rec, 0);
+        if (rc != 0) {
+            break;
+        }
+
+        cl = &op->claimed[op->nclaimed];
+        cl->seq = seq;
+        cl->attempts = rec.attempts;
+
+        ngx_http_notify_put_u64(seqkey, seq);
+        nkey.mv_data = seqkey;
+        nkey.mv_size = 8;
+
+        if (mdb_get(txn, st->notes, &nkey, &nval) == 0
+            && nval.mv_size > sizeof(ngx_http_notify_note_hdr_t))
+        {
+            cl->note_len = nval.mv_size - sizeof(ngx_http_notify_note_hdr_t);
+            cl->note = malloc(cl->note_len);
+
+            if (cl->note == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+
+            ngx_memcpy(cl->note, (u_char *) nval.mv_data
+                                 + sizeof(ngx_http_notify_note_hdr_t),
+                       cl->note_len);
+        }
+
+        if (mdb_get(txn, st->rcpt, &nkey, &nval) == 0 && nval.mv_size) {
+            cl->recipients = malloc(nval.mv_size);
+
+            if (cl->recipients == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+
+            ngx_memcpy(cl->recipients, nval.mv_data, nval.mv_size);
+            cl->recipients_len = nval.mv_size;
+        }
+
+        op->nclaimed++;
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND || rc == 0) ? 0 : rc;
+}
+
+
+/* the earliest due time in the outbox (msec), 0 when it is empty */
+
+ngx_int_t
+ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log)
+{
+    int          rc;
+    MDB_val      key, val;
+    MDB_txn     *txn;
+    MDB_cursor  *cur;
+
+    *due = 0;
+
+    txn = ngx_http_notify_store_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_store.due, &cur);
+
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+
+        if (rc == 0 && key.mv_size == 16) {
+            *due = ngx_http_notify_get_u64(key.mv_data);
+        }
+
+        mdb_cursor_close(cur);
+    }
+
+    ngx_http_notify_store_read_end(txn);
+
+    return (rc == 0 || rc == MDB_NOTFOUND) ? NGX_OK : NGX_ERROR;
+}
+
+
+void
+ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op)
+{
+    ngx_uint_t  i;
+
+    if (op->claimed) {
+        for (i = 0; i < op->nclaimed; i++) {
+            free(op->claimed[i].note);
+            free(op->claimed[i].recipients);
+        }
+
+        free(op->claimed);
+    }
+
+    free(op->expired);
+
+    op->claimed = NULL;
+    op->nclaimed = 0;
+    op->expired = NULL;
+    op->nexpired = 0;
+}
+
+
+/* the pending deliveries, for the admin location */
+
+ngx_int_t
+ngx_http_notify_store_outbox(json_t *items, ngx_uint_t limit, ngx_log_t *log)
+{
+    int                           rc;
+    u_char                       *p;
+    uint64_t                      seq;
+    MDB_val                       key, val;
+    MDB_txn                      *txn;
+    ngx_uint_t                    n;
+    MDB_cursor                   *cur;
+    ngx_http_notify_outbox_rec_t  rec;
+    u_char                        id[NGX_HTTP_NOTIFY_ID_LEN];
+    u_char                        next[sizeof("1970-01-01T00:00:00.000Z")];
+    u_char                        created[sizeof("1970-01-01T00:00:00Z")];
+    u_char                        expires[sizeof("1970-01-01T00:00:00Z")];
+
+    txn = ngx_http_notify_store_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_store.outbox, &cur);
+    if (rc != 0) {
+        ngx_http_notify_store_read_end(txn);
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0 && n < limit;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != 8
+            || val.mv_size != sizeof(ngx_http_notify_outbox_rec_t))
+        {
+            continue;
+        }
+
+        ngx_memcpy(&rec, val.mv_data, sizeof(rec));
+        seq = ngx_http_notify_get_u64(key.mv_data);
+
+        (void) ngx_http_notify_format_id(id, seq);
+
+        p = ngx_http_notify_iso8601(next, (time_t) (rec.due / 1000));
+        p = ngx_sprintf(p - 1, ".%03uLZ", rec.due % 1000);
+        *p = '\0';
+
+        *ngx_http_notify_iso8601(created, (time_t) rec.created) = '\0';
+        *ngx_http_notify_iso8601(expires, (time_t) rec.expires) = '\0';
+
+        json_array_append_new(items,
+            json_pack("{s:s%, s:i, s:s, s:s, s:s, s:s}",
+                      "id", (char *) id, (size_t) NGX_HTTP_NOTIFY_ID_LEN,
+                      "attempts", (int) rec.attempts,
+                      "next_attempt", (char *) next,
+                      "created", (char *) created,
+                      "expires", (char *) expires,
+                      "last_error", (char *) rec.error));
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+    ngx_http_notify_store_read_end(txn);
+
+    return NGX_OK;
 }
 
 

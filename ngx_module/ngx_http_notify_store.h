@@ -42,8 +42,35 @@ typedef enum {
     NGX_HTTP_NOTIFY_OP_PUT = 0,       /* accept a notification */
     NGX_HTTP_NOTIFY_OP_READ_ONE,      /* mark one feed entry read */
     NGX_HTTP_NOTIFY_OP_READ_UNTIL,    /* mark read up to an id */
-    NGX_HTTP_NOTIFY_OP_PRUNE          /* retention */
+    NGX_HTTP_NOTIFY_OP_PRUNE,         /* retention */
+    NGX_HTTP_NOTIFY_OP_OUTBOX_DONE,   /* delivered: remove */
+    NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY,  /* failed: again later, or expire */
+    NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM,  /* take due entries for sending */
+    NGX_HTTP_NOTIFY_OP_OUTBOX_DROP,   /* an operator drops one */
+    NGX_HTTP_NOTIFY_OP_OUTBOX_NOW     /* an operator wants it tried now */
 } ngx_http_notify_op_type_e;
+
+
+/* an outbox entry, as kept (host byte order: the file is this machine's) */
+typedef struct {
+    uint64_t                        due;         /* msec since the epoch */
+    uint64_t                        created;     /* sec */
+    uint64_t                        expires;     /* sec */
+    uint32_t                        attempts;
+    u_char                          error[204];  /* the last, NUL-ended */
+} ngx_http_notify_outbox_rec_t;
+
+
+/* an entry taken by OUTBOX_CLAIM, with what is needed to send it */
+typedef struct {
+    uint64_t                        seq;
+    uint32_t                        attempts;
+    char                           *note;        /* JSON, malloc()ed */
+    size_t                          note_len;
+    u_char                         *recipients;  /* NUL-separated ids,
+                                                    malloc()ed */
+    size_t                          recipients_len;
+} ngx_http_notify_claim_t;
 
 
 struct ngx_http_notify_store_op_s {
@@ -62,6 +89,20 @@ struct ngx_http_notify_store_op_s {
                                                     entries of the chain */
     unsigned                        has_idem:1;
     unsigned                        has_chain:1;
+    unsigned                        has_outbox:1;
+
+    /* in: PUT with has_outbox; OUTBOX_RETRY (due); OUTBOX_CLAIM (lease) */
+    uint64_t                        due;         /* msec */
+    time_t                          expires;
+    u_char                          error[204];  /* OUTBOX_RETRY */
+    ngx_uint_t                      max;         /* OUTBOX_CLAIM */
+
+    /* out: OUTBOX_CLAIM (malloc()ed arrays, the caller frees them with
+       ngx_http_notify_store_claim_free()), OUTBOX_RETRY */
+    ngx_http_notify_claim_t        *claimed;
+    ngx_uint_t                      nclaimed;
+    uint64_t                       *expired;
+    ngx_uint_t                      nexpired;
 
     /* in: READ_ONE, READ_UNTIL; out: PUT (the new id), PRUNE (count) */
     ngx_str_t                       user;
@@ -127,6 +168,11 @@ ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
+    ngx_log_t *log);
+
+void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
+ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
+ngx_int_t ngx_http_notify_store_outbox(json_t *items, ngx_uint_t limit,
     ngx_log_t *log);
 
 u_char *ngx_http_notify_format_id(u_char *p, uint64_t seq);

@@ -1,0 +1,843 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The push dialect: the receiving side of a ServiceOptimizer-style push.
+ * The sender POSTs a JSON object such as
+ *
+ *     {"Type": "0", "WorkItemType": "1",
+ *      "WorkItem": {"Id": "J-1", "WorkStatus": "Dispatched"}}
+ *
+ * with "Authorization: <JWT>" (raw, or "Bearer <JWT>") and is answered,
+ * whatever happens, with {"Success": <bool>, "Code": "<n>", "Message":
+ * "..."} and the HTTP status that tells the truth.  The recipients are not
+ * in the push: the location names them (notify_push_recipients).
+ *
+ * The codes (doc-push.md has the table):
+ *
+ *     0  OK                        200
+ *     1  authentication            401
+ *     2  forbidden (role)          403
+ *     3  method not allowed        405
+ *     4  body too large            413
+ *     5  malformed body            400
+ *     6  missing field             400
+ *     7  invalid field             400
+ *     8  no active recipient       503
+ *     9  storage                   503
+ *    10  internal error            500
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_module.h"
+
+
+#define NGX_HTTP_NOTIFY_PUSH_NUMBER_LEN  9     /* digits of a Type */
+
+
+typedef struct {
+    ngx_int_t                   type;
+    const char                 *event;
+    const char                 *label;
+} ngx_http_notify_push_type_t;
+
+
+/* the problems of a body: all of them in the message, the first's code */
+typedef struct {
+    ngx_http_notify_err_e       error;
+    u_char                     *pos;
+    u_char                     *end;
+    u_char                      buf[512];
+} ngx_http_notify_push_problems_t;
+
+
+static ngx_int_t ngx_http_notify_push_check_request(
+    ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_push_parse(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_push_expand(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_push_answer(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_push_send_answer(ngx_http_notify_req_t *nr,
+    json_t *answer);
+static ngx_int_t ngx_http_notify_push_send_error(ngx_http_notify_req_t *nr);
+
+static void ngx_http_notify_push_problem(ngx_http_notify_push_problems_t *pr,
+    ngx_http_notify_err_e error, const char *text);
+static ngx_int_t ngx_http_notify_push_number(json_t *v, ngx_int_t *n);
+static json_t *ngx_http_notify_push_url(json_t *body, json_t *item);
+static json_t *ngx_http_notify_push_title(ngx_http_notify_req_t *nr,
+    ngx_http_notify_push_type_t *t, json_t *id, json_t *item);
+static ngx_int_t ngx_http_notify_push_idem(ngx_http_notify_req_t *nr,
+    u_char *type, json_t *item, ngx_str_t *tenant);
+static const char *ngx_http_notify_push_code(ngx_http_notify_req_t *nr);
+
+
+ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
+    ngx_string("push"),
+    NGX_HTTP_POST,
+    ngx_string(""),                    /* any valid token, unless
+                                          notify_require_role */
+    NULL,
+    ngx_http_notify_push_check_request,
+    ngx_http_notify_push_parse,
+    NULL,
+    ngx_http_notify_push_expand,
+    ngx_http_notify_push_answer,
+    ngx_http_notify_push_send_answer,
+    ngx_http_notify_push_send_error
+};
+
+
+/*
+ * The Type values and the feed's "event" for each.  The event names are
+ * stable: notify_push_type flags name them.  A Type not listed here is
+ * accepted as "workitem.type.<n>" (a newer sender may know more).
+ */
+
+static ngx_http_notify_push_type_t  ngx_http_notify_push_types[] = {
+    { 0,  "workitem.created",        "Created" },
+    { -1, "workitem.cancelled",      "Cancelled" },
+    { 5,  "workitem.status_changed", "Status changed" },
+    { 6,  "workitem.reminder",       "Reminder" },
+    { 7,  "workitem.confirmed",      "Confirmed" },
+    { 8,  "workitem.changed",        "Changed" },
+    { 9,  "workitem.rebooked",       "Rebooked" },
+    { 2,  "workitem.rebooked",       "Rebooked" },   /* before 13.0 */
+    { 0,  NULL, NULL }
+};
+
+
+/*
+ * The sender says "Content-Type: application/json".  A request without
+ * a Content-Type is read as JSON all the same; one that declares anything
+ * but JSON (application/json, text/json, application/<x>+json, with any
+ * parameters) is a malformed request.  The User-Agent ("DataNotifier") is
+ * not checked: it proves nothing.
+ */
+
+static ngx_int_t
+ngx_http_notify_push_check_request(ngx_http_notify_req_t *nr)
+{
+    u_char              *p, *end, *slash;
+    ngx_str_t            type;
+    ngx_http_request_t  *r;
+
+    r = nr->request;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_OK;
+    }
+
+    type = r->headers_in.content_type->value;
+
+    end = ngx_strlchr(type.data, type.data + type.len, ';');
+    if (end == NULL) {
+        end = type.data + type.len;
+    }
+
+    p = type.data;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    if ((end - p == 16
+         && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
+        || (end - p == 9
+            && ngx_strncasecmp(p, (u_char *) "text/json", 9) == 0))
+    {
+        return NGX_OK;
+    }
+
+    slash = ngx_strlchr(p, end, '/');
+
+    if (slash && slash - p == 11
+        && ngx_strncasecmp(p, (u_char *) "application", 11) == 0
+        && end - slash > 5
+        && ngx_strncasecmp(end - 5, (u_char *) "+json", 5) == 0)
+    {
+        return NGX_OK;
+    }
+
+    type.len = end - p;
+    type.data = p;
+
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_MEDIA_TYPE,
+                                NGX_HTTP_BAD_REQUEST,
+                                "The Content-Type \"%V\" is not JSON; send"
+                                " application/json.", &type);
+}
+
+
+static ngx_int_t
+ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
+{
+    json_t                           *type, *wtype, *item, *id, *title;
+    json_t                           *url, *comment;
+    ngx_int_t                         tn, wn;
+    ngx_str_t                         tenant, sender;
+    json_error_t                      err;
+    ngx_http_notify_push_type_t      *t, unknown;
+    ngx_http_notify_principal_t      *p;
+    ngx_http_notify_push_problems_t   pr;
+    u_char                            tbuf[NGX_INT_T_LEN + 1];
+    u_char                            wbuf[NGX_INT_T_LEN + 1];
+    u_char                            ebuf[sizeof("workitem.type.")
+                                           + NGX_INT_T_LEN];
+    u_char                            created[sizeof("1970-01-01T00:00:00Z")];
+
+    if (nr->raw.len == 0) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
+                                    NGX_HTTP_BAD_REQUEST,
+                                    "The request body is empty; send a JSON"
+                                    " object.");
+    }
+
+    nr->body = json_loadb((char *) nr->raw.data, nr->raw.len,
+                         JSON_DECODE_ANY, &err);
+
+    if (nr->body == NULL) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
+                                    NGX_HTTP_BAD_REQUEST,
+                                    "The request body is not JSON: %s"
+                                    " (line %d, column %d).",
+                                    err.text, err.line, err.column);
+    }
+
+    if (!json_is_object(nr->body)) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
+                                    NGX_HTTP_BAD_REQUEST,
+                                    "The request body must be a JSON"
+                                    " object.");
+    }
+
+    /* every field is checked, so that the message lists every problem */
+
+    pr.error = NGX_HTTP_NOTIFY_ERR_NONE;
+    pr.pos = pr.buf;
+    pr.end = pr.buf + sizeof(pr.buf);
+
+    tn = 0;
+    wn = 0;
+
+    type = json_object_get(nr->body, "Type");
+
+    if (type == NULL || json_is_null(type)
+        || (json_is_string(type) && json_string_length(type) == 0))
+    {
+        ngx_http_notify_push_problem(&pr, NGX_HTTP_NOTIFY_ERR_MISSING,
+                                     "The Type field is required.");
+        type = NULL;
+
+    } else if (ngx_http_notify_push_number(type, &tn) != NGX_OK) {
+        ngx_http_notify_push_problem(&pr, NGX_HTTP_NOTIFY_ERR_INVALID,
+                                     "The Type field must be a whole"
+                                     " number, quoted or not.");
+        type = NULL;
+    }
+
+    wtype = json_object_get(nr->body, "WorkItemType");
+
+    if (wtype && json_is_null(wtype)) {
+        wtype = NULL;
+    }
+
+    if (wtype && ngx_http_notify_push_number(wtype, &wn) != NGX_OK) {
+        ngx_http_notify_push_problem(&pr, NGX_HTTP_NOTIFY_ERR_INVALID,
+                                     "The WorkItemType field must be a whole"
+                                     " number, quoted or not.");
+        wtype = NULL;
+    }
+
+    item = json_object_get(nr->body, "WorkItem");
+    id = NULL;
+
+    if (item == NULL || json_is_null(item)) {
+        ngx_http_notify_push_problem(&pr, NGX_HTTP_NOTIFY_ERR_MISSING,
+                                     "The WorkItem field is required.");
+
+    } else if (!json_is_object(item)) {
+        ngx_http_notify_push_problem(&pr, NGX_HTTP_NOTIFY_ERR_INVALID,
+                                     "The WorkItem field must be an"
+                                     " object.");
+
+    } else {
+        id = json_object_get(item, "Id");
+
+        if (id == NULL || json_is_null(id)
+            || (json_is_string(id) && json_string_length(id) == 0))
+        {
+            ngx_http_notify_push_problem(&pr, NGX_HTTP_NOTIFY_ERR_MISSING,
+                                         "The WorkItem.Id field is"
+                                         " required.");
+
+        } else if (!json_is_string(id) && !json_is_integer(id)) {
+            ngx_http_notify_push_problem(&pr, NGX_HTTP_NOTIFY_ERR_INVALID,
+                                         "The WorkItem.Id field must be a"
+                                         " string or a whole number.");
+        }
+    }
+
+    if (pr.error != NGX_HTTP_NOTIFY_ERR_NONE) {
+        return ngx_http_notify_fail(nr, pr.error, NGX_HTTP_BAD_REQUEST,
+                                    "%*s", (size_t) (pr.pos - pr.buf),
+                                    pr.buf);
+    }
+
+    /* the canonical notification */
+
+    *ngx_sprintf(tbuf, "%i", tn) = '\0';
+
+    if (wtype) {
+        *ngx_sprintf(wbuf, "%i", wn) = '\0';
+    }
+
+    for (t = ngx_http_notify_push_types; t->event; t++) {
+        if (t->type == tn) {
+            break;
+        }
+    }
+
+    if (t->event == NULL) {
+        *ngx_sprintf(ebuf, "workitem.type.%i", tn) = '\0';
+
+        unknown.type = tn;
+        unknown.event = (char *) ebuf;
+        unknown.label = "Updated";
+        t = &unknown;
+    }
+
+    if (ngx_http_notify_tenant(nr->request, &tenant) != NGX_OK) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "notify_tenant could not be evaluated");
+    }
+
+    p = nr->auth->principal;
+    sender = p->app_id.len ? p->app_id : p->subject;
+
+    *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
+
+    title = ngx_http_notify_push_title(nr, t, id, item);
+    url = ngx_http_notify_push_url(nr->body, item);
+
+    comment = json_object_get(nr->body, "Comment");
+
+    if (comment && !json_is_string(comment)) {
+        comment = NULL;
+    }
+
+    if (title == NULL) {
+        json_decref(url);
+        goto nomem;
+    }
+
+    nr->note = json_pack("{s:n, s:s, s:s, s:o, s:o, s:o, s:n, s:s, s:s,"
+                         " s:o, s:O, s:s%, s:s%}",
+                         "id",
+                         "dialect", "push",
+                         "event", t->event,
+                         "title", title,
+                         "url", url ? url : json_null(),
+                         "comment", comment ? json_incref(comment)
+                                            : json_null(),
+                         "notified",
+                         "created", (char *) created,
+                         "type", (char *) tbuf,
+                         "workItemType", wtype ? json_string((char *) wbuf)
+                                               : json_null(),
+                         "workItem", item,
+                         "sender", (char *) sender.data, sender.len,
+                         "tenant", (char *) tenant.data, tenant.len);
+
+    if (nr->note == NULL) {
+        goto nomem;
+    }
+
+    if (ngx_http_notify_push_idem(nr, tbuf, item, &tenant) != NGX_OK) {
+        goto nomem;
+    }
+
+    return NGX_OK;
+
+nomem:
+
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "out of memory");
+}
+
+
+static void
+ngx_http_notify_push_problem(ngx_http_notify_push_problems_t *pr,
+    ngx_http_notify_err_e error, const char *text)
+{
+    if (pr->error == NGX_HTTP_NOTIFY_ERR_NONE) {
+        pr->error = error;
+
+    } else {
+        pr->pos = ngx_slprintf(pr->pos, pr->end, " ");
+    }
+
+    pr->pos = ngx_slprintf(pr->pos, pr->end, "%s", text);
+}
+
+
+/* a whole number, as a JSON integer or as a string of digits ("-1") */
+
+static ngx_int_t
+ngx_http_notify_push_number(json_t *v, ngx_int_t *n)
+{
+    size_t       i, len;
+    ngx_int_t    value;
+    json_int_t   j;
+    const char  *s;
+
+    if (json_is_integer(v)) {
+        j = json_integer_value(v);
+
+        if (j < -999999999 || j > 999999999) {
+            return NGX_ERROR;
+        }
+
+        *n = (ngx_int_t) j;
+        return NGX_OK;
+    }
+
+    if (!json_is_string(v)) {
+        return NGX_ERROR;
+    }
+
+    s = json_string_value(v);
+    len = json_string_length(v);
+    i = (len && s[0] == '-') ? 1 : 0;
+
+    if (len == i || len - i > NGX_HTTP_NOTIFY_PUSH_NUMBER_LEN) {
+        return NGX_ERROR;
+    }
+
+    for (value = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        value = value * 10 + (s[i] - '0');
+    }
+
+    *n = (s[0] == '-') ? -value : value;
+
+    return NGX_OK;
+}
+
+
+/* "Url" of the push, else of the work item, if an http(s) URL; else NULL */
+
+static json_t *
+ngx_http_notify_push_url(json_t *body, json_t *item)
+{
+    json_t  *url;
+
+    url = json_object_get(body, "Url");
+
+    if (url == NULL || !json_is_string(url)) {
+        url = json_object_get(item, "Url");
+    }
+
+    if (url == NULL || !json_is_string(url)
+        || ngx_http_notify_valid_http_url(json_string_value(url),
+                                          json_string_length(url))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return json_incref(url);
+}
+
+
+/* "Created: work item J-1", with " (<WorkStatus>)" when there is one */
+
+static json_t *
+ngx_http_notify_push_title(ngx_http_notify_req_t *nr,
+    ngx_http_notify_push_type_t *t, json_t *id, json_t *item)
+{
+    size_t       len, slen;
+    u_char      *buf, *p;
+    json_t      *status, *title;
+    const char  *s;
+
+    status = json_object_get(item, "WorkStatus");
+
+    if (status && (!json_is_string(status)
+                   || json_string_length(status) == 0))
+    {
+        status = NULL;
+    }
+
+    s = NULL;
+    slen = NGX_INT64_LEN;
+
+    if (json_is_string(id)) {
+        s = json_string_value(id);
+        slen = json_string_length(id);
+    }
+
+    len = ngx_strlen(t->label) + sizeof(": work item ") - 1 + slen
+          + (status ? sizeof(" ()") - 1 + json_string_length(status) : 0);
+
+    buf = ngx_pnalloc(nr->request->pool, len);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(buf, "%s: work item ", t->label);
+
+    if (s) {
+        p = ngx_cpymem(p, s, slen);
+
+    } else {
+        p = ngx_sprintf(p, "%L", (int64_t) json_integer_value(id));
+    }
+
+    if (status) {
+        p = ngx_sprintf(p, " (%*s)", json_string_length(status),
+                        json_string_value(status));
+    }
+
+    title = json_stringn((char *) buf, p - buf);
+
+    ngx_pfree(nr->request->pool, buf);
+
+    return title;
+}
+
+
+/*
+ * A push identical to one already accepted is acknowledged again and
+ * stored once: the key is the normalized Type and the work item in a
+ * canonical form (sorted keys, compact), from the same caller (in
+ * ngx_http_notify_key()), for the same tenant and the same recipients.
+ */
+
+static ngx_int_t
+ngx_http_notify_push_idem(ngx_http_notify_req_t *nr, u_char *type,
+    json_t *item, ngx_str_t *tenant)
+{
+    char                        *text;
+    ngx_int_t                    rc;
+    ngx_str_t                   *parts, *names;
+    ngx_uint_t                   i, n;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
+
+    n = nlcf->push_recipients->nelts;
+    names = nlcf->push_recipients->elts;
+
+    parts = ngx_palloc(nr->request->pool, (n + 3) * sizeof(ngx_str_t));
+    if (parts == NULL) {
+        return NGX_ERROR;
+    }
+
+    text = json_dumps(item, JSON_SORT_KEYS|JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    parts[0].data = type;
+    parts[0].len = ngx_strlen(type);
+    parts[1].data = (u_char *) text;
+    parts[1].len = ngx_strlen(text);
+    parts[2] = *tenant;
+
+    for (i = 0; i < n; i++) {
+        parts[3 + i] = names[i];
+    }
+
+    rc = ngx_http_notify_key(nr, parts, n + 3, nr->idem);
+
+    free(text);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    nr->has_idem = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The recipients are the location's notify_push_recipients: users (id
+ * or UPN) or groups (their active members).  Every name was found in the
+ * directory when the configuration was read; inactive users are skipped.
+ */
+
+static ngx_int_t
+ngx_http_notify_push_expand(ngx_http_notify_req_t *nr)
+{
+    ngx_int_t                     rc;
+    ngx_str_t                    *names;
+    ngx_uint_t                    i;
+    ngx_http_notify_user_t       *user;
+    ngx_http_notify_group_t      *group;
+    ngx_http_notify_loc_conf_t   *nlcf;
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_notify_main_conf(nr->request);
+    nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
+
+    names = nlcf->push_recipients->elts;
+
+    for (i = 0; i < nlcf->push_recipients->nelts; i++) {
+
+        user = ngx_http_notify_directory_user(nmcf->directory, &names[i]);
+
+        if (user) {
+            rc = ngx_http_notify_add_user(nr, user);
+
+        } else {
+            group = ngx_http_notify_directory_group(nmcf->directory,
+                                                    &names[i]);
+            rc = group ? ngx_http_notify_add_group(nr, group) : NGX_DECLINED;
+        }
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                        "out of memory");
+        }
+    }
+
+    if (nr->recipients.nelts) {
+        return NGX_OK;
+    }
+
+    /* a configuration problem of the receiver: the sender may retry */
+
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_UNRESOLVED,
+                                NGX_HTTP_SERVICE_UNAVAILABLE,
+                                "None of the recipients configured for"
+                                " this endpoint is an active user.");
+}
+
+
+static ngx_int_t
+ngx_http_notify_push_answer(ngx_http_notify_req_t *nr)
+{
+    nr->answer = json_pack("{s:b, s:s, s:s}",
+                           "Success", 1, "Code", "0", "Message", "OK");
+    if (nr->answer == NULL) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "out of memory");
+    }
+
+    nr->success = NGX_HTTP_OK;
+
+    return NGX_OK;
+}
+
+
+/* the answer kept with the notification (or the first one, again) */
+
+static ngx_int_t
+ngx_http_notify_push_send_answer(ngx_http_notify_req_t *nr, json_t *answer)
+{
+    if (answer == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the store adds the notification's id: not part of the contract */
+
+    json_object_del(answer, "id");
+
+    return ngx_http_notify_send_json(nr->request, NGX_HTTP_OK, NULL, answer,
+                                     0);
+}
+
+
+static ngx_int_t
+ngx_http_notify_push_send_error(ngx_http_notify_req_t *nr)
+{
+    json_t              *json;
+    ngx_int_t            rc;
+    ngx_str_t            message;
+    ngx_http_request_t  *r;
+
+    r = nr->request;
+    message = nr->message;
+
+    if (nr->error == NGX_HTTP_NOTIFY_ERR_AUTH) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "notify: unauthenticated: %V", &nr->message);
+
+        if (ngx_http_notify_set_www_authenticate(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        switch (nr->auth ? nr->auth->error : NGX_HTTP_NOTIFY_AUTH_NONE) {
+
+        case NGX_HTTP_NOTIFY_AUTH_NONE:
+            ngx_str_set(&message, "No token: send \"Authorization: <JWT>\".");
+            break;
+
+        case NGX_HTTP_NOTIFY_AUTH_EXPIRED:
+            ngx_str_set(&message, "The token has expired or is not valid"
+                                  " yet.");
+            break;
+
+        default:
+            ngx_str_set(&message, "The token is not valid.");
+            break;
+        }
+    }
+
+    if (message.len == 0) {
+        ngx_str_set(&message, "The request could not be processed.");
+    }
+
+    json = json_pack("{s:b, s:s, s:s%}",
+                     "Success", 0,
+                     "Code", ngx_http_notify_push_code(nr),
+                     "Message", (char *) message.data, message.len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_notify_send_json(r, nr->status, NULL, json, 0);
+    json_decref(json);
+
+    return rc;
+}
+
+
+static const char *
+ngx_http_notify_push_code(ngx_http_notify_req_t *nr)
+{
+    switch (nr->error) {
+
+    case NGX_HTTP_NOTIFY_ERR_AUTH:
+        return "1";
+
+    case NGX_HTTP_NOTIFY_ERR_FORBIDDEN:
+        return "2";
+
+    case NGX_HTTP_NOTIFY_ERR_METHOD:
+        return "3";
+
+    case NGX_HTTP_NOTIFY_ERR_TOO_LARGE:
+        return "4";
+
+    case NGX_HTTP_NOTIFY_ERR_JSON:
+    case NGX_HTTP_NOTIFY_ERR_MEDIA_TYPE:
+        return "5";
+
+    case NGX_HTTP_NOTIFY_ERR_MISSING:
+        return "6";
+
+    case NGX_HTTP_NOTIFY_ERR_INVALID:
+        return "7";
+
+    case NGX_HTTP_NOTIFY_ERR_UNRESOLVED:
+        return "8";
+
+    case NGX_HTTP_NOTIFY_ERR_STORE:
+        return "9";
+
+    default:
+        return "10";
+    }
+}
+
+
+/* notify_push_recipients <user or group> ...; */
+
+char *
+ngx_http_notify_push_recipients(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    ngx_str_t   *value, *s;
+    ngx_uint_t   i;
+
+    if (nlcf->push_recipients != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    nlcf->push_recipients = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                             sizeof(ngx_str_t));
+    if (nlcf->push_recipients == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0) {
+            return "takes no empty value";
+        }
+
+        s = ngx_array_push(nlcf->push_recipients);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Called from the merge of a location with "notify_inbound push" (the
+ * directory is loaded by then): it needs recipients, and each must be a
+ * user or a group of the directory.
+ */
+
+char *
+ngx_http_notify_push_merge(ngx_conf_t *cf, ngx_http_notify_loc_conf_t *conf)
+{
+    ngx_str_t                    *names;
+    ngx_uint_t                    i;
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    if (conf->push_recipients == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"notify_inbound push\" needs"
+                           " \"notify_push_recipients\"");
+        return NGX_CONF_ERROR;
+    }
+
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+    names = conf->push_recipients->elts;
+
+    for (i = 0; i < conf->push_recipients->nelts; i++) {
+        if (ngx_http_notify_directory_user(nmcf->directory, &names[i])
+            == NULL
+            && ngx_http_notify_directory_group(nmcf->directory, &names[i])
+               == NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"notify_push_recipients\": \"%V\" is no"
+                               " user or group of the directory",
+                               &names[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,390 @@
+# Delivery: the outbox, the first attempt as a subrequest, retries with
+# libcurl from the timer, expiry, per-tenant type flags, restarts.
+use lib 't/lib';
+use NotifyTest;
+use Downstream;
+use JSON::PP;
+use Test::Nginx::Socket 'no_plan';
+
+BEGIN {
+    NotifyTest::setup();
+    $ENV{TEST_NGINX_DOWNSTREAM} = 'http://127.0.0.1:' . Downstream::start();
+}
+
+our $App = "Content-Type: application/json\n"
+           . NotifyTest::bearer(NotifyTest::app_token());
+
+sub post {
+    my ($event, $title) = @_;
+    return "POST /n\n" . encode_json({eventId => $event // 'e', title => $title // 't',
+                                      url => 'http://x.example.org/', accounts => ['u-ada']});
+}
+
+# the http{} part: a store of its own, pushes to the downstream's <path>
+sub conf {
+    my ($store, $path, $extra) = @_;
+    $extra //= '';
+    return NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/$store", extra => <<"CONF");
+    notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}$path;
+    notify_push_jwt push-secret-jwt;
+    notify_delivery_retry 300ms 1s;
+    notify_delivery_timeout 2s;
+    log_format delivery '\$request_method \$uri \$status delivery=\$notify_delivery_status';
+$extra
+CONF
+}
+
+our $Server = <<'CONF';
+    notify_delivery_location /_deliver;
+    access_log logs/access.log delivery;
+    location = /_deliver {
+        internal;
+        proxy_pass $notify_target_url;
+        proxy_read_timeout 2s;
+    }
+    location = /n { notify_inbound syntphony; }
+    location /outbox { notify_outbox; }
+CONF
+
+no_shuffle();
+no_long_string();
+check_accum_error_log();
+run_tests();
+
+# what the downstream got: the same request on both paths, every retry
+# with the same idempotency key
+my @r = Downstream::requests('/fail/500/2');
+is(scalar @r, 3, 'three attempts reached the downstream');
+is_deeply([map { $_->{headers}{'idempotency-key'} } @r],
+          [('notify-0000000000000001') x 3], 'one idempotency key for all attempts');
+for my $r (@r) {
+    is($r->{method}, 'POST', 'POST');
+    is($r->{headers}{'user-agent'}, 'DataNotifier', 'User-Agent');
+    is($r->{headers}{'content-type'}, 'application/json', 'Content-Type');
+    is($r->{headers}{'authorization'}, 'push-secret-jwt', 'Authorization, no Bearer');
+    my $b = decode_json($r->{body});
+    is($b->{id}, '0000000000000001', 'the notification id');
+    is($b->{event}, 'e', 'its event');
+    is_deeply($b->{recipients}, ['u-ada'], 'its recipients');
+    ok(!exists $r->{headers}{'ocp-apim-subscription-key'} && !exists $r->{headers}{'x-caller'},
+       "nothing of the caller's headers");
+}
+is($r[0]{body}, $r[1]{body}, 'the subrequest and curl send the same body');
+
+__DATA__
+
+=== TEST 1: delivered through the subrequest, to another server of the same nginx
+--- http_config eval
+::conf('t1', '') =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
+. q{
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /push { return 200 '{"Success": true, "Code": "0", "Message": "OK"}'; }
+    }
+}
+--- config eval: $::Server
+--- more_headers eval: $::App . "X-Caller: secret\n"
+--- request eval: ::post()
+--- wait: 0.5
+--- error_code: 200
+--- error_log
+notify: delivered 0000000000000001 (attempt 1)
+--- access_log
+POST /n 200 delivery=delivered
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 2: the exact request the downstream gets
+--- http_config eval
+::conf('t2', '') =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post('build.failed', 'Red')
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\nConnection: close\r\n\r\n{\"Success\":true,\"Code\":\"0\",\"Message\":\"OK\"}"
+--- tcp_query eval
+qr{^POST /push HTTP/1\.0\r
+Host: 127\.0\.0\.1:\d+\r
+Connection: close\r
+Content-Length: (\d+)\r
+User-Agent: DataNotifier\r
+Content-Type: application/json\r
+Idempotency-Key: notify-0000000000000001\r
+Authorization: push-secret-jwt\r
+\r
+\{"id":"0000000000000001","dialect":"syntphony","event":"build\.failed","title":"Red","url":"http://x\.example\.org/","comment":null,"notified":null,"created":"[^"]+","sender":"app-ci","tenant":"localhost","recipients":\["u-ada"\]\}$}s
+--- wait: 0.5
+--- error_code: 200
+--- error_log
+notify: delivered 0000000000000001 (attempt 1)
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: a 500 twice, then delivered by the retries, with no request in between
+--- http_config eval: ::conf('t3', '/fail/500/2')
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post()
+--- wait: 4
+--- error_code: 200
+--- error_log
+notify: delivery of 0000000000000001 failed (attempt 1): HTTP 500
+notify: delivery of 0000000000000001 failed (attempt 2): HTTP 500
+notify: delivered 0000000000000001 (attempt 3)
+--- access_log
+POST /n 200 delivery=failed
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: Success false is not delivered; the downstream's Code and Message are logged
+--- http_config eval: ::conf('t4', '/fail/false/1')
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post()
+--- wait: 3
+--- error_code: 200
+--- error_log
+failed (attempt 1): HTTP 200, Success false, Code "12", Message "work item locked"
+notify: delivered 0000000000000001 (attempt 2)
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: an unreadable answer is not delivered
+--- http_config eval: ::conf('t5', '/fail/garbage/1')
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post()
+--- wait: 3
+--- error_code: 200
+--- error_log
+failed (attempt 1): HTTP 200, unreadable answer
+notify: delivered 0000000000000001 (attempt 2)
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: no answer at all, twice (subrequest, then curl)
+--- http_config eval: ::conf('t6', '/fail/close/2')
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post()
+--- wait: 4
+--- error_code: 200
+--- error_log
+notify: delivery of 0000000000000001 failed (attempt 1)
+notify: delivery of 0000000000000001 failed (attempt 2): no answer
+notify: delivered 0000000000000001 (attempt 3)
+
+
+
+=== TEST 7: 503 with Retry-After waits as long as asked
+--- http_config eval: ::conf('t7', '/fail/busy/1')
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post()
+--- wait: 3
+--- error_code: 200
+--- error_log
+failed (attempt 1): HTTP 503; next in 1000ms
+notify: delivered 0000000000000001 (attempt 2)
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: Code 0 as a number counts as success
+--- http_config eval: ::conf('t8', '/int')
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post()
+--- wait: 0.5
+--- error_code: 200
+--- error_log
+notify: delivered 0000000000000001 (attempt 1)
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 9: without a delivery location, the timer sends the first attempt too
+--- http_config eval: ::conf('t9', '/ok')
+--- config
+    location = /n { notify_inbound syntphony; }
+--- more_headers eval: $::App
+--- request eval: ::post()
+--- wait: 2
+--- error_code: 200
+--- error_log
+notify: delivered 0000000000000001 (attempt 1)
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: what is not delivered in time expires, and leaves the outbox
+--- http_config eval: ::conf('t10', '/fail/500/1000', '    notify_push_days_before 2s;')
+--- config eval: $::Server
+--- more_headers eval: [$::App, '']
+--- request eval: [::post(), "GET /outbox"]
+--- wait: 4
+--- error_code eval: [200, 200]
+--- response_body_like eval: [qr/"recipients":1/, qr/^\{"items":\[\]\}$/]
+--- error_log
+notify: delivery of 0000000000000001 expired
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: per-tenant type flags: the tenant's flag wins over the global one
+--- http_config eval: ::conf('t11', '/ok', "    notify_push_type e off;\n    notify_push_type e on tenant=acme;\n    notify_push_type f off tenant=acme;")
+--- config eval: "    notify_tenant \$http_x_tenant;\n" . $::Server
+--- more_headers eval
+[$::App . "X-Tenant: acme\n", $::App . "X-Tenant: other\n", $::App . "X-Tenant: other\n", $::App . "X-Tenant: acme\n"]
+--- request eval: [::post('e'), ::post('e'), ::post('f'), ::post('f')]
+--- wait: 0.5
+--- error_code eval: [200, 200, 200, 200]
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: (the same nginx) what of TEST 11 was pushed
+--- request
+GET /outbox
+--- response_body chomp
+{"items":[]}
+--- error_log
+notify: delivered 0000000000000001 (attempt 1)
+notify: delivered 0000000000000003 (attempt 1)
+--- no_error_log
+delivered 0000000000000002
+delivered 0000000000000004
+[error]
+--- access_log
+POST /n 200 delivery=delivered
+POST /n 200 delivery=off
+
+
+
+=== TEST 13: notify_push_default off turns off the types without a flag
+--- http_config eval: ::conf('t12', '/ok', "    notify_push_default off;\n    notify_push_type e on;")
+--- config eval: $::Server
+--- more_headers eval: [$::App, $::App]
+--- request eval: [::post('e'), ::post('other')]
+--- wait: 0.5
+--- error_code eval: [200, 200]
+--- error_log
+notify: delivered 0000000000000001 (attempt 1)
+--- no_error_log
+delivered 0000000000000002
+[error]
+
+
+
+=== TEST 14: pending when nginx stops
+--- http_config eval: ::conf('restart', '/fail/500/1', '    notify_delivery_retry 4s 4s;') =~ s/\s*notify_delivery_retry 300ms 1s;//r
+--- config eval: $::Server
+--- more_headers eval: [$::App, '']
+--- request eval: [::post(), "GET /outbox"]
+--- wait: 0.5
+--- error_code eval: [200, 200]
+--- response_body_like eval
+[qr/"recipients":1/, qr/^\{"items":\[\{"id":"0000000000000001","attempts":1,"next_attempt":"[^"]+","created":"[^"]+","expires":"[^"]+","last_error":"HTTP 500"\}\]\}$/]
+--- no_error_log
+delivered
+[error]
+
+
+
+=== TEST 15: delivered after the restart, with no inbound notification
+--- http_config eval: ::conf('restart', '/fail/500/1', '    notify_delivery_retry 4s 4s;') =~ s/\s*notify_delivery_retry 300ms 1s;//r
+--- config eval: $::Server
+--- request
+GET /outbox
+--- wait: 6
+--- error_code: 200
+--- error_log
+notify: delivered 0000000000000001 (attempt 2)
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: the outbox: list, retry now, drop
+--- http_config eval: ::conf('t15', '/fail/500/1000', '    notify_delivery_retry 60s 60s;') =~ s/\s*notify_delivery_retry 300ms 1s;//r
+--- config eval: $::Server
+--- more_headers eval: [$::App, '', '', '', '', '', '']
+--- request eval
+[::post(), "GET /outbox", "POST /outbox/0000000000000001/retry", "DELETE /outbox/0000000000000001",
+ "GET /outbox", "DELETE /outbox/0000000000000001", "GET /outbox/0000000000000001"]
+--- wait: 0.3
+--- error_code eval: [200, 200, 200, 200, 200, 404, 405]
+--- response_body_like eval
+[qr/"recipients":1/, qr/"id":"0000000000000001","attempts":1,/,
+ qr/^\{"id":"0000000000000001","state":"retrying"\}$/, qr/^\{"id":"0000000000000001","state":"dropped"\}$/,
+ qr/^\{"items":\[\]\}$/, qr/"code":"NotFound"/, qr/405/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: the push directives are http{} level only
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t16")
+--- config
+    notify_push_url http://127.0.0.1:1/push;
+--- must_die
+--- error_log
+"notify_push_url" directive is not allowed here
+
+
+
+=== TEST 18: notify_push_days_before and notify_push_type in a location
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t17")
+--- config
+    location = /x { notify_push_type e on; }
+--- must_die
+--- error_log
+"notify_push_type" directive is not allowed here
+
+
+
+=== TEST 19: bad values
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t18") . "    notify_push_url ftp://x/;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+"notify_push_url" must be an http or https URL, not "ftp://x/"
+
+
+
+=== TEST 20: a bad flag value
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t19") . "    notify_push_type e maybe;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+invalid value "maybe" of "notify_push_type", it must be "on" or "off"
+
+
+
+=== TEST 21: a bad number of days
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t20") . "    notify_push_days_before soon;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+invalid value "soon" of "notify_push_days_before"

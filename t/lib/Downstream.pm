@@ -1,0 +1,122 @@
+package Downstream;
+
+# A downstream system for delivery tests: a real HTTP server on loopback
+# (HTTP::Daemon) in a child process, answering the push contract, failing
+# on command, and recording every request it gets.
+#
+#   /ok                   200 {"Success": true, "Code": "0", "Message": "OK"}
+#   /int                  200 {"Success": true, "Code": 0}
+#   /fail/<kind>/<n>      the first <n> requests to this path fail, then OK;
+#                         kinds: 500, false (Success false, Code "12"),
+#                         garbage (200 with HTML), close (no answer at all),
+#                         busy (503 with Retry-After: 1)
+#
+# Every request is appended to <dir>/requests.log as one JSON line:
+# {"path", "method", "headers": {lower-case name: value}, "body"}.
+
+use strict;
+use warnings;
+
+use HTTP::Daemon;
+use HTTP::Response;
+use JSON::PP;
+use File::Temp qw(tempdir);
+use POSIX qw(_exit);
+
+my ($pid, $dir, $port);
+
+sub start {
+    $dir = tempdir('notify-downstream-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                              ReuseAddr => 1, Timeout => 1)
+        or die "cannot listen: $!";
+    $port = $d->sockport;
+
+    $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        serve($d);
+        _exit(0);
+    }
+
+    close $d;
+    return $port;
+}
+
+sub serve {
+    my ($d) = @_;
+    my %count;
+    my $ok = encode_json({Success => JSON::PP::true, Code => "0", Message => "OK"});
+    my $deadline = time + 600;     # never outlive a test run
+
+    while (time < $deadline && getppid() != 1) {
+        my $c = $d->accept or next;
+        $c->timeout(5);
+
+        while (my $req = $c->get_request) {
+            my %h;
+            $req->headers->scan(sub { $h{lc $_[0]} = $_[1] });
+
+            open my $log, '>>', "$dir/requests.log" or die;
+            print $log encode_json({path => $req->uri->path, method => $req->method,
+                                    headers => \%h, body => $req->content}), "\n";
+            close $log;
+
+            my $path = $req->uri->path;
+            my $n = ++$count{$path};
+            my $res;
+
+            if ($path =~ m{^/fail/(\w+)/(\d+)} && $n <= $2) {
+                my $kind = $1;
+                if ($kind eq 'close') {
+                    last;
+                }
+                $res = $kind eq '500' ? HTTP::Response->new(500, 'Oops', [], 'oops')
+                     : $kind eq 'false' ? HTTP::Response->new(200, 'OK',
+                           ['Content-Type' => 'application/json'],
+                           encode_json({Success => JSON::PP::false, Code => "12",
+                                        Message => "work item locked"}))
+                     : $kind eq 'garbage' ? HTTP::Response->new(200, 'OK',
+                           ['Content-Type' => 'text/html'], '<html>maintenance</html>')
+                     : HTTP::Response->new(503, 'Busy', ['Retry-After' => '1'], 'busy');
+            } elsif ($path eq '/int') {
+                $res = HTTP::Response->new(200, 'OK', ['Content-Type' => 'application/json'],
+                                           '{"Success":true,"Code":0}');
+            } else {
+                $res = HTTP::Response->new(200, 'OK', ['Content-Type' => 'application/json'], $ok);
+            }
+
+            $c->send_response($res);
+            last;
+        }
+
+        $c->close;
+    }
+}
+
+sub requests {
+    my ($path) = @_;
+    my @r;
+    open my $log, '<', "$dir/requests.log" or return ();
+    while (<$log>) {
+        my $r = decode_json($_);
+        push @r, $r if !defined $path || $r->{path} eq $path;
+    }
+    return @r;
+}
+
+sub stop {
+    local $?;    # the test's exit status, not the child's
+
+    if ($pid) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+        $pid = undef;
+    }
+}
+
+END { stop() }
+
+1;
