@@ -41,6 +41,8 @@ typedef struct {
     ngx_str_t                    idempotency_key;
     ngx_http_notify_ctx_t       *ctx;        /* the caller's request's, while
                                                 its subrequest runs */
+    void                       **owner;      /* ditto: the request's link to
+                                                this attempt */
     ngx_http_notify_store_op_t   op;
     ngx_http_notify_curl_req_t   curl;
     ngx_array_t                  headers;    /* ngx_keyval_t, for curl */
@@ -612,7 +614,13 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     dl->pool = pool;
     dl->ctx = ctx;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
+    /*
+     * The request holds the attempt through a link in its own pool, until
+     * the subrequest reports: then the store's answer frees the attempt,
+     * and the link is cut.
+     */
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(void *));
     if (cln == NULL) {
         ngx_destroy_pool(pool);
         dl = NULL;
@@ -620,7 +628,8 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     }
 
     cln->handler = ngx_http_notify_delivery_abandon;
-    cln->data = dl;
+    dl->owner = cln->data;
+    *dl->owner = dl;
 
     ids = ngx_palloc(r->pool, (nr->recipients.nelts + 1) * sizeof(ngx_str_t));
     if (ids == NULL) {
@@ -735,14 +744,14 @@ failed:
 static void
 ngx_http_notify_delivery_abandon(void *data)
 {
-    ngx_http_notify_delivery_t *dl = data;
+    ngx_http_notify_delivery_t **link = data;
 
-    if (dl->finished) {
-        return;     /* the store's answer frees it */
+    if (*link == NULL) {
+        return;     /* reported: the store's answer frees it */
     }
 
     ngx_http_notify_deliverer.inflight--;
-    ngx_destroy_pool(dl->pool);
+    ngx_destroy_pool((*link)->pool);
 }
 
 
@@ -826,6 +835,13 @@ ngx_http_notify_delivery_done(ngx_http_request_t *r, void *data,
     dl->finished = 1;
     ngx_http_notify_deliverer.inflight--;
 
+    /* from here on the attempt is the store's: cut the request's link */
+
+    if (dl->owner) {
+        *dl->owner = NULL;
+        dl->owner = NULL;
+    }
+
     status = r->headers_out.status;
 
     if (rc == NGX_ERROR || (rc >= NGX_HTTP_SPECIAL_RESPONSE
@@ -870,6 +886,8 @@ ngx_http_notify_delivery_done(ngx_http_request_t *r, void *data,
     ngx_http_notify_delivery_verdict(dl, status, body, len, &retry,
                                      status ? NULL : "no answer",
                                      r->connection->log);
+
+    dl->ctx = NULL;
 
     /* the subrequest's own output goes nowhere: it is ours */
 

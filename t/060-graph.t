@@ -120,7 +120,8 @@ our $Big = tempdir('notify-graph-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my @ids = map { $_->{id} } @users;
     open my $fh, '>', "$Big/directory.json" or die "$Big/directory.json: $!";
     print $fh encode_json({users => \@users,
-                           teams => [{id => 'team-big', members => \@ids},
+                           teams => [{id => 'team-big', members => \@ids,
+                                      channels => [{id => '19:big@thread.tacv2'}]},
                                      {id => 'team-10k', members => [@ids[0 .. 9999]]}]});
     close $fh;
 }
@@ -870,7 +871,22 @@ stored notification
 
 
 
-=== TEST 18: a team of exactly 10 000 members is notified
+=== TEST 18: so does a (standard) channel of more than 10 000 members
+--- http_config eval: ::conf('t17b', directory => "$::Big/directory.json")
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: $::App
+--- request eval: ::post('/v1.0/teams/team-big/sendActivityNotification', ::body(topic => {source => 'entityUrl', value => 'https://graph.microsoft.com/v1.0/teams/team-big'}, recipient => {'@odata.type' => 'microsoft.graph.channelMembersNotificationRecipient', teamId => 'team-big', channelId => '19:big@thread.tacv2'}))
+--- error_code: 204
+--- error_log
+notify: graph: the channel "19:big@thread.tacv2" of the team "team-big" has 10001 members, more than 10000: nobody is notified
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 19: a team of exactly 10 000 members is notified
 --- http_config eval: ::conf('t18', directory => "$::Big/directory.json")
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -886,7 +902,7 @@ for 10000 recipients
 
 
 
-=== TEST 19: the same chainId from the same app replaces the entry in each recipient's feed
+=== TEST 20: the same chainId from the same app replaces the entry in each recipient's feed
 --- http_config eval: ::conf('t19')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -910,7 +926,7 @@ for 10000 recipients
 
 
 
-=== TEST 20: no token, an expired one, a malformed one, a forged one: 401 in Graph's words
+=== TEST 21: no token, an expired one, a malformed one, a forged one: 401 in Graph's words
 --- http_config eval: ::conf('t20')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -940,7 +956,7 @@ notify: unauthenticated
 
 
 
-=== TEST 21: the caller's client-request-id comes back on success too
+=== TEST 22: the caller's client-request-id comes back on success too
 --- http_config eval: ::conf('t21')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -955,7 +971,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 22: app roles and delegated scopes, with Graph's messages
+=== TEST 23: app roles and delegated scopes, with Graph's messages
 --- http_config eval: ::conf('t22')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -996,7 +1012,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 23: the body: empty, not JSON, not a JSON content type
+=== TEST 24: the body: empty, not JSON, not a JSON content type
 --- http_config eval: ::conf('t23')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1016,7 +1032,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 24: a property of the wrong type
+=== TEST 25: a property of the wrong type
 --- http_config eval: ::conf('t24')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1050,7 +1066,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 25: what is required, and what is not a parameter of the action
+=== TEST 26: what is required, and what is not a parameter of the action
 --- http_config eval: ::conf('t25')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1089,7 +1105,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 26: the topic's rules
+=== TEST 27: the topic's rules
 --- http_config eval: ::conf('t26')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1128,7 +1144,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 27: the bulk action's topic is an app of the catalog
+=== TEST 28: the bulk action's topic is an app of the catalog
 --- http_config eval: ::conf('t27')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1141,7 +1157,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 28: the activity type and its template
+=== TEST 29: the activity type and its template
 --- http_config eval: ::conf('t28')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1170,7 +1186,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 29: without notify_graph_manifest only systemDefault is known
+=== TEST 30: without notify_graph_manifest only systemDefault is known
 --- http_config eval: ::conf('t29', manifest => '')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1190,7 +1206,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 30: the recipients' rules
+=== TEST 31: the recipients' rules
 --- http_config eval: ::conf('t30')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1227,7 +1243,7 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
-=== TEST 31: unknown team, chat, user, recipient or channel: 404
+=== TEST 32: unknown team, chat, user, recipient or channel: 404
 --- http_config eval: ::conf('t31')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1253,7 +1269,7 @@ stored notification
 
 
 
-=== TEST 32: only POST
+=== TEST 33: only POST
 --- http_config eval: ::conf('t32')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1268,7 +1284,7 @@ stored notification
 
 
 
-=== TEST 33: a body over notify_max_body: 413 in Graph's shape
+=== TEST 34: a body over notify_max_body: 413 in Graph's shape
 --- http_config eval: ::conf('t33')
 --- config
     location ~* sendactivitynotification { notify_max_body 1k; notify_inbound graph; }
@@ -1281,7 +1297,7 @@ stored notification
 
 
 
-=== TEST 34: notify_require_role adds a role the caller must hold
+=== TEST 35: notify_require_role adds a role the caller must hold
 --- http_config eval: ::conf('t34')
 --- config
     location ~* sendactivitynotification { notify_require_role Hub.Graph; notify_inbound graph; }
@@ -1294,7 +1310,7 @@ stored notification
 
 
 
-=== TEST 35: the manifest's activity types: a missing file
+=== TEST 36: the manifest's activity types: a missing file
 --- http_config eval: ::conf('t35', manifest => '/nonexistent/manifest.json')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1305,7 +1321,7 @@ notify_graph_manifest "/nonexistent/manifest.json": unable to open /nonexistent/
 
 
 
-=== TEST 36: broken JSON in the manifest
+=== TEST 37: broken JSON in the manifest
 --- http_config eval: ::conf('t36', manifest => '$TEST_NGINX_SERVER_ROOT/html/manifest.json')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1320,7 +1336,7 @@ notify_graph_manifest "/nonexistent/manifest.json": unable to open /nonexistent/
 
 
 
-=== TEST 37: systemDefault is reserved
+=== TEST 38: systemDefault is reserved
 --- http_config eval: ::conf('t37', manifest => '$TEST_NGINX_SERVER_ROOT/html/manifest.json')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1334,7 +1350,7 @@ activities.activityTypes[0]: the activity type "systemDefault" is reserved
 
 
 
-=== TEST 38: an activity type declared twice
+=== TEST 39: an activity type declared twice
 --- http_config eval: ::conf('t38', manifest => '$TEST_NGINX_SERVER_ROOT/html/m1.json')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1348,7 +1364,7 @@ activities.activityTypes[1]: the activity type "a" is already declared by activi
 
 
 
-=== TEST 39: a type without templateText
+=== TEST 40: a type without templateText
 --- http_config eval: ::conf('t39', manifest => '$TEST_NGINX_SERVER_ROOT/html/m2.json')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1362,7 +1378,7 @@ activities.activityTypes[0]: "templateText" must be a string
 
 
 
-=== TEST 40: a type without a type
+=== TEST 41: a type without a type
 --- http_config eval: ::conf('t40', manifest => '$TEST_NGINX_SERVER_ROOT/html/m3.json')
 --- config
     location ~* sendactivitynotification { notify_inbound graph; }
@@ -1376,7 +1392,7 @@ activities.activityTypes[0]: "type" must be a non-empty string
 
 
 
-=== TEST 41: a manifest is loaded with a notice, at any level
+=== TEST 42: a manifest is loaded with a notice, at any level
 --- http_config eval: ::conf('t41')
 --- config
     location ~* sendactivitynotification { notify_graph_manifest $TEST_NGINX_DATA_DIR/graph/manifest.json; notify_inbound graph; }

@@ -207,18 +207,39 @@ my @i = (::item(::id(3), 'workitem.status_changed', 'Status changed: work item J
 --- http_config eval: ::conf('t8')
 --- config
     location = /push { notify_push_recipients u-ada; notify_inbound push; }
---- more_headers eval: [$::Hdr, $::Hdr]
---- request eval: ["GET /push", "PUT /push\n{}"]
---- error_code eval: [405, 405]
---- response_headers eval: ["Allow: POST\nContent-Type: application/json", "Allow: POST"]
+--- more_headers eval: $::Hdr
+--- request
+GET /push
+--- error_code: 405
+--- response_headers
+Allow: POST
+Content-Type: application/json
 --- response_body_like eval
-[::err(3, 'The method GET is not allowed.'), ::err(3, 'The method PUT is not allowed.')]
+::err(3, 'The method GET is not allowed.')
 --- no_error_log
 [error]
 
 
 
-=== TEST 9: a body over notify_max_body: 413, code 4, also chunked
+=== TEST 9: a PUT with a body: 405 too
+--- http_config eval: ::conf('t8')
+--- config
+    location = /push { notify_push_recipients u-ada; notify_inbound push; }
+--- more_headers eval: $::Hdr
+--- request
+PUT /push
+{"Type": "0", "WorkItem": {"Id": "J-1"}}
+--- error_code: 405
+--- response_headers
+Allow: POST
+--- response_body_like eval
+::err(3, 'The method PUT is not allowed.')
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a body over notify_max_body: 413, code 4, also chunked
 --- http_config eval: ::conf('t9')
 --- config
     location = /push { notify_max_body 1k; notify_push_recipients u-ada; notify_inbound push; }
@@ -234,7 +255,7 @@ my $b = "{\"Type\": \"0\", \"WorkItem\": {\"Id\": \"J-1\", \"Notes\": \"" . ("x"
 
 
 
-=== TEST 10: not JSON, not an object, empty, a Content-Type that is not JSON: 400, code 5
+=== TEST 11: not JSON, not an object, empty, a Content-Type that is not JSON: 400, code 5
 --- http_config eval: ::conf('t10')
 --- config
     location = /push { notify_push_recipients u-ada; notify_inbound push; }
@@ -261,7 +282,7 @@ my $b = "{\"Type\": \"0\", \"WorkItem\": {\"Id\": \"J-1\", \"Notes\": \"" . ("x"
 
 
 
-=== TEST 11: a missing field: 400, code 6
+=== TEST 12: a missing field: 400, code 6
 --- http_config eval: ::conf('t11')
 --- config
     location = /push { notify_push_recipients u-ada; notify_inbound push; }
@@ -284,7 +305,7 @@ my $b = "{\"Type\": \"0\", \"WorkItem\": {\"Id\": \"J-1\", \"Notes\": \"" . ("x"
 
 
 
-=== TEST 12: a field of the wrong type: 400, code 7; every problem in the message
+=== TEST 13: a field of the wrong type: 400, code 7; every problem in the message
 --- http_config eval: ::conf('t12')
 --- config
     location = /push { notify_push_recipients u-ada; notify_inbound push; }
@@ -315,7 +336,7 @@ my $b = "{\"Type\": \"0\", \"WorkItem\": {\"Id\": \"J-1\", \"Notes\": \"" . ("x"
 
 
 
-=== TEST 13: the identical push again: acknowledged again, stored once
+=== TEST 14: the identical push again: acknowledged again, stored once
 --- http_config eval: ::conf('t13')
 --- config
     location = /push { notify_push_recipients u-ada; notify_inbound push; }
@@ -339,7 +360,7 @@ my $b = "{\"Type\": \"0\", \"WorkItem\": {\"Id\": \"J-1\", \"Notes\": \"" . ("x"
 
 
 
-=== TEST 14: a replay is logged as such (the same store as TEST 13)
+=== TEST 15: a replay is logged as such (the same store as TEST 14)
 --- http_config eval: ::conf('t13')
 --- config
     location = /push { notify_push_recipients u-ada; notify_inbound push; }
@@ -357,7 +378,7 @@ notify: stored notification
 
 
 
-=== TEST 15: recipients from groups: active members, each once; server-level directive
+=== TEST 16: recipients from groups: active members, each once; server-level directive
 --- http_config eval: ::conf('t15')
 --- config
     notify_push_recipients devs@example.org u-ada gone@example.org;
@@ -377,7 +398,7 @@ notify: stored notification
 
 
 
-=== TEST 16: the group count in the log
+=== TEST 17: the group count in the log
 --- http_config eval: ::conf('t16')
 --- config
     location = /push { notify_push_recipients g-devs bob@EXAMPLE.org; notify_inbound push; }
@@ -393,7 +414,7 @@ for 2 recipients
 
 
 
-=== TEST 17: nobody active among the recipients: 503, code 8, and the log says so
+=== TEST 18: nobody active among the recipients: 503, code 8, and the log says so
 --- http_config eval: ::conf('t17')
 --- config
     location = /push { notify_push_recipients u-carol gone@example.org; notify_inbound push; }
@@ -409,7 +430,7 @@ notify: None of the recipients configured for this endpoint is an active user.
 
 
 
-=== TEST 18: a full store: 503, code 9, and the log says why
+=== TEST 19: a full store: 503, code 9, and the log says why
 --- http_config eval: ::conf('small max_size=64k')
 --- config
     location = /push { notify_max_body 256k; notify_push_recipients u-ada; notify_inbound push; }
@@ -426,7 +447,7 @@ notify: store write failed: MDB_MAP_FULL
 
 
 
-=== TEST 19: notify_inbound push needs notify_push_recipients
+=== TEST 20: notify_inbound push needs notify_push_recipients
 --- http_config eval: ::conf('t19')
 --- config
     location = /push { notify_inbound push; }
@@ -436,7 +457,7 @@ notify: store write failed: MDB_MAP_FULL
 
 
 
-=== TEST 20: every recipient must be in the directory
+=== TEST 21: every recipient must be in the directory
 --- http_config eval: ::conf('t20')
 --- config
     location = /push { notify_push_recipients u-ada nobody@example.org; notify_inbound push; }
@@ -446,7 +467,7 @@ notify: store write failed: MDB_MAP_FULL
 
 
 
-=== TEST 21: notify_push_recipients twice in one place is an error
+=== TEST 22: notify_push_recipients twice in one place is an error
 --- http_config eval: ::conf('t21')
 --- config
     location = /push { notify_push_recipients u-ada; notify_push_recipients u-bob; notify_inbound push; }
