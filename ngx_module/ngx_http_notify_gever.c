@@ -48,8 +48,6 @@ static ngx_int_t ngx_http_notify_gever_send_error(ngx_http_notify_req_t *nr);
 
 static ngx_int_t ngx_http_notify_gever_actor(ngx_http_notify_req_t *nr,
     ngx_str_t *id);
-static ngx_int_t ngx_http_notify_gever_claim(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_str_t *value);
 static ngx_uint_t ngx_http_notify_gever_privileged(ngx_http_notify_req_t *nr);
 static ngx_uint_t ngx_http_notify_gever_suppressed(ngx_http_request_t *r);
 static const char *ngx_http_notify_gever_language(ngx_http_request_t *r);
@@ -1302,86 +1300,9 @@ ngx_http_notify_gever_actor(ngx_http_notify_req_t *nr, ngx_str_t *id)
         return NGX_OK;
     }
 
-    return ngx_http_notify_gever_claim(nr->request, &nlcf->gever_actor_claim,
-                                       id);
-}
-
-
-/*
- * One string claim of the request's token.  The token has been verified
- * by ngx_http_notify_authenticate() already: only its payload is read.
- */
-
-static ngx_int_t
-ngx_http_notify_gever_claim(ngx_http_request_t *r, ngx_str_t *name,
-    ngx_str_t *value)
-{
-    u_char     *p, *last, *dot;
-    json_t     *claims, *v;
-    ngx_str_t   token, src, dst;
-
-    ngx_str_null(value);
-
-    if (r->headers_in.authorization == NULL) {
-        return NGX_OK;
-    }
-
-    token = r->headers_in.authorization->value;
-    p = token.data;
-    last = p + token.len;
-
-    if (token.len > 7 && ngx_strncasecmp(p, (u_char *) "Bearer ", 7) == 0) {
-        p += 7;
-    }
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    dot = ngx_strlchr(p, last, '.');
-    if (dot == NULL) {
-        return NGX_OK;
-    }
-
-    src.data = dot + 1;
-    dot = ngx_strlchr(src.data, last, '.');
-    if (dot == NULL) {
-        return NGX_OK;
-    }
-
-    src.len = dot - src.data;
-
-    dst.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len) + 1);
-    if (dst.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_decode_base64url(&dst, &src) != NGX_OK) {
-        return NGX_OK;
-    }
-
-    claims = json_loadb((char *) dst.data, dst.len, 0, NULL);
-    if (claims == NULL) {
-        return NGX_OK;
-    }
-
-    v = json_object_getn(claims, (char *) name->data, name->len);
-
-    if (json_is_string(v) && json_string_length(v)) {
-        value->len = json_string_length(v);
-        value->data = ngx_pnalloc(r->pool, value->len);
-
-        if (value->data == NULL) {
-            json_decref(claims);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(value->data, json_string_value(v), value->len);
-    }
-
-    json_decref(claims);
-
-    return NGX_OK;
+    return ngx_http_notify_principal_claim(nr->request->pool,
+                                           nr->auth->principal,
+                                           &nlcf->gever_actor_claim, id);
 }
 
 

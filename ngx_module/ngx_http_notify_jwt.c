@@ -2026,6 +2026,7 @@ static ngx_int_t
 ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
     time_t expires, ngx_http_notify_principal_t **pp)
 {
+    char                         *text;
     u_char                       *s, *last, *start;
     json_t                       *v, *e;
     size_t                        i, n;
@@ -2040,6 +2041,24 @@ ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
     if (p == NULL) {
         return NGX_ERROR;
     }
+
+    /* every claim, as text, for the claims the principal has no field for */
+
+    text = json_dumps(claims, JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->claims.len = ngx_strlen(text);
+    p->claims.data = ngx_pnalloc(r->pool, p->claims.len);
+
+    if (p->claims.data == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p->claims.data, text, p->claims.len);
+    free(text);
 
     if (ngx_http_notify_jwt_claim(r->pool, claims, "azp", &p->app_id)
         != NGX_OK
@@ -2189,6 +2208,43 @@ ngx_http_notify_jwt_push(ngx_array_t *a, const char *data, size_t len)
     s->data[len] = '\0';
 
     return NGX_OK;
+}
+
+
+/* one string claim of the verified token; an empty value if none */
+
+ngx_int_t
+ngx_http_notify_principal_claim(ngx_pool_t *pool,
+    ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_str_t *value)
+{
+    json_t     *claims, *v;
+    ngx_int_t   rc;
+
+    ngx_str_null(value);
+
+    claims = json_loadb((char *) p->claims.data, p->claims.len, 0, NULL);
+    if (claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+    v = json_object_getn(claims, (char *) name->data, name->len);
+
+    if (json_is_string(v) && json_string_length(v)) {
+        value->len = json_string_length(v);
+        value->data = ngx_pnalloc(pool, value->len);
+
+        if (value->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(value->data, json_string_value(v), value->len);
+        }
+    }
+
+    json_decref(claims);
+
+    return rc;
 }
 
 

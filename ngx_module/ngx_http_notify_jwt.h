@@ -34,6 +34,7 @@ typedef struct {
     ngx_array_t                 roles;         /* ngx_str_t, from "roles" */
     ngx_array_t                 scopes;        /* ngx_str_t, "scp" split */
     time_t                      expires;       /* exp */
+    ngx_str_t                   claims;        /* all claims, JSON text */
 } ngx_http_notify_principal_t;
 
 
@@ -73,6 +74,10 @@ ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
  * Returns NULL only on an internal error (memory).
  */
 ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r);
+
+/* one string claim by name (empty when absent or not a string) */
+ngx_int_t ngx_http_notify_principal_claim(ngx_pool_t *pool,
+    ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_str_t *value);
 
 /* does the principal hold one of these roles (ngx_str_t array)? */
 ngx_uint_t ngx_http_notify_has_role(ngx_http_notify_principal_t *p,
