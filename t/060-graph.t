@@ -1404,3 +1404,34 @@ graph manifest "
 7 activity types
 --- no_error_log
 [error]
+
+
+
+=== TEST 43: a replaced notification's pending delivery is cancelled
+--- http_config eval
+::conf('t43', extra => <<'CONF')
+    notify_push_url http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/down;
+    notify_delivery_retry 60s 60s;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /down { return 500; }
+    }
+CONF
+--- config
+    notify_delivery_location /_deliver;
+    location = /_deliver { internal; proxy_pass $notify_target_url; }
+    location ~* sendactivitynotification { notify_inbound graph; }
+    location /outbox { notify_outbox; }
+--- request eval
+[::post($::TeamPath, ::body(chainId => 7, templateParameters => [{name => 'taskId', value => 'first'}])),
+ "GET /outbox",
+ ::post($::TeamPath, ::body(chainId => 7, templateParameters => [{name => 'taskId', value => 'second'}])),
+ "GET /outbox"]
+--- more_headers eval: [$::App, '', $::App, '']
+--- wait: 0.3
+--- error_code eval: [204, 200, 204, 200]
+--- response_body_like eval
+[qr/^$/, qr/^\{"items":\[\{"id":"0000000000000001","attempts":1,[^\]]*"last_error":"HTTP 500"\}\]\}$/,
+ qr/^$/, qr/^\{"items":\[\{"id":"0000000000000002","attempts":1,[^\]]*\}\]\}$/]
+--- no_error_log
+[error]
