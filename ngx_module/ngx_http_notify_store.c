@@ -206,7 +206,7 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_notify_main_conf_t *nmcf = conf;
 
-    ssize_t                        size;
+    off_t                          size;
     ngx_str_t                     *value, s, name;
     ngx_uint_t                     i;
     ngx_http_notify_store_conf_t  *scf;
@@ -233,7 +233,7 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 9;
             s.len = value[i].len - 9;
 
-            size = ngx_parse_size(&s);
+            size = ngx_parse_offset(&s);     /* takes "g" too */
             if (size == NGX_ERROR || size < 16384) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid max_size \"%V\" of notify_store,"
@@ -242,7 +242,7 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-            scf->max_size = size;
+            scf->max_size = (size_t) size;
             continue;
         }
 

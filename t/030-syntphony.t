@@ -506,3 +506,17 @@ invalid max_size "1k" of notify_store, it must be a size of at least 16k
 --- must_die
 --- error_log
 open() "/nonexistent/keys.txt" failed
+
+
+
+=== TEST 31: max_size takes k, m and g
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}-g max_size=2g")
+--- config
+    location = /n { notify_inbound syntphony; }
+--- more_headers eval: $::Json . $::App
+--- request
+POST /n
+{"eventId": "e", "title": "t", "url": "http://x.example.org/", "accounts": ["u-ada"]}
+--- error_code: 200
+--- no_error_log
+[error]
