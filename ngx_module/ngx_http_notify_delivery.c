@@ -597,10 +597,11 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
 
     /*
      * The attempt has a pool of its own: its outcome is written to the
-     * store after the subrequest, when the caller's request may be gone.
+     * store after the subrequest, when the caller's request may be gone;
+     * so is its connection, and the connection's log with it.
      */
 
-    pool = ngx_create_pool(2048, r->connection->log);
+    pool = ngx_create_pool(2048, ngx_cycle->log);
     if (pool == NULL) {
         goto failed;
     }

@@ -62,6 +62,14 @@ typedef struct {
     ngx_http_notify_store_op_t **queue_last;
     ngx_http_notify_store_op_t  *batch;       /* being committed */
 
+    /*
+     * Armed while writes are queued or committing: a timer that is not
+     * cancelable keeps a gracefully exiting worker (reload) alive until the
+     * requests waiting for their commit have their answers.
+     */
+    ngx_event_t                  guard;
+    ngx_connection_t             guard_conn;  /* timer's data, no fd */
+
 #if (NGX_THREADS)
     ngx_thread_task_t           *task;
     ngx_thread_pool_t           *thread_pool;
@@ -104,6 +112,7 @@ static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_notify_store_start(void);
 static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
+static void ngx_http_notify_store_guard(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op);
 static MDB_txn *ngx_http_notify_store_read_begin(ngx_log_t *log);
 static void ngx_http_notify_store_read_end(MDB_txn *txn);
@@ -426,6 +435,11 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     st->task->event.log = cycle->log;
 #endif
 
+    st->guard_conn.fd = (ngx_socket_t) -1;
+    st->guard.handler = ngx_http_notify_store_guard;
+    st->guard.data = &st->guard_conn;
+    st->guard.log = cycle->log;
+
     /* retention runs in one process: worker 0, or the only one */
 
     if ((ngx_process == NGX_PROCESS_WORKER && ngx_worker == 0)
@@ -521,6 +535,10 @@ ngx_http_notify_store_start(void)
     st->batch = st->queue;
     st->queue = NULL;
     st->queue_last = &st->queue;
+
+    if (!st->guard.timer_set) {
+        ngx_add_timer(&st->guard, 1000);
+    }
 
 #if (NGX_THREADS)
     st->task->ctx = st->batch;
@@ -658,6 +676,19 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
     }
 
     ngx_http_notify_store_start();
+
+    if (st->batch == NULL && st->guard.timer_set) {
+        ngx_del_timer(&st->guard);
+    }
+}
+
+
+static void
+ngx_http_notify_store_guard(ngx_event_t *ev)
+{
+    if (ngx_http_notify_store.batch) {
+        ngx_add_timer(ev, 1000);
+    }
 }
 
 

@@ -39,7 +39,9 @@ for my $conf (@confs) {
     print $out $text;
     close $out;
 
-    my $output = `$nginx -t -p $prefix/ -c $prefix/conf/nginx.conf -g 'user root;' 2>&1`;
+    # under scripts/test --asan the module needs the ASan runtime first
+    my $preload = $ENV{TEST_NGINX_LD_PRELOAD} ? "LD_PRELOAD=$ENV{TEST_NGINX_LD_PRELOAD} " : '';
+    my $output = `$preload$nginx -t -p $prefix/ -c $prefix/conf/nginx.conf -g 'user root;' 2>&1`;
     is($?, 0, "$conf passes nginx -t") or diag $output;
     like($output, qr/syntax is ok/, "$conf: the syntax is ok");
 }

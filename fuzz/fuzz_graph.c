@@ -1,0 +1,68 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * libFuzzer target: the graph dialect's request checks (the route of the
+ * path, the permissions) and its parse-and-validate function.  The first
+ * byte of the input chooses the route and the kind of caller; the whole
+ * input is the body.  The directory is the stub's (ngx_stubs.c).
+ */
+
+#include "ngx_http_notify_graph.c"
+#include "fuzz_request.h"
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char  *uris[] = {
+        "/v1.0/teams/t-1/sendActivityNotification",
+        "/v1.0/users/u-1/teamwork/sendActivityNotification",
+        "/v1.0/chats/c-1/sendActivityNotification",
+        "/v1.0/teamwork/sendActivityNotificationToRecipients"
+    };
+
+    ngx_uint_t                         sel;
+    ngx_pool_t                        *pool;
+    ngx_http_notify_req_t             *nr;
+    ngx_http_notify_loc_conf_t        *nlcf;
+    ngx_http_notify_graph_activity_t  *a;
+    ngx_http_notify_graph_manifest_t  *m;
+
+    sel = size ? data[0] : 0;
+
+    pool = ngx_create_pool(1024, &ngx_fuzz_log);
+    nlcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_loc_conf_t));
+    nlcf->max_body = 65536;
+    nlcf->dialect = &ngx_http_notify_graph_dialect;
+
+    m = ngx_pcalloc(pool, sizeof(ngx_http_notify_graph_manifest_t));
+    ngx_str_set(&m->app_name, "Fuzz CI");
+    (void) ngx_array_init(&m->activities, pool, 2,
+                          sizeof(ngx_http_notify_graph_activity_t));
+    a = ngx_array_push(&m->activities);
+    ngx_str_set(&a->type, "taskCreated");
+    ngx_str_set(&a->template, "{actor} created task {taskId} for you");
+    a = ngx_array_push(&m->activities);
+    ngx_str_set(&a->type, "buildFailed");
+    ngx_str_set(&a->template, "{actor}: build {buildId} failed on {branch}");
+    nlcf->graph_manifest = m;
+
+    (void) ngx_fuzz_request(pool, nlcf, uris[sel & 3], (sel >> 2) & 7, &nr);
+    nr->dialect = nlcf->dialect;
+
+    nr->raw.len = size;
+    nr->raw.data = ngx_pnalloc(pool, size);
+    ngx_memcpy(nr->raw.data, data, size);
+
+    if (nr->dialect->check_request(nr) == NGX_OK) {
+        (void) nr->dialect->parse(nr);
+    }
+
+    ngx_fuzz_done(nr, pool);
+
+    return 0;
+}

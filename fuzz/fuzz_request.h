@@ -1,0 +1,144 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * A request as the flow has it when it calls a dialect's parse(): a pool,
+ * the module's configurations, an authenticated caller, the body read.
+ * Included by the fuzz targets after the source file they test.
+ */
+
+
+#ifndef _NGX_FUZZ_REQUEST_H_INCLUDED_
+#define _NGX_FUZZ_REQUEST_H_INCLUDED_
+
+
+#include <stdint.h>
+
+
+void ngx_fuzz_set_time(time_t now);
+
+
+static ngx_log_t         ngx_fuzz_log;
+
+
+static ngx_str_t *
+ngx_fuzz_strs(ngx_pool_t *pool, ngx_array_t *a, const char **v)
+{
+    ngx_str_t  *s;
+
+    (void) ngx_array_init(a, pool, 4, sizeof(ngx_str_t));
+
+    for ( /* void */ ; *v; v++) {
+        s = ngx_array_push(a);
+        s->data = (u_char *) *v;
+        s->len = strlen(*v);
+    }
+
+    return a->elts;
+}
+
+
+/* flags: 1 privileged roles, 2 delegated (scopes), 4 no content type */
+
+static ngx_http_request_t *
+ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
+    const char *uri, ngx_uint_t flags, ngx_http_notify_req_t **nrp)
+{
+    static const char  *roles[] = { "access_as_application",
+                                    "PrivilegedNotificationDispatcher",
+                                    "TeamsActivity.Send", NULL };
+    static const char  *app_roles[] = { "TeamsActivity.Send.Group", NULL };
+    static const char  *scopes[] = { "TeamsActivity.Send", NULL };
+    static const char  *none[] = { NULL };
+    static ngx_str_t    json = ngx_string("application/json");
+
+    ngx_table_elt_t               *ct;
+    ngx_http_request_t            *r;
+    ngx_http_notify_req_t         *nr;
+    ngx_http_notify_main_conf_t   *nmcf;
+    ngx_http_notify_principal_t   *p;
+
+    ngx_fuzz_set_time(1795000000);
+    ngx_http_notify_module.ctx_index = 0;
+    ngx_http_core_module.ctx_index = 1;
+
+    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
+    r->pool = pool;
+    r->main = r;
+    r->connection = ngx_pcalloc(pool, sizeof(ngx_connection_t));
+    r->connection->log = &ngx_fuzz_log;
+    r->ctx = ngx_pcalloc(pool, 2 * sizeof(void *));
+    r->main_conf = ngx_pcalloc(pool, 2 * sizeof(void *));
+    r->srv_conf = ngx_pcalloc(pool, 2 * sizeof(void *));
+    r->loc_conf = ngx_pcalloc(pool, 2 * sizeof(void *));
+    r->method = NGX_HTTP_POST;
+    ngx_str_set(&r->method_name, "POST");
+    r->uri.data = (u_char *) uri;
+    r->uri.len = strlen(uri);
+    (void) ngx_list_init(&r->headers_in.headers, pool, 4,
+                         sizeof(ngx_table_elt_t));
+    (void) ngx_list_init(&r->headers_out.headers, pool, 4,
+                         sizeof(ngx_table_elt_t));
+
+    if (!(flags & 4)) {
+        ct = ngx_list_push(&r->headers_in.headers);
+        ngx_memzero(ct, sizeof(ngx_table_elt_t));
+        ct->hash = 1;
+        ngx_str_set(&ct->key, "Content-Type");
+        ct->value = json;
+        r->headers_in.content_type = ct;
+    }
+
+    nmcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_main_conf_t));
+    nmcf->directory = (ngx_http_notify_directory_t *) nmcf; /* not NULL */
+    r->main_conf[0] = nmcf;
+    r->srv_conf[0] = ngx_pcalloc(pool, sizeof(ngx_http_notify_srv_conf_t));
+    r->loc_conf[0] = nlcf;
+    r->loc_conf[1] = ngx_pcalloc(pool, sizeof(ngx_http_core_loc_conf_t));
+
+    p = ngx_pcalloc(pool, sizeof(ngx_http_notify_principal_t));
+    ngx_str_set(&p->app_id, "fuzz-app");
+    ngx_str_set(&p->object_id, "u-1");
+    ngx_str_set(&p->user_name, "u1@example.org");
+    ngx_str_set(&p->tenant_id, "tenant-1");
+    ngx_str_set(&p->subject, "fuzz");
+    ngx_str_set(&p->claims, "{\"upn\": \"u1@example.org\"}");
+    p->expires = 1795003600;
+    ngx_fuzz_strs(pool, &p->roles, (flags & 1) ? roles
+                                   : (flags & 2) ? none : app_roles);
+    ngx_fuzz_strs(pool, &p->scopes, (flags & 2) ? scopes : none);
+
+    nr = ngx_pcalloc(pool, sizeof(ngx_http_notify_req_t));
+    nr->request = r;
+    nr->auth = ngx_pcalloc(pool, sizeof(ngx_http_notify_auth_t));
+    nr->auth->principal = p;
+    (void) ngx_array_init(&nr->recipients, pool, 8,
+                          sizeof(ngx_http_notify_user_t *));
+
+    ngx_http_notify_get_ctx(r)->inbound = nr;
+
+    *nrp = nr;
+
+    return r;
+}
+
+
+/* what the flow's cleanup frees */
+
+static void
+ngx_fuzz_done(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
+{
+    json_decref(nr->body);
+    json_decref(nr->note);
+    json_decref(nr->answer);
+    json_decref(nr->unresolved);
+    json_decref(nr->fields);
+    json_decref(nr->op.answer);
+    ngx_destroy_pool(pool);
+}
+
+
+#endif /* _NGX_FUZZ_REQUEST_H_INCLUDED_ */
