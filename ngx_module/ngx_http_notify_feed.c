@@ -278,12 +278,12 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
 {
-    json_t                        *json, *items;
+    u_char                        *body, *p;
+    size_t                         len;
     uint64_t                       next, unread;
-    ngx_int_t                      rc, n;
-    ngx_str_t                      arg;
+    ngx_int_t                      n;
+    ngx_str_t                      arg, items;
     ngx_http_notify_feed_query_t   q;
-    u_char                         id[NGX_HTTP_NOTIFY_ID_LEN];
 
     ngx_memzero(&q, sizeof(q));
     q.user = *user;
@@ -328,37 +328,42 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         }
     }
 
-    items = json_array();
-    if (items == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_notify_store_feed(&q, items, &next, r->connection->log)
+    if (ngx_http_notify_store_feed(&q, r->pool, &items, &next,
+                                   r->connection->log)
         != NGX_OK
         || ngx_http_notify_store_unread(user, &unread, r->connection->log)
            != NGX_OK)
     {
-        json_decref(items);
         return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "ServiceUnavailable",
                                           "The feed could not be read.");
     }
 
-    json = json_pack("{s:o, s:o, s:I}",
-                     "items", items,
-                     "next", next
-                             ? json_stringn((char *) id,
-                                   ngx_http_notify_format_id(id, next) - id)
-                             : json_null(),
-                     "unread", (json_int_t) unread);
-    if (json == NULL) {
+    /* the page is JSON text already: the answer is put around it */
+
+    len = sizeof("{\"items\":,\"next\":\"\",\"unread\":}") - 1
+          + items.len + NGX_HTTP_NOTIFY_ID_LEN + NGX_INT64_LEN;
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
-    json_decref(json);
+    p = ngx_cpymem(body, "{\"items\":", sizeof("{\"items\":") - 1);
+    p = ngx_cpymem(p, items.data, items.len);
 
-    return rc;
+    if (next) {
+        p = ngx_cpymem(p, ",\"next\":\"", sizeof(",\"next\":\"") - 1);
+        p = ngx_http_notify_format_id(p, next);
+        *p++ = '"';
+
+    } else {
+        p = ngx_cpymem(p, ",\"next\":null", sizeof(",\"next\":null") - 1);
+    }
+
+    p = ngx_sprintf(p, ",\"unread\":%uL}", unread);
+
+    return ngx_http_notify_send_body(r, NGX_HTTP_OK, NULL, body, p - body);
 }
 
 

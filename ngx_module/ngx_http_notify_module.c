@@ -454,10 +454,8 @@ ngx_int_t
 ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, json_t *json, size_t flags)
 {
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    size_t   len, n;
+    u_char  *p;
 
     if (!(flags & JSON_MAX_INDENT)) {
         flags |= JSON_COMPACT;
@@ -468,16 +466,30 @@ ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b = ngx_create_temp_buf(r->pool, len + 1);
-    if (b == NULL) {
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last += json_dumpb(json, (char *) b->pos, len, flags);
+    n = json_dumpb(json, (char *) p, len, flags);
 
     if (flags & JSON_MAX_INDENT) {
-        *b->last++ = LF;
+        p[n++] = LF;
     }
+
+    return ngx_http_notify_send_body(r, status, content_type, p, n);
+}
+
+
+/* sends "data" (request pool memory) as the whole response */
+
+ngx_int_t
+ngx_http_notify_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, u_char *data, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
 
     if (content_type == NULL) {
         content_type = "application/json";
@@ -488,7 +500,7 @@ ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     r->headers_out.content_type.len = ngx_strlen(content_type);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_length_n = len;
 
     rc = ngx_http_send_header(r);
 
@@ -496,6 +508,14 @@ ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

@@ -203,6 +203,8 @@ typedef struct {
 ngx_http_notify_ctx_t *ngx_http_notify_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, json_t *json, size_t flags);
+ngx_int_t ngx_http_notify_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, u_char *data, size_t len);
 
 
 extern ngx_module_t  ngx_http_notify_module;

@@ -36,8 +36,16 @@
 #define NGX_HTTP_NOTIFY_PRUNE_MAX   10000   /* notes removed per transaction */
 
 
+/*
+ * A stored notification: this header, the whole notification as JSON
+ * (full_len bytes: what delivery sends), then the part the feed shows
+ * (the rest of the value), kept ready so that a page of the feed is put
+ * together without parsing JSON.
+ */
+
 typedef struct {
     uint64_t                     created;     /* big-endian unix time */
+    uint32_t                     full_len;
     u_char                       has_idem;
     u_char                       idem[32];
 } ngx_http_notify_note_hdr_t;
@@ -718,12 +726,44 @@ ngx_http_notify_store_apply(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 }
 
 
+/* the fields the feed shows: all but the internal ones */
+
+static char *
+ngx_http_notify_store_public(json_t *note)
+{
+    char        *text;
+    json_t      *pub, *v;
+    const char  *k;
+
+    pub = json_object();
+    if (pub == NULL) {
+        return NULL;
+    }
+
+    json_object_foreach(note, k, v) {
+        if (ngx_strcmp(k, "sender") != 0 && ngx_strcmp(k, "tenant") != 0
+            && k[0] != '_')
+        {
+            if (json_object_set(pub, k, v) != 0) {
+                json_decref(pub);
+                return NULL;
+            }
+        }
+    }
+
+    text = json_dumps(pub, JSON_COMPACT);
+    json_decref(pub);
+
+    return text;
+}
+
+
 static int
 ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 {
     int                          rc;
-    char                        *text;
-    size_t                       len, tlen;
+    char                        *text, *pub;
+    size_t                       len, tlen, plen;
     u_char                      *p, *buf;
     json_t                      *answer, *id;
     uint64_t                     seq;
@@ -808,7 +848,7 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 
     json_decref(id);
 
-    /* the notification: header + JSON */
+    /* the notification: header, JSON, and the feed's part of it */
 
     text = json_dumps(op->note, JSON_COMPACT);
     if (text == NULL) {
@@ -817,7 +857,16 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 
     tlen = ngx_strlen(text);
 
+    pub = ngx_http_notify_store_public(op->note);
+    if (pub == NULL) {
+        free(text);
+        return ENOMEM;
+    }
+
+    plen = ngx_strlen(pub);
+
     ngx_memzero(&hdr, sizeof(hdr));
+    hdr.full_len = (uint32_t) tlen;
     ngx_http_notify_put_u64((u_char *) &hdr.created,
                             (uint64_t) op->created);
     if (op->has_idem) {
@@ -828,17 +877,20 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
     key.mv_data = seqkey;
     key.mv_size = 8;
     val.mv_data = NULL;
-    val.mv_size = sizeof(hdr) + tlen;
+    val.mv_size = sizeof(hdr) + tlen + plen;
 
     rc = mdb_put(txn, st->notes, &key, &val, MDB_RESERVE);
     if (rc != 0) {
         free(text);
+        free(pub);
         return rc;
     }
 
     p = ngx_cpymem(val.mv_data, &hdr, sizeof(hdr));
-    ngx_memcpy(p, text, tlen);
+    p = ngx_cpymem(p, text, tlen);
+    ngx_memcpy(p, pub, plen);
     free(text);
+    free(pub);
 
     /* the recipients, and one feed entry each */
 
@@ -1584,6 +1636,7 @@ ngx_http_notify_outbox_claim(MDB_txn *txn, ngx_http_notify_store_op_t *op)
     MDB_cursor                   *cur;
     ngx_http_notify_claim_t      *cl;
     ngx_http_notify_store_t      *st;
+    ngx_http_notify_note_hdr_t    hdr;
     ngx_http_notify_outbox_rec_t  rec;
     u_char                        seqkey[8];
 
@@ -1670,7 +1723,10 @@ ngx_http_notify_outbox_claim(MDB_txn *txn, ngx_http_notify_store_op_t *op)
         if (mdb_get(txn, st->notes, &nkey, &nval) == 0
             && nval.mv_size > sizeof(ngx_http_notify_note_hdr_t))
         {
-            cl->note_len = nval.mv_size - sizeof(ngx_http_notify_note_hdr_t);
+            ngx_memcpy(&hdr, nval.mv_data, sizeof(hdr));
+
+            cl->note_len = ngx_min(hdr.full_len, nval.mv_size
+                                   - sizeof(ngx_http_notify_note_hdr_t));
             cl->note = malloc(cl->note_len);
 
             if (cl->note == NULL) {
@@ -2002,28 +2058,38 @@ ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
 
 
 /*
- * One page of a user's feed, newest first, into "items" (a JSON array);
- * "next" is the cursor for the following page, 0 when there is none.
+ * One page of a user's feed, newest first, as the JSON text of an array
+ * of items (in "pool"): each item is the notification's stored feed part
+ * with "read" added, so no JSON is parsed or built here.  "next" is the
+ * cursor for the following page, 0 when there is none.
  */
 
 ngx_int_t
-ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
-    uint64_t *next, ngx_log_t *log)
+ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
+    ngx_str_t *items, uint64_t *next, ngx_log_t *log)
 {
     int                          rc;
-    json_t                      *note, *item, *v;
+    u_char                      *p, *part;
+    size_t                       size, len;
     uint64_t                     seq, wm, start;
     MDB_val                      key, val, nkey, nval, user;
     MDB_txn                     *txn;
-    ngx_uint_t                   n, read;
-    const char                  *k;
+    ngx_uint_t                   n, i, read;
     MDB_cursor                  *cur;
     ngx_http_notify_store_t     *st;
+    ngx_http_notify_note_hdr_t   hdr;
     u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
     u_char                       seqkey[8];
 
+    struct {
+        u_char                  *data;
+        size_t                   len;
+        ngx_uint_t               read;
+    } page[NGX_HTTP_NOTIFY_FEED_PAGE_MAX];
+
     st = &ngx_http_notify_store;
     *next = 0;
+    ngx_str_set(items, "[]");
 
     if (q->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
         return NGX_OK;
@@ -2052,6 +2118,7 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
     key.mv_size = ngx_http_notify_feed_key(buf, &q->user, start) - buf;
 
     n = 0;
+    size = 2;
 
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
          rc == 0;
@@ -2078,7 +2145,7 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
             continue;
         }
 
-        if (n == q->limit) {
+        if (n == q->limit || n == NGX_HTTP_NOTIFY_FEED_PAGE_MAX) {
             /* there is more: the cursor is the last one given */
             *next = ~ngx_http_notify_get_u64(buf + q->user.len + 1);
             break;
@@ -2094,37 +2161,26 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
             continue;
         }
 
-        note = json_loadb((char *) nval.mv_data
-                          + sizeof(ngx_http_notify_note_hdr_t),
-                          nval.mv_size - sizeof(ngx_http_notify_note_hdr_t),
-                          0, NULL);
-        if (note == NULL) {
+        ngx_memcpy(&hdr, nval.mv_data, sizeof(hdr));
+
+        part = (u_char *) nval.mv_data + sizeof(hdr) + hdr.full_len;
+        len = (u_char *) nval.mv_data + nval.mv_size - part;
+
+        if (hdr.full_len > nval.mv_size - sizeof(hdr) || len < 2
+            || part[0] != '{' || part[len - 1] != '}')
+        {
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "notify: store: notification %016uxL unreadable",
                           seq);
             continue;
         }
 
-        item = json_object();
-        if (item == NULL) {
-            json_decref(note);
-            rc = ENOMEM;
-            goto failed_cursor;
-        }
+        /* valid until the read transaction ends: copied below */
 
-        /* every field of the notification but the internal ones */
-
-        json_object_foreach(note, k, v) {
-            if (ngx_strcmp(k, "sender") != 0 && ngx_strcmp(k, "tenant") != 0
-                && k[0] != '_')
-            {
-                json_object_set(item, k, v);
-            }
-        }
-
-        json_object_set_new(item, "read", json_boolean(read));
-        json_array_append_new(items, item);
-        json_decref(note);
+        page[n].data = part;
+        page[n].len = len - 1;      /* without the closing brace */
+        page[n].read = read;
+        size += len + sizeof(",\"read\":false,") - 1;
 
         /* remember the last key given, for the cursor */
         ngx_http_notify_put_u64(buf + q->user.len + 1, ~seq);
@@ -2133,13 +2189,43 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, json_t *items,
     }
 
     mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        goto failed;
+    }
+
+    if (n) {
+        items->data = ngx_pnalloc(pool, size);
+        if (items->data == NULL) {
+            ngx_http_notify_store_read_end(txn);
+            return NGX_ERROR;
+        }
+
+        p = items->data;
+        *p++ = '[';
+
+        for (i = 0; i < n; i++) {
+            if (i) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, page[i].data, page[i].len);
+
+            if (page[i].len > 1) {
+                *p++ = ',';
+            }
+
+            p = page[i].read ? ngx_cpymem(p, "\"read\":true}", 12)
+                             : ngx_cpymem(p, "\"read\":false}", 13);
+        }
+
+        *p++ = ']';
+        items->len = p - items->data;
+    }
+
     ngx_http_notify_store_read_end(txn);
 
     return NGX_OK;
-
-failed_cursor:
-
-    mdb_cursor_close(cur);
 
 failed:
 

@@ -31,6 +31,7 @@
 
 #define NGX_HTTP_NOTIFY_ID_LEN    16    /* an id is 16 hex digits */
 #define NGX_HTTP_NOTIFY_USER_MAX  256   /* longest user id kept in a key */
+#define NGX_HTTP_NOTIFY_FEED_PAGE_MAX  100  /* items in one page, at most */
 
 
 typedef struct ngx_http_notify_store_op_s  ngx_http_notify_store_op_t;
@@ -164,7 +165,7 @@ void ngx_http_notify_store_post(ngx_http_notify_store_op_t *op);
 
 /* reads, in the event loop */
 ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
-    json_t *items, uint64_t *next, ngx_log_t *log);
+    ngx_pool_t *pool, ngx_str_t *items, uint64_t *next, ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
