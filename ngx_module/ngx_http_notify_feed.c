@@ -328,11 +328,9 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         }
     }
 
-    if (ngx_http_notify_store_feed(&q, r->pool, &items, &next,
+    if (ngx_http_notify_store_feed(&q, r->pool, &items, &next, &unread,
                                    r->connection->log)
-        != NGX_OK
-        || ngx_http_notify_store_unread(user, &unread, r->connection->log)
-           != NGX_OK)
+        != NGX_OK)
     {
         return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "ServiceUnavailable",

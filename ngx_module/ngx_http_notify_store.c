@@ -2061,12 +2061,13 @@ ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
  * One page of a user's feed, newest first, as the JSON text of an array
  * of items (in "pool"): each item is the notification's stored feed part
  * with "read" added, so no JSON is parsed or built here.  "next" is the
- * cursor for the following page, 0 when there is none.
+ * cursor for the following page, 0 when there is none; "unread" the
+ * user's unread count, from the same read transaction.
  */
 
 ngx_int_t
 ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
-    ngx_str_t *items, uint64_t *next, ngx_log_t *log)
+    ngx_str_t *items, uint64_t *next, uint64_t *unread, ngx_log_t *log)
 {
     int                          rc;
     u_char                      *p, *part;
@@ -2089,6 +2090,7 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
 
     st = &ngx_http_notify_store;
     *next = 0;
+    *unread = 0;
     ngx_str_set(items, "[]");
 
     if (q->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
@@ -2102,6 +2104,11 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
 
     user.mv_data = q->user.data;
     user.mv_size = q->user.len;
+
+    rc = ngx_http_notify_store_count_add(txn, &user, 0, unread);
+    if (rc != 0) {
+        goto failed;
+    }
 
     wm = ngx_http_notify_store_watermark(txn, &user);
 

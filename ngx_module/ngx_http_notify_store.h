@@ -165,7 +165,8 @@ void ngx_http_notify_store_post(ngx_http_notify_store_op_t *op);
 
 /* reads, in the event loop */
 ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
-    ngx_pool_t *pool, ngx_str_t *items, uint64_t *next, ngx_log_t *log);
+    ngx_pool_t *pool, ngx_str_t *items, uint64_t *next, uint64_t *unread,
+    ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
