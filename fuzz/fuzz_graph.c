@@ -27,7 +27,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_uint_t                         sel;
     ngx_pool_t                        *pool;
-    ngx_http_notify_req_t             *nr;
     ngx_http_notify_loc_conf_t        *nlcf;
     ngx_http_notify_graph_activity_t  *a;
     ngx_http_notify_graph_manifest_t  *m;
@@ -35,9 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sel = size ? data[0] : 0;
 
     pool = ngx_create_pool(1024, &ngx_fuzz_log);
-    nlcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_loc_conf_t));
-    nlcf->max_body = 65536;
-    nlcf->dialect = &ngx_http_notify_graph_dialect;
+    nlcf = ngx_fuzz_conf(pool, &ngx_http_notify_graph_dialect);
 
     m = ngx_pcalloc(pool, sizeof(ngx_http_notify_graph_manifest_t));
     ngx_str_set(&m->app_name, "Fuzz CI");
@@ -51,18 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_str_set(&a->template, "{actor}: build {buildId} failed on {branch}");
     nlcf->graph_manifest = m;
 
-    (void) ngx_fuzz_request(pool, nlcf, uris[sel & 3], (sel >> 2) & 7, &nr);
-    nr->dialect = nlcf->dialect;
-
-    nr->raw.len = size;
-    nr->raw.data = ngx_pnalloc(pool, size);
-    ngx_memcpy(nr->raw.data, data, size);
-
-    if (nr->dialect->check_request(nr) == NGX_OK) {
-        (void) nr->dialect->parse(nr);
-    }
-
-    ngx_fuzz_done(nr, pool);
+    ngx_fuzz_parse(pool, nlcf, uris[sel & 3], (sel >> 2) & 7, data, size);
 
     return 0;
 }

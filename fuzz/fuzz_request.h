@@ -141,4 +141,48 @@ ngx_fuzz_done(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
 }
 
 
+/* a location's configuration for one dialect, in "pool" */
+
+static ngx_http_notify_loc_conf_t *
+ngx_fuzz_conf(ngx_pool_t *pool, ngx_http_notify_dialect_t *dialect)
+{
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    nlcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_loc_conf_t));
+    nlcf->max_body = 65536;
+    nlcf->dialect = dialect;
+
+    return nlcf;
+}
+
+
+/*
+ * One input through the dialect: a request to "uri" by a caller of kind
+ * "caller", with the input as its body (a copy of exactly its size), its
+ * request checks, then parse-and-validate; then everything is freed.
+ */
+
+static void
+ngx_fuzz_parse(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
+    const char *uri, ngx_uint_t caller, const uint8_t *data, size_t size)
+{
+    ngx_http_notify_req_t  *nr;
+
+    (void) ngx_fuzz_request(pool, nlcf, uri, caller, &nr);
+    nr->dialect = nlcf->dialect;
+
+    nr->raw.len = size;
+    nr->raw.data = ngx_pnalloc(pool, size);
+    ngx_memcpy(nr->raw.data, data, size);
+
+    if (nr->dialect->check_request == NULL
+        || nr->dialect->check_request(nr) == NGX_OK)
+    {
+        (void) nr->dialect->parse(nr);
+    }
+
+    ngx_fuzz_done(nr, pool);
+}
+
+
 #endif /* _NGX_FUZZ_REQUEST_H_INCLUDED_ */

@@ -1041,13 +1041,6 @@ ngx_http_notify_directory_chat(ngx_http_notify_directory_t *dir, ngx_str_t *id)
 }
 
 
-ngx_uint_t
-ngx_http_notify_directory_users(ngx_http_notify_directory_t *dir)
-{
-    return (dir != NULL) ? dir->nusers : 0;
-}
-
-
 /* room for n keys, at most half of the slots used */
 
 static ngx_int_t

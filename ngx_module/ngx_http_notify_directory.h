@@ -76,7 +76,6 @@ ngx_http_notify_channel_t *ngx_http_notify_directory_channel(
 ngx_http_notify_chat_t *ngx_http_notify_directory_chat(
     ngx_http_notify_directory_t *dir, ngx_str_t *id);
 
-ngx_uint_t ngx_http_notify_directory_users(ngx_http_notify_directory_t *dir);
 
 
 #endif /* _NGX_HTTP_NOTIFY_DIRECTORY_H_INCLUDED_ */

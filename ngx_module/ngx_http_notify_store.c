@@ -2024,39 +2024,6 @@ ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
 }
 
 
-ngx_int_t
-ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
-    ngx_log_t *log)
-{
-    int       rc;
-    MDB_txn  *txn;
-    MDB_val   key, val;
-    u_char    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
-
-    if (user->len > NGX_HTTP_NOTIFY_USER_MAX) {
-        return NGX_DECLINED;
-    }
-
-    txn = ngx_http_notify_store_read_begin(log);
-    if (txn == NULL) {
-        return NGX_ERROR;
-    }
-
-    key.mv_data = buf;
-    key.mv_size = ngx_http_notify_feed_key(buf, user, seq) - buf;
-
-    rc = mdb_get(txn, ngx_http_notify_store.feed, &key, &val);
-
-    ngx_http_notify_store_read_end(txn);
-
-    if (rc == 0) {
-        return NGX_OK;
-    }
-
-    return rc == MDB_NOTFOUND ? NGX_DECLINED : NGX_ERROR;
-}
-
-
 /*
  * One page of a user's feed, newest first, as the JSON text of an array
  * of items (in "pool"): each item is the notification's stored feed part

@@ -169,8 +169,6 @@ ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
-ngx_int_t ngx_http_notify_store_has_entry(ngx_str_t *user, uint64_t seq,
-    ngx_log_t *log);
 
 void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
 ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
