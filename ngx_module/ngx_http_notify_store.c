@@ -66,9 +66,15 @@ typedef struct {
 
     MDB_txn                     *read_txn;    /* reset between uses */
 
+    /*
+     * The queue is shared with the committing thread: it takes what is
+     * queued once it holds LMDB's writer lock, so that what arrives while
+     * another process commits joins this transaction.
+     */
     ngx_http_notify_store_op_t  *queue;       /* waiting for a batch */
     ngx_http_notify_store_op_t **queue_last;
     ngx_http_notify_store_op_t  *batch;       /* being committed */
+    ngx_uint_t                   busy;        /* a commit is posted */
 
     /*
      * Armed while writes are queued or committing: a timer that is not
@@ -81,6 +87,7 @@ typedef struct {
 #if (NGX_THREADS)
     ngx_thread_task_t           *task;
     ngx_thread_pool_t           *thread_pool;
+    ngx_thread_mutex_t           mutex;       /* queue, queue_last, batch */
 #endif
 
     time_t                       retention;
@@ -114,8 +121,8 @@ static int ngx_http_notify_outbox_update(MDB_txn *txn,
 static int ngx_http_notify_outbox_claim(MDB_txn *txn,
     ngx_http_notify_store_op_t *op);
 static uint64_t ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user);
-static int ngx_http_notify_store_commit(ngx_http_notify_store_op_t *ops,
-    ngx_log_t *log);
+static int ngx_http_notify_store_commit(MDB_txn *txn,
+    ngx_http_notify_store_op_t *ops);
 static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_notify_store_start(void);
 static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
@@ -397,9 +404,17 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     /*
      * MDB_NOTLS: read transactions are not tied to the thread that began
      * them (the event loop begins them, pool threads write).
+     *
+     * MDB_NOMETASYNC: a commit syncs the data pages under the writer lock
+     * and leaves its meta page unsynced; the committing thread then syncs
+     * it with mdb_env_sync() after the lock is released, while another
+     * process may already be committing, and only then is anything
+     * answered.  LMDB keeps the database intact either way; what a crash
+     * in between can undo was never acknowledged.
      */
 
-    rc = mdb_env_open(st->env, (char *) scf->path.data, MDB_NOTLS, 0600);
+    rc = mdb_env_open(st->env, (char *) scf->path.data,
+                      MDB_NOTLS|MDB_NOMETASYNC, 0600);
     if (rc != 0) {
         goto failed;
     }
@@ -434,6 +449,10 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
 
     st->task = ngx_thread_task_alloc(cycle->pool, 0);
     if (st->task == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_thread_mutex_create(&st->mutex, cycle->log) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -500,6 +519,10 @@ ngx_http_notify_store_exit_process(ngx_cycle_t *cycle)
 
     mdb_env_close(st->env);
     st->env = NULL;
+
+#if (NGX_THREADS)
+    (void) ngx_thread_mutex_destroy(&st->mutex, cycle->log);
+#endif
 }
 
 
@@ -512,6 +535,17 @@ ngx_http_notify_store_ready(void)
 
 /* the write path: queue, batch, thread, done */
 
+#if (NGX_THREADS)
+#define ngx_http_notify_store_lock(st)                                        \
+    (void) ngx_thread_mutex_lock(&(st)->mutex, ngx_cycle->log)
+#define ngx_http_notify_store_unlock(st)                                      \
+    (void) ngx_thread_mutex_unlock(&(st)->mutex, ngx_cycle->log)
+#else
+#define ngx_http_notify_store_lock(st)
+#define ngx_http_notify_store_unlock(st)
+#endif
+
+
 void
 ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
 {
@@ -520,10 +554,13 @@ ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
     st = &ngx_http_notify_store;
 
     op->next = NULL;
+
+    ngx_http_notify_store_lock(st);
     *st->queue_last = op;
     st->queue_last = &op->next;
+    ngx_http_notify_store_unlock(st);
 
-    if (st->batch == NULL) {
+    if (!st->busy) {
         ngx_http_notify_store_start();
     }
 }
@@ -536,21 +573,13 @@ ngx_http_notify_store_start(void)
 
     st = &ngx_http_notify_store;
 
-    if (st->queue == NULL) {
-        return;
-    }
-
-    st->batch = st->queue;
-    st->queue = NULL;
-    st->queue_last = &st->queue;
+    st->busy = 1;
 
     if (!st->guard.timer_set) {
         ngx_add_timer(&st->guard, 1000);
     }
 
 #if (NGX_THREADS)
-    st->task->ctx = st->batch;
-
     if (ngx_thread_task_post(st->thread_pool, st->task) == NGX_OK) {
         return;
     }
@@ -562,7 +591,7 @@ ngx_http_notify_store_start(void)
 
     /* no threads: commit here, blocking (documented) */
 
-    ngx_http_notify_store_thread(st->batch, ngx_cycle->log);
+    ngx_http_notify_store_thread(NULL, ngx_cycle->log);
 
 #if (NGX_THREADS)
     ngx_http_notify_store_batch_done(&st->task->event);
@@ -572,20 +601,44 @@ ngx_http_notify_store_start(void)
 }
 
 
-/* runs in a pool thread: no nginx allocations, no event loop calls */
+/*
+ * Runs in a pool thread: no nginx allocations, no event loop calls.  The
+ * batch is what is queued once the writer lock is held.
+ */
 
 static void
 ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_notify_store_op_t *ops = data;
-
     int                          rc;
-    ngx_http_notify_store_op_t  *op, *next;
+    MDB_txn                     *txn;
+    ngx_http_notify_store_t     *st;
+    ngx_http_notify_store_op_t  *ops, *op, *next;
 
-    rc = ngx_http_notify_store_commit(ops, log);
+    st = &ngx_http_notify_store;
+
+    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+
+    ngx_http_notify_store_lock(st);
+    ops = st->queue;
+    st->queue = NULL;
+    st->queue_last = &st->queue;
+    st->batch = ops;
+    ngx_http_notify_store_unlock(st);
+
+    if (ops == NULL) {
+        if (rc == 0) {
+            mdb_txn_abort(txn);
+        }
+
+        return;
+    }
 
     if (rc == 0) {
-        return;
+        rc = ngx_http_notify_store_commit(txn, ops);
+
+        if (rc == 0) {
+            return;
+        }
     }
 
     if (ops->next == NULL) {
@@ -604,7 +657,11 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
         next = op->next;
         op->next = NULL;
 
-        rc = ngx_http_notify_store_commit(op, log);
+        rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+
+        if (rc == 0) {
+            rc = ngx_http_notify_store_commit(txn, op);
+        }
 
         if (rc != 0) {
             op->rc = NGX_ERROR;
@@ -616,17 +673,13 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 }
 
 
+/* applies the operations in the transaction and commits it, or aborts it */
+
 static int
-ngx_http_notify_store_commit(ngx_http_notify_store_op_t *ops, ngx_log_t *log)
+ngx_http_notify_store_commit(MDB_txn *txn, ngx_http_notify_store_op_t *ops)
 {
     int                          rc;
-    MDB_txn                     *txn;
     ngx_http_notify_store_op_t  *op;
-
-    rc = mdb_txn_begin(ngx_http_notify_store.env, NULL, 0, &txn);
-    if (rc != 0) {
-        return rc;
-    }
 
     for (op = ops; op; op = op->next) {
         op->rc = NGX_OK;
@@ -640,22 +693,32 @@ ngx_http_notify_store_commit(ngx_http_notify_store_op_t *ops, ngx_log_t *log)
         }
     }
 
-    /* with the environment's default flags, this is durable: it fsyncs */
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        return rc;
+    }
 
-    return mdb_txn_commit(txn);
+    /* durable from here: the meta page too, outside the writer lock */
+
+    return mdb_env_sync(ngx_http_notify_store.env, 1);
 }
 
 
 static void
 ngx_http_notify_store_batch_done(ngx_event_t *ev)
 {
+    ngx_uint_t                   pending;
     ngx_http_notify_store_t     *st;
     ngx_http_notify_store_op_t  *op, *next;
 
     st = &ngx_http_notify_store;
 
+    ngx_http_notify_store_lock(st);
     op = st->batch;
     st->batch = NULL;
+    ngx_http_notify_store_unlock(st);
+
+    st->busy = 0;
 
 #if (NGX_DEBUG)
     {
@@ -683,9 +746,22 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
         op->done(op);
     }
 
-    ngx_http_notify_store_start();
+    /* a done handler may have posted, and so started, the next commit */
 
-    if (st->batch == NULL && st->guard.timer_set) {
+    if (st->busy) {
+        return;
+    }
+
+    ngx_http_notify_store_lock(st);
+    pending = (st->queue != NULL);
+    ngx_http_notify_store_unlock(st);
+
+    if (pending) {
+        ngx_http_notify_store_start();
+        return;
+    }
+
+    if (st->guard.timer_set) {
         ngx_del_timer(&st->guard);
     }
 }
@@ -694,7 +770,7 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
 static void
 ngx_http_notify_store_guard(ngx_event_t *ev)
 {
-    if (ngx_http_notify_store.batch) {
+    if (ngx_http_notify_store.busy) {
         ngx_add_timer(ev, 1000);
     }
 }
