@@ -142,7 +142,8 @@ static ngx_int_t ngx_http_notify_jwt_check_claims(ngx_http_request_t *r,
 static ngx_int_t ngx_http_notify_jwt_audience_ok(
     ngx_http_notify_jwt_conf_t *jcf, json_t *aud);
 static ngx_int_t ngx_http_notify_jwt_principal(ngx_http_request_t *r,
-    json_t *claims, time_t expires, ngx_http_notify_principal_t **pp);
+    json_t *claims, ngx_str_t *text, time_t expires,
+    ngx_http_notify_principal_t **pp);
 static ngx_int_t ngx_http_notify_jwt_claim(ngx_pool_t *pool, json_t *claims,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_notify_jwt_push(ngx_array_t *a, const char *data,
@@ -1302,6 +1303,80 @@ ngx_http_notify_jwt_cache_set(ngx_http_request_t *r,
 }
 
 
+/*
+ * The shared cache decides whether a token is known; each worker keeps the
+ * claims of the cached tokens it saw last, already parsed, so that a hit
+ * does not parse the payload again.  Slots are chosen by the digest, which
+ * holds the configuration's generation, so a reload never finds old
+ * entries.  The claims are still checked on every request.
+ */
+
+#define NGX_HTTP_NOTIFY_JWT_LOCAL  256
+
+typedef struct {
+    u_char                        digest[NGX_HTTP_NOTIFY_JWT_DIGEST_LEN];
+    json_t                       *claims;
+} ngx_http_notify_jwt_local_t;
+
+
+static ngx_http_notify_jwt_local_t
+    ngx_http_notify_jwt_local[NGX_HTTP_NOTIFY_JWT_LOCAL];
+
+
+static json_t *
+ngx_http_notify_jwt_local_get(u_char *digest)
+{
+    ngx_http_notify_jwt_local_t  *e;
+
+    e = &ngx_http_notify_jwt_local[digest[0] % NGX_HTTP_NOTIFY_JWT_LOCAL];
+
+    if (e->claims == NULL
+        || ngx_memcmp(e->digest, digest, NGX_HTTP_NOTIFY_JWT_DIGEST_LEN) != 0)
+    {
+        return NULL;
+    }
+
+    return json_incref(e->claims);
+}
+
+
+static void
+ngx_http_notify_jwt_local_set(u_char *digest, json_t *claims)
+{
+    ngx_http_notify_jwt_local_t  *e;
+
+    e = &ngx_http_notify_jwt_local[digest[0] % NGX_HTTP_NOTIFY_JWT_LOCAL];
+
+    if (e->claims == claims) {
+        return;
+    }
+
+    if (e->claims != NULL) {
+        json_decref(e->claims);
+    }
+
+    ngx_memcpy(e->digest, digest, NGX_HTTP_NOTIFY_JWT_DIGEST_LEN);
+    e->claims = json_incref(claims);
+}
+
+
+void
+ngx_http_notify_jwt_exit_process(void)
+{
+    ngx_uint_t                    i;
+    ngx_http_notify_jwt_local_t  *e;
+
+    for (i = 0; i < NGX_HTTP_NOTIFY_JWT_LOCAL; i++) {
+        e = &ngx_http_notify_jwt_local[i];
+
+        if (e->claims != NULL) {
+            json_decref(e->claims);
+            e->claims = NULL;
+        }
+    }
+}
+
+
 /* authentication */
 
 ngx_http_notify_auth_t *
@@ -1370,7 +1445,12 @@ ngx_http_notify_authenticate(ngx_http_request_t *r)
         }
 
         if (rc == NGX_OK) {
-            claims = json_loadb((char *) payload.data, payload.len, 0, &err);
+            claims = ngx_http_notify_jwt_local_get(digest);
+
+            if (claims == NULL) {
+                claims = json_loadb((char *) payload.data, payload.len, 0,
+                                    &err);
+            }
 
             if (claims != NULL) {
                 ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -1406,8 +1486,12 @@ ngx_http_notify_authenticate(ngx_http_request_t *r)
     rc = ngx_http_notify_jwt_check_claims(r, jcf, auth, claims, &expires);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_notify_jwt_principal(r, claims, expires,
+        rc = ngx_http_notify_jwt_principal(r, claims, &payload, expires,
                                            &auth->principal);
+    }
+
+    if (rc == NGX_OK && jcf->cache != NULL) {
+        ngx_http_notify_jwt_local_set(digest, claims);
     }
 
     json_decref(claims);
@@ -2024,9 +2108,8 @@ ngx_http_notify_jwt_audience_ok(ngx_http_notify_jwt_conf_t *jcf, json_t *aud)
 
 static ngx_int_t
 ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
-    time_t expires, ngx_http_notify_principal_t **pp)
+    ngx_str_t *text, time_t expires, ngx_http_notify_principal_t **pp)
 {
-    char                         *text;
     u_char                       *s, *last, *start;
     json_t                       *v, *e;
     size_t                        i, n;
@@ -2042,23 +2125,12 @@ ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
         return NGX_ERROR;
     }
 
-    /* every claim, as text, for the claims the principal has no field for */
+    /*
+     * every claim, as text, for the claims the principal has no field for:
+     * the token's payload itself, which lives in the request pool
+     */
 
-    text = json_dumps(claims, JSON_COMPACT);
-    if (text == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->claims.len = ngx_strlen(text);
-    p->claims.data = ngx_pnalloc(r->pool, p->claims.len);
-
-    if (p->claims.data == NULL) {
-        free(text);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(p->claims.data, text, p->claims.len);
-    free(text);
+    p->claims = *text;
 
     if (ngx_http_notify_jwt_claim(r->pool, claims, "azp", &p->app_id)
         != NGX_OK

@@ -75,6 +75,9 @@ ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
  */
 ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r);
 
+/* frees the worker's parsed claims */
+void ngx_http_notify_jwt_exit_process(void);
+
 /* one string claim by name (empty when absent or not a string) */
 ngx_int_t ngx_http_notify_principal_claim(ngx_pool_t *pool,
     ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_str_t *value);

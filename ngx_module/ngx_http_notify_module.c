@@ -644,6 +644,7 @@ ngx_http_notify_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_notify_delivery_exit_process(cycle);
     ngx_http_notify_store_exit_process(cycle);
+    ngx_http_notify_jwt_exit_process();
 }
 
 
