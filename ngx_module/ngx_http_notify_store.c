@@ -48,6 +48,8 @@ typedef struct {
     uint32_t                     full_len;
     u_char                       has_idem;
     u_char                       idem[32];
+    u_char                       has_chain;   /* retention drops the */
+    u_char                       chain[32];   /* chain's links to it */
 } ngx_http_notify_note_hdr_t;
 
 
@@ -111,6 +113,8 @@ static int ngx_http_notify_store_prune(MDB_txn *txn,
 static int ngx_http_notify_store_chain(MDB_txn *txn,
     ngx_http_notify_store_op_t *op, ngx_str_t *user, uint64_t seq,
     u_char *buf);
+static int ngx_http_notify_store_unchain(MDB_txn *txn, u_char *chain,
+    ngx_str_t *user, uint64_t seq, u_char *buf);
 static int ngx_http_notify_store_count_add(MDB_txn *txn, MDB_val *user,
     int64_t delta, uint64_t *result);
 static int ngx_http_notify_outbox_put(MDB_txn *txn, uint64_t seq,
@@ -131,6 +135,8 @@ static void ngx_http_notify_store_guard(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op);
 static MDB_txn *ngx_http_notify_store_read_begin(ngx_log_t *log);
 static void ngx_http_notify_store_read_end(MDB_txn *txn);
+static u_char *ngx_http_notify_chain_key(u_char *p, u_char *chain,
+    ngx_str_t *user);
 static u_char *ngx_http_notify_feed_key(u_char *p, ngx_str_t *user,
     uint64_t seq);
 
@@ -211,6 +217,16 @@ ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq)
 
 
 /* feed key: user id, NUL, ~seq; "p" has room for user->len + 9 bytes */
+
+/* a chain's link for a user: the chain's SHA-256, then the user id */
+
+static u_char *
+ngx_http_notify_chain_key(u_char *p, u_char *chain, ngx_str_t *user)
+{
+    p = ngx_cpymem(p, chain, 32);
+    return ngx_cpymem(p, user->data, user->len);
+}
+
 
 static u_char *
 ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
@@ -950,6 +966,11 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
         ngx_memcpy(hdr.idem, op->idem, sizeof(hdr.idem));
     }
 
+    if (op->has_chain) {
+        hdr.has_chain = 1;
+        ngx_memcpy(hdr.chain, op->chain, sizeof(hdr.chain));
+    }
+
     key.mv_data = seqkey;
     key.mv_size = 8;
     val.mv_data = NULL;
@@ -1102,11 +1123,8 @@ ngx_http_notify_store_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
         return ENOMEM;
     }
 
-    ngx_memcpy(ckey, op->chain, sizeof(op->chain));
-    ngx_memcpy(ckey + sizeof(op->chain), user->data, user->len);
-
     key.mv_data = ckey;
-    key.mv_size = sizeof(op->chain) + user->len;
+    key.mv_size = ngx_http_notify_chain_key(ckey, op->chain, user) - ckey;
 
     rc = mdb_get(txn, st->chains, &key, &val);
 
@@ -1168,6 +1186,35 @@ done:
     free(ckey);
 
     return rc;
+}
+
+
+/*
+ * Retention: the user's link of the chain goes with the notification it
+ * points at (a later one of the chain has moved it on: then it stays).
+ * "buf" is scratch space for the key.  MDB_NOTFOUND: no such link.
+ */
+
+static int
+ngx_http_notify_store_unchain(MDB_txn *txn, u_char *chain, ngx_str_t *user,
+    uint64_t seq, u_char *buf)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_chain_key(buf, chain, user) - buf;
+
+    rc = mdb_get(txn, ngx_http_notify_store.chains, &key, &val);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != 8 || ngx_http_notify_get_u64(val.mv_data) != seq) {
+        return MDB_NOTFOUND;
+    }
+
+    return mdb_del(txn, ngx_http_notify_store.chains, &key, NULL);
 }
 
 
@@ -1388,11 +1435,12 @@ ngx_http_notify_store_prune(MDB_txn *txn, ngx_http_notify_store_op_t *op)
     ngx_uint_t                   n;
     ngx_http_notify_store_t     *st;
     ngx_http_notify_note_hdr_t   hdr;
-    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 32];
 
     st = &ngx_http_notify_store;
 
     op->count = 0;
+    op->replaced = 0;
 
     rc = mdb_cursor_open(txn, st->notes, &cur);
     if (rc != 0) {
@@ -1442,6 +1490,17 @@ ngx_http_notify_store_prune(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 
                 if (id.len == 0 || id.len > NGX_HTTP_NOTIFY_USER_MAX) {
                     continue;
+                }
+
+                if (hdr.has_chain) {
+                    rc = ngx_http_notify_store_unchain(txn, hdr.chain, &id,
+                                                       seq, buf);
+                    if (rc == 0) {
+                        op->replaced++;
+
+                    } else if (rc != MDB_NOTFOUND) {
+                        goto failed;
+                    }
                 }
 
                 fkey.mv_data = buf;
@@ -2009,8 +2068,9 @@ ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op)
 
     if (op->rc == NGX_OK && op->seq > 0) {
         ngx_log_error(NGX_LOG_INFO, op->log, 0,
-                      "notify: retention removed %uL notifications and"
-                      " %ui feed entries", op->seq, op->count);
+                      "notify: retention removed %uL notifications,"
+                      " %ui feed entries and %ui chain links",
+                      op->seq, op->count, op->replaced);
     }
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {

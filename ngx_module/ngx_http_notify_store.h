@@ -123,7 +123,8 @@ struct ngx_http_notify_store_op_s {
     uint64_t                        unread;      /* READ_*: the new count */
     ngx_uint_t                      count;       /* PRUNE: entries removed */
     ngx_uint_t                      replaced;    /* PUT: chain entries
-                                                    replaced */
+                                                    replaced; PRUNE: chain
+                                                    links removed */
 
     ngx_http_notify_store_done_pt   done;
     void                           *data;

@@ -1435,3 +1435,37 @@ CONF
  qr/^$/, qr/^\{"items":\[\{"id":"0000000000000002","attempts":1,[^\]]*\}\]\}$/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 44: retention and chains (1/2): a chain of two, the second replacing the first
+--- http_config eval: ::conf('t44', extra => "    notify_feed_retention 1s;\n")
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- request eval
+[::post($::TeamPath, ::body(chainId => 7, templateParameters => [{name => 'taskId', value => 'first'}])),
+ ::post($::TeamPath, ::body(chainId => 7, templateParameters => [{name => 'taskId', value => 'second'}]))]
+--- more_headers eval: [$::App, $::App]
+--- error_code eval: [204, 204]
+--- no_error_log
+[error]
+
+
+
+=== TEST 45: retention and chains (2/2): the feed before retention runs; then the chain's link goes with the notification it points at
+--- http_config eval: ::conf('t44', extra => "    notify_feed_retention 1s;\n")
+--- config
+    location /activities { notify_feed; }
+--- request
+GET /activities
+--- more_headers eval: $::Feed{john}
+--- wait: 3
+--- error_code: 200
+--- response_body_like eval
+qr/^\{"items":\[\{"id":"0000000000000002",[^\]]*"title":"Contoso Tasks created task second for you"[^\]]*\}\],"next":null,"unread":1\}$/
+--- grep_error_log eval
+qr/retention removed [^"]*? chain links/
+--- grep_error_log_out eval
+qr/\A(?:retention removed 2 notifications, 1 feed entries and 1 chain links\n|retention removed 1 notifications, 0 feed entries and 0 chain links\nretention removed 1 notifications, 1 feed entries and 1 chain links\n)\z/
+--- no_error_log
+[error]
