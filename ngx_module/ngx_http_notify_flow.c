@@ -352,10 +352,20 @@ ngx_http_notify_read_body(ngx_http_notify_req_t *nr)
     ngx_buf_t                   *b;
     ngx_chain_t                 *cl;
     ngx_http_request_t          *r;
+    ngx_http_notify_ctx_t       *ctx;
     ngx_http_notify_loc_conf_t  *nlcf;
 
     r = nr->request;
     nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+
+    if (ctx->body_too_large) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "The request body is larger than %uz"
+                                    " bytes.", nlcf->max_body);
+    }
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
         ngx_str_set(&nr->raw, "");

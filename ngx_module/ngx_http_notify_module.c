@@ -30,6 +30,9 @@ static char *ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_notify_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_notify_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_notify_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_notify_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static void ngx_http_notify_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_notify_status(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -271,7 +274,7 @@ static ngx_command_t  ngx_http_notify_commands[] = {
 
 static ngx_http_module_t  ngx_http_notify_module_ctx = {
     ngx_http_notify_add_variables,         /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_notify_postconfiguration,     /* postconfiguration */
 
     ngx_http_notify_create_main_conf,      /* create main configuration */
     ngx_http_notify_init_main_conf,        /* init main configuration */
@@ -722,6 +725,7 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_notify_loc_conf_t *prev = parent;
     ngx_http_notify_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t     *clcf;
     ngx_http_notify_main_conf_t  *nmcf;
 
     ngx_conf_merge_uint_value(conf->status_flags, prev->status_flags,
@@ -758,6 +762,19 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->dialect) {
+        /*
+         * notify_max_body is the limit here, so that a body over it gets
+         * the dialect's 413, not nginx's page: nginx's own check is off
+         * (the core module's location configurations are merged before
+         * ours), and the request body filter below keeps the module from
+         * buffering a chunked body past the limit.
+         */
+
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        clcf->client_max_body_size = 0;
+    }
+
     if (conf->dialect == &ngx_http_notify_push_dialect
         && ngx_http_notify_push_merge(cf, conf) != NGX_CONF_OK)
     {
@@ -765,6 +782,85 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_http_request_body_filter_pt  ngx_http_notify_next_body_filter;
+
+
+static ngx_int_t
+ngx_http_notify_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_notify_next_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_notify_request_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A notify_inbound body past notify_max_body (a chunked one: a longer
+ * Content-Length is answered before reading) is read to its end but not
+ * kept; the flow then answers 413 in the dialect's shape.
+ */
+
+static ngx_int_t
+ngx_http_notify_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                 *cl, *last;
+    ngx_http_notify_ctx_t       *ctx;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+
+    if (ctx == NULL || ctx->inbound == NULL) {
+        return ngx_http_notify_next_body_filter(r, in);
+    }
+
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    last = NULL;
+
+    for (cl = in; cl; cl = cl->next) {
+
+        if (!ctx->body_too_large) {
+            ctx->body_seen += ngx_buf_size(cl->buf);
+
+            if (ctx->body_seen > (off_t) nlcf->max_body) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "notify: the request body is larger than"
+                              " notify_max_body (%uz), dropping it",
+                              nlcf->max_body);
+                ctx->body_too_large = 1;
+            }
+        }
+
+        if (cl->buf->last_buf) {
+            last = cl;
+        }
+    }
+
+    if (!ctx->body_too_large) {
+        return ngx_http_notify_next_body_filter(r, in);
+    }
+
+    /* dropped: consumed, and only the end of the body goes on */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+
+        if (cl->buf->in_file) {
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+    }
+
+    if (last == NULL) {
+        return ngx_http_notify_next_body_filter(r, NULL);
+    }
+
+    last->next = NULL;
+
+    return ngx_http_notify_next_body_filter(r, last);
 }
 
 

@@ -197,6 +197,9 @@ typedef struct {
     void                       *feed;          /* notify_feed */
     void                       *delivery;      /* a delivery subrequest's */
     ngx_str_t                   delivery_status;
+    off_t                       body_seen;     /* notify_inbound: bytes */
+    unsigned                    body_too_large:1;  /* dropped past
+                                                      notify_max_body */
 } ngx_http_notify_ctx_t;
 
 

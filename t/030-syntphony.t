@@ -289,6 +289,58 @@ my $b = "{\"eventId\":\"e\",\"title\":\"" . ("x" x 2000) . "\",\"url\":\"http://
 
 
 
+=== TEST 16a: notify_max_body, not client_max_body_size, is the limit of a notify_inbound location
+--- http_config eval: $ENV{TEST_NGINX_HUB}
+--- config
+    location = /n {
+        client_max_body_size 1k;
+        notify_max_body 4k;
+        notify_inbound syntphony;
+    }
+--- more_headers eval: $::Json . $::App
+--- request eval
+"POST /n\n{\"eventId\":\"e\",\"title\":\"" . ("x" x 2000) . "\",\"url\":\"http://x.example.org\",\"accounts\":[\"u-ada\"]}"
+--- error_code: 200
+--- no_error_log
+[error]
+
+
+
+=== TEST 16b: a body over client_max_body_size gets the dialect's 413, not nginx's page
+--- http_config eval: $ENV{TEST_NGINX_HUB}
+--- config
+    location = /n { client_max_body_size 1m; notify_inbound syntphony; }
+--- more_headers eval: $::Json . $::App
+--- request eval
+"POST /n\n{\"eventId\":\"e\",\"title\":\"" . ("x" x (2 * 1024 * 1024)) . "\",\"url\":\"http://x.example.org\",\"accounts\":[\"u-ada\"]}"
+--- error_code: 413
+--- response_headers
+Content-Type: application/problem+json; charset=utf-8
+--- response_body_like: ^\{"type":"https://tools.ietf.org/html/rfc7231#section-6.5.11","title":"Payload Too Large","status":413,"traceId":"00-[0-9a-f]{32}-[0-9a-f]{16}-00"\}$
+--- no_error_log
+[error]
+client intended to send too large body
+
+
+
+=== TEST 16c: so does a chunked one, read to its end and dropped, not buffered
+--- http_config eval: $ENV{TEST_NGINX_HUB}
+--- config
+    location = /n { client_max_body_size 1m; notify_inbound syntphony; }
+--- more_headers eval: $::Json . $::App . "Transfer-Encoding: chunked\n"
+--- request eval
+my $b = "{\"eventId\":\"e\",\"title\":\"" . ("x" x (2 * 1024 * 1024)) . "\",\"url\":\"http://x.example.org\",\"accounts\":[\"u-ada\"]}";
+"POST /n\n" . CORE::join('', map { sprintf("%x\r\n%s\r\n", length($_), $_) } unpack('(a65536)*', $b)) . "0\r\n\r\n"
+--- error_code: 413
+--- response_body_like: "title":"Payload Too Large","status":413
+--- error_log
+larger than notify_max_body (65536), dropping it
+--- no_error_log
+[error]
+client intended to send too large
+
+
+
 === TEST 17: a body in a temporary file is read whole
 --- http_config eval: $ENV{TEST_NGINX_HUB}
 --- config

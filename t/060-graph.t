@@ -1297,6 +1297,23 @@ stored notification
 
 
 
+=== TEST 34a: a body over client_max_body_size too: 413 in Graph's shape, not nginx's page
+--- http_config eval: ::conf('t33')
+--- config
+    location ~* sendactivitynotification {
+        client_max_body_size 1m;
+        notify_inbound graph;
+    }
+--- more_headers eval: $::App
+--- request eval: ::post($::TeamPath, ::body(previewText => {content => 'x' x (2 * 1024 * 1024)}))
+--- error_code: 413
+--- response_body_like eval: ::err('RequestEntityTooLarge', 'The request body is larger than 65536 bytes.')
+--- no_error_log
+[error]
+client intended to send too large body
+
+
+
 === TEST 35: notify_require_role adds a role the caller must hold
 --- http_config eval: ::conf('t34')
 --- config
