@@ -854,11 +854,7 @@ ngx_http_notify_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
     }
 
-    if (last == NULL) {
-        return ngx_http_notify_next_body_filter(r, NULL);
-    }
-
-    last->next = NULL;
+    /* the buffer with last_buf ends the chain */
 
     return ngx_http_notify_next_body_filter(r, last);
 }

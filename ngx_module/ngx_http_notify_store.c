@@ -128,6 +128,7 @@ static uint64_t ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user);
 static int ngx_http_notify_store_commit(MDB_txn *txn,
     ngx_http_notify_store_op_t *ops);
 static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
+static void ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops);
 static void ngx_http_notify_store_start(void);
 static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
@@ -653,6 +654,7 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
         rc = ngx_http_notify_store_commit(txn, ops);
 
         if (rc == 0) {
+            ngx_http_notify_store_sync(ops);
             return;
         }
     }
@@ -686,6 +688,35 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 
         op->next = next;
     }
+
+    ngx_http_notify_store_sync(ops);
+}
+
+
+/*
+ * The meta page of what was committed, to disk, outside the writer lock.
+ * Should that fail, what was committed is answered as failed (and never
+ * committed again: it is in the store, only its durability is in doubt).
+ */
+
+static void
+ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops)
+{
+    int                          rc;
+    ngx_http_notify_store_op_t  *op;
+
+    rc = mdb_env_sync(ngx_http_notify_store.env, 1);
+
+    if (rc == 0) {
+        return;
+    }
+
+    for (op = ops; op; op = op->next) {
+        if (op->rc == NGX_OK) {
+            op->rc = NGX_ERROR;
+            op->err = rc;
+        }
+    }
 }
 
 
@@ -709,14 +740,9 @@ ngx_http_notify_store_commit(MDB_txn *txn, ngx_http_notify_store_op_t *ops)
         }
     }
 
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        return rc;
-    }
+    /* the data pages are synced here; the meta page is left to the caller */
 
-    /* durable from here: the meta page too, outside the writer lock */
-
-    return mdb_env_sync(ngx_http_notify_store.env, 1);
+    return mdb_txn_commit(txn);
 }
 
 
