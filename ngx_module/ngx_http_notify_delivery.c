@@ -1375,48 +1375,10 @@ ngx_http_notify_delivery_status_variable(ngx_http_request_t *r,
 char *
 ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_loc_conf_t *nlcf = conf;
-
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (nlcf->handler != NULL) {
-        return "is duplicate";
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-#if (NGX_PCRE)
-    if (clcf->regex) {
-        return "cannot be used in a regex location";
-    }
-#endif
-
-    nlcf->feed_prefix = clcf->name;
-    nlcf->handler = ngx_http_notify_outbox_handler;
-    clcf->handler = ngx_http_notify_outbox_handler;
-
-    return NGX_CONF_OK;
+    return ngx_http_notify_prefix_handler(cf, conf,
+                                          ngx_http_notify_outbox_handler);
 }
 
-
-static ngx_int_t
-ngx_http_notify_outbox_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message)
-{
-    json_t     *json;
-    ngx_int_t   rc;
-
-    json = json_pack("{s:{s:s, s:s}}", "error", "code", code,
-                     "message", message);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_notify_send_json(r, status, NULL, json, 0);
-    json_decref(json);
-
-    return rc;
-}
 
 
 static ngx_int_t
@@ -1435,7 +1397,7 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
     }
 
     if (!ngx_http_notify_store_ready()) {
-        return ngx_http_notify_outbox_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+        return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                             "ServiceUnavailable",
                                             "The store is not available.");
     }
@@ -1463,7 +1425,7 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
             != NGX_OK)
         {
             json_decref(items);
-            return ngx_http_notify_outbox_error(r,
+            return ngx_http_notify_send_error(r,
                                                 NGX_HTTP_SERVICE_UNAVAILABLE,
                                                 "ServiceUnavailable",
                                                 "The outbox could not be"
@@ -1498,7 +1460,7 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
         || (slash && !(last - slash == 6
                        && ngx_strncmp(slash, "/retry", 6) == 0)))
     {
-        return ngx_http_notify_outbox_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+        return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                             "There is no such resource.");
     }
 
@@ -1540,13 +1502,13 @@ ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op)
     r = op->data;
 
     if (op->rc == NGX_ERROR) {
-        rc = ngx_http_notify_outbox_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "ServiceUnavailable",
                                           "The outbox could not be"
                                           " updated.");
 
     } else if (op->rc == NGX_DECLINED) {
-        rc = ngx_http_notify_outbox_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                           "There is no such pending"
                                           " delivery.");
 

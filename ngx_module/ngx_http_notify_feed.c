@@ -43,8 +43,6 @@ static ngx_int_t ngx_http_notify_feed_mark(ngx_http_request_t *r,
 static void ngx_http_notify_feed_until_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_feed_post(ngx_http_notify_feed_req_t *fr);
 static void ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op);
-static ngx_int_t ngx_http_notify_feed_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *message);
 
 
 ngx_int_t
@@ -109,7 +107,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
     }
 
     if (route == NONE) {
-        return ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+        return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                           "There is no such resource.");
     }
 
@@ -131,13 +129,13 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
             }
         }
 
-        return ngx_http_notify_feed_error(r, NGX_HTTP_NOT_ALLOWED,
+        return ngx_http_notify_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                           "MethodNotAllowed",
                                           "The method is not allowed here.");
     }
 
     if (!ngx_http_notify_store_ready()) {
-        return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+        return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "ServiceUnavailable",
                                           "The notification store is not"
                                           " available.");
@@ -158,7 +156,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_notify_feed_error(r, NGX_HTTP_UNAUTHORIZED,
+        return ngx_http_notify_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                           "InvalidAuthenticationToken",
                                           auth->error
                                           == NGX_HTTP_NOTIFY_AUTH_NONE
@@ -218,7 +216,7 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
         if (nlcf->feed_admin_role.len == 0
             || !ngx_http_notify_has_role(p, &roles))
         {
-            *rc = ngx_http_notify_feed_error(r, NGX_HTTP_FORBIDDEN,
+            *rc = ngx_http_notify_send_error(r, NGX_HTTP_FORBIDDEN,
                                              "Forbidden",
                                              "Only an administrator may read"
                                              " another user's feed.");
@@ -239,7 +237,7 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
         u = ngx_http_notify_directory_user(nmcf->directory, &name);
 
         if (u == NULL) {
-            *rc = ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND,
+            *rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
                                              "NotFound",
                                              "There is no such user.");
             return NGX_DECLINED;
@@ -269,7 +267,7 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    *rc = ngx_http_notify_feed_error(r, NGX_HTTP_FORBIDDEN, "Forbidden",
+    *rc = ngx_http_notify_send_error(r, NGX_HTTP_FORBIDDEN, "Forbidden",
                                      "The token names no user.");
     return NGX_DECLINED;
 }
@@ -293,7 +291,7 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         n = ngx_atoi(arg.data, arg.len);
 
         if (n < 1 || n > NGX_HTTP_NOTIFY_FEED_LIMIT_MAX) {
-            return ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               "BadRequest",
                                               "limit must be a number from"
                                               " 1 to 100.");
@@ -305,7 +303,7 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
     if (ngx_http_arg(r, (u_char *) "cursor", 6, &arg) == NGX_OK
         && ngx_http_notify_parse_id(&arg, &q.cursor) != NGX_OK)
     {
-        return ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
                                           "BadRequest",
                                           "cursor is not a cursor this feed"
                                           " gave.");
@@ -321,7 +319,7 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
                      && ngx_strncasecmp(arg.data, (u_char *) "false", 5)
                         == 0))
         {
-            return ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               "BadRequest",
                                               "unread must be true or"
                                               " false.");
@@ -332,7 +330,7 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
                                    r->connection->log)
         != NGX_OK)
     {
-        return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+        return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "ServiceUnavailable",
                                           "The feed could not be read.");
     }
@@ -375,7 +373,7 @@ ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
     if (ngx_http_notify_store_unread(user, &unread, r->connection->log)
         != NGX_OK)
     {
-        return ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+        return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "ServiceUnavailable",
                                           "The feed could not be read.");
     }
@@ -413,7 +411,7 @@ ngx_http_notify_feed_mark(ngx_http_request_t *r, ngx_str_t *user,
 
     if (id) {
         if (ngx_http_notify_parse_id(id, &fr->op.seq) != NGX_OK) {
-            return ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND,
+            return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
                                               "NotFound",
                                               "There is no such"
                                               " notification in the feed.");
@@ -470,7 +468,7 @@ ngx_http_notify_feed_until_body(ngx_http_request_t *r)
             || (size_t) (cl->buf->last - cl->buf->pos) > (size_t) (buf
                                                      + sizeof(buf) - p))
         {
-            rc = ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST,
+            rc = ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
                                             "BadRequest",
                                             "The body must be"
                                             " {\"until\": \"<id>\"}.");
@@ -486,7 +484,7 @@ ngx_http_notify_feed_until_body(ngx_http_request_t *r)
 
     if (until == NULL || !json_is_string(until)) {
         json_decref(body);
-        rc = ngx_http_notify_feed_error(r, NGX_HTTP_BAD_REQUEST, "BadRequest",
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST, "BadRequest",
                                         "The body must be"
                                         " {\"until\": \"<id>\"}.");
         ngx_http_finalize_request(r, rc);
@@ -500,7 +498,7 @@ ngx_http_notify_feed_until_body(ngx_http_request_t *r)
     json_decref(body);
 
     if (rc != NGX_OK) {
-        rc = ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                         "There is no such notification in"
                                         " the feed.");
         ngx_http_finalize_request(r, rc);
@@ -540,12 +538,12 @@ ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op)
     r = fr->request;
 
     if (op->rc == NGX_ERROR) {
-        rc = ngx_http_notify_feed_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "ServiceUnavailable",
                                         "The feed could not be updated.");
 
     } else if (op->rc == NGX_DECLINED) {
-        rc = ngx_http_notify_feed_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                         "There is no such notification in"
                                         " the feed.");
 
@@ -564,22 +562,3 @@ ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op)
     ngx_http_finalize_request(r, rc);
 }
 
-
-static ngx_int_t
-ngx_http_notify_feed_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message)
-{
-    json_t     *json;
-    ngx_int_t   rc;
-
-    json = json_pack("{s:{s:s, s:s}}", "error", "code", code,
-                     "message", message);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_notify_send_json(r, status, NULL, json, 0);
-    json_decref(json);
-
-    return rc;
-}

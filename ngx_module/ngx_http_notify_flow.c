@@ -838,6 +838,54 @@ ngx_http_notify_digits(const char *s, size_t n, ngx_int_t *v)
 
 
 /*
+ * Is a Content-Type value JSON: application/json, application/<x>+json,
+ * and with "text" set text/json too, in any case, parameters and blanks
+ * aside?  "type" is set to the media type itself.
+ */
+
+ngx_uint_t
+ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
+    ngx_str_t *type)
+{
+    u_char  *p, *end;
+
+    p = value->data;
+
+    end = ngx_strlchr(p, p + value->len, ';');
+    if (end == NULL) {
+        end = p + value->len;
+    }
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    type->data = p;
+    type->len = end - p;
+
+    if (type->len == 16
+        && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
+    {
+        return 1;
+    }
+
+    if (text && type->len == 9
+        && ngx_strncasecmp(p, (u_char *) "text/json", 9) == 0)
+    {
+        return 1;
+    }
+
+    return type->len > 17
+           && ngx_strncasecmp(p, (u_char *) "application/", 12) == 0
+           && ngx_strncasecmp(end - 5, (u_char *) "+json", 5) == 0;
+}
+
+
+/*
  * An RFC 3339 / ISO 8601 date-time: YYYY-MM-DD, then optionally
  * "T" (or "t" or a space) hh:mm[:ss[.fraction]] and an optional offset
  * "Z" or +hh:mm (also +hhmm).

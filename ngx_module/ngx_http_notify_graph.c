@@ -682,36 +682,11 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
 static ngx_int_t
 ngx_http_notify_graph_json_type(ngx_http_request_t *r)
 {
-    u_char     *p, *end;
-    ngx_str_t   type;
+    ngx_str_t  type;
 
-    if (r->headers_in.content_type == NULL) {
-        return NGX_DECLINED;
-    }
-
-    type = r->headers_in.content_type->value;
-    p = type.data;
-
-    end = ngx_strlchr(p, p + type.len, ';');
-    if (end == NULL) {
-        end = p + type.len;
-    }
-
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-
-    type.len = end - p;
-
-    if (type.len == 16
-        && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
-    {
-        return NGX_OK;
-    }
-
-    if (type.len > 17
-        && ngx_strncasecmp(p, (u_char *) "application/", 12) == 0
-        && ngx_strncasecmp(end - 5, (u_char *) "+json", 5) == 0)
+    if (r->headers_in.content_type != NULL
+        && ngx_http_notify_json_media_type(&r->headers_in.content_type->value,
+                                           0, &type))
     {
         return NGX_OK;
     }

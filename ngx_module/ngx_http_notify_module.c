@@ -447,6 +447,28 @@ ngx_http_notify_get_ctx(ngx_http_request_t *r)
 }
 
 
+/* the error of the endpoints that speak no dialect (feed, outbox) */
+
+ngx_int_t
+ngx_http_notify_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+
+    json = json_pack("{s:{s:s, s:s}}", "error", "code", code,
+                     "message", message);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_notify_send_json(r, status, NULL, json, 0);
+    json_decref(json);
+
+    return rc;
+}
+
+
 /*
  * Sends "json" as the whole response.  The text is written straight into
  * a buffer from the request pool: json_dumpb() is asked for the size first,
@@ -939,8 +961,20 @@ ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_loc_conf_t *nlcf = conf;
+    return ngx_http_notify_prefix_handler(cf, conf,
+                                          ngx_http_notify_feed_handler);
+}
 
+
+/*
+ * notify_feed, notify_outbox: the handler of a prefix location, which
+ * serves the prefix and what is below it.
+ */
+
+char *
+ngx_http_notify_prefix_handler(ngx_conf_t *cf,
+    ngx_http_notify_loc_conf_t *nlcf, ngx_http_handler_pt handler)
+{
     ngx_http_core_loc_conf_t  *clcf;
 
     if (nlcf->handler != NULL) {
@@ -960,8 +994,8 @@ ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     nlcf->feed_prefix = clcf->name;
-    nlcf->handler = ngx_http_notify_feed_handler;
-    clcf->handler = ngx_http_notify_feed_handler;
+    nlcf->handler = handler;
+    clcf->handler = handler;
 
     return NGX_CONF_OK;
 }

@@ -178,6 +178,8 @@ ngx_table_elt_t *ngx_http_notify_header(ngx_http_request_t *r,
 ngx_int_t ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_notify_set_www_authenticate(ngx_http_request_t *r);
+ngx_uint_t ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
+    ngx_str_t *type);
 ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);
 ngx_int_t ngx_http_notify_valid_http_url(const char *s, size_t len);
 
@@ -186,6 +188,9 @@ char *ngx_http_notify_push_recipients(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_notify_push_merge(ngx_conf_t *cf,
     ngx_http_notify_loc_conf_t *conf);
+
+char *ngx_http_notify_prefix_handler(ngx_conf_t *cf,
+    ngx_http_notify_loc_conf_t *nlcf, ngx_http_handler_pt handler);
 
 /* feed (ngx_http_notify_feed.c) */
 ngx_int_t ngx_http_notify_feed_handler(ngx_http_request_t *r);
@@ -204,6 +209,8 @@ typedef struct {
 
 
 ngx_http_notify_ctx_t *ngx_http_notify_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_notify_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
 ngx_int_t ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, json_t *json, size_t flags);
 ngx_int_t ngx_http_notify_send_body(ngx_http_request_t *r, ngx_uint_t status,

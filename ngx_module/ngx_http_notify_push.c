@@ -124,53 +124,17 @@ static ngx_http_notify_push_type_t  ngx_http_notify_push_types[] = {
 static ngx_int_t
 ngx_http_notify_push_check_request(ngx_http_notify_req_t *nr)
 {
-    u_char              *p, *end, *slash;
     ngx_str_t            type;
     ngx_http_request_t  *r;
 
     r = nr->request;
 
-    if (r->headers_in.content_type == NULL) {
-        return NGX_OK;
-    }
-
-    type = r->headers_in.content_type->value;
-
-    end = ngx_strlchr(type.data, type.data + type.len, ';');
-    if (end == NULL) {
-        end = type.data + type.len;
-    }
-
-    p = type.data;
-
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-
-    if ((end - p == 16
-         && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
-        || (end - p == 9
-            && ngx_strncasecmp(p, (u_char *) "text/json", 9) == 0))
+    if (r->headers_in.content_type == NULL
+        || ngx_http_notify_json_media_type(&r->headers_in.content_type->value,
+                                           1, &type))
     {
         return NGX_OK;
     }
-
-    slash = ngx_strlchr(p, end, '/');
-
-    if (slash && slash - p == 11
-        && ngx_strncasecmp(p, (u_char *) "application", 11) == 0
-        && end - slash > 5
-        && ngx_strncasecmp(end - 5, (u_char *) "+json", 5) == 0)
-    {
-        return NGX_OK;
-    }
-
-    type.len = end - p;
-    type.data = p;
 
     return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_MEDIA_TYPE,
                                 NGX_HTTP_BAD_REQUEST,

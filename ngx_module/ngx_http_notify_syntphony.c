@@ -110,48 +110,17 @@ ngx_http_notify_syntphony_check_headers(ngx_http_notify_req_t *nr)
 static ngx_int_t
 ngx_http_notify_syntphony_check_request(ngx_http_notify_req_t *nr)
 {
-    u_char              *p, *end, *slash;
     ngx_str_t            type;
     ngx_http_request_t  *r;
 
     r = nr->request;
 
-    if (r->headers_in.content_type == NULL) {
-        goto unsupported;
-    }
-
-    type = r->headers_in.content_type->value;
-    end = ngx_strlchr(type.data, type.data + type.len, ';');
-    if (end == NULL) {
-        end = type.data + type.len;
-    }
-
-    while (end > type.data && end[-1] == ' ') {
-        end--;
-    }
-
-    type.len = end - type.data;
-    p = type.data;
-
-    if ((type.len == 16
-         && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
-        || (type.len == 9
-            && ngx_strncasecmp(p, (u_char *) "text/json", 9) == 0))
+    if (r->headers_in.content_type != NULL
+        && ngx_http_notify_json_media_type(&r->headers_in.content_type->value,
+                                           1, &type))
     {
         return NGX_OK;
     }
-
-    slash = ngx_strlchr(p, end, '/');
-
-    if (slash && slash - p == 11
-        && ngx_strncasecmp(p, (u_char *) "application", 11) == 0
-        && type.len > 17
-        && ngx_strncasecmp(end - 5, (u_char *) "+json", 5) == 0)
-    {
-        return NGX_OK;
-    }
-
-unsupported:
 
     return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_MEDIA_TYPE,
                                 NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,

@@ -307,6 +307,16 @@ qr/^\{"items":\[${\ ::item(::id(1), 'kept', 'false')}\],"next":null,"unread":1\}
 
 
 
+=== TEST 16a: nor for named ones
+--- http_config eval: ::conf('t16')
+--- config
+    location @act { notify_feed; }
+--- must_die
+--- error_log
+"notify_feed" directive cannot be used in a named location
+
+
+
 === TEST 17: notify_feed needs a store
 --- config
     location /activities { notify_feed; }

@@ -1032,6 +1032,25 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
 
 
 
+=== TEST 24a: application/<x>+json is JSON too; text/json and a bare "+json" subtype are not
+--- http_config eval: ::conf('t23')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval
+["Content-Type: application/vnd.contoso+json\n" . ::bearer($::AppToken),
+ "Content-Type: text/json\n" . ::bearer($::AppToken),
+ "Content-Type: application/+json\n" . ::bearer($::AppToken)]
+--- request eval
+[::post($::TeamPath, ::body()), ::post($::TeamPath, ::body()), ::post($::TeamPath, ::body())]
+--- error_code eval: [204, 400, 400]
+--- response_body_like eval
+[qr/^$/,
+ (::bad('Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.')) x 2]
+--- no_error_log
+[error]
+
+
+
 === TEST 25: a property of the wrong type
 --- http_config eval: ::conf('t24')
 --- config

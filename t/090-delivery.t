@@ -388,3 +388,33 @@ invalid value "maybe" of "notify_push_type", it must be "on" or "off"
 --- must_die
 --- error_log
 invalid value "soon" of "notify_push_days_before"
+
+
+
+=== TEST 22: notify_outbox is not for regex locations
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t22")
+--- config
+    location ~ ^/out { notify_outbox; }
+--- must_die
+--- error_log
+"notify_outbox" directive cannot be used in a regex location
+
+
+
+=== TEST 23: nor for named ones
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t22")
+--- config
+    location @out { notify_outbox; }
+--- must_die
+--- error_log
+"notify_outbox" directive cannot be used in a named location
+
+
+
+=== TEST 24: notify_outbox twice in one place is an error
+--- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t22")
+--- config
+    location /outbox { notify_outbox; notify_outbox; }
+--- must_die
+--- error_log
+"notify_outbox" directive is duplicate
