@@ -825,8 +825,7 @@ ngx_http_notify_delivery_done(ngx_http_request_t *r, void *data,
     u_char           *body;
     size_t            len;
     ngx_str_t         retry;
-    ngx_uint_t        i, status;
-    ngx_list_part_t  *part;
+    ngx_uint_t        status;
     ngx_table_elt_t  *h;
 
     if (dl->finished) {
@@ -859,29 +858,13 @@ ngx_http_notify_delivery_done(ngx_http_request_t *r, void *data,
         len = r->out->buf->last - r->out->buf->pos;
     }
 
-    ngx_str_null(&retry);
+    h = ngx_http_notify_header(&r->headers_out.headers, "Retry-After");
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
+    if (h != NULL) {
+        retry = h->value;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash && h[i].key.len == 11
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After", 11)
-               == 0)
-        {
-            retry = h[i].value;
-        }
+    } else {
+        ngx_str_null(&retry);
     }
 
     ngx_http_notify_delivery_verdict(dl, status, body, len, &retry,

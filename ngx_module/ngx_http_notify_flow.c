@@ -450,7 +450,7 @@ ngx_http_notify_error(ngx_http_notify_req_t *nr)
         }
     }
 
-    if (nr->error == NGX_HTTP_NOTIFY_ERR_METHOD
+    if (nr->error == NGX_HTTP_NOTIFY_ERR_METHOD && !nr->dialect->no_allow
         && ngx_http_notify_set_allow(nr) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -781,8 +781,10 @@ ngx_http_notify_set_www_authenticate(ngx_http_request_t *r)
 }
 
 
+/* a header by name (in any case) in a list of headers, in or out */
+
 ngx_table_elt_t *
-ngx_http_notify_header(ngx_http_request_t *r, const char *name)
+ngx_http_notify_header(ngx_list_t *headers, const char *name)
 {
     size_t            len;
     ngx_uint_t        i;
@@ -790,7 +792,7 @@ ngx_http_notify_header(ngx_http_request_t *r, const char *name)
     ngx_table_elt_t  *h;
 
     len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
+    part = &headers->part;
     h = part->elts;
 
     for (i = 0; /* void */ ; i++) {
@@ -805,7 +807,7 @@ ngx_http_notify_header(ngx_http_request_t *r, const char *name)
             i = 0;
         }
 
-        if (h[i].key.len == len
+        if (h[i].hash != 0 && h[i].key.len == len
             && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
         {
             return &h[i];

@@ -52,7 +52,6 @@ static ngx_uint_t ngx_http_notify_gever_privileged(ngx_http_notify_req_t *nr);
 static ngx_uint_t ngx_http_notify_gever_suppressed(ngx_http_request_t *r);
 static const char *ngx_http_notify_gever_language(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_gever_not_found(ngx_http_notify_req_t *nr);
-static void ngx_http_notify_gever_remove_allow(ngx_http_request_t *r);
 
 static void ngx_http_notify_gever_check_recipients(
     ngx_http_notify_gever_text_t *t, json_t *v);
@@ -95,7 +94,8 @@ ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
     ngx_http_notify_gever_expand,
     ngx_http_notify_gever_answer,
     ngx_http_notify_gever_send_answer,
-    ngx_http_notify_gever_send_error
+    ngx_http_notify_gever_send_error,
+    1                                /* GEVER sends no "Allow" */
 };
 
 
@@ -1196,8 +1196,6 @@ ngx_http_notify_gever_not_found(ngx_http_notify_req_t *nr)
 
     r = nr->request;
 
-    ngx_http_notify_gever_remove_allow(r);
-
     if (r->headers_in.host) {
         host = r->headers_in.host->value;
 
@@ -1239,41 +1237,6 @@ ngx_http_notify_gever_not_found(ngx_http_notify_req_t *nr)
     json_decref(json);
 
     return rc;
-}
-
-
-/* the flow adds "Allow" to a method error; GEVER sends none */
-
-static void
-ngx_http_notify_gever_remove_allow(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Allow") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Allow",
-                               sizeof("Allow") - 1)
-               == 0)
-        {
-            h[i].hash = 0;
-        }
-    }
 }
 
 
@@ -1336,7 +1299,7 @@ ngx_http_notify_gever_suppressed(ngx_http_request_t *r)
         ngx_string("t"), ngx_string("1"), ngx_null_string
     };
 
-    h = ngx_http_notify_header(r, "X-GEVER-SuppressNotifications");
+    h = ngx_http_notify_header(&r->headers_in.headers, "X-GEVER-SuppressNotifications");
     if (h == NULL) {
         return 0;
     }
@@ -1382,7 +1345,7 @@ ngx_http_notify_gever_language(ngx_http_request_t *r)
     best = "de";
     best_q = 0;
 
-    h = ngx_http_notify_header(r, "Accept-Language");
+    h = ngx_http_notify_header(&r->headers_in.headers, "Accept-Language");
     if (h == NULL) {
         return best;
     }

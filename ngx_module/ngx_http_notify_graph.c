@@ -165,7 +165,8 @@ ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_http_notify_graph_expand,
     ngx_http_notify_graph_answer,
     ngx_http_notify_graph_send_answer,
-    ngx_http_notify_graph_send_error
+    ngx_http_notify_graph_send_error,
+    0
 };
 
 
@@ -1816,7 +1817,8 @@ ngx_http_notify_graph_ids(ngx_http_notify_req_t *nr,
 
         ctx->client_request_id = ctx->request_id;
 
-        h = ngx_http_notify_header(nr->request, "client-request-id");
+        h = ngx_http_notify_header(&nr->request->headers_in.headers,
+                                  "client-request-id");
 
         if (h && h->value.len && h->value.len <= 256) {
             for (i = 0; i < h->value.len; i++) {

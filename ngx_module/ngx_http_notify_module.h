@@ -144,6 +144,7 @@ struct ngx_http_notify_dialect_s {
     ngx_int_t                 (*send_answer)(ngx_http_notify_req_t *nr,
                                              json_t *answer);
     ngx_int_t                 (*send_error)(ngx_http_notify_req_t *nr);
+    unsigned                    no_allow:1;    /* no "Allow" on a 405 */
 };
 
 
@@ -173,7 +174,7 @@ ngx_int_t ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
     ngx_uint_t n, u_char *out);
 ngx_http_notify_main_conf_t *ngx_http_notify_main_conf(
     ngx_http_request_t *r);
-ngx_table_elt_t *ngx_http_notify_header(ngx_http_request_t *r,
+ngx_table_elt_t *ngx_http_notify_header(ngx_list_t *headers,
     const char *name);
 ngx_int_t ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);

@@ -90,7 +90,8 @@ ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
     ngx_http_notify_push_expand,
     ngx_http_notify_push_answer,
     ngx_http_notify_push_send_answer,
-    ngx_http_notify_push_send_error
+    ngx_http_notify_push_send_error,
+    0
 };
 
 

@@ -46,7 +46,8 @@ ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
     ngx_http_notify_syntphony_expand,
     ngx_http_notify_syntphony_answer,
     NULL,
-    ngx_http_notify_syntphony_send_error
+    ngx_http_notify_syntphony_send_error,
+    0
 };
 
 
@@ -66,7 +67,8 @@ ngx_http_notify_syntphony_check_headers(ngx_http_notify_req_t *nr)
         return NGX_OK;
     }
 
-    h = ngx_http_notify_header(nr->request, "Ocp-Apim-Subscription-Key");
+    h = ngx_http_notify_header(&nr->request->headers_in.headers,
+                               "Ocp-Apim-Subscription-Key");
 
     if (h != NULL) {
         key = h->value;
