@@ -408,6 +408,15 @@ ngx_http_notify_dir_users(ngx_http_notify_dir_load_t *ld, json_t *section)
             return NGX_ERROR;
         }
 
+        /* a user's id is part of the store's keys */
+
+        if (u->id.len > NGX_HTTP_NOTIFY_USER_MAX) {
+            ngx_http_notify_dir_error(ld, "%s: \"id\" is longer than %d"
+                                      " bytes", where,
+                                      NGX_HTTP_NOTIFY_USER_MAX);
+            return NGX_ERROR;
+        }
+
         active = json_object_get(entry, "active");
 
         if (active == NULL || json_is_null(active)) {

@@ -315,6 +315,15 @@ line 2, column 1: end of file expected near '{'
 
 
 
+=== TEST 15a: must die: a user id longer than the store's keys take (256 bytes)
+--- user_files eval
+[["dir.json", '{"users": [{"id": "' . ('u' x 256) . '", "upn": "a@example.org"}, {"id": "' . ('v' x 257) . '", "upn": "b@example.org"}]}' . "\n"]]
+--- must_die
+--- emerg
+users[1]: "id" is longer than 256 bytes
+
+
+
 === TEST 16: must die: invalid UTF-8
 --- user_files eval
 [["dir.json", qq{{"users": [{"id": "\xff", "upn": "a\@example.org"}]}\n}]]
