@@ -99,13 +99,6 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
         route = NONE;
     }
 
-    if (route != READ_UNTIL) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
     if (route == NONE) {
         return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                           "There is no such resource.");
@@ -120,13 +113,6 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (route == READ_UNTIL) {
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) {
-                return rc;
-            }
         }
 
         return ngx_http_notify_send_error(r, NGX_HTTP_NOT_ALLOWED,

@@ -310,7 +310,6 @@ ngx_http_notify_committed(ngx_http_notify_store_op_t *op)
 static ngx_int_t
 ngx_http_notify_send_answer(ngx_http_notify_req_t *nr)
 {
-    ngx_int_t            rc;
     ngx_http_request_t  *r;
 
     r = nr->request;
@@ -324,17 +323,7 @@ ngx_http_notify_send_answer(ngx_http_notify_req_t *nr)
                                          0);
     }
 
-    r->headers_out.status = nr->success;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_LAST);
+    return ngx_http_notify_send_empty(r, nr->success);
 }
 
 
@@ -425,7 +414,6 @@ ngx_http_notify_read_body(ngx_http_notify_req_t *nr)
 static ngx_int_t
 ngx_http_notify_error(ngx_http_notify_req_t *nr)
 {
-    ngx_int_t            rc;
     ngx_http_request_t  *r;
 
     r = nr->request;
@@ -440,14 +428,6 @@ ngx_http_notify_error(ngx_http_notify_req_t *nr)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "notify: %V", &nr->message);
-    }
-
-    if (r->request_body == NULL) {
-        rc = ngx_http_discard_request_body(r);
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
     }
 
     if (nr->error == NGX_HTTP_NOTIFY_ERR_METHOD && !nr->dialect->no_allow

@@ -1635,7 +1635,6 @@ ngx_http_notify_graph_answer(ngx_http_notify_req_t *nr)
 static ngx_int_t
 ngx_http_notify_graph_send_answer(ngx_http_notify_req_t *nr, json_t *answer)
 {
-    ngx_int_t                     rc;
     ngx_http_request_t           *r;
     ngx_http_notify_graph_ctx_t  *ctx;
 
@@ -1646,17 +1645,7 @@ ngx_http_notify_graph_send_answer(ngx_http_notify_req_t *nr, json_t *answer)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = nr->success;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_LAST);
+    return ngx_http_notify_send_empty(r, nr->success);
 }
 
 

@@ -506,6 +506,52 @@ ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * Every answer of the module starts here.  A body that the route did not
+ * read (an early error: no token, no right, no store, no such route) is
+ * discarded first, so that it is never taken for the next request of a
+ * keep-alive connection.  When it cannot be discarded, the connection is
+ * closed after the answer, as nginx does for its own error pages.
+ */
+
+ngx_int_t
+ngx_http_notify_send_header(ngx_http_request_t *r)
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    if (r->headers_out.status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        /* what is left of a body too large is not read: close */
+        r->keepalive = 0;
+        r->lingering_close = 1;
+    }
+
+    return ngx_http_send_header(r);
+}
+
+
+/* an answer without a body: a status alone */
+
+ngx_int_t
+ngx_http_notify_send_empty(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_int_t  rc;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_notify_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
+
+
 /* sends "data" (request pool memory) as the whole response */
 
 ngx_int_t
@@ -527,7 +573,7 @@ ngx_http_notify_send_body(ngx_http_request_t *r, ngx_uint_t status,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = len;
 
-    rc = ngx_http_send_header(r);
+    rc = ngx_http_notify_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -822,8 +868,10 @@ ngx_http_notify_postconfiguration(ngx_conf_t *cf)
 
 /*
  * A notify_inbound body past notify_max_body (a chunked one: a longer
- * Content-Length is answered before reading) is read to its end but not
- * kept; the flow then answers 413 in the dialect's shape.
+ * Content-Length is answered before reading) ends there: what came is
+ * dropped, the body is made to end (the rest is never read), and the flow
+ * answers 413 in the dialect's shape; the connection is then closed, with
+ * nginx's lingering close, as for nginx's own 413.
  */
 
 static ngx_int_t
@@ -839,34 +887,26 @@ ngx_http_notify_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_notify_next_body_filter(r, in);
     }
 
-    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
-
-    last = NULL;
-
-    for (cl = in; cl; cl = cl->next) {
-
-        if (!ctx->body_too_large) {
-            ctx->body_seen += ngx_buf_size(cl->buf);
-
-            if (ctx->body_seen > (off_t) nlcf->max_body) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "notify: the request body is larger than"
-                              " notify_max_body (%uz), dropping it",
-                              nlcf->max_body);
-                ctx->body_too_large = 1;
-            }
-        }
-
-        if (cl->buf->last_buf) {
-            last = cl;
-        }
+    if (ctx->body_too_large) {
+        /* the end was passed on already */
+        return NGX_OK;
     }
 
-    if (!ctx->body_too_large) {
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    for (cl = in; cl; cl = cl->next) {
+        ctx->body_seen += ngx_buf_size(cl->buf);
+    }
+
+    if (ctx->body_seen <= (off_t) nlcf->max_body) {
         return ngx_http_notify_next_body_filter(r, in);
     }
 
-    /* dropped: consumed, and only the end of the body goes on */
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "notify: the request body is larger than notify_max_body"
+                  " (%uz), not reading on", nlcf->max_body);
+
+    ctx->body_too_large = 1;
 
     for (cl = in; cl; cl = cl->next) {
         cl->buf->pos = cl->buf->last;
@@ -876,7 +916,24 @@ ngx_http_notify_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
     }
 
-    /* the buffer with last_buf ends the chain */
+    /* the body ends here: nothing more is read, the rest stays unread */
+
+    r->request_body->rest = 0;
+    r->keepalive = 0;
+    r->lingering_close = 1;
+
+    last = ngx_alloc_chain_link(r->pool);
+    if (last == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last->buf = ngx_calloc_buf(r->pool);
+    if (last->buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last->buf->last_buf = 1;
+    last->next = NULL;
 
     return ngx_http_notify_next_body_filter(r, last);
 }

@@ -214,6 +214,9 @@ ngx_int_t ngx_http_notify_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 ngx_int_t ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, json_t *json, size_t flags);
+ngx_int_t ngx_http_notify_send_header(ngx_http_request_t *r);
+ngx_int_t ngx_http_notify_send_empty(ngx_http_request_t *r,
+    ngx_uint_t status);
 ngx_int_t ngx_http_notify_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, u_char *data, size_t len);
 

@@ -1,0 +1,340 @@
+# Hardening: what a hostile caller or a real client does that the other
+# files' fixtures do not.  Every handler of the module and every early
+# answer (before the route reads the body): the body is never taken for
+# the next request of a keep-alive connection.
+use lib 't/lib';
+use NotifyTest;
+use Test::Nginx::Socket 'no_plan';
+
+BEGIN { NotifyTest::setup(); }
+
+our $App = "Content-Type: application/json\n"
+           . NotifyTest::bearer(NotifyTest::app_token());
+our $Ada = NotifyTest::bearer(NotifyTest::user_token('u-ada', 'ada@example.org'));
+
+sub conf {
+    my ($store, $extra) = @_;
+    return NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/$store",
+                                   extra => $extra);
+}
+
+our $Hub = conf('hub');
+
+our $Config = <<'CONF';
+    location = /n {
+        notify_subscription_key k1;
+        notify_inbound syntphony;
+    }
+    location ~ /sendActivityNotification$ { notify_inbound graph; }
+    location = /@external-activities { notify_inbound gever; }
+    location = /push {
+        notify_push_recipients devs@example.org;
+        notify_inbound push;
+    }
+    location /activities { notify_feed; }
+    location /notify/outbox { notify_outbox; }
+    location = /notify/status { notify_status; }
+    location = /last { return 200 "last\n"; }
+CONF
+
+# the body of the first request is a whole request of its own: were it
+# taken as the next request, nginx would answer /smuggled (and log that
+# html/smuggled does not exist) before /last
+our $Smuggled = "GET /smuggled HTTP/1.1\r\nHost: localhost\r\n"
+                . "Content-Length: 1\r\n\r\nx";
+
+sub smuggle { return ["$_[0]\n$Smuggled", "GET /last"] }
+
+# the same as one raw request on a keep-alive connection
+sub raw {
+    my ($line, $headers) = @_;
+    $headers //= '';
+    $headers =~ s/\n/\r\n/g;
+    return "$line HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n"
+           . $headers . "Content-Length: " . length($Smuggled) . "\r\n\r\n"
+           . $Smuggled;
+}
+
+# every dialect, with a small notify_max_body
+our $Small = <<'CONF';
+    notify_max_body 1k;
+    location = /n { notify_inbound syntphony; }
+    location ~ /sendActivityNotification$ { notify_inbound graph; }
+    location = /@external-activities { notify_inbound gever; }
+    location = /push {
+        notify_push_recipients devs@example.org;
+        notify_inbound push;
+    }
+CONF
+
+# a chunked body that goes on past the limit and never ends: only the
+# answer can end the exchange
+sub chunked {
+    my ($uri, $headers) = @_;
+    $headers =~ s/\n/\r\n/g;
+    my $chunk = sprintf("%x\r\n", 4096) . ('x' x 4096) . "\r\n";
+    return "POST $uri HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n"
+           . $headers . "Transfer-Encoding: chunked\r\n\r\n" . $chunk x 2;
+}
+
+no_shuffle();
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: feed, no token: 401, and the body is no request
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /activities/read')
+--- error_code eval: [401, 200]
+--- response_body_like eval: [qr/"InvalidAuthenticationToken"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 2: feed, another user's feed without the admin role: 403
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /activities/read?user=u-bob')
+--- more_headers eval: $::Ada
+--- error_code eval: [403, 200]
+--- response_body_like eval: [qr/"Forbidden"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 3: feed, no such route: 404
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /activities/nothing/here')
+--- more_headers eval: $::Ada
+--- error_code eval: [404, 200]
+--- response_body_like eval: [qr/"NotFound"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 4: feed, a method the route does not take: 405
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('PUT /activities/read')
+--- more_headers eval: $::Ada
+--- error_code eval: [405, 200]
+--- response_body_like eval: [qr/"MethodNotAllowed"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 5: feed, marking one item read that does not exist: 404
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /activities/00000000000000ff/read')
+--- more_headers eval: $::Ada
+--- error_code eval: [404, 200]
+--- response_body_like eval: [qr/"NotFound"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 6: outbox, a method it does not take: 405
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('PUT /notify/outbox')
+--- error_code eval: [405, 200]
+--- response_body_like eval: [qr/^(?!.*smuggled)/s, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 7: status, a method it does not take: 405
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /notify/status')
+--- error_code eval: [405, 200]
+--- response_body_like eval: [qr/405/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 8: syntphony, no subscription key: 401
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /n')
+--- more_headers eval: $::App
+--- error_code eval: [401, 200]
+--- response_body_like eval: [qr/"statusCode":401/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 9: syntphony, no token: 401
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /n')
+--- more_headers
+Content-Type: application/json
+ocp-apim-subscription-key: k1
+--- error_code eval: [401, 200]
+--- response_body_like eval: [qr/^\{"type":/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 10: syntphony, a token without the role: 403
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /n')
+--- more_headers eval: "ocp-apim-subscription-key: k1\nContent-Type: application/json\n$::Ada"
+--- error_code eval: [403, 200]
+--- response_body_like eval: [qr/"status":403/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 11: graph, no token: 401
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /v1.0/teams/t1/sendActivityNotification')
+--- error_code eval: [401, 200]
+--- response_body_like eval: [qr/"InvalidAuthenticationToken"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 12: graph, a method it does not take: 405
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('PUT /v1.0/teams/t1/sendActivityNotification')
+--- more_headers eval: $::App
+--- error_code eval: [405, 200]
+--- response_body_like eval: [qr/"error"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 13: gever, no token: 401
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /@external-activities')
+--- error_code eval: [401, 200]
+--- response_body_like eval: [qr/"message"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 14: push, no token: 401 in the push contract
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /push')
+--- more_headers
+User-Agent: DataNotifier
+Content-Type: application/json
+--- error_code eval: [401, 200]
+--- response_body_like eval: [qr/"Success":false/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 15: push, not the sender's User-Agent
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('POST /push')
+--- more_headers eval: "User-Agent: curl\nContent-Type: application/json\n$::App"
+--- error_code eval: [400, 200]
+--- response_body_like eval: [qr/"Success":false/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 16: a body longer than notify_max_body by its Content-Length: 413, and the connection is closed
+--- http_config eval: $::Hub
+--- config
+    location = /n {
+        notify_max_body 16;
+        notify_inbound syntphony;
+    }
+--- raw_request eval: ::raw('POST /n', $::App)
+--- error_code: 413
+--- response_headers
+Connection: close
+--- no_error_log
+smuggled
+
+
+
+=== TEST 17: outbox, no such entry: 404
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- pipelined_requests eval: ::smuggle('DELETE /notify/outbox/00000000000000ff')
+--- error_code eval: [404, 200]
+--- response_body_like eval: [qr/"NotFound"/, qr/^last$/]
+--- no_error_log
+smuggled
+
+
+
+=== TEST 18: syntphony, a chunked body past notify_max_body: 413 in its shape, the rest is not read, the connection is closed
+--- http_config eval: $::Hub
+--- config eval: $::Small
+--- raw_request eval: ::chunked('/n', $::App)
+--- error_code: 413
+--- response_headers
+Connection: close
+--- response_body_like: ^\{"type":"https://tools.ietf.org/html/rfc7231#section-6.5.11","title":"Payload Too Large","status":413,"traceId":"[^"]+"\}$
+--- error_log
+not reading on
+
+
+
+=== TEST 19: graph, the same: 413 in Graph's shape
+--- http_config eval: $::Hub
+--- config eval: $::Small
+--- raw_request eval: ::chunked('/v1.0/users/u-ada/teamwork/sendActivityNotification', "Content-Type: application/json\n" . NotifyTest::bearer(NotifyTest::token(azp => 'a', roles => ['TeamsActivity.Send'])))
+--- error_code: 413
+--- response_headers
+Connection: close
+--- response_body_like: ^\{"error":\{"code":"RequestEntityTooLarge","message":"The request body is larger than 1024 bytes\.",
+--- error_log
+not reading on
+
+
+
+=== TEST 20: gever, the same: 413 in GEVER's shape
+--- http_config eval: $::Hub
+--- config eval: $::Small
+--- raw_request eval: ::chunked('/@external-activities', "Content-Type: application/json\n$::Ada")
+--- error_code: 413
+--- response_headers
+Connection: close
+--- response_body: {"message":"The request body is larger than 1024 bytes.","type":"PayloadTooLarge"}
+--- error_log
+not reading on
+
+
+
+=== TEST 21: push, the same: 413, code 4
+--- http_config eval: $::Hub
+--- config eval: $::Small
+--- raw_request eval: ::chunked('/push', "User-Agent: DataNotifier\nContent-Type: application/json\nAuthorization: " . NotifyTest::app_token() . "\n")
+--- error_code: 413
+--- response_headers
+Connection: close
+--- response_body: {"Success":false,"Code":"4","Message":"The request body is larger than 1024 bytes."}
+--- error_log
+not reading on
