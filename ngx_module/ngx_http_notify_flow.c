@@ -868,6 +868,83 @@ ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
 
 
 /*
+ * A request body as JSON.  A body nested deeper than
+ * NGX_HTTP_NOTIFY_JSON_DEPTH levels is refused before jansson parses it:
+ * stored, it would break every reader of the feed and every downstream.
+ * On failure "err" says why, as jansson says it for its own errors.
+ */
+
+json_t *
+ngx_http_notify_json_load(ngx_str_t *text, size_t flags, json_error_t *err)
+{
+    u_char      *p, *last;
+    ngx_uint_t   depth, line, column, string, escape;
+
+    depth = 0;
+    line = 1;
+    column = 0;
+    string = 0;
+    escape = 0;
+
+    last = text->data + text->len;
+
+    for (p = text->data; p < last; p++) {
+        column++;
+
+        if (string) {
+            if (escape) {
+                escape = 0;
+
+            } else if (*p == '\\') {
+                escape = 1;
+
+            } else if (*p == '"') {
+                string = 0;
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            string = 1;
+            break;
+
+        case '{':
+        case '[':
+            if (++depth <= NGX_HTTP_NOTIFY_JSON_DEPTH) {
+                break;
+            }
+
+            ngx_memzero(err, sizeof(json_error_t));
+            err->line = line;
+            err->column = column;
+            err->position = p - text->data + 1;
+            (void) ngx_snprintf((u_char *) err->text, sizeof(err->text) - 1,
+                                "nesting deeper than %d levels%Z",
+                                NGX_HTTP_NOTIFY_JSON_DEPTH);
+            return NULL;
+
+        case '}':
+        case ']':
+            if (depth) {
+                depth--;
+            }
+            break;
+
+        case LF:
+            line++;
+            column = 0;
+            break;
+        }
+    }
+
+    return json_loadb((char *) text->data, text->len, flags, err);
+}
+
+
+/*
  * An RFC 3339 / ISO 8601 date-time: YYYY-MM-DD, then optionally
  * "T" (or "t" or a space) hh:mm[:ss[.fraction]] and an optional offset
  * "Z" or +hh:mm (also +hhmm).

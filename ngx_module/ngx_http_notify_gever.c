@@ -138,7 +138,7 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
         }
 
     } else {
-        nr->body = json_loadb((char *) nr->raw.data, nr->raw.len, 0, &err);
+        nr->body = ngx_http_notify_json_load(&nr->raw, 0, &err);
 
         if (nr->body == NULL) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,

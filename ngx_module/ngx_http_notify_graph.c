@@ -474,7 +474,7 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
     }
 
     if (ngx_http_notify_graph_json_type(nr->request) == NGX_OK) {
-        nr->body = json_loadb((char *) nr->raw.data, nr->raw.len, 0, &err);
+        nr->body = ngx_http_notify_json_load(&nr->raw, 0, &err);
     }
 
     if (nr->body == NULL || !json_is_object(nr->body)) {

@@ -22,6 +22,9 @@
 
 #define NGX_HTTP_NOTIFY_VERSION  "0.1.0"
 
+/* how deep a request body may nest (objects and arrays) */
+#define NGX_HTTP_NOTIFY_JSON_DEPTH  32
+
 
 typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
 typedef struct ngx_http_notify_req_s      ngx_http_notify_req_t;
@@ -181,6 +184,8 @@ ngx_int_t ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
 ngx_int_t ngx_http_notify_set_www_authenticate(ngx_http_request_t *r);
 ngx_uint_t ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
     ngx_str_t *type);
+json_t *ngx_http_notify_json_load(ngx_str_t *text, size_t flags,
+    json_error_t *err);
 ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);
 ngx_int_t ngx_http_notify_valid_http_url(const char *s, size_t len);
 

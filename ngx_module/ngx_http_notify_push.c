@@ -168,8 +168,7 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
                                     " object.");
     }
 
-    nr->body = json_loadb((char *) nr->raw.data, nr->raw.len,
-                         JSON_DECODE_ANY, &err);
+    nr->body = ngx_http_notify_json_load(&nr->raw, JSON_DECODE_ANY, &err);
 
     if (nr->body == NULL) {
         return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,

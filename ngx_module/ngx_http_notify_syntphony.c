@@ -184,7 +184,7 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
                                            " required.");
     }
 
-    nr->body = json_loadb((char *) nr->raw.data, nr->raw.len, 0, &err);
+    nr->body = ngx_http_notify_json_load(&nr->raw, 0, &err);
 
     if (nr->body == NULL) {
         return ngx_http_notify_field_error(nr, "$",

@@ -77,6 +77,16 @@ sub chunked {
            . $headers . "Transfer-Encoding: chunked\r\n\r\n" . $chunk x 2;
 }
 
+# a body whose "x" nests $n levels deep in all (the body itself is one)
+sub deep {
+    my ($n, %f) = @_;
+    my $json = join(',', map { "\"$_\":\"$f{$_}\"" } sort keys %f);
+    $json .= ',' if $json ne '';
+    return '{' . $json . '"x":' . ('[' x ($n - 1)) . (']' x ($n - 1)) . '}';
+}
+
+our $Note = '"eventId":"e","title":"t","url":"http://x.example.org","accounts":["u-ada"]';
+
 no_shuffle();
 no_long_string();
 run_tests();
@@ -338,3 +348,65 @@ Connection: close
 --- response_body: {"Success":false,"Code":"4","Message":"The request body is larger than 1024 bytes."}
 --- error_log
 not reading on
+
+
+
+=== TEST 22: syntphony: 32 levels are taken, 33 are not, and 2 000 get the same 400
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- request eval
+["POST /n\n{$::Note,\"x\":" . ('[' x 30) . (']' x 30) . '}',
+ "POST /n\n{$::Note,\"x\":" . ('[' x 32) . (']' x 32) . '}',
+ "POST /n\n{$::Note,\"x\":" . ('[' x 2000) . (']' x 2000) . '}']
+--- more_headers eval: "ocp-apim-subscription-key: k1\n$::App"
+--- error_code eval: [200, 400, 400]
+--- response_body_like eval
+[qr/^\{"id":"[0-9a-f]{16}","recipients":1,/,
+ qr/"errors":\{"\$":\["nesting deeper than 32 levels\. Path: \$ \| LineNumber: 0 \| BytePositionInLine: \d+\."\]\}/,
+ qr/"errors":\{"\$":\["nesting deeper than 32 levels\. Path: \$ \| LineNumber: 0 \| BytePositionInLine: \d+\."\]\}/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: push: a WorkItem 2 000 levels deep is refused in the push contract, and nothing is stored
+--- http_config eval: ::conf('deep')
+--- config eval: $::Config
+--- request eval
+["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-1\",\"Notes\":" . ('[' x 2000) . (']' x 2000) . '}}',
+ "GET /activities"]
+--- more_headers eval
+["User-Agent: DataNotifier\nContent-Type: application/json\nAuthorization: " . NotifyTest::token(azp => 'so-sender') . "\n",
+ $::Ada]
+--- error_code eval: [400, 200]
+--- response_body_like eval
+[qr/^\{"Success":false,"Code":"\d+","Message":"The request body is not JSON: nesting deeper than 32 levels \(line 1, column \d+\)\."\}$/,
+ qr/^\{"items":\[\],"next":null,"unread":0\}$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: graph: 2 000 levels deep is a 400 in Graph's shape
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- request eval
+"POST /v1.0/users/u-ada/teamwork/sendActivityNotification\n{\"topic\":" . ('[' x 2000) . (']' x 2000) . '}'
+--- more_headers eval: "Content-Type: application/json\n" . NotifyTest::bearer(NotifyTest::token(azp => 'a', roles => ['TeamsActivity.Send']))
+--- error_code: 400
+--- response_body_like: ^\{"error":\{"code":"BadRequest","message":"Unable to read JSON request payload\.
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: gever: 2 000 levels deep is a 400 in GEVER's shape
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- request eval
+"POST /\@external-activities\n{\"title\":" . ('{"a":' x 2000) . '1' . ('}' x 2000) . '}'
+--- more_headers eval: "Content-Type: application/json\n$::Ada"
+--- error_code: 400
+--- response_body_like: ^\{"message":"The request body is not valid JSON: nesting deeper than 32 levels \(line 1, column \d+\)\.","type":"BadRequest"\}$
+--- no_error_log
+[error]
