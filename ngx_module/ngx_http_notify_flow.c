@@ -290,7 +290,8 @@ ngx_http_notify_committed(ngx_http_notify_store_op_t *op)
         } else {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "notify: stored notification %016uxL for"
-                          " %ui recipients", op->seq, op->nrecipients);
+                          " %ui recipients, %ui groups expanded",
+                          op->seq, op->nrecipients, nr->groups.n);
         }
 
         rc = ngx_http_notify_send_answer(nr);
@@ -547,89 +548,117 @@ ngx_http_notify_field_error(ngx_http_notify_req_t *nr, const char *field,
 
 
 /*
- * Recipients: each user once, inactive users never.  The set of users
- * already taken is an open-addressing table of pointers, so that a group
- * of 10 000 members costs 10 000 steps, not 10 000 squared.
+ * A set of pointers (users, groups) with a value each: open addressing,
+ * so that a group of 10 000 members costs 10 000 steps, not 10 000
+ * squared.  Returns the slot of "key", new ones with a NULL key.
  */
+
+static ngx_http_notify_set_slot_t *
+ngx_http_notify_set_find(ngx_pool_t *pool, ngx_http_notify_set_t *set,
+    void *key)
+{
+    ngx_uint_t                   i, size, h;
+    ngx_http_notify_set_slot_t  *slots, *slot;
+
+    if ((set->n + 1) * 2 > set->size) {
+        size = set->size ? set->size * 2 : 64;
+
+        slots = ngx_pcalloc(pool, size * sizeof(ngx_http_notify_set_slot_t));
+        if (slots == NULL) {
+            return NULL;
+        }
+
+        for (i = 0; i < set->size; i++) {
+            if (set->slots[i].key == NULL) {
+                continue;
+            }
+
+            h = ((uintptr_t) set->slots[i].key >> 4) * 2654435761u;
+
+            while (slots[h & (size - 1)].key) {
+                h++;
+            }
+
+            slots[h & (size - 1)] = set->slots[i];
+        }
+
+        set->slots = slots;
+        set->size = size;
+    }
+
+    h = ((uintptr_t) key >> 4) * 2654435761u;
+
+    for ( ;; ) {
+        slot = &set->slots[h & (set->size - 1)];
+
+        if (slot->key == key || slot->key == NULL) {
+            return slot;
+        }
+
+        h++;
+    }
+}
+
+
+/* Recipients: each user once, inactive users never. */
 
 ngx_int_t
 ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
     ngx_http_notify_user_t *user)
 {
-    ngx_uint_t                i, size, h;
-    ngx_http_notify_user_t  **set, **old, **slot;
+    ngx_http_notify_user_t      **last;
+    ngx_http_notify_set_slot_t   *slot;
 
     if (!user->active) {
         return NGX_DECLINED;
     }
 
-    if ((nr->recipients.nelts + 1) * 2 > nr->seen_size) {
-        size = nr->seen_size ? nr->seen_size * 2 : 64;
-
-        set = ngx_pcalloc(nr->request->pool,
-                          size * sizeof(ngx_http_notify_user_t *));
-        if (set == NULL) {
-            return NGX_ERROR;
-        }
-
-        old = nr->seen;
-
-        for (i = 0; i < nr->seen_size; i++) {
-            if (old[i] == NULL) {
-                continue;
-            }
-
-            h = ((uintptr_t) old[i] >> 4) * 2654435761u;
-
-            while (set[h & (size - 1)]) {
-                h++;
-            }
-
-            set[h & (size - 1)] = old[i];
-        }
-
-        nr->seen = set;
-        nr->seen_size = size;
-    }
-
-    h = ((uintptr_t) user >> 4) * 2654435761u;
-
-    for ( ;; ) {
-        slot = &nr->seen[h & (nr->seen_size - 1)];
-
-        if (*slot == user) {
-            return NGX_OK;
-        }
-
-        if (*slot == NULL) {
-            break;
-        }
-
-        h++;
-    }
-
-    *slot = user;
-
-    old = ngx_array_push(&nr->recipients);
-    if (old == NULL) {
+    slot = ngx_http_notify_set_find(nr->request->pool, &nr->users, user);
+    if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    *old = user;
+    if (slot->key) {
+        return NGX_OK;
+    }
+
+    slot->key = user;
+    nr->users.n++;
+
+    last = ngx_array_push(&nr->recipients);
+    if (last == NULL) {
+        return NGX_ERROR;
+    }
+
+    *last = user;
 
     return NGX_OK;
 }
 
 
-/* a group's active members; NGX_DECLINED when it has none */
+/*
+ * A group's active members; NGX_DECLINED when it has none.  A group is
+ * expanded once per request, however often its name comes: the work of a
+ * request is bounded by the directory, not by the caller's list.
+ */
 
 ngx_int_t
 ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
     ngx_http_notify_group_t *group)
 {
-    ngx_int_t                 rc, found;
-    ngx_uint_t                i;
-    ngx_http_notify_user_t  **members;
+    ngx_int_t                    rc, found;
+    ngx_uint_t                   i;
+    ngx_http_notify_user_t     **members;
+    ngx_http_notify_set_slot_t  *slot;
+
+    slot = ngx_http_notify_set_find(nr->request->pool, &nr->groups, group);
+    if (slot == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (slot->key) {
+        return slot->value;
+    }
 
     found = NGX_DECLINED;
     members = group->members.elts;
@@ -645,6 +674,12 @@ ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
             found = NGX_OK;
         }
     }
+
+    /* the slot is still the group's: adding users grows another set */
+
+    slot->key = group;
+    slot->value = found;
+    nr->groups.n++;
 
     return found;
 }

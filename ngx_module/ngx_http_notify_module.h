@@ -27,6 +27,17 @@
 
 
 typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
+
+typedef struct {
+    void                       *key;
+    ngx_int_t                   value;
+} ngx_http_notify_set_slot_t;
+
+typedef struct {
+    ngx_http_notify_set_slot_t *slots;
+    ngx_uint_t                  size;          /* a power of two */
+    ngx_uint_t                  n;
+} ngx_http_notify_set_t;
 typedef struct ngx_http_notify_req_s      ngx_http_notify_req_t;
 
 
@@ -100,8 +111,8 @@ struct ngx_http_notify_req_s {
     json_t                     *unresolved;    /* array of strings */
 
     ngx_array_t                 recipients;    /* ngx_http_notify_user_t * */
-    ngx_http_notify_user_t    **seen;          /* set for de-duplication */
-    ngx_uint_t                  seen_size;
+    ngx_http_notify_set_t       users;         /* recipients, de-duplicated */
+    ngx_http_notify_set_t       groups;        /* groups expanded */
 
     u_char                      idem[32];      /* idempotency key */
     u_char                      chain[32];     /* chain key (replacement) */

@@ -298,3 +298,19 @@ for 3 recipients
 for 10000 recipients
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: the group's name 5 400 times (and its id, and a member): expanded once
+--- http_config eval: ::conf('t10', '$TEST_NGINX_EXPANSION_BIG_DIRECTORY')
+--- config
+    location = /n { notify_max_body 256k; notify_inbound syntphony; }
+--- request eval
+::post('many', ('Big@Example.org') x 5400, 'g-big', 'big-00001', ('BIG@EXAMPLE.ORG') x 10)->[0]
+--- more_headers eval: $::App
+--- error_code: 200
+--- response_body_like eval: ::answer(10000)
+--- error_log
+for 10000 recipients, 1 groups expanded
+--- no_error_log
+[error]
