@@ -33,7 +33,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_notify_feed_user(ngx_http_request_t *r,
-    ngx_http_notify_principal_t *p, ngx_str_t *user, ngx_int_t *rc);
+    ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
+    ngx_int_t *rc);
 static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
     ngx_str_t *user);
 static ngx_int_t ngx_http_notify_feed_count(ngx_http_request_t *r,
@@ -150,7 +151,9 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
                                           : "Access token is not valid.");
     }
 
-    if (ngx_http_notify_feed_user(r, auth->principal, &user, &rc)
+    if (ngx_http_notify_feed_user(r, auth->principal,
+                                  route == LIST || route == COUNT ? 0 : 1,
+                                  &user, &rc)
         != NGX_OK)
     {
         return rc;
@@ -176,16 +179,18 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
 /*
  * Whose feed: the caller's own (the directory's id for its object id or
  * user name, else its object id), or with ?user= any user's, for a caller
- * that holds notify_feed_admin_role.  When the request is refused, the
- * error is sent and its result is in "rc".
+ * that holds notify_feed_admin_role to read it, notify_feed_admin_write_role
+ * to change it ("write").  When the request is refused, the error is sent
+ * and its result is in "rc".
  */
 
 static ngx_int_t
 ngx_http_notify_feed_user(ngx_http_request_t *r,
-    ngx_http_notify_principal_t *p, ngx_str_t *user, ngx_int_t *rc)
+    ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
+    ngx_int_t *rc)
 {
     u_char                       *dst, *src;
-    ngx_str_t                     arg, name;
+    ngx_str_t                     arg, name, *role;
     ngx_array_t                   roles;
     ngx_http_notify_user_t       *u;
     ngx_http_notify_loc_conf_t   *nlcf;
@@ -196,16 +201,19 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
 
     if (ngx_http_arg(r, (u_char *) "user", 4, &arg) == NGX_OK) {
 
-        roles.elts = &nlcf->feed_admin_role;
+        role = write ? &nlcf->feed_admin_write_role : &nlcf->feed_admin_role;
+
+        roles.elts = role;
         roles.nelts = 1;
 
-        if (nlcf->feed_admin_role.len == 0
-            || !ngx_http_notify_has_role(p, &roles))
-        {
+        if (role->len == 0 || !ngx_http_notify_has_role(p, &roles)) {
             *rc = ngx_http_notify_send_error(r, NGX_HTTP_FORBIDDEN,
                                              "Forbidden",
-                                             "Only an administrator may read"
-                                             " another user's feed.");
+                                             write
+                                             ? "Only an administrator may"
+                                               " change another user's feed."
+                                             : "Only an administrator may"
+                                               " read another user's feed.");
             return NGX_DECLINED;
         }
 

@@ -107,6 +107,13 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_loc_conf_t, feed_admin_role),
       NULL },
 
+    { ngx_string("notify_feed_admin_write_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_loc_conf_t, feed_admin_write_role),
+      NULL },
+
     { ngx_string("notify_require_role"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_notify_require_role,
@@ -772,6 +779,7 @@ ngx_http_notify_create_loc_conf(ngx_conf_t *cf)
      *     nlcf->handler = NULL;
      *     nlcf->dialect = NULL;
      *     nlcf->feed_admin_role = { 0, NULL };
+     *     nlcf->feed_admin_write_role = { 0, NULL };
      *     nlcf->feed_prefix = { 0, NULL };
      *     nlcf->gever_actor_claim = { 0, NULL };
      */
@@ -807,6 +815,8 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              NULL);
     ngx_conf_merge_str_value(conf->feed_admin_role, prev->feed_admin_role,
                              "");
+    ngx_conf_merge_str_value(conf->feed_admin_write_role,
+                             prev->feed_admin_write_role, "");
     ngx_conf_merge_str_value(conf->gever_actor_claim, prev->gever_actor_claim,
                              "user_name");
 

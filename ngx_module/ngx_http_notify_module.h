@@ -67,7 +67,8 @@ typedef struct {
     ngx_array_t                *roles;         /* notify_require_role */
     ngx_array_t                *keys;          /* notify_subscription_key */
     size_t                      max_body;      /* notify_max_body */
-    ngx_str_t                   feed_admin_role;
+    ngx_str_t                   feed_admin_role;       /* read others' */
+    ngx_str_t                   feed_admin_write_role; /* mark theirs */
     ngx_str_t                   feed_prefix;   /* notify_feed: location */
     ngx_str_t                   gever_actor_claim; /* notify_gever_... */
     ngx_array_t                *push_recipients; /* notify_push_recipients */

@@ -14,6 +14,8 @@ our %User = (
     dave => NotifyTest::bearer(NotifyTest::user_token('u-dave', 'dave@example.org')),
     admin => NotifyTest::bearer(NotifyTest::user_token('u-dave', 'dave@example.org',
                                                         roles => ['Feed.Admin'])),
+    writer => NotifyTest::bearer(NotifyTest::user_token('u-bob', 'bob@example.org',
+                                                         roles => ['Feed.Writer'])),
     stranger => NotifyTest::bearer(NotifyTest::user_token('u-stranger', 'x@elsewhere.org')),
     nobody => NotifyTest::bearer(NotifyTest::token(azp => 'app-x')),
 );
@@ -170,6 +172,41 @@ __DATA__
 GET /activities?user=u-ada
 --- more_headers eval: $::User{admin}
 --- error_code: 403
+--- no_error_log
+[error]
+
+
+
+=== TEST 7a: reading another user's feed does not allow changing it: that is notify_feed_admin_write_role
+--- http_config eval: ::conf('t7a')
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities {
+        notify_feed_admin_role Feed.Admin;
+        notify_feed_admin_write_role Feed.Writer;
+        notify_feed;
+    }
+--- request eval
+::reqs(@::Three,
+       ::as(admin => 'POST /activities/0000000000000001/read?user=u-ada'),
+       ::as(admin => "POST /activities/read?user=u-ada\n{\"until\":\"0000000000000003\"}"),
+       ::as(writer => 'GET /activities?user=u-ada'),
+       ::as(writer => 'GET /activities/count?user=u-ada'),
+       ::as(writer => 'POST /activities/0000000000000001/read?user=u-ada'),
+       ::as(admin => 'GET /activities/count?user=u-ada'),
+       ::as(writer => "POST /activities/read?user=ada%40example.org\n{\"until\":\"0000000000000003\"}"),
+       ::as(ada => 'GET /activities/count'))
+--- more_headers eval
+::hdrs(@::Three, ::as(admin => ''), ::as(admin => ''), ::as(writer => ''), ::as(writer => ''),
+       ::as(writer => ''), ::as(admin => ''), ::as(writer => ''), ::as(ada => ''))
+--- error_code eval: [200, 200, 200, 403, 403, 403, 403, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/recipients/, qr/recipients/, qr/recipients/,
+ qr/^\{"error":\{"code":"Forbidden","message":"Only an administrator may change another user's feed\."\}\}$/,
+ qr/^\{"error":\{"code":"Forbidden","message":"Only an administrator may change another user's feed\."\}\}$/,
+ qr/^\{"error":\{"code":"Forbidden","message":"Only an administrator may read another user's feed\."\}\}$/,
+ qr/^\{"error":\{"code":"Forbidden","message":"Only an administrator may read another user's feed\."\}\}$/,
+ qr/^\{"unread":2\}$/, qr/^\{"unread":2\}$/, qr/^\{"unread":0\}$/, qr/^\{"unread":0\}$/]
 --- no_error_log
 [error]
 
