@@ -938,6 +938,7 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
     json_t                       *list, *id, *seen, *err;
     ngx_int_t                     rc;
     ngx_str_t                     name;
+    ngx_uint_t                    resolved;
     ngx_http_notify_user_t       *user;
     ngx_http_notify_group_t      *group;
     ngx_http_notify_main_conf_t  *nmcf;
@@ -954,6 +955,7 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
                                     "out of memory");
     }
 
+    resolved = 0;
     list = json_object_get(nr->body, "notification_recipients");
 
     json_array_foreach(list, i, id) {
@@ -963,12 +965,14 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
         user = ngx_http_notify_directory_user(nmcf->directory, &name);
 
         if (user) {
+            resolved = 1;
             rc = ngx_http_notify_add_user(nr, user);
 
         } else {
             group = ngx_http_notify_directory_group(nmcf->directory, &name);
 
             if (group) {
+                resolved = 1;
                 rc = ngx_http_notify_add_group(nr, group);
 
             } else {
@@ -1006,13 +1010,22 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
 
     json_decref(seen);
 
+    /*
+     * Only when no name resolves is there no activity: names of inactive
+     * users (or of groups with none active) make one that notifies nobody.
+     */
+
+    if (!resolved) {
+        nr->skip_store = 1;
+    }
+
     return NGX_OK;
 }
 
 
 /*
  * 201 {"activity": {...}, "errors": [...]}: the texts in the request's
- * language.  Nobody to notify: no activity, and nothing is stored.
+ * language.  No name resolved: no activity, and nothing is stored.
  */
 
 static ngx_int_t
@@ -1039,8 +1052,7 @@ ngx_http_notify_gever_answer(ngx_http_notify_req_t *nr)
         goto nomem;
     }
 
-    if (nr->recipients.nelts == 0) {
-        nr->skip_store = 1;
+    if (nr->skip_store) {
         return NGX_OK;
     }
 
