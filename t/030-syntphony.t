@@ -323,7 +323,7 @@ client intended to send too large body
 
 
 
-=== TEST 16c: so does a chunked one, read to its end and dropped, not buffered
+=== TEST 16c: so does a chunked one, answered where it passes the limit, the rest neither read nor buffered
 --- http_config eval: $ENV{TEST_NGINX_HUB}
 --- config
     location = /n { client_max_body_size 1m; notify_inbound syntphony; }
@@ -334,7 +334,7 @@ my $b = "{\"eventId\":\"e\",\"title\":\"" . ("x" x (2 * 1024 * 1024)) . "\",\"ur
 --- error_code: 413
 --- response_body_like: "title":"Payload Too Large","status":413
 --- error_log
-larger than notify_max_body (65536), dropping it
+larger than notify_max_body (65536), not reading on
 --- no_error_log
 [error]
 client intended to send too large
