@@ -87,7 +87,7 @@ static json_t *ngx_http_notify_dir_read(ngx_conf_t *cf, ngx_str_t *file);
 static ngx_int_t ngx_http_notify_dir_load(ngx_http_notify_dir_load_t *ld,
     json_t *root);
 static ngx_int_t ngx_http_notify_dir_section(ngx_http_notify_dir_load_t *ld,
-    json_t *root, const char *name, json_t **section);
+    json_t *root, const char *name, u_char *where, json_t **section);
 static ngx_int_t ngx_http_notify_dir_users(ngx_http_notify_dir_load_t *ld,
     json_t *section);
 static ngx_int_t ngx_http_notify_dir_groups(ngx_http_notify_dir_load_t *ld,
@@ -100,9 +100,13 @@ static ngx_int_t ngx_http_notify_dir_chats(ngx_http_notify_dir_load_t *ld,
     json_t *section);
 static ngx_int_t ngx_http_notify_dir_members(ngx_http_notify_dir_load_t *ld,
     json_t *entry, u_char *where, ngx_array_t *members);
+static ngx_int_t ngx_http_notify_dir_apps(ngx_http_notify_dir_load_t *ld,
+    json_t *entry, u_char *where, ngx_http_notify_apps_t *apps);
 static ngx_int_t ngx_http_notify_dir_string(ngx_http_notify_dir_load_t *ld,
     json_t *entry, const char *key, u_char *where, ngx_uint_t required,
     ngx_str_t *value);
+static ngx_int_t ngx_http_notify_dir_copy(ngx_http_notify_dir_load_t *ld,
+    json_t *s, ngx_str_t *value);
 static void ngx_cdecl ngx_http_notify_dir_error(
     ngx_http_notify_dir_load_t *ld, const char *fmt, ...);
 
@@ -301,10 +305,14 @@ ngx_http_notify_dir_load(ngx_http_notify_dir_load_t *ld, json_t *root)
 {
     json_t  *users, *groups, *teams, *chats;
 
-    if (ngx_http_notify_dir_section(ld, root, "users", &users) != NGX_OK
-        || ngx_http_notify_dir_section(ld, root, "groups", &groups) != NGX_OK
-        || ngx_http_notify_dir_section(ld, root, "teams", &teams) != NGX_OK
-        || ngx_http_notify_dir_section(ld, root, "chats", &chats) != NGX_OK)
+    if (ngx_http_notify_dir_section(ld, root, "users", NULL, &users)
+        != NGX_OK
+        || ngx_http_notify_dir_section(ld, root, "groups", NULL, &groups)
+           != NGX_OK
+        || ngx_http_notify_dir_section(ld, root, "teams", NULL, &teams)
+           != NGX_OK
+        || ngx_http_notify_dir_section(ld, root, "chats", NULL, &chats)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -323,11 +331,14 @@ ngx_http_notify_dir_load(ngx_http_notify_dir_load_t *ld, json_t *root)
 }
 
 
-/* an absent or null section is an empty one */
+/*
+ * An array of the top level (where is NULL) or of an entry: absent or
+ * null is NULL, an empty one.
+ */
 
 static ngx_int_t
 ngx_http_notify_dir_section(ngx_http_notify_dir_load_t *ld, json_t *root,
-    const char *name, json_t **section)
+    const char *name, u_char *where, json_t **section)
 {
     json_t  *value;
 
@@ -339,7 +350,14 @@ ngx_http_notify_dir_section(ngx_http_notify_dir_load_t *ld, json_t *root,
     }
 
     if (!json_is_array(value)) {
-        ngx_http_notify_dir_error(ld, "\"%s\" must be an array", name);
+        if (where) {
+            ngx_http_notify_dir_error(ld, "%s: \"%s\" must be an array",
+                                      where, name);
+
+        } else {
+            ngx_http_notify_dir_error(ld, "\"%s\" must be an array", name);
+        }
+
         return NGX_ERROR;
     }
 
@@ -403,7 +421,8 @@ ngx_http_notify_dir_users(ngx_http_notify_dir_load_t *ld, json_t *section)
                != NGX_OK
             || ngx_http_notify_dir_string(ld, entry, "preferredLanguage",
                                           where, 0, &u->language)
-               != NGX_OK)
+               != NGX_OK
+            || ngx_http_notify_dir_apps(ld, entry, where, &u->apps) != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -625,7 +644,8 @@ ngx_http_notify_dir_teams(ngx_http_notify_dir_load_t *ld, json_t *section)
                != NGX_OK
             || ngx_http_notify_dir_members(ld, entry, where, &t->members)
                == NGX_ERROR
-            || ngx_http_notify_dir_channels(ld, dt, entry, where) != NGX_OK)
+            || ngx_http_notify_dir_channels(ld, dt, entry, where) != NGX_OK
+            || ngx_http_notify_dir_apps(ld, entry, where, &t->apps) != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -660,15 +680,9 @@ ngx_http_notify_dir_channels(ngx_http_notify_dir_load_t *ld,
     ngx_http_notify_channel_t  *c, *other;
     u_char                      cwhere[NGX_HTTP_NOTIFY_DIR_WHERE_LEN];
 
-    section = json_object_get(entry, "channels");
-
-    if (section != NULL && json_is_null(section)) {
-        section = NULL;
-    }
-
-    if (section != NULL && !json_is_array(section)) {
-        ngx_http_notify_dir_error(ld, "%s: \"channels\" must be an array",
-                                  where);
+    if (ngx_http_notify_dir_section(ld, entry, "channels", where, &section)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -785,7 +799,8 @@ ngx_http_notify_dir_chats(ngx_http_notify_dir_load_t *ld, json_t *section)
         if (ngx_http_notify_dir_string(ld, entry, "id", where, 1, &c->id)
             != NGX_OK
             || ngx_http_notify_dir_members(ld, entry, where, &c->members)
-               == NGX_ERROR)
+               == NGX_ERROR
+            || ngx_http_notify_dir_apps(ld, entry, where, &c->apps) != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -821,15 +836,9 @@ ngx_http_notify_dir_members(ngx_http_notify_dir_load_t *ld, json_t *entry,
     ngx_http_notify_user_t     **p;
     ngx_http_notify_dir_user_t  *du;
 
-    list = json_object_get(entry, "members");
-
-    if (list != NULL && json_is_null(list)) {
-        list = NULL;
-    }
-
-    if (list != NULL && !json_is_array(list)) {
-        ngx_http_notify_dir_error(ld, "%s: \"members\" must be an array",
-                                  where);
+    if (ngx_http_notify_dir_section(ld, entry, "members", where, &list)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -889,6 +898,59 @@ ngx_http_notify_dir_members(ngx_http_notify_dir_load_t *ld, json_t *entry,
 
 
 /*
+ * Fills "apps" from the entry's "installedApps": the app ids (AAD App Ids)
+ * of the Teams apps installed in the scope of the entry (a user's personal
+ * scope, a team, a chat).  Absent or null: none.
+ */
+
+static ngx_int_t
+ngx_http_notify_dir_apps(ngx_http_notify_dir_load_t *ld, json_t *entry,
+    u_char *where, ngx_http_notify_apps_t *apps)
+{
+    size_t   i, n;
+    json_t  *list, *app;
+
+    apps->ids = NULL;
+    apps->nids = 0;
+
+    if (ngx_http_notify_dir_section(ld, entry, "installedApps", where, &list)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    n = (list != NULL) ? json_array_size(list) : 0;
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    apps->ids = ngx_palloc(ld->cf->pool, n * sizeof(ngx_str_t));
+    if (apps->ids == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        app = json_array_get(list, i);
+
+        if (!json_is_string(app) || json_string_length(app) == 0) {
+            ngx_http_notify_dir_error(ld, "%s.installedApps[%uz]: must be a "
+                                      "non-empty string", where, i);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_notify_dir_copy(ld, app, &apps->ids[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    apps->nids = n;
+
+    return NGX_OK;
+}
+
+
+/*
  * Copies the entry's string "key" into the pool.  Required: a non-empty
  * string.  Optional: a string, or absent or null (empty then).
  */
@@ -897,7 +959,6 @@ static ngx_int_t
 ngx_http_notify_dir_string(ngx_http_notify_dir_load_t *ld, json_t *entry,
     const char *key, u_char *where, ngx_uint_t required, ngx_str_t *value)
 {
-    size_t   len;
     json_t  *s;
 
     s = json_object_get(entry, key);
@@ -921,6 +982,18 @@ ngx_http_notify_dir_string(ngx_http_notify_dir_load_t *ld, json_t *entry,
             return NGX_ERROR;
         }
     }
+
+    return ngx_http_notify_dir_copy(ld, s, value);
+}
+
+
+/* a JSON string into the pool; an empty one is the null string */
+
+static ngx_int_t
+ngx_http_notify_dir_copy(ngx_http_notify_dir_load_t *ld, json_t *s,
+    ngx_str_t *value)
+{
+    size_t  len;
 
     len = json_string_length(s);
 
@@ -1047,6 +1120,56 @@ ngx_http_notify_directory_chat(ngx_http_notify_directory_t *dir, ngx_str_t *id)
     }
 
     return ngx_http_notify_dir_table_find(&dir->chat_ids, id->data, id->len);
+}
+
+
+/*
+ * A team has at most a few tens of thousands of members, and a request
+ * asks about one or two of them: a scan, without a table per team.
+ */
+
+ngx_uint_t
+ngx_http_notify_directory_member(ngx_array_t *members,
+    ngx_http_notify_user_t *user)
+{
+    ngx_uint_t                i;
+    ngx_http_notify_user_t  **users;
+
+    if (user == NULL) {
+        return 0;
+    }
+
+    users = members->elts;
+
+    for (i = 0; i < members->nelts; i++) {
+        if (users[i] == user) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+ngx_uint_t
+ngx_http_notify_directory_installed(ngx_http_notify_apps_t *apps,
+    ngx_str_t *app_id)
+{
+    ngx_uint_t  i;
+
+    if (app_id->len == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < apps->nids; i++) {
+        if (apps->ids[i].len == app_id->len
+            && ngx_memcmp(apps->ids[i].data, app_id->data, app_id->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

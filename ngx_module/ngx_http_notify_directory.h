@@ -19,11 +19,19 @@
  * read-only by all workers; a reload builds a new one.
  */
 
+/* the app ids (AAD App Ids) of the Teams apps installed in a scope */
+typedef struct {
+    ngx_str_t                  *ids;
+    ngx_uint_t                  nids;
+} ngx_http_notify_apps_t;
+
+
 typedef struct {
     ngx_str_t                   id;            /* object id */
     ngx_str_t                   upn;           /* as written in the file */
     ngx_str_t                   display_name;
     ngx_str_t                   language;      /* preferred, may be empty */
+    ngx_http_notify_apps_t      apps;          /* personal scope */
     unsigned                    active:1;
 } ngx_http_notify_user_t;
 
@@ -48,12 +56,14 @@ typedef struct {
     ngx_str_t                   display_name;
     ngx_array_t                 members;       /* ngx_http_notify_user_t * */
     ngx_array_t                 channels;      /* ngx_http_notify_channel_t */
+    ngx_http_notify_apps_t      apps;
 } ngx_http_notify_team_t;
 
 
 typedef struct {
     ngx_str_t                   id;
     ngx_array_t                 members;       /* ngx_http_notify_user_t * */
+    ngx_http_notify_apps_t      apps;
 } ngx_http_notify_chat_t;
 
 
@@ -75,6 +85,14 @@ ngx_http_notify_channel_t *ngx_http_notify_directory_channel(
     ngx_http_notify_team_t *team, ngx_str_t *id);
 ngx_http_notify_chat_t *ngx_http_notify_directory_chat(
     ngx_http_notify_directory_t *dir, ngx_str_t *id);
+
+/* is the user one of the members (of a group, team, channel or chat)? */
+ngx_uint_t ngx_http_notify_directory_member(ngx_array_t *members,
+    ngx_http_notify_user_t *user);
+
+/* is the app (its AAD App Id, exactly) installed in the scope? */
+ngx_uint_t ngx_http_notify_directory_installed(ngx_http_notify_apps_t *apps,
+    ngx_str_t *app_id);
 
 
 

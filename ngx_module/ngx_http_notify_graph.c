@@ -81,6 +81,9 @@ typedef struct {
     ngx_http_notify_user_t         *user;        /* the user of the path */
     ngx_http_notify_user_t         *caller;      /* delegated: the caller */
     unsigned                        delegated:1;
+    unsigned                        rsc:1;       /* app-only, allowed by the
+                                                    resource-specific role
+                                                    alone */
 
     /* the body's parts, borrowed from nr->body */
     json_t                         *recipient;
@@ -100,6 +103,16 @@ static ngx_int_t ngx_http_notify_graph_route(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_ctx_t *ctx);
 static ngx_int_t ngx_http_notify_graph_permissions(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_ctx_t *ctx);
+static ngx_uint_t ngx_http_notify_graph_holds(ngx_array_t *names,
+    ngx_str_t *name);
+static u_char *ngx_http_notify_graph_list(u_char *buf, size_t size,
+    ngx_array_t *names, ngx_int_t rsc);
+static ngx_int_t ngx_http_notify_graph_scope(ngx_http_notify_req_t *nr,
+    ngx_http_notify_graph_ctx_t *ctx);
+static ngx_int_t ngx_http_notify_graph_may_notify(ngx_http_notify_req_t *nr,
+    ngx_http_notify_graph_ctx_t *ctx, ngx_http_notify_user_t *user);
+static ngx_int_t ngx_http_notify_graph_not_authorized(
+    ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_graph_json_type(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_graph_parameters(ngx_http_notify_req_t *nr,
@@ -299,7 +312,7 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
         break;
     }
 
-    return NGX_OK;
+    return ngx_http_notify_graph_scope(nr, ctx);
 }
 
 
@@ -375,19 +388,19 @@ ngx_http_notify_graph_route(ngx_http_notify_req_t *nr,
 /*
  * App-only tokens (no "scp") need TeamsActivity.Send or the route's
  * resource-specific role; delegated tokens need the scope
- * TeamsActivity.Send.
+ * TeamsActivity.Send.  A refusal lists what the token holds as Graph does:
+ * the scopes, or the roles apart from the resource-specific consent grants.
  */
 
 static ngx_int_t
 ngx_http_notify_graph_permissions(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_ctx_t *ctx)
 {
-    u_char                       *p, *last;
-    ngx_str_t                    *s, *rsc;
-    ngx_uint_t                    i, n;
+    u_char                       *p, *g;
+    ngx_str_t                    *rsc;
     ngx_array_t                  *have;
     ngx_http_notify_principal_t  *pr;
-    u_char                        list[512];
+    u_char                        list[384], grants[384];
 
     static ngx_str_t  send = ngx_string("TeamsActivity.Send");
 
@@ -396,42 +409,22 @@ ngx_http_notify_graph_permissions(ngx_http_notify_req_t *nr,
 
     have = ctx->delegated ? &pr->scopes : &pr->roles;
     rsc = &ngx_http_notify_graph_rsc[ctx->route];
-    s = have->elts;
 
-    for (i = 0; i < have->nelts; i++) {
-        if (s[i].len == send.len
-            && ngx_strncmp(s[i].data, send.data, send.len) == 0)
-        {
-            return NGX_OK;
-        }
-
-        if (!ctx->delegated && s[i].len == rsc->len
-            && ngx_strncmp(s[i].data, rsc->data, rsc->len) == 0)
-        {
-            return NGX_OK;
-        }
+    if (ngx_http_notify_graph_holds(have, &send)) {
+        return NGX_OK;
     }
 
-    /* what the token holds, as Graph lists it */
-
-    p = list;
-    last = list + sizeof(list) - sizeof("...");
-
-    for (i = 0; i < have->nelts; i++) {
-        n = s[i].len + (i ? 2 : 0);
-
-        if ((size_t) (last - p) < n) {
-            p = ngx_cpymem(p, "...", 3);
-            break;
-        }
-
-        p = ngx_sprintf(p, "%s%V", i ? ", " : "", &s[i]);
+    if (!ctx->delegated && ngx_http_notify_graph_holds(have, rsc)) {
+        ctx->rsc = 1;
+        return NGX_OK;
     }
 
     ngx_log_error(NGX_LOG_INFO, nr->request->connection->log, 0,
                   "notify: graph: the caller lacks the permission to send");
 
     if (ctx->delegated) {
+        p = ngx_http_notify_graph_list(list, sizeof(list), have, -1);
+
         return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_FORBIDDEN,
                                     NGX_HTTP_FORBIDDEN,
                                     "Missing scope permissions on the"
@@ -440,12 +433,236 @@ ngx_http_notify_graph_permissions(ngx_http_notify_req_t *nr,
                                     &send, (size_t) (p - list), list);
     }
 
+    p = ngx_http_notify_graph_list(list, sizeof(list), have, 0);
+    g = ngx_http_notify_graph_list(grants, sizeof(grants), have, 1);
+
     return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_FORBIDDEN,
                                 NGX_HTTP_FORBIDDEN,
                                 "Missing role permissions on the request."
                                 " API requires one of '%V, %V'. Roles on the"
-                                " request '%*s'.", rsc, &send,
-                                (size_t) (p - list), list);
+                                " request '%*s'. Resource specific consent"
+                                " grants on the request '%*s'.", &send, rsc,
+                                (size_t) (p - list), list,
+                                (size_t) (g - grants), grants);
+}
+
+
+/* roles and scopes are compared exactly */
+
+static ngx_uint_t
+ngx_http_notify_graph_holds(ngx_array_t *names, ngx_str_t *name)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   i;
+
+    s = names->elts;
+
+    for (i = 0; i < names->nelts; i++) {
+        if (s[i].len == name->len
+            && ngx_strncmp(s[i].data, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * "a, b, c" into buf, "..." when it does not fit; rsc 1: only the
+ * resource-specific consent grants (Graph's are named "*.Group", "*.Chat"
+ * and "*.User"), 0: all but them, -1: all.
+ */
+
+static u_char *
+ngx_http_notify_graph_list(u_char *buf, size_t size, ngx_array_t *names,
+    ngx_int_t rsc)
+{
+    u_char      *p, *last;
+    size_t       n;
+    ngx_str_t   *s;
+    ngx_int_t    is;
+    ngx_uint_t   i;
+
+    p = buf;
+    last = buf + size - sizeof("...");
+    s = names->elts;
+
+    for (i = 0; i < names->nelts; i++) {
+
+        if (rsc != -1) {
+            is = (s[i].len > 6
+                  && ngx_strncmp(s[i].data + s[i].len - 6, ".Group", 6) == 0)
+                 || (s[i].len > 5
+                     && (ngx_strncmp(s[i].data + s[i].len - 5, ".Chat", 5)
+                         == 0
+                         || ngx_strncmp(s[i].data + s[i].len - 5, ".User", 5)
+                            == 0));
+
+            if (is != rsc) {
+                continue;
+            }
+        }
+
+        n = s[i].len + (p > buf ? 2 : 0);
+
+        if ((size_t) (last - p) < n) {
+            p = ngx_cpymem(p, "...", 3);
+            break;
+        }
+
+        p = ngx_sprintf(p, "%s%V", p > buf ? ", " : "", &s[i]);
+    }
+
+    return p;
+}
+
+
+/*
+ * Where the caller may notify, once the resource of the path is known.
+ * Resource-specific consent holds where the app is installed: an app
+ * allowed by the route's resource-specific role alone must be installed
+ * in the team, the chat or the user's personal scope of the path (for the
+ * bulk action, for each recipient: ngx_http_notify_graph_may_notify()).
+ * A delegated call acts for the signed-in user, who must be a member of
+ * the team or chat of the path.
+ */
+
+static ngx_int_t
+ngx_http_notify_graph_scope(ngx_http_notify_req_t *nr,
+    ngx_http_notify_graph_ctx_t *ctx)
+{
+    ngx_array_t                  *members;
+    ngx_http_notify_apps_t       *apps;
+    ngx_http_notify_principal_t  *pr;
+
+    pr = nr->auth->principal;
+
+    switch (ctx->route) {
+
+    case NGX_HTTP_NOTIFY_GRAPH_TEAM:
+        members = &ctx->team->members;
+        apps = &ctx->team->apps;
+        break;
+
+    case NGX_HTTP_NOTIFY_GRAPH_CHAT:
+        members = &ctx->chat->members;
+        apps = &ctx->chat->apps;
+        break;
+
+    case NGX_HTTP_NOTIFY_GRAPH_USER:
+        members = NULL;
+        apps = &ctx->user->apps;
+        break;
+
+    default:
+        return NGX_OK;
+    }
+
+    if (ctx->delegated) {
+        if (members == NULL
+            || ngx_http_notify_directory_member(members, ctx->caller))
+        {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, nr->request->connection->log, 0,
+                      "notify: graph: the caller is not a member of the %s"
+                      " \"%V\"", ngx_http_notify_graph_scopes[ctx->route],
+                      &ctx->id);
+
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_FORBIDDEN,
+                                    NGX_HTTP_FORBIDDEN,
+                                    "The signed-in user is not a member of"
+                                    " the %s '%V'.",
+                                    ngx_http_notify_graph_scopes[ctx->route],
+                                    &ctx->id);
+    }
+
+    if (!ctx->rsc || ngx_http_notify_directory_installed(apps, &pr->app_id)) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, nr->request->connection->log, 0,
+                  "notify: graph: the app \"%V\" is not installed %s the %s"
+                  " \"%V\"", &pr->app_id,
+                  ctx->route == NGX_HTTP_NOTIFY_GRAPH_USER ? "for" : "in",
+                  ngx_http_notify_graph_scopes[ctx->route], &ctx->id);
+
+    return ngx_http_notify_graph_not_authorized(nr);
+}
+
+
+/*
+ * A user named as a recipient: in the scope of a team or a chat, one of
+ * its members when the app holds only the resource-specific role or the
+ * call is delegated; in bulk, with the resource-specific role alone, a
+ * user the app is installed for.
+ */
+
+static ngx_int_t
+ngx_http_notify_graph_may_notify(ngx_http_notify_req_t *nr,
+    ngx_http_notify_graph_ctx_t *ctx, ngx_http_notify_user_t *user)
+{
+    ngx_array_t                  *members;
+    ngx_http_notify_principal_t  *pr;
+
+    pr = nr->auth->principal;
+
+    switch (ctx->route) {
+
+    case NGX_HTTP_NOTIFY_GRAPH_TEAM:
+    case NGX_HTTP_NOTIFY_GRAPH_CHAT:
+        members = (ctx->route == NGX_HTTP_NOTIFY_GRAPH_TEAM)
+                  ? &ctx->team->members : &ctx->chat->members;
+
+        if (!(ctx->rsc || ctx->delegated)
+            || ngx_http_notify_directory_member(members, user))
+        {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, nr->request->connection->log, 0,
+                      "notify: graph: the recipient \"%V\" is not a member"
+                      " of the %s \"%V\"", &user->id,
+                      ngx_http_notify_graph_scopes[ctx->route], &ctx->id);
+        break;
+
+    case NGX_HTTP_NOTIFY_GRAPH_RECIPIENTS:
+        if (!ctx->rsc
+            || ngx_http_notify_directory_installed(&user->apps, &pr->app_id))
+        {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, nr->request->connection->log, 0,
+                      "notify: graph: the app \"%V\" is not installed for"
+                      " the recipient \"%V\"", &pr->app_id, &user->id);
+        break;
+
+    default:
+        return NGX_OK;
+    }
+
+    return ngx_http_notify_graph_not_authorized(nr);
+}
+
+
+/* Graph's answer when the app may not notify in a scope, or a recipient */
+
+static ngx_int_t
+ngx_http_notify_graph_not_authorized(ngx_http_notify_req_t *nr)
+{
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_FORBIDDEN,
+                                NGX_HTTP_FORBIDDEN,
+                                "Application with AAD App Id '%V' is not"
+                                " authorized to generate custom text"
+                                " notifications about '%V' to the recipient."
+                                " Ensure that the expected Teams app is"
+                                " installed in the target scope (user, team,"
+                                " or chat).", &nr->auth->principal->app_id,
+                                &nr->request->uri);
 }
 
 
@@ -1506,6 +1723,10 @@ ngx_http_notify_graph_add(ngx_http_notify_req_t *nr,
                                         NGX_HTTP_NOT_FOUND,
                                         "No user found with id or user"
                                         " principal name '%V'.", &id);
+        }
+
+        if (ngx_http_notify_graph_may_notify(nr, ctx, user) != NGX_OK) {
+            return NGX_ERROR;
         }
 
         return ngx_http_notify_graph_add_user(nr, ctx, user);

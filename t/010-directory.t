@@ -875,3 +875,69 @@ chats[1]: "id" "c1" is already used by chats[0]
 --- must_die
 --- emerg
 chats[0].members[2]: unknown user "ghost"
+
+
+
+=== TEST 71: the apps installed for users, in teams and in chats; null and empty lists are none
+--- http_config
+    notify_directory $TEST_NGINX_SERVER_ROOT/html/dir.json;
+--- config
+    location = /t { return 200 "ok\n"; }
+--- user_files
+>>> dir.json
+{"users": [{"id": "u1", "upn": "a@example.org", "installedApps": ["app-1", "app-2", "app-1"]},
+           {"id": "u2", "upn": "b@example.org", "installedApps": null},
+           {"id": "u3", "upn": "c@example.org", "installedApps": []}],
+ "teams": [{"id": "t1", "members": ["u1"], "installedApps": ["app-1"]},
+           {"id": "t2", "installedApps": null}],
+ "chats": [{"id": "c1", "members": ["u1", "u2"], "installedApps": ["app-2"]},
+           {"id": "c2", "installedApps": []}]}
+--- request
+GET /t
+--- response_body
+ok
+--- error_log
+html/dir.json": 3 users, 0 groups, 2 teams, 2 chats
+--- no_error_log
+[error]
+[emerg]
+
+
+
+=== TEST 72: must die: a user's "installedApps" is not an array
+--- user_files
+>>> dir.json
+{"users": [{"id": "u1", "upn": "a@example.org", "installedApps": "app-1"}]}
+--- must_die
+--- emerg
+users[0]: "installedApps" must be an array
+
+
+
+=== TEST 73: must die: a team's installed app is not a string
+--- user_files
+>>> dir.json
+{"teams": [{"id": "t1"}, {"id": "t2", "installedApps": ["app-1", 7]}]}
+--- must_die
+--- emerg
+teams[1].installedApps[1]: must be a non-empty string
+
+
+
+=== TEST 74: must die: a chat's installed app is empty
+--- user_files
+>>> dir.json
+{"chats": [{"id": "c1", "installedApps": [""]}]}
+--- must_die
+--- emerg
+chats[0].installedApps[0]: must be a non-empty string
+
+
+
+=== TEST 75: must die: a team's "installedApps" is an object
+--- user_files
+>>> dir.json
+{"teams": [{"id": "t1", "installedApps": {"app-1": true}}]}
+--- must_die
+--- emerg
+teams[0]: "installedApps" must be an array

@@ -985,7 +985,9 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
  ::app(roles => ['TeamsActivity.Send.User']),
  ::app(roles => ['teamsactivity.send']),
  ::app(oid => 'u-ada', scp => 'User.Read Feed.Read', roles => ['TeamsActivity.Send']),
- ::app(oid => 'u-dave', scp => 'TeamsActivity.Send')]
+ ::app(oid => 'u-ada', scp => 'TeamsActivity.Send'),
+ ::app(roles => ['Other.Role', 'TeamsActivity.Send.Chat', 'Sites.Selected', 'ChannelMessage.Read.Group']),
+ ::app(roles => ['TeamsActivity.Send.Group', 'TeamsActivity.Send.Chat'])]
 --- request eval
 [::post($::TeamPath, ::body()),
  ::post($::TeamPath, ::body()),
@@ -996,17 +998,21 @@ client-request-id: 7d2c5a52-1111-4e2b-9c3d-000000000001
  ::post($::BulkPath, ::body(recipient => undef, recipients => [::aad($::John)], topic => {source => 'entityUrl', value => $::AppUrl})),
  ::post($::TeamPath, ::body()),
  ::post($::TeamPath, ::body()),
- ::post($::TeamPath, ::body())]
---- error_code eval: [403, 403, 204, 204, 403, 204, 202, 403, 403, 204]
+ ::post($::TeamPath, ::body()),
+ ::post($::UserPath, ::body(recipient => undef, topic => {source => 'entityUrl', value => $::AppUrl})),
+ ::post($::BulkPath, ::body(recipient => undef, recipients => [::aad($::John)], topic => {source => 'entityUrl', value => $::AppUrl}))]
+--- error_code eval: [403, 403, 204, 204, 403, 204, 202, 403, 403, 204, 403, 403]
 --- response_body_like eval
-[::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send.Group, TeamsActivity.Send'. Roles on the request ''."),
- ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send.Group, TeamsActivity.Send'. Roles on the request 'Other.Role, TeamsActivity.Send.Chat'."),
+[::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send, TeamsActivity.Send.Group'. Roles on the request ''. Resource specific consent grants on the request ''."),
+ ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send, TeamsActivity.Send.Group'. Roles on the request 'Other.Role'. Resource specific consent grants on the request 'TeamsActivity.Send.Chat'."),
  qr/^$/, qr/^$/,
- ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send.Chat, TeamsActivity.Send'. Roles on the request 'TeamsActivity.Send.Group'."),
+ ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send, TeamsActivity.Send.Chat'. Roles on the request ''. Resource specific consent grants on the request 'TeamsActivity.Send.Group'."),
  qr/^$/, qr/^$/,
- ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send.Group, TeamsActivity.Send'. Roles on the request 'teamsactivity.send'."),
+ ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send, TeamsActivity.Send.Group'. Roles on the request 'teamsactivity.send'. Resource specific consent grants on the request ''."),
  ::err('Forbidden', "Missing scope permissions on the request. API requires one of 'TeamsActivity.Send'. Scopes on the request 'User.Read, Feed.Read'."),
- qr/^$/]
+ qr/^$/,
+ ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send, TeamsActivity.Send.User'. Roles on the request 'Other.Role, Sites.Selected'. Resource specific consent grants on the request 'TeamsActivity.Send.Chat, ChannelMessage.Read.Group'."),
+ ::err('Forbidden', "Missing role permissions on the request. API requires one of 'TeamsActivity.Send, TeamsActivity.Send.User'. Roles on the request ''. Resource specific consent grants on the request 'TeamsActivity.Send.Group, TeamsActivity.Send.Chat'.")]
 --- no_error_log
 [error]
 
@@ -1505,3 +1511,258 @@ qr/retention removed [^"]*? chain links/
 qr/\A(?:retention removed 2 notifications, 1 feed entries and 1 chain links\n|retention removed 1 notifications, 0 feed entries and 0 chain links\nretention removed 1 notifications, 1 feed entries and 1 chain links\n)\z/
 --- no_error_log
 [error]
+
+
+
+=== TEST 46: TeamsActivity.Send.Group: only a team the app is installed in, and only its members
+--- http_config eval: ::conf('t46')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval
+[::app(roles => ['TeamsActivity.Send.Group']),
+ ::app(roles => ['TeamsActivity.Send.Group']),
+ ::app(azp => 'app-stranger', roles => ['TeamsActivity.Send.Group']),
+ (::app(roles => ['TeamsActivity.Send.Group'])) x 3]
+--- request eval
+[::post($::TeamPath, ::body(recipient => ::aad('bob@example.org'))),
+ ::post('/v1.0/teams/team-other/sendActivityNotification', ::body(topic => {source => 'entityUrl', value => 'https://graph.microsoft.com/v1.0/teams/team-other'}, recipient => ::aad('u-bob'))),
+ ::post($::TeamPath, ::body()),
+ ::post($::TeamPath, ::body()),
+ ::post($::TeamPath, ::body(recipient => {'@odata.type' => 'microsoft.graph.teamMembersNotificationRecipient', teamId => $::Team})),
+ ::post($::TeamPath, ::body(recipient => {'@odata.type' => 'microsoft.graph.channelMembersNotificationRecipient', teamId => $::Team, channelId => $::Channel}))]
+--- error_code eval: [403, 403, 403, 204, 204, 204]
+--- response_body_like eval
+[::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '$::TeamPath' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ ::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '/v1.0/teams/team-other/sendActivityNotification' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ ::err('Forbidden', "Application with AAD App Id 'app-stranger' is not authorized to generate custom text notifications about '$::TeamPath' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ qr/^$/, qr/^$/, qr/^$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 46a: TeamsActivity.Send.Group: the refusal of a recipient outside the team is logged
+--- http_config eval: ::conf('t46a')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.Group'])
+--- request eval: ::post($::TeamPath, ::body(recipient => ::aad('bob@example.org')))
+--- error_code: 403
+--- error_log
+notify: graph: the recipient "u-bob" is not a member of the team "7155e3c8-175e-4311-97ef-572edc3aa3db"
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 47: TeamsActivity.Send.Group: the refusal of a team the app is not installed in is logged
+--- http_config eval: ::conf('t47')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.Group'])
+--- request eval: ::post('/v1.0/teams/team-other/sendActivityNotification', ::body(topic => {source => 'entityUrl', value => 'https://graph.microsoft.com/v1.0/teams/team-other'}, recipient => ::aad('u-bob')))
+--- error_code: 403
+--- error_log
+notify: graph: the app "app-graph" is not installed in the team "team-other"
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 48: TeamsActivity.Send.Chat: only a chat the app is installed in, and only its members
+--- http_config eval: ::conf('t48')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.Chat'])
+--- request eval
+[::post('/v1.0/chats/19:other@thread.v2/sendActivityNotification', ::body(topic => {source => 'entityUrl', value => 'https://graph.microsoft.com/v1.0/chats/19:other@thread.v2'}, recipient => ::aad('u-dave'))),
+ ::post($::ChatPath, ::body(topic => {source => 'entityUrl', value => $::ChatUrl}, recipient => ::aad($::Megan))),
+ ::post($::ChatPath, ::body(topic => {source => 'entityUrl', value => $::ChatUrl})),
+ ::post($::ChatPath, ::body(topic => {source => 'entityUrl', value => $::ChatUrl}, recipient => {'@odata.type' => 'microsoft.graph.chatMembersNotificationRecipient', chatId => $::Chat}))]
+--- error_code eval: [403, 403, 204, 204]
+--- response_body_like eval
+[::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '/v1.0/chats/19:other\@thread.v2/sendActivityNotification' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ ::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '$::ChatPath' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ qr/^$/, qr/^$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 48a: TeamsActivity.Send.Chat: the refusal of a chat the app is not installed in is logged
+--- http_config eval: ::conf('t48a')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.Chat'])
+--- request eval: ::post('/v1.0/chats/19:other@thread.v2/sendActivityNotification', ::body(topic => {source => 'entityUrl', value => 'https://graph.microsoft.com/v1.0/chats/19:other@thread.v2'}, recipient => ::aad('u-dave')))
+--- error_code: 403
+--- error_log
+notify: graph: the app "app-graph" is not installed in the chat "19:other@thread.v2"
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 49: TeamsActivity.Send.Chat: the refusal of a recipient outside the chat is logged
+--- http_config eval: ::conf('t49')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.Chat'])
+--- request eval: ::post($::ChatPath, ::body(topic => {source => 'entityUrl', value => $::ChatUrl}, recipient => ::aad($::Megan)))
+--- error_code: 403
+--- error_log
+notify: graph: the recipient "ab88234e-0874-477c-9638-d144296ed04f" is not a member of the chat "19:d65713bc498c4a428c71ef9353e6ce20@thread.v2"
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 50: TeamsActivity.Send.User: only a user the app is installed for
+--- http_config eval: ::conf('t50')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.User'])
+--- request eval
+[::post("/v1.0/users/$::Megan/teamwork/sendActivityNotification", ::body(recipient => undef, topic => {source => 'entityUrl', value => $::AppUrl})),
+ ::post($::UserPath, ::body(recipient => undef, topic => {source => 'entityUrl', value => $::AppUrl}))]
+--- error_code eval: [403, 204]
+--- response_body_like eval
+[::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '/v1.0/users/$::Megan/teamwork/sendActivityNotification' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ qr/^$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 50a: TeamsActivity.Send.User: the refusal of a user the app is not installed for is logged
+--- http_config eval: ::conf('t50a')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.User'])
+--- request eval: ::post("/v1.0/users/$::Megan/teamwork/sendActivityNotification", ::body(recipient => undef, topic => {source => 'entityUrl', value => $::AppUrl}))
+--- error_code: 403
+--- error_log
+notify: graph: the app "app-graph" is not installed for the user "ab88234e-0874-477c-9638-d144296ed04f"
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 51: TeamsActivity.Send.User in bulk: every recipient must have the app installed
+--- http_config eval: ::conf('t51')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.User'])
+--- request eval
+[::post($::BulkPath, ::body(recipient => undef, recipients => [::aad($::John), ::aad('megan@example.org')], topic => {source => 'entityUrl', value => $::AppUrl})),
+ ::post($::BulkPath, ::body(recipient => undef, recipients => [::aad($::John)], topic => {source => 'entityUrl', value => $::AppUrl}))]
+--- error_code eval: [403, 202]
+--- response_body_like eval
+[::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '$::BulkPath' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ qr/^$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 51a: TeamsActivity.Send.User in bulk: the refusal of a recipient is logged, and nobody is notified
+--- http_config eval: ::conf('t51a')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(roles => ['TeamsActivity.Send.User'])
+--- request eval: ::post($::BulkPath, ::body(recipient => undef, recipients => [::aad($::John), ::aad($::Megan)], topic => {source => 'entityUrl', value => $::AppUrl}))
+--- error_code: 403
+--- error_log
+notify: graph: the app "app-graph" is not installed for the recipient "ab88234e-0874-477c-9638-d144296ed04f"
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 52: TeamsActivity.Send is tenant-wide: any team, chat or user, installed or not
+--- http_config eval: ::conf('t52')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval
+[($::App) x 5, ::app(azp => 'app-stranger', roles => ['TeamsActivity.Send'])]
+--- request eval
+[::post('/v1.0/teams/team-other/sendActivityNotification', ::body(topic => {source => 'entityUrl', value => 'https://graph.microsoft.com/v1.0/teams/team-other'}, recipient => ::aad('u-bob'))),
+ ::post($::TeamPath, ::body(recipient => ::aad('u-bob'))),
+ ::post('/v1.0/chats/19:other@thread.v2/sendActivityNotification', ::body(topic => {source => 'entityUrl', value => 'https://graph.microsoft.com/v1.0/chats/19:other@thread.v2'}, recipient => ::aad('u-dave'))),
+ ::post("/v1.0/users/$::Megan/teamwork/sendActivityNotification", ::body(recipient => undef, topic => {source => 'entityUrl', value => $::AppUrl})),
+ ::post($::BulkPath, ::body(recipient => undef, recipients => [::aad($::Megan)], topic => {source => 'entityUrl', value => $::AppUrl})),
+ ::post($::TeamPath, ::body())]
+--- error_code eval: [204, 204, 204, 204, 202, 204]
+--- no_error_log
+[error]
+is not installed
+is not a member
+
+
+
+=== TEST 53: a delegated caller must be a member of the team or chat, and so must its recipient
+--- http_config eval: ::conf('t53')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval
+[::app(oid => 'u-bob', scp => 'TeamsActivity.Send'),
+ ::app(oid => 'u-dave', scp => 'TeamsActivity.Send'),
+ ::app(oid => 'u-nobody', upn => 'nobody@example.org', scp => 'TeamsActivity.Send'),
+ $::Ada, $::Ada, $::Ada,
+ ::app(oid => 'u-bob', scp => 'TeamsActivity.Send'),
+ ::app(oid => 'u-bob', scp => 'TeamsActivity.Send')]
+--- request eval
+[::post($::TeamPath, ::body()),
+ ::post($::ChatPath, ::body(topic => {source => 'entityUrl', value => $::ChatUrl})),
+ ::post($::TeamPath, ::body()),
+ ::post($::TeamPath, ::body(recipient => ::aad('u-bob'))),
+ ::post($::ChatPath, ::body(topic => {source => 'entityUrl', value => $::ChatUrl}, recipient => ::aad($::Megan))),
+ ::post($::ChatPath, ::body(topic => {source => 'entityUrl', value => $::ChatUrl})),
+ ::post("/v1.0/users/$::Megan/teamwork/sendActivityNotification", ::body(recipient => undef, topic => {source => 'entityUrl', value => $::AppUrl})),
+ ::post($::BulkPath, ::body(recipient => undef, recipients => [::aad($::Megan)], topic => {source => 'entityUrl', value => $::AppUrl}))]
+--- error_code eval: [403, 403, 403, 403, 403, 204, 204, 202]
+--- response_body_like eval
+[::err('Forbidden', "The signed-in user is not a member of the team '$::Team'."),
+ ::err('Forbidden', "The signed-in user is not a member of the chat '$::Chat'."),
+ ::err('Forbidden', "The signed-in user is not a member of the team '$::Team'."),
+ ::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '$::TeamPath' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ ::err('Forbidden', "Application with AAD App Id 'app-graph' is not authorized to generate custom text notifications about '$::ChatPath' to the recipient. Ensure that the expected Teams app is installed in the target scope (user, team, or chat)."),
+ qr/^$/, qr/^$/, qr/^$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 53a: a delegated caller outside the team is refused, and logged
+--- http_config eval: ::conf('t53a')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: ::app(oid => 'u-bob', scp => 'TeamsActivity.Send')
+--- request eval: ::post($::TeamPath, ::body())
+--- error_code: 403
+--- error_log
+notify: graph: the caller is not a member of the team "7155e3c8-175e-4311-97ef-572edc3aa3db"
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 54: a delegated caller's recipient outside the team is refused, and logged
+--- http_config eval: ::conf('t54')
+--- config
+    location ~* sendactivitynotification { notify_inbound graph; }
+--- more_headers eval: $::Ada
+--- request eval: ::post($::TeamPath, ::body(recipient => ::aad('u-bob')))
+--- error_code: 403
+--- error_log
+notify: graph: the recipient "u-bob" is not a member of the team "7155e3c8-175e-4311-97ef-572edc3aa3db"
+--- no_error_log
+[error]
+stored notification

@@ -136,6 +136,6 @@ GET /activities
 --- error_code: 200
 --- response_body_like: ^\{"items":\[\],"next":null,"unread":0\}$
 --- node_says
-1 ^error 403 Forbidden: Missing role permissions on the request\. API requires one of 'TeamsActivity\.Send\.Group, TeamsActivity\.Send'\. Roles on the request 'Something\.Else'\. \(request-id [0-9a-f-]{36}, date \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z\)$
+1 ^error 403 Forbidden: Missing role permissions on the request\. API requires one of 'TeamsActivity\.Send, TeamsActivity\.Send\.Group'\. Roles on the request 'Something\.Else'\. Resource specific consent grants on the request ''\. \(request-id [0-9a-f-]{36}, date \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z\)$
 --- no_error_log
 [error]
