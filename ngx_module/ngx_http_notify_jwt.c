@@ -2350,27 +2350,50 @@ ngx_http_notify_has_role(ngx_http_notify_principal_t *p, ngx_array_t *roles)
 /* helpers */
 
 /*
- * Strict base64url, no padding.  NGX_DECLINED: not base64url,
- * NGX_ERROR: no memory.
+ * Strict base64url: the alphabet only, no padding, and canonical, so that
+ * one value has one encoding.  A length of 4n + 1 encodes nothing; after
+ * 4n + 2 characters the last one carries 4 bits beyond the data, after
+ * 4n + 3 it carries 2, and these bits must be zero.  NGX_DECLINED: not
+ * base64url, NGX_ERROR: no memory.
  */
 
 static ngx_int_t
 ngx_http_notify_jwt_base64url(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_str_t *dst)
 {
-    u_char     c;
+    u_char     c, v;
     size_t     i;
     ngx_str_t  src;
+
+    /* the bits of the last character beyond the data, by len % 4 */
+    static u_char  unused[] = { 0, 0, 0x0f, 0x03 };
+
+    v = 0;
 
     for (i = 0; i < len; i++) {
         c = data[i];
 
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9') || c == '-' || c == '_')
-        {
-            continue;
-        }
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
 
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+
+        } else if (c == '-') {
+            v = 62;
+
+        } else if (c == '_') {
+            v = 63;
+
+        } else {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (len % 4 == 1 || (v & unused[len % 4])) {
         return NGX_DECLINED;
     }
 
