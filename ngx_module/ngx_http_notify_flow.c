@@ -723,6 +723,34 @@ ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
 }
 
 
+/* a string, or null when it is empty (an absent claim): a new reference */
+
+json_t *
+ngx_http_notify_json_str(ngx_str_t *s)
+{
+    if (s->len == 0) {
+        return json_null();
+    }
+
+    return json_stringn((char *) s->data, s->len);
+}
+
+
+/*
+ * The stored notification could not be put together: jansson's text says
+ * why ("Out of memory", "Invalid UTF-8 string", ...).
+ */
+
+ngx_int_t
+ngx_http_notify_note_failed(ngx_http_notify_req_t *nr, json_error_t *err)
+{
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "the notification could not be built: %s",
+                                err->text);
+}
+
+
 static void
 ngx_http_notify_cleanup(void *data)
 {

@@ -126,7 +126,6 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
 {
     ngx_str_t                     tenant, actor;
     json_error_t                  err;
-    ngx_http_notify_principal_t  *p;
     u_char                        created[sizeof("1970-01-01T00:00:00Z")];
 
     if (nr->raw.len == 0) {
@@ -178,34 +177,32 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
                                     "out of memory");
     }
 
+    /* the sender: the caller's own GEVER id, else the token's sender */
+
     if (actor.len == 0) {
-        p = nr->auth->principal;
-        actor = p->user_name.len ? p->user_name
-                : p->object_id.len ? p->object_id
-                : p->app_id.len ? p->app_id : p->subject;
+        actor = nr->auth->principal->sender;
     }
 
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
 
-    nr->note = json_pack("{s:n, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:s,"
-                         " s:s%, s:s%}",
-                         "id",
-                         "dialect", "gever",
-                         "event", "external-activity",
-                         "title", json_object_get(nr->body, "title"),
-                         "label", json_object_get(nr->body, "label"),
-                         "summary", json_object_get(nr->body, "summary"),
-                         "description",
-                         json_object_get(nr->body, "description"),
-                         "url", json_object_get(nr->body, "resource_url"),
-                         "created", (char *) created,
-                         "sender", (char *) actor.data, actor.len,
-                         "tenant", (char *) tenant.data, tenant.len);
+    nr->note = json_pack_ex(&err, 0,
+                            "{s:n, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:s,"
+                            " s:o, s:s%}",
+                            "id",
+                            "dialect", "gever",
+                            "event", "external-activity",
+                            "title", json_object_get(nr->body, "title"),
+                            "label", json_object_get(nr->body, "label"),
+                            "summary", json_object_get(nr->body, "summary"),
+                            "description",
+                            json_object_get(nr->body, "description"),
+                            "url", json_object_get(nr->body, "resource_url"),
+                            "created", (char *) created,
+                            "sender", ngx_http_notify_json_str(&actor),
+                            "tenant", (char *) tenant.data, tenant.len);
 
     if (nr->note == NULL) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "out of memory");
+        return ngx_http_notify_note_failed(nr, &err);
     }
 
     return NGX_OK;

@@ -2116,6 +2116,10 @@ ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
     ngx_uint_t                    k;
     ngx_http_notify_principal_t  *p;
 
+    static const char            *app_claims[] = {
+        "azp", "appid", "client_id", NULL
+    };
+
     static const char            *user_claims[] = {
         "upn", "preferred_username", "unique_name", NULL
     };
@@ -2132,21 +2136,28 @@ ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
 
     p->claims = *text;
 
-    if (ngx_http_notify_jwt_claim(r->pool, claims, "azp", &p->app_id)
+    if (ngx_http_notify_jwt_claim(r->pool, claims, "oid", &p->object_id)
         != NGX_OK
-        || (p->app_id.len == 0
-            && ngx_http_notify_jwt_claim(r->pool, claims, "appid",
-                                         &p->app_id)
-               != NGX_OK)
-        || ngx_http_notify_jwt_claim(r->pool, claims, "oid", &p->object_id)
-           != NGX_OK
         || ngx_http_notify_jwt_claim(r->pool, claims, "tid", &p->tenant_id)
            != NGX_OK
         || ngx_http_notify_jwt_claim(r->pool, claims, "sub", &p->subject)
+           != NGX_OK
+        || ngx_http_notify_jwt_claim(r->pool, claims, "iss", &p->issuer)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    for (k = 0; app_claims[k] != NULL && p->app_id.len == 0; k++) {
+        if (ngx_http_notify_jwt_claim(r->pool, claims, app_claims[k],
+                                      &p->app_id)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    p->sender = p->app_id.len ? p->app_id : p->subject;
 
     for (k = 0; user_claims[k] != NULL && p->user_name.len == 0; k++) {
         if (ngx_http_notify_jwt_claim(r->pool, claims, user_claims[k],

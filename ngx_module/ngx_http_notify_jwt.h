@@ -23,9 +23,17 @@ typedef enum {
 } ngx_http_notify_auth_error_e;
 
 
-/* the verified caller of a request */
+/*
+ * The verified caller of a request.  A string claim that is absent, not a
+ * string or empty is left empty.  Who the caller is (README: "Who the
+ * caller is"): sender is the first of azp, appid, client_id and sub, and
+ * may be empty; ngx_http_notify_caller_user() finds the caller's user.
+ */
 typedef struct {
-    ngx_str_t                   app_id;        /* azp, else appid */
+    ngx_str_t                   app_id;        /* azp, appid, client_id:
+                                                  first found */
+    ngx_str_t                   sender;        /* app_id, else sub */
+    ngx_str_t                   issuer;        /* iss */
     ngx_str_t                   object_id;     /* oid */
     ngx_str_t                   user_name;     /* upn, preferred_username,
                                                   unique_name: first found */

@@ -1505,3 +1505,93 @@ qr/retention removed [^"]*? chain links/
 qr/\A(?:retention removed 2 notifications, 1 feed entries and 1 chain links\n|retention removed 1 notifications, 0 feed entries and 0 chain links\nretention removed 1 notifications, 1 feed entries and 1 chain links\n)\z/
 --- no_error_log
 [error]
+
+
+
+=== TEST 48: an app-only token without azp or appid, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-app-client_id') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}, roles => ['TeamsActivity.Send']))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 49: an app-only token without azp or appid, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-app-sub') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}, roles => ['TeamsActivity.Send']))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 50: an app-only token without azp or appid, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-app-none') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{none}[0]}, roles => ['TeamsActivity.Send']))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 51: a delegated token without azp or appid, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-user-client_id') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}, oid => 'u-ada', upn => 'ada@example.org', scp => 'TeamsActivity.Send'))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 52: a delegated token without azp or appid, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-user-sub') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}, oid => 'u-ada', upn => 'ada@example.org', scp => 'TeamsActivity.Send'))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 53: a delegated token without azp or appid, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-user-none') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{none}[0]}, oid => 'u-ada', upn => 'ada@example.org', scp => 'TeamsActivity.Send'))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory

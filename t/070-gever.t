@@ -541,3 +541,48 @@ my $n = NotifyTest::bearer(NotifyTest::token(upn => 'john.doe@example.org', sub 
 {"message":"The caller does not hold a required role.","type":"Forbidden"}
 --- no_error_log
 [error]
+
+
+
+=== TEST 24: a privileged token without azp, appid or a user name, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-client_id') . $NotifyTest::PushHttp
+--- config eval: "    location = /\@external-activities { notify_inbound gever; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}, roles => ['PrivilegedNotificationDispatcher']))
+--- request eval: ::post('')->[0]
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 201
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 25: a privileged token without azp, appid or a user name, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-sub') . $NotifyTest::PushHttp
+--- config eval: "    location = /\@external-activities { notify_inbound gever; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}, roles => ['PrivilegedNotificationDispatcher']))
+--- request eval: ::post('')->[0]
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 201
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 26: a privileged token without azp, appid or a user name, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-none') . $NotifyTest::PushHttp
+--- config eval: "    location = /\@external-activities { notify_inbound gever; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{none}[0]}, roles => ['PrivilegedNotificationDispatcher']))
+--- request eval: ::post('')->[0]
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 201
+--- no_error_log
+[error]
+out of memory

@@ -474,3 +474,48 @@ notify: store write failed: MDB_MAP_FULL
 --- must_die
 --- error_log
 "notify_push_recipients" directive is duplicate
+
+
+
+=== TEST 23: a push token without azp or appid, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-client_id', $NotifyTest::PushHttp)
+--- config eval: "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n" . $NotifyTest::PushServer
+--- more_headers eval: "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}) . "\n"
+--- request eval: "POST /push\n" . '{"Type": "0", "WorkItem": {"Id": "J-1"}}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 24: a push token without azp or appid, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-sub', $NotifyTest::PushHttp)
+--- config eval: "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n" . $NotifyTest::PushServer
+--- more_headers eval: "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}) . "\n"
+--- request eval: "POST /push\n" . '{"Type": "0", "WorkItem": {"Id": "J-1"}}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 25: a push token without azp or appid, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-none', $NotifyTest::PushHttp)
+--- config eval: "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n" . $NotifyTest::PushServer
+--- more_headers eval: "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@{$NotifyTest::Senders{none}[0]}) . "\n"
+--- request eval: "POST /push\n" . '{"Type": "0", "WorkItem": {"Id": "J-1"}}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
