@@ -925,7 +925,9 @@ ngx_http_notify_gever_is_uri(json_t *s)
 /*
  * Recipients: an id is a user (object id or UPN), else a group (id or
  * UPN), whose active members are taken; each user once, inactive users
- * never.  An id that is neither is reported, once, in "errors".
+ * never.  An id that is neither is reported, once, in "errors".  The one
+ * id of a caller without the privilege is its own (authorize() made sure):
+ * it is the caller's user, never a group, and unresolvable without one.
  */
 
 static ngx_int_t
@@ -935,11 +937,13 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
     json_t                       *list, *id, *seen, *err;
     ngx_int_t                     rc;
     ngx_str_t                     name;
+    ngx_uint_t                    self;
     ngx_http_notify_user_t       *user;
     ngx_http_notify_group_t      *group;
     ngx_http_notify_main_conf_t  *nmcf;
 
     nmcf = ngx_http_notify_main_conf(nr->request);
+    self = !ngx_http_notify_gever_privileged(nr);
 
     nr->unresolved = json_array();
     seen = json_object();
@@ -957,13 +961,20 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
         name.data = (u_char *) json_string_value(id);
         name.len = json_string_length(id);
 
-        user = ngx_http_notify_directory_user(nmcf->directory, &name);
+        if (self) {
+            user = ngx_http_notify_caller_user(nmcf->directory,
+                                               nr->auth->principal, NULL);
+        } else {
+            user = ngx_http_notify_directory_user(nmcf->directory, &name);
+        }
 
         if (user) {
             rc = ngx_http_notify_add_user(nr, user);
 
         } else {
-            group = ngx_http_notify_directory_group(nmcf->directory, &name);
+            group = self ? NULL
+                         : ngx_http_notify_directory_group(nmcf->directory,
+                                                           &name);
 
             if (group) {
                 rc = ngx_http_notify_add_group(nr, group);

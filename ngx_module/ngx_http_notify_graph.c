@@ -245,16 +245,7 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
     p = nr->auth->principal;
 
     if (ctx->delegated) {
-
-        if (p->object_id.len) {
-            ctx->caller = ngx_http_notify_directory_user(nmcf->directory,
-                                                         &p->object_id);
-        }
-
-        if (ctx->caller == NULL && p->user_name.len) {
-            ctx->caller = ngx_http_notify_directory_user(nmcf->directory,
-                                                         &p->user_name);
-        }
+        ctx->caller = ngx_http_notify_caller_user(nmcf->directory, p, NULL);
     }
 
     switch (ctx->route) {

@@ -2331,6 +2331,30 @@ ngx_http_notify_principal_claim(ngx_pool_t *pool,
 }
 
 
+ngx_http_notify_user_t *
+ngx_http_notify_caller_user(ngx_http_notify_directory_t *dir,
+    ngx_http_notify_principal_t *p, ngx_str_t *id)
+{
+    ngx_http_notify_user_t  *u;
+
+    /* the oid never changes: a user id only, as a UPN could be anyone's */
+
+    u = ngx_http_notify_directory_user_id(dir, &p->object_id);
+
+    /* a name claim can change hands: only ever a user, never a group */
+
+    if (u == NULL) {
+        u = ngx_http_notify_directory_user(dir, &p->user_name);
+    }
+
+    if (id != NULL) {
+        *id = u ? u->id : p->object_id;
+    }
+
+    return u;
+}
+
+
 ngx_uint_t
 ngx_http_notify_has_role(ngx_http_notify_principal_t *p, ngx_array_t *roles)
 {

@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_notify_directory.h"
+
 
 /* why a request is not authenticated (ngx_http_notify_auth_t.error) */
 typedef enum {
@@ -89,6 +91,17 @@ void ngx_http_notify_jwt_exit_process(void);
 /* one string claim by name (empty when absent or not a string) */
 ngx_int_t ngx_http_notify_principal_claim(ngx_pool_t *pool,
     ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_str_t *value);
+
+/*
+ * The caller's user in the directory (README: "Who the caller is"): the
+ * user whose id is the token's oid, else the user whose id or UPN is its
+ * user name; never a group.  NULL when neither is in the directory.  "id",
+ * when not NULL, is set to what names the caller: that user's id, else
+ * the oid, else empty.
+ */
+ngx_http_notify_user_t *ngx_http_notify_caller_user(
+    ngx_http_notify_directory_t *dir, ngx_http_notify_principal_t *p,
+    ngx_str_t *id);
 
 /* does the principal hold one of these roles (ngx_str_t array)? */
 ngx_uint_t ngx_http_notify_has_role(ngx_http_notify_principal_t *p,

@@ -586,3 +586,39 @@ out of memory
 --- no_error_log
 [error]
 out of memory
+
+
+
+=== TEST 27: a user name that is the id of a group names no user: the group is never notified
+--- http_config eval: ::conf('t27')
+--- config
+    location = /@external-activities { notify_inbound gever; }
+--- request eval: ::post('', notification_recipients => ['team_a'])->[0]
+--- more_headers eval
+$::Json . NotifyTest::bearer(NotifyTest::token(azp => 'app-portal', preferred_username => 'team_a'))
+--- error_code: 201
+--- response_body_like eval: ::answer(::errs('team_a'))
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 28: the oid wins over the user name: naming itself by another's name notifies itself
+--- http_config eval: ::conf('t28')
+--- config
+    location = /@external-activities { notify_inbound gever; }
+    location /activities { notify_feed; }
+--- request eval
+::reqs(::post('', notification_recipients => ['john.doe']),
+       ::as(jane => 'GET /activities/count'), ::as(john => 'GET /activities/count'))
+--- more_headers eval
+::hdrs(::post(NotifyTest::bearer(NotifyTest::token(azp => 'app-portal', oid => 'jane.roe',
+                                                   preferred_username => 'john.doe'))),
+       ::as(jane => ''), ::as(john => ''))
+--- error_code eval: [201, 200, 200]
+--- response_body_like eval
+[::answer($::De), qr/^\{"unread":1\}$/, qr/^\{"unread":0\}$/]
+--- no_error_log
+[error]
+
