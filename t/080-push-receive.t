@@ -519,3 +519,23 @@ out of memory
 --- no_error_log
 [error]
 out of memory
+
+
+
+=== TEST 26: idempotency is per caller: senders known only by their sub, or by their tenant, are not each other
+--- http_config eval: ::conf('idem-identity')
+--- config
+    location = /push { notify_push_recipients u-ada; notify_inbound push; }
+    location /activities { notify_feed; }
+--- more_headers eval
+[map({ "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@$_) . "\n" }
+     [sub => 'sender-a'], [sub => 'sender-b'], [sub => 'sender-a'],
+     [sub => 'sender-a', tid => 'tenant-2']),
+ $::User{ada}]
+--- request eval
+[("POST /push\n{\"Type\": \"0\", \"WorkItem\": {\"Id\": \"J-1\"}}") x 4, "GET /activities/count"]
+--- error_code eval: [200, 200, 200, 200, 200]
+--- response_body eval: [($::Ok) x 4, '{"unread":3}']
+--- no_error_log
+[error]
+
