@@ -188,6 +188,10 @@ static ngx_http_variable_t  ngx_http_notify_jwt_vars[] = {
       ngx_http_notify_jwt_caller_variable, 1,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("notify_caller_tenant"), NULL,
+      ngx_http_notify_jwt_caller_variable, 2,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -2547,6 +2551,9 @@ ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
 
     if (data == 1) {
         s = &p->app_id;
+
+    } else if (data == 2) {
+        s = &p->tenant_id;
 
     } else if (p->user_name.len) {
         s = &p->user_name;

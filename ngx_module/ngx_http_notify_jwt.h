@@ -74,7 +74,7 @@ char *ngx_http_notify_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 /* called from the module's init_main_conf: defaults, the cache zone */
 char *ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
 
-/* $notify_caller, $notify_caller_app */
+/* $notify_caller, $notify_caller_app, $notify_caller_tenant */
 ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
 
 /*

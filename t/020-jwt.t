@@ -1327,3 +1327,21 @@ caller=
 notify: invalid token: signature is not base64url
 --- no_error_log
 [error]
+
+
+
+=== TEST 75: $notify_caller_tenant is the verified token's tid, and nothing without one
+--- config
+    location = /t { return 200 "tenant=$notify_caller_tenant\n"; }
+--- request eval
+["GET /t", "GET /t", "GET /t", "GET /t"]
+--- more_headers eval
+[::bearer(tid => 'tenant-7') . "\nHost: tenant-8.example.org",
+ ::bearer(tid => undef),
+ "Authorization: Bearer " . ::noncanonical(2),
+ "Host: tenant-8.example.org"]
+--- response_body eval
+["tenant=tenant-7\n", "tenant=\n", "tenant=\n", "tenant=\n"]
+--- no_error_log
+[error]
+

@@ -539,3 +539,25 @@ out of memory
 --- no_error_log
 [error]
 
+
+
+=== TEST 27: notify_tenant $notify_caller_tenant: the token's tid, whatever the Host header says, picks the tenant and its flags
+--- http_config eval
+::conf('tenant-tid', $NotifyTest::PushHttp
+                     . "    notify_push_type workitem.created off tenant=evil.example.org;\n")
+--- config eval
+"    notify_tenant \$notify_caller_tenant;\n"
+. "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n"
+. $NotifyTest::PushServer
+--- more_headers eval: $::Hdr . "Host: evil.example.org\n"
+--- request
+POST /push
+{"Type": "0", "WorkItem": {"Id": "J-1"}}
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender('so-sender', 'tenant-1')
+--- error_code: 200
+--- response_body eval: $::Ok
+--- no_error_log
+[error]
+
