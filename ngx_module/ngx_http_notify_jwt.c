@@ -2561,11 +2561,8 @@ ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
     } else if (p->object_id.len) {
         s = &p->object_id;
 
-    } else if (p->app_id.len) {
-        s = &p->app_id;
-
     } else {
-        s = &p->subject;
+        s = &p->sender;
     }
 
     if (s->len == 0) {
