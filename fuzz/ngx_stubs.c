@@ -631,6 +631,14 @@ ngx_http_notify_directory_user(ngx_http_notify_directory_t *dir,
 }
 
 
+ngx_http_notify_user_t *
+ngx_http_notify_directory_user_id(ngx_http_notify_directory_t *dir,
+    ngx_str_t *id)
+{
+    return ngx_http_notify_directory_user(dir, id);
+}
+
+
 ngx_http_notify_group_t *
 ngx_http_notify_directory_group(ngx_http_notify_directory_t *dir,
     ngx_str_t *id)

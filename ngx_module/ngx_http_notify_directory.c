@@ -1037,23 +1037,35 @@ ngx_http_notify_user_t *
 ngx_http_notify_directory_user(ngx_http_notify_directory_t *dir,
     ngx_str_t *id_or_upn)
 {
+    ngx_http_notify_user_t      *u;
     ngx_http_notify_dir_user_t  *du;
 
-    if (dir == NULL || id_or_upn->len == 0) {
+    u = ngx_http_notify_directory_user_id(dir, id_or_upn);
+
+    if (u != NULL || dir == NULL || id_or_upn->len == 0) {
+        return u;
+    }
+
+    du = ngx_http_notify_dir_table_find(&dir->user_upns, id_or_upn->data,
+                                        id_or_upn->len);
+
+    return du ? &du->user : NULL;
+}
+
+
+ngx_http_notify_user_t *
+ngx_http_notify_directory_user_id(ngx_http_notify_directory_t *dir,
+    ngx_str_t *id)
+{
+    ngx_http_notify_dir_user_t  *du;
+
+    if (dir == NULL || id->len == 0) {
         return NULL;
     }
 
-    du = ngx_http_notify_dir_table_find(&dir->user_ids, id_or_upn->data,
-                                        id_or_upn->len);
-    if (du == NULL) {
-        du = ngx_http_notify_dir_table_find(&dir->user_upns, id_or_upn->data,
-                                            id_or_upn->len);
-        if (du == NULL) {
-            return NULL;
-        }
-    }
+    du = ngx_http_notify_dir_table_find(&dir->user_ids, id->data, id->len);
 
-    return &du->user;
+    return du ? &du->user : NULL;
 }
 
 

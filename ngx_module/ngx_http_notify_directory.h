@@ -77,6 +77,9 @@ char *ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd,
 /* by object id, or by UPN (case-insensitive); NULL when unknown */
 ngx_http_notify_user_t *ngx_http_notify_directory_user(
     ngx_http_notify_directory_t *dir, ngx_str_t *id_or_upn);
+/* by object id only */
+ngx_http_notify_user_t *ngx_http_notify_directory_user_id(
+    ngx_http_notify_directory_t *dir, ngx_str_t *id);
 ngx_http_notify_group_t *ngx_http_notify_directory_group(
     ngx_http_notify_directory_t *dir, ngx_str_t *id_or_upn);
 ngx_http_notify_team_t *ngx_http_notify_directory_team(

@@ -177,11 +177,11 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
 
 
 /*
- * Whose feed: the caller's own (the directory's id for its object id or
- * user name, else its object id), or with ?user= any user's, for a caller
- * that holds notify_feed_admin_role to read it, notify_feed_admin_write_role
- * to change it ("write").  When the request is refused, the error is sent
- * and its result is in "rc".
+ * Whose feed: the caller's own (ngx_http_notify_caller_user(): its user's
+ * id, else its object id), or with ?user= any user's, for a caller that
+ * holds notify_feed_admin_role to read it, notify_feed_admin_write_role to
+ * change it ("write").  When the request is refused, the error is sent and
+ * its result is in "rc".
  */
 
 static ngx_int_t
@@ -241,23 +241,9 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    u = NULL;
+    (void) ngx_http_notify_caller_user(nmcf->directory, p, user);
 
-    if (p->object_id.len) {
-        u = ngx_http_notify_directory_user(nmcf->directory, &p->object_id);
-    }
-
-    if (u == NULL && p->user_name.len) {
-        u = ngx_http_notify_directory_user(nmcf->directory, &p->user_name);
-    }
-
-    if (u) {
-        *user = u->id;
-        return NGX_OK;
-    }
-
-    if (p->object_id.len && p->object_id.len <= NGX_HTTP_NOTIFY_USER_MAX) {
-        *user = p->object_id;
+    if (user->len && user->len <= NGX_HTTP_NOTIFY_USER_MAX) {
         return NGX_OK;
     }
 

@@ -29,6 +29,7 @@ static ngx_int_t ngx_http_notify_read_body(ngx_http_notify_req_t *nr);
 static void ngx_http_notify_committed(ngx_http_notify_store_op_t *op);
 static ngx_int_t ngx_http_notify_error(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_send_answer(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_key_add(EVP_MD_CTX *md, ngx_str_t *value);
 static void ngx_http_notify_cleanup(void *data);
 static ngx_int_t ngx_http_notify_set_allow(ngx_http_notify_req_t *nr);
 
@@ -687,13 +688,16 @@ ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
 
 /*
  * A key for the store (idempotency, chains): the SHA-256 of the dialect,
- * the caller (app and object id) and the parts.
+ * the caller's whole identity (the issuer, tenant, sender, object id and
+ * subject of its token) and the parts, each value preceded by its length,
+ * so that no two callers or lists of parts give the same input.
  */
 
 ngx_int_t
 ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
     ngx_uint_t n, u_char *out)
 {
+    ngx_int_t                     rc;
     ngx_uint_t                    i;
     EVP_MD_CTX                   *md;
     unsigned int                  len;
@@ -706,35 +710,94 @@ ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
         return NGX_ERROR;
     }
 
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        return NGX_ERROR;
+    rc = NGX_ERROR;
+
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
+        || ngx_http_notify_key_add(md, &nr->dialect->name) != NGX_OK)
+    {
+        goto done;
     }
 
-    EVP_DigestUpdate(md, nr->dialect->name.data, nr->dialect->name.len + 1);
-
-    if (p) {
-        EVP_DigestUpdate(md, p->app_id.data, p->app_id.len);
-        EVP_DigestUpdate(md, "", 1);
-        EVP_DigestUpdate(md, p->object_id.data, p->object_id.len);
-        EVP_DigestUpdate(md, "", 1);
+    if (p
+        && (ngx_http_notify_key_add(md, &p->issuer) != NGX_OK
+            || ngx_http_notify_key_add(md, &p->tenant_id) != NGX_OK
+            || ngx_http_notify_key_add(md, &p->sender) != NGX_OK
+            || ngx_http_notify_key_add(md, &p->object_id) != NGX_OK
+            || ngx_http_notify_key_add(md, &p->subject) != NGX_OK))
+    {
+        goto done;
     }
 
     for (i = 0; i < n; i++) {
-        EVP_DigestUpdate(md, parts[i].data, parts[i].len);
-        EVP_DigestUpdate(md, "", 1);
+        if (ngx_http_notify_key_add(md, &parts[i]) != NGX_OK) {
+            goto done;
+        }
     }
 
     len = 32;
 
-    if (EVP_DigestFinal_ex(md, out, &len) != 1) {
-        EVP_MD_CTX_free(md);
-        return NGX_ERROR;
+    if (EVP_DigestFinal_ex(md, out, &len) == 1) {
+        rc = NGX_OK;
     }
+
+done:
 
     EVP_MD_CTX_free(md);
 
+    return rc;
+}
+
+
+/* one value of a key: its length (8 bytes, big-endian), then its bytes */
+
+static ngx_int_t
+ngx_http_notify_key_add(EVP_MD_CTX *md, ngx_str_t *value)
+{
+    uint64_t    n;
+    ngx_uint_t  i;
+    u_char      len[8];
+
+    n = value->len;
+
+    for (i = 0; i < 8; i++) {
+        len[7 - i] = (u_char) (n >> (8 * i));
+    }
+
+    if (EVP_DigestUpdate(md, len, 8) != 1
+        || (value->len && EVP_DigestUpdate(md, value->data, value->len) != 1))
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
+}
+
+
+/* a string, or null when it is empty (an absent claim): a new reference */
+
+json_t *
+ngx_http_notify_json_str(ngx_str_t *s)
+{
+    if (s->len == 0) {
+        return json_null();
+    }
+
+    return json_stringn((char *) s->data, s->len);
+}
+
+
+/*
+ * The stored notification could not be put together: jansson's text says
+ * why ("Out of memory", "Invalid UTF-8 string", ...).
+ */
+
+ngx_int_t
+ngx_http_notify_note_failed(ngx_http_notify_req_t *nr, json_error_t *err)
+{
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "the notification could not be built: %s",
+                                err->text);
 }
 
 

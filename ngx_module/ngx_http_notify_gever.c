@@ -126,7 +126,6 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
 {
     ngx_str_t                     tenant, actor;
     json_error_t                  err;
-    ngx_http_notify_principal_t  *p;
     u_char                        created[sizeof("1970-01-01T00:00:00Z")];
 
     if (nr->raw.len == 0) {
@@ -178,34 +177,32 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
                                     "out of memory");
     }
 
+    /* the sender: the caller's own GEVER id, else the token's sender */
+
     if (actor.len == 0) {
-        p = nr->auth->principal;
-        actor = p->user_name.len ? p->user_name
-                : p->object_id.len ? p->object_id
-                : p->app_id.len ? p->app_id : p->subject;
+        actor = nr->auth->principal->sender;
     }
 
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
 
-    nr->note = json_pack("{s:n, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:s,"
-                         " s:s%, s:s%}",
-                         "id",
-                         "dialect", "gever",
-                         "event", "external-activity",
-                         "title", json_object_get(nr->body, "title"),
-                         "label", json_object_get(nr->body, "label"),
-                         "summary", json_object_get(nr->body, "summary"),
-                         "description",
-                         json_object_get(nr->body, "description"),
-                         "url", json_object_get(nr->body, "resource_url"),
-                         "created", (char *) created,
-                         "sender", (char *) actor.data, actor.len,
-                         "tenant", (char *) tenant.data, tenant.len);
+    nr->note = json_pack_ex(&err, 0,
+                            "{s:n, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:s,"
+                            " s:o, s:s%}",
+                            "id",
+                            "dialect", "gever",
+                            "event", "external-activity",
+                            "title", json_object_get(nr->body, "title"),
+                            "label", json_object_get(nr->body, "label"),
+                            "summary", json_object_get(nr->body, "summary"),
+                            "description",
+                            json_object_get(nr->body, "description"),
+                            "url", json_object_get(nr->body, "resource_url"),
+                            "created", (char *) created,
+                            "sender", ngx_http_notify_json_str(&actor),
+                            "tenant", (char *) tenant.data, tenant.len);
 
     if (nr->note == NULL) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "out of memory");
+        return ngx_http_notify_note_failed(nr, &err);
     }
 
     return NGX_OK;
@@ -928,7 +925,9 @@ ngx_http_notify_gever_is_uri(json_t *s)
 /*
  * Recipients: an id is a user (object id or UPN), else a group (id or
  * UPN), whose active members are taken; each user once, inactive users
- * never.  An id that is neither is reported, once, in "errors".
+ * never.  An id that is neither is reported, once, in "errors".  The one
+ * id of a caller without the privilege is its own (authorize() made sure):
+ * it is the caller's user, never a group, and unresolvable without one.
  */
 
 static ngx_int_t
@@ -938,12 +937,13 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
     json_t                       *list, *id, *seen, *err;
     ngx_int_t                     rc;
     ngx_str_t                     name;
-    ngx_uint_t                    resolved;
+    ngx_uint_t                    self, resolved;
     ngx_http_notify_user_t       *user;
     ngx_http_notify_group_t      *group;
     ngx_http_notify_main_conf_t  *nmcf;
 
     nmcf = ngx_http_notify_main_conf(nr->request);
+    self = !ngx_http_notify_gever_privileged(nr);
 
     nr->unresolved = json_array();
     seen = json_object();
@@ -962,14 +962,21 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
         name.data = (u_char *) json_string_value(id);
         name.len = json_string_length(id);
 
-        user = ngx_http_notify_directory_user(nmcf->directory, &name);
+        if (self) {
+            user = ngx_http_notify_caller_user(nmcf->directory,
+                                               nr->auth->principal, NULL);
+        } else {
+            user = ngx_http_notify_directory_user(nmcf->directory, &name);
+        }
 
         if (user) {
             resolved = 1;
             rc = ngx_http_notify_add_user(nr, user);
 
         } else {
-            group = ngx_http_notify_directory_group(nmcf->directory, &name);
+            group = self ? NULL
+                         : ngx_http_notify_directory_group(nmcf->directory,
+                                                           &name);
 
             if (group) {
                 resolved = 1;

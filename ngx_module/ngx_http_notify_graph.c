@@ -258,16 +258,7 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
     p = nr->auth->principal;
 
     if (ctx->delegated) {
-
-        if (p->object_id.len) {
-            ctx->caller = ngx_http_notify_directory_user(nmcf->directory,
-                                                         &p->object_id);
-        }
-
-        if (ctx->caller == NULL && p->user_name.len) {
-            ctx->caller = ngx_http_notify_directory_user(nmcf->directory,
-                                                         &p->user_name);
-        }
+        ctx->caller = ngx_http_notify_caller_user(nmcf->directory, p, NULL);
     }
 
     switch (ctx->route) {
@@ -854,26 +845,25 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
                                  NGX_HTTP_NOTIFY_GRAPH_PREVIEW))
               : json_null();
 
-    nr->note = json_pack("{s:n, s:s, s:O, s:s%, s:O, s:o, s:n, s:s, s:s%,"
-                         " s:s%, s:O, s:o}",
-                         "id",
-                         "dialect", "graph",
-                         "event", activity,
-                         "title", (char *) title.data, title.len,
-                         "url", url,
-                         "comment", comment,
-                         "notified",
-                         "created", (char *) created,
-                         "sender", (char *) p->app_id.data, p->app_id.len,
-                         "tenant", (char *) tenant.data, tenant.len,
-                         "topic", json_object_get(topic, "value"),
-                         "chainId", chain ? json_integer(chain_id)
-                                          : json_null());
+    nr->note = json_pack_ex(&err, 0,
+                            "{s:n, s:s, s:O, s:s%, s:O, s:o, s:n, s:s, s:o,"
+                            " s:s%, s:O, s:o}",
+                            "id",
+                            "dialect", "graph",
+                            "event", activity,
+                            "title", (char *) title.data, title.len,
+                            "url", url,
+                            "comment", comment,
+                            "notified",
+                            "created", (char *) created,
+                            "sender", ngx_http_notify_json_str(&p->sender),
+                            "tenant", (char *) tenant.data, tenant.len,
+                            "topic", json_object_get(topic, "value"),
+                            "chainId", chain ? json_integer(chain_id)
+                                             : json_null());
 
     if (nr->note == NULL) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "out of memory");
+        return ngx_http_notify_note_failed(nr, &err);
     }
 
     /* the same chainId from the same app replaces the recipient's entry */
@@ -1527,7 +1517,7 @@ ngx_http_notify_graph_title(ngx_http_notify_req_t *nr,
                 : (pr->user_name.len ? pr->user_name : pr->object_id);
 
     } else {
-        actor = m->app_name.len ? m->app_name : pr->app_id;
+        actor = m->app_name.len ? m->app_name : pr->sender;
     }
 
     /* twice: the length, then the text */

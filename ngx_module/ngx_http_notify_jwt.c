@@ -188,6 +188,10 @@ static ngx_http_variable_t  ngx_http_notify_jwt_vars[] = {
       ngx_http_notify_jwt_caller_variable, 1,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("notify_caller_tenant"), NULL,
+      ngx_http_notify_jwt_caller_variable, 2,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -2116,6 +2120,10 @@ ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
     ngx_uint_t                    k;
     ngx_http_notify_principal_t  *p;
 
+    static const char            *app_claims[] = {
+        "azp", "appid", "client_id", NULL
+    };
+
     static const char            *user_claims[] = {
         "upn", "preferred_username", "unique_name", NULL
     };
@@ -2132,21 +2140,28 @@ ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
 
     p->claims = *text;
 
-    if (ngx_http_notify_jwt_claim(r->pool, claims, "azp", &p->app_id)
+    if (ngx_http_notify_jwt_claim(r->pool, claims, "oid", &p->object_id)
         != NGX_OK
-        || (p->app_id.len == 0
-            && ngx_http_notify_jwt_claim(r->pool, claims, "appid",
-                                         &p->app_id)
-               != NGX_OK)
-        || ngx_http_notify_jwt_claim(r->pool, claims, "oid", &p->object_id)
-           != NGX_OK
         || ngx_http_notify_jwt_claim(r->pool, claims, "tid", &p->tenant_id)
            != NGX_OK
         || ngx_http_notify_jwt_claim(r->pool, claims, "sub", &p->subject)
+           != NGX_OK
+        || ngx_http_notify_jwt_claim(r->pool, claims, "iss", &p->issuer)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    for (k = 0; app_claims[k] != NULL && p->app_id.len == 0; k++) {
+        if (ngx_http_notify_jwt_claim(r->pool, claims, app_claims[k],
+                                      &p->app_id)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    p->sender = p->app_id.len ? p->app_id : p->subject;
 
     for (k = 0; user_claims[k] != NULL && p->user_name.len == 0; k++) {
         if (ngx_http_notify_jwt_claim(r->pool, claims, user_claims[k],
@@ -2320,6 +2335,30 @@ ngx_http_notify_principal_claim(ngx_pool_t *pool,
 }
 
 
+ngx_http_notify_user_t *
+ngx_http_notify_caller_user(ngx_http_notify_directory_t *dir,
+    ngx_http_notify_principal_t *p, ngx_str_t *id)
+{
+    ngx_http_notify_user_t  *u;
+
+    /* the oid never changes: a user id only, as a UPN could be anyone's */
+
+    u = ngx_http_notify_directory_user_id(dir, &p->object_id);
+
+    /* a name claim can change hands: only ever a user, never a group */
+
+    if (u == NULL) {
+        u = ngx_http_notify_directory_user(dir, &p->user_name);
+    }
+
+    if (id != NULL) {
+        *id = u ? u->id : p->object_id;
+    }
+
+    return u;
+}
+
+
 ngx_uint_t
 ngx_http_notify_has_role(ngx_http_notify_principal_t *p, ngx_array_t *roles)
 {
@@ -2350,27 +2389,50 @@ ngx_http_notify_has_role(ngx_http_notify_principal_t *p, ngx_array_t *roles)
 /* helpers */
 
 /*
- * Strict base64url, no padding.  NGX_DECLINED: not base64url,
- * NGX_ERROR: no memory.
+ * Strict base64url: the alphabet only, no padding, and canonical, so that
+ * one value has one encoding.  A length of 4n + 1 encodes nothing; after
+ * 4n + 2 characters the last one carries 4 bits beyond the data, after
+ * 4n + 3 it carries 2, and these bits must be zero.  NGX_DECLINED: not
+ * base64url, NGX_ERROR: no memory.
  */
 
 static ngx_int_t
 ngx_http_notify_jwt_base64url(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_str_t *dst)
 {
-    u_char     c;
+    u_char     c, v;
     size_t     i;
     ngx_str_t  src;
+
+    /* the bits of the last character beyond the data, by len % 4 */
+    static u_char  unused[] = { 0, 0, 0x0f, 0x03 };
+
+    v = 0;
 
     for (i = 0; i < len; i++) {
         c = data[i];
 
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9') || c == '-' || c == '_')
-        {
-            continue;
-        }
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
 
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+
+        } else if (c == '-') {
+            v = 62;
+
+        } else if (c == '_') {
+            v = 63;
+
+        } else {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (len % 4 == 1 || (v & unused[len % 4])) {
         return NGX_DECLINED;
     }
 
@@ -2490,17 +2552,17 @@ ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
     if (data == 1) {
         s = &p->app_id;
 
+    } else if (data == 2) {
+        s = &p->tenant_id;
+
     } else if (p->user_name.len) {
         s = &p->user_name;
 
     } else if (p->object_id.len) {
         s = &p->object_id;
 
-    } else if (p->app_id.len) {
-        s = &p->app_id;
-
     } else {
-        s = &p->subject;
+        s = &p->sender;
     }
 
     if (s->len == 0) {

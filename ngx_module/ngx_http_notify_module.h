@@ -187,6 +187,9 @@ ngx_int_t ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
     ngx_http_notify_group_t *group);
 ngx_int_t ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
     ngx_uint_t n, u_char *out);
+json_t *ngx_http_notify_json_str(ngx_str_t *s);
+ngx_int_t ngx_http_notify_note_failed(ngx_http_notify_req_t *nr,
+    json_error_t *err);
 ngx_http_notify_main_conf_t *ngx_http_notify_main_conf(
     ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_notify_header(ngx_list_t *headers,

@@ -150,7 +150,7 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
     json_t                           *type, *wtype, *item, *id, *title;
     json_t                           *url, *comment;
     ngx_int_t                         tn, wn;
-    ngx_str_t                         tenant, sender;
+    ngx_str_t                         tenant;
     json_error_t                      err;
     ngx_http_notify_push_type_t      *t, unknown;
     ngx_http_notify_principal_t      *p;
@@ -288,7 +288,6 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
     }
 
     p = nr->auth->principal;
-    sender = p->app_id.len ? p->app_id : p->subject;
 
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
 
@@ -306,26 +305,27 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
         goto nomem;
     }
 
-    nr->note = json_pack("{s:n, s:s, s:s, s:o, s:o, s:o, s:n, s:s, s:s,"
-                         " s:o, s:O, s:s%, s:s%}",
-                         "id",
-                         "dialect", "push",
-                         "event", t->event,
-                         "title", title,
-                         "url", url ? url : json_null(),
-                         "comment", comment ? json_incref(comment)
-                                            : json_null(),
-                         "notified",
-                         "created", (char *) created,
-                         "type", (char *) tbuf,
-                         "workItemType", wtype ? json_string((char *) wbuf)
+    nr->note = json_pack_ex(&err, 0,
+                            "{s:n, s:s, s:s, s:o, s:o, s:o, s:n, s:s, s:s,"
+                            " s:o, s:O, s:o, s:s%}",
+                            "id",
+                            "dialect", "push",
+                            "event", t->event,
+                            "title", title,
+                            "url", url ? url : json_null(),
+                            "comment", comment ? json_incref(comment)
                                                : json_null(),
-                         "workItem", item,
-                         "sender", (char *) sender.data, sender.len,
-                         "tenant", (char *) tenant.data, tenant.len);
+                            "notified",
+                            "created", (char *) created,
+                            "type", (char *) tbuf,
+                            "workItemType",
+                            wtype ? json_string((char *) wbuf) : json_null(),
+                            "workItem", item,
+                            "sender", ngx_http_notify_json_str(&p->sender),
+                            "tenant", (char *) tenant.data, tenant.len);
 
     if (nr->note == NULL) {
-        goto nomem;
+        return ngx_http_notify_note_failed(nr, &err);
     }
 
     if (ngx_http_notify_push_idem(nr, tbuf, item, &tenant) != NGX_OK) {

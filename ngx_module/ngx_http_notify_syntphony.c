@@ -282,25 +282,24 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
 
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
 
-    nr->note = json_pack("{s:n, s:s, s:O, s:O, s:O, s:o, s:o, s:s, s:s%,"
-                         " s:s%}",
-                         "id",
-                         "dialect", "syntphony",
-                         "event", event,
-                         "title", title,
-                         "url", url,
-                         "comment", comment ? json_incref(comment)
-                                            : json_null(),
-                         "notified", notified ? json_incref(notified)
-                                              : json_null(),
-                         "created", (char *) created,
-                         "sender", (char *) p->app_id.data, p->app_id.len,
-                         "tenant", (char *) tenant.data, tenant.len);
+    nr->note = json_pack_ex(&err, 0,
+                            "{s:n, s:s, s:O, s:O, s:O, s:o, s:o, s:s, s:o,"
+                            " s:s%}",
+                            "id",
+                            "dialect", "syntphony",
+                            "event", event,
+                            "title", title,
+                            "url", url,
+                            "comment", comment ? json_incref(comment)
+                                               : json_null(),
+                            "notified", notified ? json_incref(notified)
+                                                 : json_null(),
+                            "created", (char *) created,
+                            "sender", ngx_http_notify_json_str(&p->sender),
+                            "tenant", (char *) tenant.data, tenant.len);
 
     if (nr->note == NULL) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "out of memory");
+        return ngx_http_notify_note_failed(nr, &err);
     }
 
     if (unique) {

@@ -65,6 +65,35 @@ sub with_header {
     return join '.', ::encode_base64url(::encode_json($header)), $p, $s;
 }
 
+# rsa1's token with a bit set in the last character of part $i (0: header,
+# 1: payload, 2: signature) that base64url leaves unused: the same bytes
+# in a non-canonical encoding.  The header and payload are signed again as
+# altered, so the signature is good; $i undef alters nothing
+sub noncanonical {
+    my ($i) = @_;
+    my @alphabet = ('A' .. 'Z', 'a' .. 'z', '0' .. '9', '-', '_');
+    my %value = map { $alphabet[$_] => $_ } 0 .. 63;
+
+    for my $pad ('', 'x', 'xx') {
+        my @part = split /\./, jwt(pad => $pad);
+        next if grep { length($_) % 4 == 0 } @part;
+
+        if (defined $i) {
+            my $last = substr $part[$i], -1;
+            substr($part[$i], -1) = $alphabet[$value{$last} ^ 1];
+        }
+
+        if (!defined $i || $i < 2) {
+            $part[2] = encode_base64url($Key{rsa1}->sign_message(
+                "$part[0].$part[1]", 'SHA256', 'v1.5'));
+        }
+
+        return join '.', @part;
+    }
+
+    die "no token with unused bits in every part";
+}
+
 # the blocks without an http_config of their own get this one
 add_block_preprocessor(sub {
     my $block = shift;
@@ -1236,3 +1265,83 @@ qr/\[emerg\] .*"notify_jwt_cache" of 4k is too small, it needs at least \d+k/
 --- error_log
 [emerg]
 "notify_jwt_leeway" directive is not allowed here
+
+
+
+=== TEST 71: non-canonical base64url: the helper's token, signed again as it is, is good
+--- config
+    location = /t { return 200 "caller=$notify_caller\n"; }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer " . ::noncanonical(undef)
+--- response_body
+caller=subject-1
+--- no_error_log
+[error]
+
+
+
+=== TEST 72: non-canonical base64url: a bit the last character of the header leaves unused is set: refused
+--- config
+    location = /t { return 200 "caller=$notify_caller\n"; }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer " . ::noncanonical(0)
+--- response_body
+caller=
+--- error_log
+notify: invalid token: header is not base64url
+--- no_error_log
+[error]
+
+
+
+=== TEST 73: non-canonical base64url: a bit the last character of the payload leaves unused is set: refused
+--- config
+    location = /t { return 200 "caller=$notify_caller\n"; }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer " . ::noncanonical(1)
+--- response_body
+caller=
+--- error_log
+notify: invalid token: payload is not base64url
+--- no_error_log
+[error]
+
+
+
+=== TEST 74: non-canonical base64url: a bit the last character of the signature leaves unused is set: refused
+--- config
+    location = /t { return 200 "caller=$notify_caller\n"; }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer " . ::noncanonical(2)
+--- response_body
+caller=
+--- error_log
+notify: invalid token: signature is not base64url
+--- no_error_log
+[error]
+
+
+
+=== TEST 75: $notify_caller_tenant is the verified token's tid, and nothing without one
+--- config
+    location = /t { return 200 "tenant=$notify_caller_tenant\n"; }
+--- request eval
+["GET /t", "GET /t", "GET /t", "GET /t"]
+--- more_headers eval
+[::bearer(tid => 'tenant-7') . "\nHost: tenant-8.example.org",
+ ::bearer(tid => undef),
+ "Authorization: Bearer " . ::noncanonical(2),
+ "Host: tenant-8.example.org"]
+--- response_body eval
+["tenant=tenant-7\n", "tenant=\n", "tenant=\n", "tenant=\n"]
+--- no_error_log
+[error]
+

@@ -572,3 +572,48 @@ POST /n
 --- error_code: 200
 --- no_error_log
 [error]
+
+
+
+=== TEST 35: a token without azp or appid, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: $ENV{TEST_NGINX_HUB} . $NotifyTest::PushHttp
+--- config eval: "    location = /n { notify_inbound syntphony; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}, roles => ['access_as_application']))
+--- request eval: "POST /n\n" . '{"eventId": "e", "title": "t", "url": "http://x.example.org/", "accounts": ["u-ada"]}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 36: a token without azp or appid, only sub: the sender is the sub
+--- http_config eval: $ENV{TEST_NGINX_HUB} . $NotifyTest::PushHttp
+--- config eval: "    location = /n { notify_inbound syntphony; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}, roles => ['access_as_application']))
+--- request eval: "POST /n\n" . '{"eventId": "e", "title": "t", "url": "http://x.example.org/", "accounts": ["u-ada"]}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 37: a token without azp or appid, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: $ENV{TEST_NGINX_HUB} . $NotifyTest::PushHttp
+--- config eval: "    location = /n { notify_inbound syntphony; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{none}[0]}, roles => ['access_as_application']))
+--- request eval: "POST /n\n" . '{"eventId": "e", "title": "t", "url": "http://x.example.org/", "accounts": ["u-ada"]}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory

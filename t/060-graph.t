@@ -1766,3 +1766,93 @@ notify: graph: the recipient "u-bob" is not a member of the team "7155e3c8-175e-
 --- no_error_log
 [error]
 stored notification
+
+
+
+=== TEST 55: an app-only token without azp or appid, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-app-client_id') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}, roles => ['TeamsActivity.Send']))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 56: an app-only token without azp or appid, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-app-sub') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}, roles => ['TeamsActivity.Send']))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 57: an app-only token without azp or appid, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-app-none') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{none}[0]}, roles => ['TeamsActivity.Send']))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 58: a delegated token without azp or appid, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-user-client_id') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}, oid => 'u-ada', upn => 'ada@example.org', scp => 'TeamsActivity.Send'))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 59: a delegated token without azp or appid, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-user-sub') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}, oid => 'u-ada', upn => 'ada@example.org', scp => 'TeamsActivity.Send'))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 60: a delegated token without azp or appid, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-user-none') . $NotifyTest::PushHttp
+--- config eval: "    location ~* sendactivitynotification { notify_inbound graph; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . ::bearer(NotifyTest::token(@{$NotifyTest::Senders{none}[0]}, oid => 'u-ada', upn => 'ada@example.org', scp => 'TeamsActivity.Send'))
+--- request eval: ::post($::TeamPath, ::body())
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 204
+--- no_error_log
+[error]
+out of memory

@@ -541,3 +541,84 @@ my $n = NotifyTest::bearer(NotifyTest::token(upn => 'john.doe@example.org', sub 
 {"message":"The caller does not hold a required role.","type":"Forbidden"}
 --- no_error_log
 [error]
+
+
+
+=== TEST 24: a privileged token without azp, appid or a user name, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-client_id') . $NotifyTest::PushHttp
+--- config eval: "    location = /\@external-activities { notify_inbound gever; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}, roles => ['PrivilegedNotificationDispatcher']))
+--- request eval: ::post('')->[0]
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 201
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 25: a privileged token without azp, appid or a user name, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-sub') . $NotifyTest::PushHttp
+--- config eval: "    location = /\@external-activities { notify_inbound gever; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}, roles => ['PrivilegedNotificationDispatcher']))
+--- request eval: ::post('')->[0]
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 201
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 26: a privileged token without azp, appid or a user name, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-none') . $NotifyTest::PushHttp
+--- config eval: "    location = /\@external-activities { notify_inbound gever; }\n" . $NotifyTest::PushServer
+--- more_headers eval: $::Json . NotifyTest::bearer(NotifyTest::token(@{$NotifyTest::Senders{none}[0]}, roles => ['PrivilegedNotificationDispatcher']))
+--- request eval: ::post('')->[0]
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 201
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 27: a user name that is the id of a group names no user: the group is never notified
+--- http_config eval: ::conf('t27')
+--- config
+    location = /@external-activities { notify_inbound gever; }
+--- request eval: ::post('', notification_recipients => ['team_a'])->[0]
+--- more_headers eval
+$::Json . NotifyTest::bearer(NotifyTest::token(azp => 'app-portal', preferred_username => 'team_a'))
+--- error_code: 201
+--- response_body_like eval: ::answer(::errs('team_a'))
+--- no_error_log
+[error]
+stored notification
+
+
+
+=== TEST 28: the oid wins over the user name: naming itself by another's name notifies itself
+--- http_config eval: ::conf('t28')
+--- config
+    location = /@external-activities { notify_inbound gever; }
+    location /activities { notify_feed; }
+--- request eval
+::reqs(::post('', notification_recipients => ['john.doe']),
+       ::as(jane => 'GET /activities/count'), ::as(john => 'GET /activities/count'))
+--- more_headers eval
+::hdrs(::post(NotifyTest::bearer(NotifyTest::token(azp => 'app-portal', oid => 'jane.roe',
+                                                   preferred_username => 'john.doe'))),
+       ::as(jane => ''), ::as(john => ''))
+--- error_code eval: [201, 200, 200]
+--- response_body_like eval
+[::answer($::De), qr/^\{"unread":1\}$/, qr/^\{"unread":0\}$/]
+--- no_error_log
+[error]
+

@@ -474,3 +474,90 @@ notify: store write failed: MDB_MAP_FULL
 --- must_die
 --- error_log
 "notify_push_recipients" directive is duplicate
+
+
+
+=== TEST 23: a push token without azp or appid, only client_id (RFC 9068): the sender is the client_id
+--- http_config eval: ::conf('sender-client_id', $NotifyTest::PushHttp)
+--- config eval: "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n" . $NotifyTest::PushServer
+--- more_headers eval: "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@{$NotifyTest::Senders{client_id}[0]}) . "\n"
+--- request eval: "POST /push\n" . '{"Type": "0", "WorkItem": {"Id": "J-1"}}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 24: a push token without azp or appid, only sub: the sender is the sub
+--- http_config eval: ::conf('sender-sub', $NotifyTest::PushHttp)
+--- config eval: "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n" . $NotifyTest::PushServer
+--- more_headers eval: "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@{$NotifyTest::Senders{sub}[0]}) . "\n"
+--- request eval: "POST /push\n" . '{"Type": "0", "WorkItem": {"Id": "J-1"}}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 25: a push token without azp or appid, neither azp, appid, client_id nor sub: the sender is null
+--- http_config eval: ::conf('sender-none', $NotifyTest::PushHttp)
+--- config eval: "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n" . $NotifyTest::PushServer
+--- more_headers eval: "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@{$NotifyTest::Senders{none}[0]}) . "\n"
+--- request eval: "POST /push\n" . '{"Type": "0", "WorkItem": {"Id": "J-1"}}'
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- error_code: 200
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 26: idempotency is per caller: senders known only by their sub, or by their tenant, are not each other
+--- http_config eval: ::conf('idem-identity')
+--- config
+    location = /push { notify_push_recipients u-ada; notify_inbound push; }
+    location /activities { notify_feed; }
+--- more_headers eval
+[map({ "Content-Type: application/json\nAuthorization: " . NotifyTest::token(@$_) . "\n" }
+     [sub => 'sender-a'], [sub => 'sender-b'], [sub => 'sender-a'],
+     [sub => 'sender-a', tid => 'tenant-2']),
+ $::User{ada}]
+--- request eval
+[("POST /push\n{\"Type\": \"0\", \"WorkItem\": {\"Id\": \"J-1\"}}") x 4, "GET /activities/count"]
+--- error_code eval: [200, 200, 200, 200, 200]
+--- response_body eval: [($::Ok) x 4, '{"unread":3}']
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: notify_tenant $notify_caller_tenant: the token's tid, whatever the Host header says, picks the tenant and its flags
+--- http_config eval
+::conf('tenant-tid', $NotifyTest::PushHttp
+                     . "    notify_push_type workitem.created off tenant=evil.example.org;\n")
+--- config eval
+"    notify_tenant \$notify_caller_tenant;\n"
+. "    location = /push { notify_push_recipients u-ada; notify_inbound push; }\n"
+. $NotifyTest::PushServer
+--- more_headers eval: $::Hdr . "Host: evil.example.org\n"
+--- request
+POST /push
+{"Type": "0", "WorkItem": {"Id": "J-1"}}
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: $NotifyTest::PushReply
+--- tcp_query eval: NotifyTest::pushed_sender('so-sender', 'tenant-1')
+--- error_code: 200
+--- response_body eval: $::Ok
+--- no_error_log
+[error]
+

@@ -45,6 +45,34 @@ sub user_token {
 
 sub bearer { return "Authorization: Bearer " . shift() . "\n" }
 
+# tokens of identity providers that issue no azp or appid, by what they
+# name the sender with: [claims, the sender the hub stores (undef: null)]
+our %Senders = (
+    client_id => [[client_id => 'app-rfc9068', sub => 'sub-rfc9068'], 'app-rfc9068'],
+    sub       => [[sub => 'sub-only'], 'sub-only'],
+    none      => [[], undef],
+);
+
+# every accepted notification pushed to the block's tcp_listen server on
+# $TEST_NGINX_RAND_PORT_1 through a delivery subrequest: the http{} and the
+# server{} part, and the downstream's answer
+our $PushHttp = "    notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;\n";
+our $PushServer = <<'CONF';
+    notify_delivery_location /_deliver;
+    location = /_deliver { internal; proxy_pass $notify_target_url; }
+CONF
+our $PushReply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    . "Content-Length: 27\r\nConnection: close\r\n\r\n"
+    . '{"Success":true,"Code":"0"}';
+
+# the pushed request, as a tcp_query regex: its body's sender and tenant
+sub pushed_sender {
+    my ($sender, $tenant) = @_;
+    my $s = defined $sender ? qq("$sender") : 'null';
+    $tenant //= 'localhost';
+    return qr/^POST \/push HTTP\/1\.0\r\n.*\r\n\r\n\{"id":"[0-9a-f]{16}",.*,"sender":\Q$s\E,"tenant":"\Q$tenant\E"/s;
+}
+
 # the http{} directives every hub test needs; the store outlives the blocks
 # of one file (restart tests), and is new for each file
 sub http_config {
