@@ -129,6 +129,7 @@ static int ngx_http_notify_store_commit(MDB_txn *txn,
     ngx_http_notify_store_op_t *ops);
 static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops);
+static void ngx_http_notify_store_readers(ngx_log_t *log);
 static void ngx_http_notify_store_start(void);
 static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
@@ -435,6 +436,10 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     if (rc != 0) {
         goto failed;
     }
+
+    /* the reader slots of processes that died, e.g. this one's predecessor */
+
+    ngx_http_notify_store_readers(cycle->log);
 
     rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc != 0) {
@@ -2064,6 +2069,8 @@ ngx_http_notify_store_prune_timer(ngx_event_t *ev)
         return;
     }
 
+    ngx_http_notify_store_readers(ev->log);
+
     if (st->pruning) {
         ngx_add_timer(ev, 1000);
         return;
@@ -2119,6 +2126,40 @@ ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op)
 
 
 /* reads */
+
+/*
+ * A process that dies (SIGKILL, a crash) leaves its reader slots taken: a
+ * slot inside a read transaction pins that snapshot (the pages freed after
+ * it are never reused, and the file grows), and enough of them fill the
+ * reader table.  LMDB clears them only when asked, when it finds its
+ * writer lock's owner dead, or when no process has the store open (it then
+ * starts its lock file afresh); here they are cleared when a worker starts
+ * and on the retention timer.
+ */
+
+static void
+ngx_http_notify_store_readers(ngx_log_t *log)
+{
+    int  rc, dead;
+
+    dead = 0;
+
+    rc = mdb_reader_check(ngx_http_notify_store.env, &dead);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "notify: store reader check failed: %s",
+                      mdb_strerror(rc));
+        return;
+    }
+
+    if (dead > 0) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "notify: store: cleared %d stale reader slots of"
+                      " processes that died", dead);
+    }
+}
+
 
 static MDB_txn *
 ngx_http_notify_store_read_begin(ngx_log_t *log)

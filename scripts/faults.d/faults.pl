@@ -82,12 +82,13 @@ sub prepare {
 }
 
 sub hub_conf {
-    my ($store, $max) = @_;
+    my ($store, $max, $retention) = @_;
     my $c = read_file("$root/scripts/faults.d/hub.conf");
     $c =~ s/\@PORT\@/$port/g;
     $c =~ s/\@DS_PORT\@/$ds_port/g;
     $c =~ s/\@STORE\@/$store/g;
     $c =~ s/\@MAX_SIZE\@/$max || '1024m'/ge;
+    $c =~ s/\@RETENTION\@/$retention || '30d'/ge;
     write_file("$hub/conf/nginx.conf", $c);
 }
 
@@ -100,7 +101,8 @@ sub ngx {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>>', "$prefix/logs/stderr.log";
-        exec { $nginx } $nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf", '-g', "user $user;", @a;
+        { exec { $nginx } $nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf",
+                             '-g', "user $user;", @a }
         POSIX::_exit(127);
     }
     waitpid $pid, 0;
@@ -316,6 +318,14 @@ sub verdict {
 
 sub fresh_store { my $d = "$work/store"; remove_tree($d); make_path($d); return $d }
 
+# a tmpfs of that size mounted on $mnt (root needed); the caller unmounts it
+sub tmpfs {
+    my ($mnt, $size) = @_;
+    make_path($mnt);
+    system("umount '$mnt' 2>/dev/null");
+    return system('mount', '-t', 'tmpfs', '-o', "size=$size", 'faults-tmpfs', $mnt) == 0;
+}
+
 sub scenario_kill {
     prepare('kill');
     hub_conf(fresh_store());
@@ -351,6 +361,125 @@ sub scenario_kill {
                     scalar @undelivered, $pending, scalar @trouble));
     stop($hub);
     stop($ds);
+}
+
+# P processes, each calling $do->(\$connection, $k, $i) for $i = 0, 1, ...
+# until the file $stop exists; each writes how many answers it got by status
+sub until_stopped {
+    my ($procs, $stop, $tag, $do) = @_;
+    my @kids;
+    for my $k (0 .. $procs - 1) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            my ($c, %n);
+            for (my $i = 0; !-e $stop && $i < 10_000_000; $i++) {
+                my $st = $do->(\$c, $k, $i);
+                $n{$st}++;
+                sleep 0.05 unless $st;    # the worker is gone: pause, bounded
+            }
+            write_file("$work/$tag-$k", join '', map { "$_ $n{$_}\n" } keys %n);
+            POSIX::_exit(0);
+        }
+        push @kids, $pid;
+    }
+    return \@kids;
+}
+
+sub counted {    # {status => count} of the processes of until_stopped
+    my ($kids, $procs, $tag) = @_;
+    waitpid $_, 0 for @$kids;
+    my %n;
+    for my $k (0 .. $procs - 1) {
+        for (split /\n/, read_file("$work/$tag-$k")) { my ($s, $c) = split; $n{$s} += $c }
+        unlink "$work/$tag-$k";
+    }
+    return \%n;
+}
+
+# a worker dies (SIGKILL), the master starts a new one, again and again,
+# under writes and feed reads.  A worker killed inside a read transaction
+# leaves its LMDB reader slot behind, pinning that snapshot: the pages freed
+# after it are never reused and the file grows without bound.  The store
+# keeps 2 s of notifications (retention), so that its size has a ceiling.
+# On a tmpfs (when root) a commit holds LMDB's writer lock for a moment
+# only: a worker killed while holding it makes LMDB itself clear the dead
+# readers, which would hide their slots.
+sub scenario_crash {
+    prepare('crash');
+    my $mnt = "$work/crash-tmpfs";
+    my $store = fresh_store();
+    if (tmpfs($mnt, '512m')) {
+        $store = "$mnt/store";
+        make_path($store);
+    } else {
+        undef $mnt;
+    }
+    my $ok = eval { crash($store); 1 };
+    my $err = $@;
+    stop($hub);
+    stop($ds);
+    system('umount', $mnt) if $mnt;
+    verdict('kill -9 workers', 0, "died: $err") unless $ok;
+}
+
+sub crash {
+    my $store = shift;
+    hub_conf($store, '256m', '2s');
+    start($ds);
+    start($hub);
+    my $master = pid_of($hub);
+    my $stop = "$work/crash-stop";
+    unlink $stop;
+    my ($wp, $rp, $cycles) = (2, 6, 16);
+    my $writers = until_stopped($wp, $stop, 'crash-w', sub {
+        my ($c, $k, $i) = @_;
+        my ($st) = request($c, 'POST', '/ActivityCenter/app/setExternalNotification', \%syn_h,
+                           syntphony_body("$k-$i", comment => 'c' x 500));
+        return $st;
+    });
+    my $readers = until_stopped($rp, $stop, 'crash-r', sub {
+        my ($c) = @_;
+        my ($st) = request($c, 'GET', '/activities?limit=100',
+                           {Authorization => "Bearer $tok{ada}"});
+        return $st;
+    });
+    my $data = "$store/data.mdb";
+    sleep 4;    # past the retention: the store near its steady size
+    my @sizes = (-s $data);
+    my $killed = 0;
+    for my $i (1 .. $cycles) {
+        # one worker at a time, as a crash does: the others keep the
+        # store open, so that LMDB does not start its lock file afresh
+        my @old = sort { $a <=> $b } children($master);
+        $killed += kill 'KILL', $old[$i % @old];
+        for (1 .. 100) {    # the master starts a new one
+            my %was = map { $_ => 1 } @old;
+            last if grep { !$was{$_} } children($master);
+            sleep 0.1;
+        }
+        sleep 1.5;
+        push @sizes, -s $data;
+    }
+    write_file($stop, '');
+    my $w = counted($writers, $wp, 'crash-w');
+    my $r = counted($readers, $rp, 'crash-r');
+    my $log = read_file("$hub/logs/error.log");
+    my $cleared = 0;
+    $cleared += $1 for $log =~ /cleared (\d+) stale reader/g;
+    my @trouble = grep { !/exited on signal 9/ } log_trouble($hub);
+    my $ok = sub { my $n = shift; my $t = 0; $t += $n->{$_} for grep { /^2/ } keys %$n; $t };
+    my $five = sub { my $n = shift; my $t = 0; $t += $n->{$_} for grep { /^5/ } keys %$n; $t };
+    # bounded: the cycles at most double the size that the store had
+    # before them (its steady size, with the retention)
+    my $grew = $sizes[-1] - $sizes[0];
+    verdict('kill -9 workers x' . $cycles, $sizes[-1] <= 2 * $sizes[0] && $cleared > 0
+            && !$five->($w) && !$five->($r) && $ok->($w) > 0 && $ok->($r) > 0 && !@trouble,
+            sprintf('killed %d workers, stale reader slots cleared %d, store MB by cycle %s'
+                    . ' (+%.1f), writes 2xx %d 5xx %d, feed reads 200 %d 5xx %d,'
+                    . ' log alerts %d%s', $killed, $cleared,
+                    join(' ', map { sprintf '%.1f', $_ / 1048576 } @sizes), $grew / 1048576,
+                    $ok->($w), $five->($w), $ok->($r), $five->($r), scalar @trouble,
+                    @trouble ? " ($trouble[0])" : ''));
 }
 
 sub scenario_reload {
@@ -410,9 +539,7 @@ sub scenario_outage {
 sub scenario_disk {
     prepare('disk');
     my $mnt = "$work/tmpfs";
-    make_path($mnt);
-    system("umount '$mnt' 2>/dev/null");
-    if (system('mount', '-t', 'tmpfs', '-o', 'size=8m', 'faults-tmpfs', $mnt) != 0) {
+    unless (tmpfs($mnt, '8m')) {
         verdict('full disk', 0, "cannot mount a tmpfs on $mnt (root needed)");
         return;
     }
@@ -589,7 +716,8 @@ sub scenario_bad {
 
 $SIG{INT} = $SIG{TERM} = sub { stop($hub); stop($ds); exit 2 };
 
-for my $s (['kill', \&scenario_kill], ['reload', \&scenario_reload],
+for my $s (['kill', \&scenario_kill], ['crash', \&scenario_crash],
+           ['reload', \&scenario_reload],
            ['outage', \&scenario_outage], ['disk', \&scenario_disk], ['bad', \&scenario_bad]) {
     next if %want && !$want{$s->[0]};
     eval { $s->[1]->(); 1 } or do {
