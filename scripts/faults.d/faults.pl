@@ -551,8 +551,10 @@ sub scenario_disk {
         # a few accepted before the disk fills
         my ($st0) = one('POST', '/ActivityCenter/app/setExternalNotification', \%syn_h,
                         syntphony_body(0));
-        # fill what is left of the disk
+        # fill what is left of the disk but a few pages: LMDB's next
+        # writes are short ones (it answers EIO), then none fits (ENOSPC)
         system("dd if=/dev/zero of='$mnt/filler' bs=64k 2>/dev/null");
+        truncate("$mnt/filler", (-s "$mnt/filler") - 3 * 4096);
         my ($n, $c, %shape, $last) = (1);
         my $big = 'x' x 4000;
         for (1 .. 2000) {
@@ -594,13 +596,19 @@ sub scenario_disk {
         my ($after) = one('POST', '/ActivityCenter/app/setExternalNotification', \%syn_h,
                           syntphony_body($n++));
         my @trouble = log_trouble($hub);
+        # every failed write is logged with its cause: the disk is full
+        my %why;
+        $why{$1}++ for read_file("$hub/logs/error.log") =~ /store write failed: ([^,]*)/g;
+        my $enospc = delete $why{'No space left on device'} // 0;
         verdict('full disk', $st0 =~ /^2/ && $last == 503 && !@bad && $feed_st == 200
-                && $after =~ /^2/ && !@trouble,
+                && $after =~ /^2/ && !@trouble && $enospc > 0 && !%why,
                 sprintf('first %s, filled after %d writes, 503 from %s%s, feed %s,'
-                        . ' after freeing %s, log alerts %d', $st0, $n - 1,
+                        . ' after freeing %s, log alerts %d, logged "No space left on'
+                        . ' device" %d%s', $st0, $n - 1,
                         join('/', map { "$_ $r{$_}" } sort keys %r),
                         @bad ? " (wrong shape: @bad: " . join(' | ', map { $shape{$_} } @bad) . ")" : '',
-                        $feed_st, $after, scalar @trouble));
+                        $feed_st, $after, scalar @trouble, $enospc,
+                        join('', map { ", \"$_\" $why{$_}" } sort keys %why)));
         1;
     };
     my $err = $@;
