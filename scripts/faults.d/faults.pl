@@ -52,8 +52,12 @@ my ($hub, $ds);    # the prefixes of the scenario that runs
 sub write_file { my ($f, $t) = @_; open my $fh, '>', $f or die "$f: $!"; print $fh $t; close $fh }
 sub read_file { my $f = shift; open my $fh, '<', $f or return ''; local $/; return <$fh> }
 
+# a big group: $big members (bad), "big@f.io", short so that 5 400 of it
+# fit in one 64 KB body
+my $big_group = 'big@f.io';
+
 sub prepare {
-    my $name = shift;
+    my ($name, $big) = @_;
     $hub = "$work/$name/hub";
     $ds = "$work/$name/downstream";
     remove_tree($hub, $ds);
@@ -63,13 +67,18 @@ sub prepare {
     for my $f (qw(jwks.json graph-manifest.json)) {
         write_file("$hub/conf/$f", read_file("$root/conf-examples/notify/$f"));
     }
+    my @many = map { {id => sprintf('0e000000-0000-4000-8000-%012d', $_),
+                      upn => "m$_\@faults.example", displayName => "M$_",
+                      active => JSON::PP::true} } 1 .. ($big || 0);
     write_file("$hub/conf/directory.json", $json->encode({
         users => [{id => $ada, upn => 'ada@faults.example', displayName => 'Ada',
                    active => JSON::PP::true},
                   {id => '0f000000-0000-4000-8000-000000000b0b', upn => 'bob@faults.example',
-                   displayName => 'Bob', active => JSON::PP::true}],
+                   displayName => 'Bob', active => JSON::PP::true}, @many],
         groups => [{id => '9a000000-0000-4000-8000-0000000000f1', upn => 'devs@faults.example',
-                    displayName => 'Devs', members => ['ada@faults.example', 'bob@faults.example']}],
+                    displayName => 'Devs', members => ['ada@faults.example', 'bob@faults.example']},
+                   @many ? {id => '9b000000-0000-4000-8000-0000000000f2', upn => $big_group,
+                            displayName => 'Big', members => [map { $_->{id} } @many]} : ()],
         teams => [{id => $team, displayName => 'CI',
                    members => ['ada@faults.example', 'bob@faults.example'],
                    channels => [{id => '19:general@thread.tacv2', displayName => 'General'}]}],
@@ -618,8 +627,134 @@ sub scenario_disk {
     verdict('full disk', 0, "died: $err") unless $ok;
 }
 
+# the answers on one connection, in order: [status, headers, body] each
+sub responses {
+    my $buf = shift;
+    my @r;
+    while ($buf =~ /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n/s) {
+        my ($st, $h) = ($1, $2);
+        $buf = substr($buf, length $&);
+        my $body = '';
+        if ($h =~ /^transfer-encoding:\s*chunked/mi) {
+            while ($buf =~ /^([0-9a-fA-F]+)[^\r\n]*\r\n/) {
+                my $len = hex $1;
+                $buf = substr($buf, length $&);
+                $body .= substr($buf, 0, $len);
+                $buf = substr($buf, $len + 2);
+                last unless $len;
+            }
+        } elsif ($h =~ /^content-length:\s*(\d+)/mi) {
+            $body = substr($buf, 0, $1);
+            $buf = substr($buf, $1);
+        }
+        push @r, [$st, $h, $body];
+    }
+    return @r;
+}
+
+# everything the hub sends on a connection until it closes it, or until
+# nothing has come for 15 s
+sub read_all {
+    my $s = shift;
+    my $buf = '';
+    while (1) {
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        last unless select(my $r = $rin, undef, undef, 15);
+        my $n = sysread($s, $buf, 65536, length $buf);
+        last unless $n;
+    }
+    return $buf;
+}
+
+# A keep-alive POST whose body is a whole second request (GET
+# /notify/status), then on the same connection a last request (GET
+# /notify/outbox, Connection: close).  What must hold: the POST gets one
+# answer, then the outbox its own (or nothing, if the hub closed the
+# connection after the first answer); never is the request in the body
+# answered (the status document, "module"): the hub must not take a body
+# it did not read for the next request.
+sub smuggle {
+    my ($path, $headers) = @_;
+    my $inner = "GET /notify/status HTTP/1.1\r\nHost: faults\r\n\r\n";
+    my $s = conn() or return 'no connection';
+    my $h = join '', map { "$_: $headers->{$_}\r\n" } sort keys %$headers;
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, "POST $path HTTP/1.1\r\nHost: faults\r\n${h}Content-Length: "
+                 . length($inner) . "\r\n\r\n$inner"
+                 . "GET /notify/outbox HTTP/1.1\r\nHost: faults\r\nConnection: close\r\n\r\n";
+    my @r = responses(read_all($s));
+    close $s;
+    return 'no answer' unless @r;
+    my @smuggled = grep { $_->[2] =~ /"module"/ } @r;
+    return sprintf('%d answers, %d to the request in the body (%s)', scalar @r,
+                   scalar @smuggled, join(' ', map { $_->[0] } @r))
+        if @smuggled || @r > 2;
+    return '';
+}
+
+# A chunked body of $total bytes, 64 KB chunks, sent as fast as the hub
+# takes it while what it answers is read.  Returns the status of the
+# answer, the bytes sent when it came, and the bytes sent when the hub
+# closed the connection (undef: not before the whole body was sent).
+sub stream_chunked {
+    my ($path, $headers, $total) = @_;
+    my $s = conn() or return (0, undef, undef);
+    my $h = join '', map { "$_: $headers->{$_}\r\n" } sort keys %$headers;
+    my $chunk = sprintf("%x\r\n", 65536) . ('x' x 65536) . "\r\n";
+    my $out = "POST $path HTTP/1.1\r\nHost: faults\r\n${h}Transfer-Encoding: chunked\r\n\r\n";
+    my ($sent, $buf, $status, $answered, $closed, $ended) = (0, '', 0);
+    local $SIG{PIPE} = 'IGNORE';
+    $s->blocking(0);
+    while (1) {
+        last if $ended && $out eq '' && $status;    # all sent, answered, open
+        if ($out eq '' && !$ended) {
+            if ($sent < $total) { $out = $chunk; $sent += 65536 }
+            else { $out = "0\r\n\r\n"; $ended = 1 }
+        }
+        my ($rin, $win) = ('', '');
+        vec($rin, fileno($s), 1) = 1;
+        vec($win, fileno($s), 1) = 1 if $out ne '';
+        last unless select(my $r = $rin, my $w = $win, undef, 15);
+        if (vec($r, fileno($s), 1)) {
+            my $n = sysread($s, $buf, 65536, length $buf);
+            if (!$n) {
+                next if !defined $n && $!{EAGAIN};
+                $closed = $sent;
+                last;
+            }
+            if (!$status && $buf =~ /^HTTP\/1\.[01] (\d{3})/) { $status = $1; $answered = $sent }
+        }
+        if ($out ne '' && vec($w, fileno($s), 1)) {
+            my $n = syswrite($s, $out);
+            if (!defined $n) {
+                next if $!{EAGAIN};
+                $closed = $sent;
+                last;
+            }
+            substr($out, 0, $n) = '';
+        }
+    }
+    # an answer that came with the close
+    if (!$status) {
+        $s->blocking(1);
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        sysread($s, $buf, 65536, length $buf) if select(my $r = $rin, undef, undef, 1);
+        if ($buf =~ /^HTTP\/1\.[01] (\d{3})/) { $status = $1; $answered = $sent }
+    }
+    close $s;
+    return ($status, $answered, $closed);
+}
+
+# JSON text nested $d levels deep: objects ({"a": ...}) or arrays
+sub nest {
+    my ($d, $arrays) = @_;
+    return $arrays ? '[' x $d . '1' . ']' x $d : '{"a":' x $d . '1' . '}' x $d;
+}
+
 sub scenario_bad {
-    prepare('bad');
+    prepare('bad', 10000);
     hub_conf(fresh_store());
     start($ds);
     start($hub);
@@ -718,8 +853,121 @@ sub scenario_bad {
                     @five ? " (@five[0 .. ($#five < 4 ? $#five : 4)])" : '',
                     scalar @none, @none ? " (@none[0 .. ($#none < 4 ? $#none : 4)])" : '',
                     scalar @trouble, @trouble ? " ($trouble[0])" : '', $alive));
+
+    # the inputs of the hardening issue, each its own verdict
+    my @all = (@endpoints, ['feed', '/activities', {Authorization => "Bearer $tok{ada}"}]);
+    my @inbound = grep { $_->[0] !~ /^feed/ } @endpoints;
+    bad_check('bad: body is a request', sub {
+        my @f;
+        for my $e (@all) {
+            my %plain = %{$e->[2]};
+            delete $plain{Authorization};
+            for my $v (['', $e->[2]], [' without a token', \%plain],
+                       [' as text/plain', {%{$e->[2]}, 'Content-Type' => 'text/plain'}]) {
+                my $why = smuggle($e->[1], $v->[1]);
+                push @f, "$e->[0]$v->[0]: $why" if $why;
+            }
+        }
+        return (scalar @all * 3, @f);
+    });
+    bad_check('bad: tokens without azp', sub {
+        my @roles = (roles => ['access_as_application', 'TeamsActivity.Send']);
+        my %t = (client_id => token(client_id => 'faults-cid-1', @roles),
+                 sub => token(sub => 'faults-sub-1', @roles));
+        my ($n, @f) = (0);
+        for my $e (@all) {
+            for my $k (sort keys %t) {
+                my $auth = $e->[0] eq 'push' ? $t{$k} : "Bearer $t{$k}";
+                my ($st, $b) = one($e->[1] eq '/activities' ? 'GET' : 'POST', $e->[1],
+                                   {%{$e->[2]}, Authorization => $auth}, $valid);
+                $n++;
+                push @f, "$e->[0]/only $k: " . ($st || 'no answer') if !$st || $st >= 500;
+            }
+        }
+        # two callers told apart by client_id (or sub) alone, the same
+        # eventId and uniqueId: never the other caller's answer
+        for my $k (qw(client_id sub)) {
+            my %id;
+            for my $who (1, 2) {
+                my $tk = token($k => "faults-$k-$who", @roles);
+                my ($st, $b) = one('POST', '/ActivityCenter/app/setExternalNotification',
+                                   {%syn_h, Authorization => "Bearer $tk"},
+                                   syntphony_body("azp-$k", uniqueId => "same-$k"));
+                $n++;
+                push @f, "syntphony/only $k, caller $who: " . ($st || 'no answer')
+                    if !$st || $st >= 500;
+                $id{$who} = $1 if $st =~ /^2/ && $b =~ /"id":\s*"([0-9a-f]+)"/;
+            }
+            push @f, "syntphony/only $k: two callers, one answer (id $id{1})"
+                if $id{1} && $id{2} && $id{1} eq $id{2};
+        }
+        return ($n, @f);
+    });
+    bad_check('bad: nested 2000 deep', sub {
+        my $syn = '{"eventId":"nest","title":"t","url":"https://ci.example.org/b/1",';
+        my %in = (
+            syntphony => [$syn . '"accounts":["ada@faults.example"],"comment":' . nest(1998) . '}',
+                          $syn . '"accounts":' . nest(1999, 1) . '}'],
+            graph => ['{"topic":{"source":"text","value":"t","webUrl":"https://ci.example.org/"},'
+                      . '"activityType":"buildFailed","previewText":{"content":"p"},'
+                      . '"templateParameters":[{"name":"buildId","value":' . nest(1996) . '}]}'],
+            gever => ['{"notification_recipients":["ada@faults.example"],'
+                      . '"resource_url":"https://dms.example.org/1","title":' . nest(1998)
+                      . ',"label":{"en":"l"},"summary":{"en":"s"},"description":{}}'],
+            push => ['{"Type":"0","WorkItem":' . nest(1999) . '}',
+                     '{"Type":"0","WorkItem":{"Id":"J-nest","Note":' . nest(1998) . '}}'],
+        );
+        my ($n, @f) = (0);
+        for my $e (@inbound) {
+            my ($d) = $e->[0] =~ /^(\w+)/;
+            for my $b (nest(2000), nest(2000, 1), @{$in{$d} || []}) {
+                my ($st, $body) = one('POST', $e->[1], $e->[2], $b);
+                $n++;
+                my $ok = $st =~ /^[24]/ && eval { JSON::PP->new->decode($body); 1 };
+                push @f, "$e->[0]: " . ($st || 'no answer') . ($st && !$ok ? ' ' . substr($body, 0, 60) : '')
+                    unless $ok;
+            }
+        }
+        return ($n, @f);
+    });
+    bad_check('bad: chunked 64 MB', sub {
+        my @f;
+        for my $e (@inbound) {
+            my ($st, $at, $closed) = stream_chunked($e->[1], $e->[2], 64 << 20);
+            push @f, sprintf('%s: %s after %d MB, %s', $e->[0], $st || 'no answer',
+                             ($at // 0) >> 20, defined $closed
+                             ? sprintf('closed after %d MB', $closed >> 20) : 'not closed')
+                unless $st == 413 && defined $closed && $closed < 16 << 20;
+        }
+        return (scalar @inbound, @f);
+    });
+    bad_check('bad: accounts big x5400', sub {
+        my $b = $json->encode({eventId => 'big', title => 'big', url => 'https://ci.example.org/b/1',
+                               accounts => [($big_group) x 5400]});
+        die "the body is over 64 KB\n" if length $b > 65536;
+        my ($st, $body) = one('POST', '/ActivityCenter/app/setExternalNotification', \%syn_h, $b);
+        return (1) if $st == 200 && $body =~ /"recipients":\s*10000\b/;
+        return (1) if $st == 400 && $body =~ /"accounts/;
+        return (1, ($st || 'no answer') . ' ' . substr($body, 0, 80));
+    });
     stop($hub);
     stop($ds);
+}
+
+# runs one group of the bad checks: $run returns (requests, failures...);
+# each group also fails on a crash or alert while it ran, and on a hub that
+# does not answer /notify/status afterwards
+sub bad_check {
+    my ($name, $run) = @_;
+    my $from = length read_file("$hub/logs/error.log");
+    my ($n, @f) = eval { $run->() };
+    @f = ("died: $@") if $@;
+    my @trouble = log_trouble($hub, $from);
+    my ($alive) = one('GET', '/notify/status', {});
+    verdict($name, !@f && !@trouble && $alive == 200,
+            sprintf('%d requests, failed %d%s, crashes/alerts %d%s, status afterwards %s',
+                    $n // 0, scalar @f, @f ? ' (' . join('; ', @f[0 .. ($#f < 3 ? $#f : 3)]) . ')' : '',
+                    scalar @trouble, @trouble ? " ($trouble[0])" : '', $alive));
 }
 
 $SIG{INT} = $SIG{TERM} = sub { stop($hub); stop($ds); exit 2 };
