@@ -472,6 +472,7 @@ sub crash {
     write_file($stop, '');
     my $w = counted($writers, $wp, 'crash-w');
     my $r = counted($readers, $rp, 'crash-r');
+    unlink $stop;
     my $log = read_file("$hub/logs/error.log");
     my $cleared = 0;
     $cleared += $1 for $log =~ /cleared (\d+) stale reader/g;
