@@ -11,6 +11,7 @@
 #include "ngx_http_notify_module.h"
 
 #include <lmdb.h>
+#include <sys/statvfs.h>
 
 
 /*
@@ -129,6 +130,8 @@ static int ngx_http_notify_store_commit(MDB_txn *txn,
     ngx_http_notify_store_op_t *ops);
 static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops);
+static int ngx_http_notify_store_cause(int rc);
+static void ngx_http_notify_store_readers(ngx_log_t *log);
 static void ngx_http_notify_store_start(void);
 static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
@@ -436,6 +439,10 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
         goto failed;
     }
 
+    /* the reader slots of processes that died, e.g. this one's predecessor */
+
+    ngx_http_notify_store_readers(cycle->log);
+
     rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc != 0) {
         goto failed;
@@ -736,13 +743,50 @@ ngx_http_notify_store_commit(MDB_txn *txn, ngx_http_notify_store_op_t *ops)
 
         if (rc != 0) {
             mdb_txn_abort(txn);
-            return rc;
+            return ngx_http_notify_store_cause(rc);
         }
     }
 
     /* the data pages are synced here; the meta page is left to the caller */
 
-    return mdb_txn_commit(txn);
+    return ngx_http_notify_store_cause(mdb_txn_commit(txn));
+}
+
+
+/*
+ * A write of LMDB's that the file system takes only in part is answered
+ * EIO (mdb_page_flush(), mdb_env_write_meta(): "short write, filesystem
+ * full?"), and the errno of the write is lost.  A short write to a regular
+ * file is the file system running out of room: when the store's file
+ * system has less room left than one write of LMDB's at most (64 pages),
+ * the cause was that, and is told as ENOSPC.  Any other EIO is an I/O
+ * error and stays one; LMDB's own codes (MDB_MAP_FULL) are left as they
+ * are.  Runs in the committing thread, right after the failing write.
+ */
+
+static int
+ngx_http_notify_store_cause(int rc)
+{
+    MDB_stat          ms;
+    struct statvfs    fs;
+    mdb_filehandle_t  fd;
+
+    if (rc != EIO) {
+        return rc;
+    }
+
+    if (mdb_env_get_fd(ngx_http_notify_store.env, &fd) != 0
+        || mdb_env_stat(ngx_http_notify_store.env, &ms) != 0
+        || fstatvfs(fd, &fs) == -1)
+    {
+        return rc;
+    }
+
+    if ((uint64_t) fs.f_bavail * fs.f_frsize < (uint64_t) 64 * ms.ms_psize) {
+        return NGX_ENOSPC;
+    }
+
+    return rc;
 }
 
 
@@ -781,8 +825,7 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
         if (op->rc == NGX_ERROR) {
             ngx_log_error(NGX_LOG_ERR, op->log, 0,
                           "notify: store write failed: %s",
-                          op->err > 0 && op->err < MDB_KEYEXIST
-                          ? strerror(op->err) : mdb_strerror(op->err));
+                          mdb_strerror(op->err));
         }
 
         op->done(op);
@@ -2064,6 +2107,8 @@ ngx_http_notify_store_prune_timer(ngx_event_t *ev)
         return;
     }
 
+    ngx_http_notify_store_readers(ev->log);
+
     if (st->pruning) {
         ngx_add_timer(ev, 1000);
         return;
@@ -2119,6 +2164,40 @@ ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op)
 
 
 /* reads */
+
+/*
+ * A process that dies (SIGKILL, a crash) leaves its reader slots taken: a
+ * slot inside a read transaction pins that snapshot (the pages freed after
+ * it are never reused, and the file grows), and enough of them fill the
+ * reader table.  LMDB clears them only when asked, when it finds its
+ * writer lock's owner dead, or when no process has the store open (it then
+ * starts its lock file afresh); here they are cleared when a worker starts
+ * and on the retention timer.
+ */
+
+static void
+ngx_http_notify_store_readers(ngx_log_t *log)
+{
+    int  rc, dead;
+
+    dead = 0;
+
+    rc = mdb_reader_check(ngx_http_notify_store.env, &dead);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "notify: store reader check failed: %s",
+                      mdb_strerror(rc));
+        return;
+    }
+
+    if (dead > 0) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "notify: store: cleared %d stale reader slots of"
+                      " processes that died", dead);
+    }
+}
+
 
 static MDB_txn *
 ngx_http_notify_store_read_begin(ngx_log_t *log)

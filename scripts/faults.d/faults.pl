@@ -52,8 +52,12 @@ my ($hub, $ds);    # the prefixes of the scenario that runs
 sub write_file { my ($f, $t) = @_; open my $fh, '>', $f or die "$f: $!"; print $fh $t; close $fh }
 sub read_file { my $f = shift; open my $fh, '<', $f or return ''; local $/; return <$fh> }
 
+# a big group: $big members (bad), "big@f.io", short so that 5 400 of it
+# fit in one 64 KB body
+my $big_group = 'big@f.io';
+
 sub prepare {
-    my $name = shift;
+    my ($name, $big) = @_;
     $hub = "$work/$name/hub";
     $ds = "$work/$name/downstream";
     remove_tree($hub, $ds);
@@ -63,13 +67,18 @@ sub prepare {
     for my $f (qw(jwks.json graph-manifest.json)) {
         write_file("$hub/conf/$f", read_file("$root/conf-examples/notify/$f"));
     }
+    my @many = map { {id => sprintf('0e000000-0000-4000-8000-%012d', $_),
+                      upn => "m$_\@faults.example", displayName => "M$_",
+                      active => JSON::PP::true} } 1 .. ($big || 0);
     write_file("$hub/conf/directory.json", $json->encode({
         users => [{id => $ada, upn => 'ada@faults.example', displayName => 'Ada',
                    active => JSON::PP::true},
                   {id => '0f000000-0000-4000-8000-000000000b0b', upn => 'bob@faults.example',
-                   displayName => 'Bob', active => JSON::PP::true}],
+                   displayName => 'Bob', active => JSON::PP::true}, @many],
         groups => [{id => '9a000000-0000-4000-8000-0000000000f1', upn => 'devs@faults.example',
-                    displayName => 'Devs', members => ['ada@faults.example', 'bob@faults.example']}],
+                    displayName => 'Devs', members => ['ada@faults.example', 'bob@faults.example']},
+                   @many ? {id => '9b000000-0000-4000-8000-0000000000f2', upn => $big_group,
+                            displayName => 'Big', members => [map { $_->{id} } @many]} : ()],
         teams => [{id => $team, displayName => 'CI',
                    members => ['ada@faults.example', 'bob@faults.example'],
                    channels => [{id => '19:general@thread.tacv2', displayName => 'General'}]}],
@@ -82,12 +91,13 @@ sub prepare {
 }
 
 sub hub_conf {
-    my ($store, $max) = @_;
+    my ($store, $max, $retention) = @_;
     my $c = read_file("$root/scripts/faults.d/hub.conf");
     $c =~ s/\@PORT\@/$port/g;
     $c =~ s/\@DS_PORT\@/$ds_port/g;
     $c =~ s/\@STORE\@/$store/g;
     $c =~ s/\@MAX_SIZE\@/$max || '1024m'/ge;
+    $c =~ s/\@RETENTION\@/$retention || '30d'/ge;
     write_file("$hub/conf/nginx.conf", $c);
 }
 
@@ -100,7 +110,8 @@ sub ngx {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>>', "$prefix/logs/stderr.log";
-        exec { $nginx } $nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf", '-g', "user $user;", @a;
+        { exec { $nginx } $nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf",
+                             '-g', "user $user;", @a }
         POSIX::_exit(127);
     }
     waitpid $pid, 0;
@@ -316,6 +327,14 @@ sub verdict {
 
 sub fresh_store { my $d = "$work/store"; remove_tree($d); make_path($d); return $d }
 
+# a tmpfs of that size mounted on $mnt (root needed); the caller unmounts it
+sub tmpfs {
+    my ($mnt, $size) = @_;
+    make_path($mnt);
+    system("umount '$mnt' 2>/dev/null");
+    return system('mount', '-t', 'tmpfs', '-o', "size=$size", 'faults-tmpfs', $mnt) == 0;
+}
+
 sub scenario_kill {
     prepare('kill');
     hub_conf(fresh_store());
@@ -351,6 +370,126 @@ sub scenario_kill {
                     scalar @undelivered, $pending, scalar @trouble));
     stop($hub);
     stop($ds);
+}
+
+# P processes, each calling $do->(\$connection, $k, $i) for $i = 0, 1, ...
+# until the file $stop exists; each writes how many answers it got by status
+sub until_stopped {
+    my ($procs, $stop, $tag, $do) = @_;
+    my @kids;
+    for my $k (0 .. $procs - 1) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            my ($c, %n);
+            for (my $i = 0; !-e $stop && $i < 10_000_000; $i++) {
+                my $st = $do->(\$c, $k, $i);
+                $n{$st}++;
+                sleep 0.05 unless $st;    # the worker is gone: pause, bounded
+            }
+            write_file("$work/$tag-$k", join '', map { "$_ $n{$_}\n" } keys %n);
+            POSIX::_exit(0);
+        }
+        push @kids, $pid;
+    }
+    return \@kids;
+}
+
+sub counted {    # {status => count} of the processes of until_stopped
+    my ($kids, $procs, $tag) = @_;
+    waitpid $_, 0 for @$kids;
+    my %n;
+    for my $k (0 .. $procs - 1) {
+        for (split /\n/, read_file("$work/$tag-$k")) { my ($s, $c) = split; $n{$s} += $c }
+        unlink "$work/$tag-$k";
+    }
+    return \%n;
+}
+
+# a worker dies (SIGKILL), the master starts a new one, again and again,
+# under writes and feed reads.  A worker killed inside a read transaction
+# leaves its LMDB reader slot behind, pinning that snapshot: the pages freed
+# after it are never reused and the file grows without bound.  The store
+# keeps 2 s of notifications (retention), so that its size has a ceiling.
+# On a tmpfs (when root) a commit holds LMDB's writer lock for a moment
+# only: a worker killed while holding it makes LMDB itself clear the dead
+# readers, which would hide their slots.
+sub scenario_crash {
+    prepare('crash');
+    my $mnt = "$work/crash-tmpfs";
+    my $store = fresh_store();
+    if (tmpfs($mnt, '512m')) {
+        $store = "$mnt/store";
+        make_path($store);
+    } else {
+        undef $mnt;
+    }
+    my $ok = eval { crash($store); 1 };
+    my $err = $@;
+    stop($hub);
+    stop($ds);
+    system('umount', $mnt) if $mnt;
+    verdict('kill -9 workers', 0, "died: $err") unless $ok;
+}
+
+sub crash {
+    my $store = shift;
+    hub_conf($store, '256m', '2s');
+    start($ds);
+    start($hub);
+    my $master = pid_of($hub);
+    my $stop = "$work/crash-stop";
+    unlink $stop;
+    my ($wp, $rp, $cycles) = (2, 6, 16);
+    my $writers = until_stopped($wp, $stop, 'crash-w', sub {
+        my ($c, $k, $i) = @_;
+        my ($st) = request($c, 'POST', '/ActivityCenter/app/setExternalNotification', \%syn_h,
+                           syntphony_body("$k-$i", comment => 'c' x 500));
+        return $st;
+    });
+    my $readers = until_stopped($rp, $stop, 'crash-r', sub {
+        my ($c) = @_;
+        my ($st) = request($c, 'GET', '/activities?limit=100',
+                           {Authorization => "Bearer $tok{ada}"});
+        return $st;
+    });
+    my $data = "$store/data.mdb";
+    sleep 4;    # past the retention: the store near its steady size
+    my @sizes = (-s $data);
+    my $killed = 0;
+    for my $i (1 .. $cycles) {
+        # one worker at a time, as a crash does: the others keep the
+        # store open, so that LMDB does not start its lock file afresh
+        my @old = sort { $a <=> $b } children($master);
+        $killed += kill 'KILL', $old[$i % @old];
+        for (1 .. 100) {    # the master starts a new one
+            my %was = map { $_ => 1 } @old;
+            last if grep { !$was{$_} } children($master);
+            sleep 0.1;
+        }
+        sleep 1.5;
+        push @sizes, -s $data;
+    }
+    write_file($stop, '');
+    my $w = counted($writers, $wp, 'crash-w');
+    my $r = counted($readers, $rp, 'crash-r');
+    unlink $stop;
+    my $log = read_file("$hub/logs/error.log");
+    my $cleared = 0;
+    $cleared += $1 for $log =~ /cleared (\d+) stale reader/g;
+    my @trouble = grep { !/exited on signal 9/ } log_trouble($hub);
+    my $ok = sub { my $n = shift; my $t = 0; $t += $n->{$_} for grep { /^2/ } keys %$n; $t };
+    my $five = sub { my $n = shift; my $t = 0; $t += $n->{$_} for grep { /^5/ } keys %$n; $t };
+    # bounded: the cycles at most double the size that the store had
+    # before them (its steady size, with the retention)
+    my $grew = $sizes[-1] - $sizes[0];
+    verdict('kill -9 workers x' . $cycles, $sizes[-1] <= 2 * $sizes[0] && $cleared > 0
+            && !$five->($w) && !$five->($r) && $ok->($w) > 0 && $ok->($r) > 0 && !@trouble,
+            sprintf('killed %d workers, stale reader slots cleared %d, store MB by cycle %s'
+                    . ' (+%.1f), writes 2xx %d 5xx %d, feed reads 200 %d 5xx %d,'
+                    . ' log alerts %d%s', $killed, $cleared,
+                    join(' ', map { sprintf '%.1f', $_ / 1048576 } @sizes), $grew / 1048576,
+                    $ok->($w), $five->($w), $ok->($r), $five->($r), scalar @trouble,
+                    @trouble ? " ($trouble[0])" : ''));
 }
 
 sub scenario_reload {
@@ -410,9 +549,7 @@ sub scenario_outage {
 sub scenario_disk {
     prepare('disk');
     my $mnt = "$work/tmpfs";
-    make_path($mnt);
-    system("umount '$mnt' 2>/dev/null");
-    if (system('mount', '-t', 'tmpfs', '-o', 'size=8m', 'faults-tmpfs', $mnt) != 0) {
+    unless (tmpfs($mnt, '8m')) {
         verdict('full disk', 0, "cannot mount a tmpfs on $mnt (root needed)");
         return;
     }
@@ -424,8 +561,10 @@ sub scenario_disk {
         # a few accepted before the disk fills
         my ($st0) = one('POST', '/ActivityCenter/app/setExternalNotification', \%syn_h,
                         syntphony_body(0));
-        # fill what is left of the disk
+        # fill what is left of the disk but a few pages: LMDB's next
+        # writes are short ones (it answers EIO), then none fits (ENOSPC)
         system("dd if=/dev/zero of='$mnt/filler' bs=64k 2>/dev/null");
+        truncate("$mnt/filler", (-s "$mnt/filler") - 3 * 4096);
         my ($n, $c, %shape, $last) = (1);
         my $big = 'x' x 4000;
         for (1 .. 2000) {
@@ -467,13 +606,19 @@ sub scenario_disk {
         my ($after) = one('POST', '/ActivityCenter/app/setExternalNotification', \%syn_h,
                           syntphony_body($n++));
         my @trouble = log_trouble($hub);
+        # every failed write is logged with its cause: the disk is full
+        my %why;
+        $why{$1}++ for read_file("$hub/logs/error.log") =~ /store write failed: ([^,]*)/g;
+        my $enospc = delete $why{'No space left on device'} // 0;
         verdict('full disk', $st0 =~ /^2/ && $last == 503 && !@bad && $feed_st == 200
-                && $after =~ /^2/ && !@trouble,
+                && $after =~ /^2/ && !@trouble && $enospc > 0 && !%why,
                 sprintf('first %s, filled after %d writes, 503 from %s%s, feed %s,'
-                        . ' after freeing %s, log alerts %d', $st0, $n - 1,
+                        . ' after freeing %s, log alerts %d, logged "No space left on'
+                        . ' device" %d%s', $st0, $n - 1,
                         join('/', map { "$_ $r{$_}" } sort keys %r),
                         @bad ? " (wrong shape: @bad: " . join(' | ', map { $shape{$_} } @bad) . ")" : '',
-                        $feed_st, $after, scalar @trouble));
+                        $feed_st, $after, scalar @trouble, $enospc,
+                        join('', map { ", \"$_\" $why{$_}" } sort keys %why)));
         1;
     };
     my $err = $@;
@@ -483,8 +628,134 @@ sub scenario_disk {
     verdict('full disk', 0, "died: $err") unless $ok;
 }
 
+# the answers on one connection, in order: [status, headers, body] each
+sub responses {
+    my $buf = shift;
+    my @r;
+    while ($buf =~ /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n/s) {
+        my ($st, $h) = ($1, $2);
+        $buf = substr($buf, length $&);
+        my $body = '';
+        if ($h =~ /^transfer-encoding:\s*chunked/mi) {
+            while ($buf =~ /^([0-9a-fA-F]+)[^\r\n]*\r\n/) {
+                my $len = hex $1;
+                $buf = substr($buf, length $&);
+                $body .= substr($buf, 0, $len);
+                $buf = substr($buf, $len + 2);
+                last unless $len;
+            }
+        } elsif ($h =~ /^content-length:\s*(\d+)/mi) {
+            $body = substr($buf, 0, $1);
+            $buf = substr($buf, $1);
+        }
+        push @r, [$st, $h, $body];
+    }
+    return @r;
+}
+
+# everything the hub sends on a connection until it closes it, or until
+# nothing has come for 15 s
+sub read_all {
+    my $s = shift;
+    my $buf = '';
+    while (1) {
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        last unless select(my $r = $rin, undef, undef, 15);
+        my $n = sysread($s, $buf, 65536, length $buf);
+        last unless $n;
+    }
+    return $buf;
+}
+
+# A keep-alive POST whose body is a whole second request (GET
+# /notify/status), then on the same connection a last request (GET
+# /notify/outbox, Connection: close).  What must hold: the POST gets one
+# answer, then the outbox its own (or nothing, if the hub closed the
+# connection after the first answer); never is the request in the body
+# answered (the status document, "module"): the hub must not take a body
+# it did not read for the next request.
+sub smuggle {
+    my ($path, $headers) = @_;
+    my $inner = "GET /notify/status HTTP/1.1\r\nHost: faults\r\n\r\n";
+    my $s = conn() or return 'no connection';
+    my $h = join '', map { "$_: $headers->{$_}\r\n" } sort keys %$headers;
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, "POST $path HTTP/1.1\r\nHost: faults\r\n${h}Content-Length: "
+                 . length($inner) . "\r\n\r\n$inner"
+                 . "GET /notify/outbox HTTP/1.1\r\nHost: faults\r\nConnection: close\r\n\r\n";
+    my @r = responses(read_all($s));
+    close $s;
+    return 'no answer' unless @r;
+    my @smuggled = grep { $_->[2] =~ /"module"/ } @r;
+    return sprintf('%d answers, %d to the request in the body (%s)', scalar @r,
+                   scalar @smuggled, join(' ', map { $_->[0] } @r))
+        if @smuggled || @r > 2;
+    return '';
+}
+
+# A chunked body of $total bytes, 64 KB chunks, sent as fast as the hub
+# takes it while what it answers is read.  Returns the status of the
+# answer, the bytes sent when it came, and the bytes sent when the hub
+# closed the connection (undef: not before the whole body was sent).
+sub stream_chunked {
+    my ($path, $headers, $total) = @_;
+    my $s = conn() or return (0, undef, undef);
+    my $h = join '', map { "$_: $headers->{$_}\r\n" } sort keys %$headers;
+    my $chunk = sprintf("%x\r\n", 65536) . ('x' x 65536) . "\r\n";
+    my $out = "POST $path HTTP/1.1\r\nHost: faults\r\n${h}Transfer-Encoding: chunked\r\n\r\n";
+    my ($sent, $buf, $status, $answered, $closed, $ended) = (0, '', 0);
+    local $SIG{PIPE} = 'IGNORE';
+    $s->blocking(0);
+    while (1) {
+        last if $ended && $out eq '' && $status;    # all sent, answered, open
+        if ($out eq '' && !$ended) {
+            if ($sent < $total) { $out = $chunk; $sent += 65536 }
+            else { $out = "0\r\n\r\n"; $ended = 1 }
+        }
+        my ($rin, $win) = ('', '');
+        vec($rin, fileno($s), 1) = 1;
+        vec($win, fileno($s), 1) = 1 if $out ne '';
+        last unless select(my $r = $rin, my $w = $win, undef, 15);
+        if (vec($r, fileno($s), 1)) {
+            my $n = sysread($s, $buf, 65536, length $buf);
+            if (!$n) {
+                next if !defined $n && $!{EAGAIN};
+                $closed = $sent;
+                last;
+            }
+            if (!$status && $buf =~ /^HTTP\/1\.[01] (\d{3})/) { $status = $1; $answered = $sent }
+        }
+        if ($out ne '' && vec($w, fileno($s), 1)) {
+            my $n = syswrite($s, $out);
+            if (!defined $n) {
+                next if $!{EAGAIN};
+                $closed = $sent;
+                last;
+            }
+            substr($out, 0, $n) = '';
+        }
+    }
+    # an answer that came with the close
+    if (!$status) {
+        $s->blocking(1);
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        sysread($s, $buf, 65536, length $buf) if select(my $r = $rin, undef, undef, 1);
+        if ($buf =~ /^HTTP\/1\.[01] (\d{3})/) { $status = $1; $answered = $sent }
+    }
+    close $s;
+    return ($status, $answered, $closed);
+}
+
+# JSON text nested $d levels deep: objects ({"a": ...}) or arrays
+sub nest {
+    my ($d, $arrays) = @_;
+    return $arrays ? '[' x $d . '1' . ']' x $d : '{"a":' x $d . '1' . '}' x $d;
+}
+
 sub scenario_bad {
-    prepare('bad');
+    prepare('bad', 10000);
     hub_conf(fresh_store());
     start($ds);
     start($hub);
@@ -583,13 +854,127 @@ sub scenario_bad {
                     @five ? " (@five[0 .. ($#five < 4 ? $#five : 4)])" : '',
                     scalar @none, @none ? " (@none[0 .. ($#none < 4 ? $#none : 4)])" : '',
                     scalar @trouble, @trouble ? " ($trouble[0])" : '', $alive));
+
+    # the inputs of the hardening issue, each its own verdict
+    my @all = (@endpoints, ['feed', '/activities', {Authorization => "Bearer $tok{ada}"}]);
+    my @inbound = grep { $_->[0] !~ /^feed/ } @endpoints;
+    bad_check('bad: body is a request', sub {
+        my @f;
+        for my $e (@all) {
+            my %plain = %{$e->[2]};
+            delete $plain{Authorization};
+            for my $v (['', $e->[2]], [' without a token', \%plain],
+                       [' as text/plain', {%{$e->[2]}, 'Content-Type' => 'text/plain'}]) {
+                my $why = smuggle($e->[1], $v->[1]);
+                push @f, "$e->[0]$v->[0]: $why" if $why;
+            }
+        }
+        return (scalar @all * 3, @f);
+    });
+    bad_check('bad: tokens without azp', sub {
+        my @roles = (roles => ['access_as_application', 'TeamsActivity.Send']);
+        my %t = (client_id => token(client_id => 'faults-cid-1', @roles),
+                 sub => token(sub => 'faults-sub-1', @roles));
+        my ($n, @f) = (0);
+        for my $e (@all) {
+            for my $k (sort keys %t) {
+                my $auth = $e->[0] eq 'push' ? $t{$k} : "Bearer $t{$k}";
+                my ($st, $b) = one($e->[1] eq '/activities' ? 'GET' : 'POST', $e->[1],
+                                   {%{$e->[2]}, Authorization => $auth}, $valid);
+                $n++;
+                push @f, "$e->[0]/only $k: " . ($st || 'no answer') if !$st || $st >= 500;
+            }
+        }
+        # two callers told apart by client_id (or sub) alone, the same
+        # eventId and uniqueId: never the other caller's answer
+        for my $k (qw(client_id sub)) {
+            my %id;
+            for my $who (1, 2) {
+                my $tk = token($k => "faults-$k-$who", @roles);
+                my ($st, $b) = one('POST', '/ActivityCenter/app/setExternalNotification',
+                                   {%syn_h, Authorization => "Bearer $tk"},
+                                   syntphony_body("azp-$k", uniqueId => "same-$k"));
+                $n++;
+                push @f, "syntphony/only $k, caller $who: " . ($st || 'no answer')
+                    if !$st || $st >= 500;
+                $id{$who} = $1 if $st =~ /^2/ && $b =~ /"id":\s*"([0-9a-f]+)"/;
+            }
+            push @f, "syntphony/only $k: two callers, one answer (id $id{1})"
+                if $id{1} && $id{2} && $id{1} eq $id{2};
+        }
+        return ($n, @f);
+    });
+    bad_check('bad: nested 2000 deep', sub {
+        my $syn = '{"eventId":"nest","title":"t","url":"https://ci.example.org/b/1",';
+        my %in = (
+            syntphony => [$syn . '"accounts":["ada@faults.example"],"comment":' . nest(1998) . '}',
+                          $syn . '"accounts":' . nest(1999, 1) . '}'],
+            graph => ['{"topic":{"source":"text","value":"t","webUrl":"https://ci.example.org/"},'
+                      . '"activityType":"buildFailed","previewText":{"content":"p"},'
+                      . '"templateParameters":[{"name":"buildId","value":' . nest(1996) . '}]}'],
+            gever => ['{"notification_recipients":["ada@faults.example"],'
+                      . '"resource_url":"https://dms.example.org/1","title":' . nest(1998)
+                      . ',"label":{"en":"l"},"summary":{"en":"s"},"description":{}}'],
+            push => ['{"Type":"0","WorkItem":' . nest(1999) . '}',
+                     '{"Type":"0","WorkItem":{"Id":"J-nest","Note":' . nest(1998) . '}}'],
+        );
+        my ($n, @f) = (0);
+        for my $e (@inbound) {
+            my ($d) = $e->[0] =~ /^(\w+)/;
+            for my $b (nest(2000), nest(2000, 1), @{$in{$d} || []}) {
+                my ($st, $body) = one('POST', $e->[1], $e->[2], $b);
+                $n++;
+                my $ok = $st =~ /^[24]/ && eval { JSON::PP->new->decode($body); 1 };
+                push @f, "$e->[0]: " . ($st || 'no answer') . ($st && !$ok ? ' ' . substr($body, 0, 60) : '')
+                    unless $ok;
+            }
+        }
+        return ($n, @f);
+    });
+    bad_check('bad: chunked 64 MB', sub {
+        my @f;
+        for my $e (@inbound) {
+            my ($st, $at, $closed) = stream_chunked($e->[1], $e->[2], 64 << 20);
+            push @f, sprintf('%s: %s after %d MB, %s', $e->[0], $st || 'no answer',
+                             ($at // 0) >> 20, defined $closed
+                             ? sprintf('closed after %d MB', $closed >> 20) : 'not closed')
+                unless $st == 413 && defined $closed && $closed < 16 << 20;
+        }
+        return (scalar @inbound, @f);
+    });
+    bad_check('bad: accounts big x5400', sub {
+        my $b = $json->encode({eventId => 'big', title => 'big', url => 'https://ci.example.org/b/1',
+                               accounts => [($big_group) x 5400]});
+        die "the body is over 64 KB\n" if length $b > 65536;
+        my ($st, $body) = one('POST', '/ActivityCenter/app/setExternalNotification', \%syn_h, $b);
+        return (1) if $st == 200 && $body =~ /"recipients":\s*10000\b/;
+        return (1) if $st == 400 && $body =~ /"accounts/;
+        return (1, ($st || 'no answer') . ' ' . substr($body, 0, 80));
+    });
     stop($hub);
     stop($ds);
 }
 
+# runs one group of the bad checks: $run returns (requests, failures...);
+# each group also fails on a crash or alert while it ran, and on a hub that
+# does not answer /notify/status afterwards
+sub bad_check {
+    my ($name, $run) = @_;
+    my $from = length read_file("$hub/logs/error.log");
+    my ($n, @f) = eval { $run->() };
+    @f = ("died: $@") if $@;
+    my @trouble = log_trouble($hub, $from);
+    my ($alive) = one('GET', '/notify/status', {});
+    verdict($name, !@f && !@trouble && $alive == 200,
+            sprintf('%d requests, failed %d%s, crashes/alerts %d%s, status afterwards %s',
+                    $n // 0, scalar @f, @f ? ' (' . join('; ', @f[0 .. ($#f < 3 ? $#f : 3)]) . ')' : '',
+                    scalar @trouble, @trouble ? " ($trouble[0])" : '', $alive));
+}
+
 $SIG{INT} = $SIG{TERM} = sub { stop($hub); stop($ds); exit 2 };
 
-for my $s (['kill', \&scenario_kill], ['reload', \&scenario_reload],
+for my $s (['kill', \&scenario_kill], ['crash', \&scenario_crash],
+           ['reload', \&scenario_reload],
            ['outage', \&scenario_outage], ['disk', \&scenario_disk], ['bad', \&scenario_bad]) {
     next if %want && !$want{$s->[0]};
     eval { $s->[1]->(); 1 } or do {
