@@ -14,12 +14,18 @@ current_dir() { printf '%s/nginx-current' "${NOTIFY_BUILD:-$ROOT/build}"; }
 #             NGX_SRC, NGX_BIN and NDK_SO may point elsewhere
 #   current   the current stable nginx that scripts/nginx-current builds
 # Exported as NOTIFY_NGINX, so that the scripts this one runs use the same.
+env_ngx_src=${NGX_SRC:-}
+env_ngx_bin=${NGX_BIN:-}
+env_ndk_so=${NDK_SO:-}
+env_ndk_dir=${NGX_NDK_DIR:-}
+
 use_nginx() {
     case "$1" in
     packaged)
-        NGX_SRC=${NGX_SRC:-/usr/share/nginx/src}
-        NGX_BIN=${NGX_BIN:-/usr/sbin/nginx}
-        NDK_SO=${NDK_SO:-/usr/lib/nginx/modules/ndk_http_module.so}
+        NGX_SRC=${env_ngx_src:-/usr/share/nginx/src}
+        NGX_BIN=${env_ngx_bin:-/usr/sbin/nginx}
+        NDK_SO=${env_ndk_so:-/usr/lib/nginx/modules/ndk_http_module.so}
+        NGX_NDK_DIR=$env_ndk_dir
         ;;
     current)
         NGX_SRC=$(current_dir)
