@@ -22,6 +22,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <nginx.h>
 
 #include "ngx_http_notify_module.h"
 #include "ngx_http_notify_curl.h"
@@ -810,6 +811,9 @@ ngx_http_notify_delivery_subrequest_headers(ngx_http_request_t *sr,
         }
 
         h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
     }
 
     return NGX_OK;

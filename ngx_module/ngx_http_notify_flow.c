@@ -17,6 +17,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <nginx.h>
 
 #include "ngx_http_notify_module.h"
 
@@ -839,6 +840,9 @@ ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
     h->key.data = (u_char *) name;
     h->key.len = ngx_strlen(name);
     h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     if (ngx_strcasecmp((u_char *) name, (u_char *) "WWW-Authenticate") == 0) {
         r->headers_out.www_authenticate = h;
