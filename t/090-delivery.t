@@ -117,6 +117,7 @@ Idempotency-Key: notify-0000000000000001\r
 Authorization: push-secret-jwt\r
 \r
 \{"id":"0000000000000001","dialect":"syntphony","event":"build\.failed","title":"Red","url":"http://x\.example\.org/","comment":null,"notified":null,"created":"[^"]+","sender":"app-ci","tenant":"localhost","recipients":\["u-ada"\]\}$}s
+--- tcp_query_auto_timeout: 0.1
 --- wait: 0.5
 --- error_code: 200
 --- error_log
