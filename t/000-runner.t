@@ -142,6 +142,7 @@ sub show_output_on_failure {
         'TEST 18' => 3,   # status, body, no_error_log
         'TEST 19' => 1,   # abort + ignore_response: only no_error_log
         'TEST 20' => 3,   # status, body, shutdown_error_log
+        'TEST 21' => 3,   # status, body, tcp_query (qr//, auto timeout)
     );
     for my $b (sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } keys %count) {
         my @t = of_block($r, $b);
@@ -153,7 +154,7 @@ sub show_output_on_failure {
     $all &= is(scalar(of_block($r, 'TEST 16')), 0, 'pass.t: --- SKIP block not run');
     $all &= is(scalar(grep { $_->{skip} } @{ $r->{tests} }), 2,
                'pass.t: skip_eval: 2 reported 2 skips');
-    $all &= is($r->{plan}, 55, 'pass.t: 55 tests in total');
+    $all &= is($r->{plan}, 58, 'pass.t: 58 tests in total');
     nginx_gone($r, 'pass.t');
     show_output_on_failure($r, $all);
 }
@@ -174,6 +175,7 @@ sub show_output_on_failure {
         'TEST 6' => 'must_die with a config that starts',
         'TEST 7' => 'tcp_query mismatch',
         'TEST 8' => 'response_body_like mismatch',
+        'TEST 9' => 'a header line without a colon, the header present',
     );
     for my $b (sort keys %what) {
         my @t = of_block($r, $b);
@@ -183,12 +185,41 @@ sub show_output_on_failure {
     $all &= ok(scalar(grep { !$_->{ok} && $_->{desc} =~ /status code ok/ }
                       of_block($r, 'TEST 1')),
                'fail.t: TEST 1 fails on the status code');
-    for my $b ('TEST 2', 'TEST 3', 'TEST 4', 'TEST 5', 'TEST 7', 'TEST 8') {
+    $all &= ok(scalar(grep { !$_->{ok} && $_->{desc} =~ /header X-Foo/ }
+                      of_block($r, 'TEST 9')),
+               'fail.t: TEST 9 fails on the header line');
+    for my $b ('TEST 2', 'TEST 3', 'TEST 4', 'TEST 5', 'TEST 7', 'TEST 8',
+               'TEST 9') {
         $all &= ok(scalar(grep { $_->{ok} && $_->{desc} =~ /status code ok/ }
                           of_block($r, $b)),
                    "fail.t: $b still gets the status code right");
     }
     nginx_gone($r, 'fail.t');
+    show_output_on_failure($r, $all);
+}
+
+#--------------------------------------------------------------------------
+# tcp-wait.t: the tcp_listen server waits for length(tcp_query) bytes.
+#--------------------------------------------------------------------------
+{
+    my $r = run_fixture('tcp-wait');
+    my $all = 1;
+    $all &= ok(scalar(grep { !$_->{ok} && $_->{desc} =~ /status code ok/ }
+                      of_block($r, 'TEST 1')),
+               'tcp-wait.t: no reply while the server waits for the rest');
+    nginx_gone($r, 'tcp-wait.t');
+    show_output_on_failure($r, $all);
+}
+
+#--------------------------------------------------------------------------
+# end.t: the tcp_listen server ends with an ordinary exit (END blocks run).
+#--------------------------------------------------------------------------
+{
+    my $r = run_fixture('end');
+    my $all = 1;
+    $all &= is($r->{rc}, 0, 'end.t: exit status 0');
+    $all &= is(join(',', sort split /\n/, slurp("$r->{servroot}.end")),
+               'child,main', 'end.t: END ran in the tcp_listen child and in main');
     show_output_on_failure($r, $all);
 }
 
@@ -227,6 +258,28 @@ sub show_output_on_failure {
     $all &= like($r->{bail} // '', qr/TEST_NGINX_SURELY_NOT_DEFINED_ANYWHERE/,
                  'bail.t: bails out naming the undefined variable');
     nginx_gone($r, 'bail.t');
+    show_output_on_failure($r, $all);
+}
+
+#--------------------------------------------------------------------------
+# Files that cannot run as written: the real runner bails out or fails a
+# test (never passes them); ours bails out, naming what is missing.
+#--------------------------------------------------------------------------
+for my $case (['bail-headers', qr/more_headers/,
+               'a more_headers array without an entry for a request'],
+              ['bail-body', qr/response_body/,
+               'a response_body array without an entry for a request'],
+              ['bail-tcp-regex', qr/tcp_query/,
+               'a qr\/\/ tcp_query with neither length nor auto timeout'])
+{
+    my ($name, $what, $desc) = @$case;
+    my $r = run_fixture($name);
+    my $bad = defined $r->{bail} || grep { !$_->{ok} } @{ $r->{tests} };
+    my $all = ok($bad, "$name.t: $desc does not pass");
+    if (defined $r->{bail}) {
+        $all &= like($r->{bail}, $what, "$name.t: the bail-out names it");
+    }
+    nginx_gone($r, "$name.t");
     show_output_on_failure($r, $all);
 }
 

@@ -4,59 +4,24 @@
 # Every token is minted here with Crypt::JWT (an implementation independent
 # of ours) from the key fixtures in t/data/jwt/; the few tokens Crypt::JWT
 # refuses to make (broken ones) are made by hand from its output.
+use lib 't/lib';
+use NotifyTest;
 use Test::Nginx::Socket 'no_plan';
 
 use Cwd qw(abs_path);
-use Crypt::JWT qw(encode_jwt);
-use Crypt::PK::ECC;
-use Crypt::PK::RSA;
 use JSON::PP qw(decode_json encode_json);
 use MIME::Base64 qw(encode_base64url decode_base64url);
 
 $ENV{TEST_NGINX_DATA_DIR} ||= abs_path('t/data');
 
-our $Dir = "$ENV{TEST_NGINX_DATA_DIR}/jwt";
-our $Iss = 'https://login.example.org/tenant/v2.0';
-our $Aud = 'api://notify-hub';
+our $Aud = $NotifyTest::Audience;
 
-sub slurp { local (@ARGV, $/) = @_; <> }
-
-our %Key = (
-    rsa1 => Crypt::PK::RSA->new("$Dir/rsa1.private.jwk"),
-    rsa2 => Crypt::PK::RSA->new("$Dir/rsa2.private.jwk"),
-    ec1  => Crypt::PK::ECC->new("$Dir/ec1.private.jwk"),
-    hs1  => decode_base64url(decode_json(slurp("$Dir/hs1.jwk"))->{k}),
-    # what an attacker has: the RSA public key, as PEM and as bare n
-    rsa1_pem => slurp("$Dir/rsa1.public.pem"),
-    rsa1_n   => decode_base64url(decode_json(slurp("$Dir/rsa1.public.jwk"))->{n}),
-);
-
-our %Alg = (rsa1 => 'RS256', rsa2 => 'RS256', ec1 => 'ES256', hs1 => 'HS256',
-            rsa1_pem => 'HS256', rsa1_n => 'HS256');
-
-# claims(name => value, ...): defaults plus these; a value undef drops it
-sub claims {
-    my %c = (iss => $Iss, aud => $Aud, sub => 'subject-1',
-             iat => time, exp => time + 3600, @_);
-    delete $c{$_} for grep { !defined $c{$_} } keys %c;
-    return \%c;
-}
-
-# jwt(key => NAME, alg => ALG, kid => KID|undef, payload => ..., claims...)
-# key defaults to rsa1, alg to the key's, kid to the key's name
-sub jwt {
-    my %a = @_;
-    my $key = delete $a{key} // 'rsa1';
-    my $alg = delete $a{alg} // $Alg{$key};
-    my $kid = exists $a{kid} ? delete $a{kid} : $key;
-    my $payload = exists $a{payload} ? delete $a{payload} : claims(%a);
-
-    return encode_jwt(payload => $payload, alg => $alg, key => $Key{$key},
-                      $alg eq 'none' ? (allow_none => 1) : (),
-                      defined $kid ? (extra_headers => { kid => $kid }) : ());
-}
-
-sub bearer { "Authorization: Bearer " . jwt(@_) }
+# token() signs with the keys of t/data/jwt/ (rsa1 unless a block names
+# another) and its claims have a sub and no nbf or tid; conf() is only the
+# JWT part (no store, no directory)
+NotifyTest::setup(key => 'rsa1', claims => {sub => 'subject-1'},
+                  store => '', directory => '',
+                  keys => '$TEST_NGINX_DATA_DIR/jwt/jwks.json');
 
 # a token with its header replaced (the rest kept as signed)
 sub with_header {
@@ -99,17 +64,13 @@ add_block_preprocessor(sub {
     my $block = shift;
 
     if (defined $block->config && !defined $block->http_config) {
-        $block->set_value(http_config => <<"_EOC_");
-    notify_jwt_keys \$TEST_NGINX_DATA_DIR/jwt/jwks.json;
-    notify_jwt_issuer $Iss;
-    notify_jwt_audience $Aud;
-_EOC_
+        $block->set_value(http_config => conf());
     }
 });
 
 # the short-lived token of TEST 1 and 2, made when the file is read
 our $ShortExp = time + 4;
-our $Short = jwt(exp => $ShortExp, upn => 'short@example.org');
+our $Short = token(exp => $ShortExp, upn => 'short@example.org');
 
 no_shuffle();
 run_tests();
@@ -159,8 +120,8 @@ notify: jwt cache hit
 --- request
 GET /t
 --- more_headers eval
-::bearer(upn => 'alice@example.org', preferred_username => 'alice',
-         azp => 'app-1', appid => 'app-2', oid => 'oid-1')
+::bearer(::token(upn => 'alice@example.org', preferred_username => 'alice',
+         azp => 'app-1', appid => 'app-2', oid => 'oid-1'))
 --- response_body
 caller=alice@example.org app=app-1
 --- no_error_log
@@ -175,8 +136,8 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'ec1', preferred_username => 'bob@example.org',
-         unique_name => 'bob', appid => 'app-2', oid => 'oid-2')
+::bearer(::token(key => 'ec1', preferred_username => 'bob@example.org',
+         unique_name => 'bob', appid => 'app-2', oid => 'oid-2'))
 --- response_body
 caller=bob@example.org app=app-2
 --- no_error_log
@@ -191,8 +152,8 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'hs1', oid => '00000000-0000-0000-0000-000000000042',
-         azp => 'daemon-app')
+::bearer(::token(key => 'hs1', oid => '00000000-0000-0000-0000-000000000042',
+         azp => 'daemon-app'))
 --- response_body
 caller=00000000-0000-0000-0000-000000000042 app=daemon-app
 --- no_error_log
@@ -207,8 +168,8 @@ notify: invalid token
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-[::bearer(unique_name => 'carol', appid => 'app-3'),
- ::bearer(appid => 'app-4')]
+[::bearer(::token(unique_name => 'carol', appid => 'app-3')),
+ ::bearer(::token(appid => 'app-4'))]
 --- response_body eval
 ["caller=carol app=app-3\n", "caller=app-4 app=app-4\n"]
 --- no_error_log
@@ -223,7 +184,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(sub => 'only-sub')
+::bearer(::token(sub => 'only-sub'))
 --- response_body
 caller=only-sub app=
 --- no_error_log
@@ -238,7 +199,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'rsa2', upn => 'dave@example.org')
+::bearer(::token(key => 'rsa2', upn => 'dave@example.org'))
 --- response_body
 caller=dave@example.org
 --- no_error_log
@@ -253,7 +214,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'rsa2', kid => 'rsa1', upn => 'dave@example.org')
+::bearer(::token(key => 'rsa2', kid => 'rsa1', upn => 'dave@example.org'))
 --- response_body
 caller=
 --- error_log
@@ -269,9 +230,9 @@ notify: invalid token: bad signature
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-[::bearer(key => 'rsa2', kid => undef, upn => 'rsa2@example.org'),
- ::bearer(key => 'ec1', kid => undef, upn => 'ec1@example.org'),
- ::bearer(key => 'hs1', kid => undef, upn => 'hs1@example.org')]
+[::bearer(::token(key => 'rsa2', kid => undef, upn => 'rsa2@example.org')),
+ ::bearer(::token(key => 'ec1', kid => undef, upn => 'ec1@example.org')),
+ ::bearer(::token(key => 'hs1', kid => undef, upn => 'hs1@example.org'))]
 --- response_body eval
 ["caller=rsa2\@example.org\n", "caller=ec1\@example.org\n",
  "caller=hs1\@example.org\n"]
@@ -287,7 +248,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(kid => 'no-such-key', upn => 'eve@example.org')
+::bearer(::token(kid => 'no-such-key', upn => 'eve@example.org'))
 --- response_body
 caller=
 --- error_log
@@ -303,7 +264,7 @@ notify: invalid token: unknown kid "no-such-key"
 --- request
 GET /t
 --- more_headers eval
-::bearer(kid => "x\r\nFORGED LINE" . ("y" x 100))
+::bearer(::token(kid => "x\r\nFORGED LINE" . ("y" x 100)))
 --- response_body
 caller=
 --- error_log eval
@@ -319,10 +280,10 @@ qr/notify: invalid token: unknown kid "x\?\?FORGED LINEy{50}"\.\.\./
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-["Authorization: Bearer " . ::jwt(alg => 'none', kid => undef),
+[::bearer(::token(alg => 'none', kid => undef)),
  "Authorization: Bearer " . ::with_header({alg => 'NoNe', kid => 'rsa1'},
-                                          ::jwt()),
- "Authorization: Bearer " . ::with_header({alg => 'none'}, ::jwt()) ]
+                                          ::token()),
+ "Authorization: Bearer " . ::with_header({alg => 'none'}, ::token()) ]
 --- response_body eval
 ["caller=\n", "caller=\n", "caller=\n"]
 --- error_log
@@ -338,7 +299,7 @@ notify: invalid token: alg none is not allowed
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'rsa1_pem', kid => 'rsa1', upn => 'mallory@example.org')
+::bearer(::token(key => 'rsa1_pem', kid => 'rsa1', upn => 'mallory@example.org'))
 --- response_body
 caller=
 --- error_log
@@ -354,8 +315,8 @@ notify: invalid token: alg HS256 does not fit the key "rsa1"
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-[::bearer(key => 'rsa1_pem', kid => undef, upn => 'mallory@example.org'),
- ::bearer(key => 'rsa1_n', kid => undef, upn => 'mallory@example.org')]
+[::bearer(::token(key => 'rsa1_pem', kid => undef, upn => 'mallory@example.org')),
+ ::bearer(::token(key => 'rsa1_n', kid => undef, upn => 'mallory@example.org'))]
 --- response_body eval
 ["caller=\n", "caller=\n"]
 --- error_log
@@ -372,7 +333,7 @@ notify: invalid token: bad signature
 GET /t
 --- more_headers eval
 "Authorization: Bearer " . ::with_header({alg => 'RS256', kid => 'hs1'},
-                                         ::jwt(upn => 'mallory@example.org'))
+                                         ::token(upn => 'mallory@example.org'))
 --- response_body
 caller=
 --- error_log
@@ -390,7 +351,7 @@ notify: invalid token: alg RS256 does not fit the key "hs1"
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'rsa1_pem', kid => undef)
+::bearer(::token(key => 'rsa1_pem', kid => undef))
 --- response_body
 caller=
 --- error_log
@@ -406,8 +367,8 @@ notify: invalid token: no oct key for alg HS256
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-["Authorization: Bearer " . ::jwt(alg => 'RS512'),
- "Authorization: Bearer " . ::jwt(key => 'hs1', alg => 'HS384')]
+[::bearer(::token(alg => 'RS512')),
+ ::bearer(::token(key => 'hs1', alg => 'HS384'))]
 --- response_body eval
 ["caller=\n", "caller=\n"]
 --- error_log eval
@@ -423,9 +384,9 @@ notify: invalid token: no oct key for alg HS256
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-my ($h, $p, $s) = split /\./, ::jwt(upn => 'alice@example.org');
-my ($eh, $ep, $es) = split /\./, ::jwt(key => 'ec1', upn => 'alice@example.org');
-my $forged = ::encode_base64url(::encode_json(::claims(upn => 'admin@example.org')));
+my ($h, $p, $s) = split /\./, ::token(upn => 'alice@example.org');
+my ($eh, $ep, $es) = split /\./, ::token(key => 'ec1', upn => 'alice@example.org');
+my $forged = ::encode_base64url(::encode_json(NotifyTest::claims(upn => 'admin@example.org')));
 my $bad = $s;
 substr($bad, 10, 1) = substr($bad, 10, 1) eq 'A' ? 'B' : 'A';
 ["Authorization: Bearer $h.$forged.$s",
@@ -446,7 +407,7 @@ notify: invalid token: bad signature
 --- request
 GET /t
 --- more_headers eval
-::bearer(exp => time - 3600, iat => time - 7200, upn => 'old@example.org')
+sub { ::bearer(::token(exp => time - 3600, iat => time - 7200, upn => 'old@example.org')) }
 --- response_body
 caller=
 --- error_log
@@ -462,7 +423,7 @@ notify: invalid token: token expired
 --- request
 GET /t
 --- more_headers eval
-::bearer(exp => time - 20, iat => time - 3600, upn => 'late@example.org')
+sub { ::bearer(::token(exp => time - 20, iat => time - 3600, upn => 'late@example.org')) }
 --- response_body
 caller=late@example.org
 --- no_error_log
@@ -480,7 +441,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(exp => time - 20, iat => time - 3600, upn => 'late@example.org')
+sub { ::bearer(::token(exp => time - 20, iat => time - 3600, upn => 'late@example.org')) }
 --- response_body
 caller=
 --- error_log
@@ -499,7 +460,7 @@ notify: invalid token: token expired
 --- request
 GET /t
 --- more_headers eval
-::bearer(exp => time - 240, iat => time - 3600, upn => 'late@example.org')
+sub { ::bearer(::token(exp => time - 240, iat => time - 3600, upn => 'late@example.org')) }
 --- response_body
 caller=late@example.org
 --- no_error_log
@@ -517,7 +478,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(exp => time - 420, iat => time - 3600, upn => 'later@example.org')
+sub { ::bearer(::token(exp => time - 420, iat => time - 3600, upn => 'later@example.org')) }
 --- response_body
 caller=
 --- error_log
@@ -533,7 +494,7 @@ notify: invalid token: token expired
 --- request
 GET /t
 --- more_headers eval
-::bearer(nbf => time + 30, upn => 'soon@example.org')
+sub { ::bearer(::token(nbf => time + 30, upn => 'soon@example.org')) }
 --- response_body
 caller=soon@example.org
 --- no_error_log
@@ -548,7 +509,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(nbf => time + 3600, upn => 'later@example.org')
+sub { ::bearer(::token(nbf => time + 3600, upn => 'later@example.org')) }
 --- response_body
 caller=
 --- error_log
@@ -564,7 +525,7 @@ notify: invalid token: token not yet valid (nbf)
 --- request
 GET /t
 --- more_headers eval
-::bearer(iat => time + 3600, upn => 'future@example.org')
+sub { ::bearer(::token(iat => time + 3600, upn => 'future@example.org')) }
 --- response_body
 caller=
 --- error_log
@@ -580,8 +541,8 @@ notify: invalid token: token issued in the future (iat)
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-[::bearer(exp => undef, upn => 'forever@example.org'),
- ::bearer(exp => 'tomorrow', upn => 'forever@example.org')]
+[::bearer(::token(exp => undef, upn => 'forever@example.org')),
+ ::bearer(::token(exp => 'tomorrow', upn => 'forever@example.org'))]
 --- response_body eval
 ["caller=\n", "caller=\n"]
 --- error_log eval
@@ -597,8 +558,8 @@ notify: invalid token: token issued in the future (iat)
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-[::bearer(iss => 'https://evil.example.org/', upn => 'a@example.org'),
- ::bearer(iss => undef, upn => 'a@example.org')]
+[::bearer(::token(iss => 'https://evil.example.org/', upn => 'a@example.org')),
+ ::bearer(::token(iss => undef, upn => 'a@example.org'))]
 --- response_body eval
 ["caller=\n", "caller=\n"]
 --- error_log
@@ -614,9 +575,9 @@ notify: invalid token: wrong issuer
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-[::bearer(aud => 'api://other', upn => 'a@example.org'),
- ::bearer(aud => undef, upn => 'a@example.org'),
- ::bearer(aud => ['api://other', 'api://third'], upn => 'a@example.org')]
+[::bearer(::token(aud => 'api://other', upn => 'a@example.org')),
+ ::bearer(::token(aud => undef, upn => 'a@example.org')),
+ ::bearer(::token(aud => ['api://other', 'api://third'], upn => 'a@example.org'))]
 --- response_body eval
 ["caller=\n", "caller=\n", "caller=\n"]
 --- error_log
@@ -632,7 +593,7 @@ notify: invalid token: wrong audience
 --- request
 GET /t
 --- more_headers eval
-::bearer(aud => ['api://other', $::Aud], upn => 'a@example.org')
+::bearer(::token(aud => ['api://other', $::Aud], upn => 'a@example.org'))
 --- response_body
 caller=a@example.org
 --- no_error_log
@@ -650,7 +611,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(aud => 'api://two', iss => 'anyone', upn => 'a@example.org')
+::bearer(::token(aud => 'api://two', iss => 'anyone', upn => 'a@example.org'))
 --- response_body
 caller=a@example.org
 --- no_error_log
@@ -668,7 +629,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(aud => ['api://three', 'api://four'], upn => 'b@example.org')
+::bearer(::token(aud => ['api://three', 'api://four'], upn => 'b@example.org'))
 --- response_body
 caller=
 --- error_log
@@ -686,7 +647,7 @@ notify: invalid token: wrong audience
 --- request
 GET /t
 --- more_headers eval
-::bearer(aud => undef, iss => undef, upn => 'a@example.org')
+::bearer(::token(aud => undef, iss => undef, upn => 'a@example.org'))
 --- response_body
 caller=a@example.org
 --- no_error_log
@@ -701,7 +662,7 @@ notify: invalid token
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-my ($h, $p, $s) = split /\./, ::jwt();
+my ($h, $p, $s) = split /\./, ::token();
 ["Authorization: Bearer $h.$p", "Authorization: Bearer $h.$p.$s.$s",
  "Authorization: Bearer $h"]
 --- response_body eval
@@ -719,7 +680,7 @@ notify: invalid token: not a JWT (three base64url parts expected)
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-my ($h, $p, $s) = split /\./, ::jwt();
+my ($h, $p, $s) = split /\./, ::token();
 ["Authorization: Bearer e!J.$p.$s", "Authorization: Bearer $h.$p=.$s",
  "Authorization: Bearer $h.$p.$s+", "Authorization: Bearer .$p.$s"]
 --- response_body eval
@@ -737,7 +698,7 @@ my ($h, $p, $s) = split /\./, ::jwt();
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-my (undef, $p, $s) = split /\./, ::jwt();
+my (undef, $p, $s) = split /\./, ::token();
 ["Authorization: Bearer " . ::encode_base64url('{"alg":"RS256",') . ".$p.$s",
  "Authorization: Bearer " . ::encode_base64url('["RS256"]') . ".$p.$s",
  "Authorization: Bearer " . ::encode_base64url('{"alg":"RS256","alg":"none"}')
@@ -757,8 +718,8 @@ notify: invalid token: header is not a JSON object
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-["Authorization: Bearer " . ::with_header({typ => 'JWT'}, ::jwt()),
- "Authorization: Bearer " . ::with_header({alg => 'RS256', kid => 1}, ::jwt())]
+["Authorization: Bearer " . ::with_header({typ => 'JWT'}, ::token()),
+ "Authorization: Bearer " . ::with_header({alg => 'RS256', kid => 1}, ::token())]
 --- response_body eval
 ["caller=\n", "caller=\n"]
 --- error_log eval
@@ -774,8 +735,8 @@ notify: invalid token: header is not a JSON object
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-["Authorization: Bearer " . ::jwt(key => 'hs1', payload => 'not json'),
- "Authorization: Bearer " . ::jwt(key => 'hs1', payload => [1, 2])]
+[::bearer(::token(key => 'hs1', payload => 'not json')),
+ ::bearer(::token(key => 'hs1', payload => [1, 2]))]
 --- response_body eval
 ["caller=\n", "caller=\n"]
 --- error_log
@@ -791,9 +752,7 @@ notify: invalid token: payload is not a JSON object
 --- request
 GET /t
 --- more_headers eval
-"Authorization: Bearer " . ::encode_jwt(payload => ::claims(), alg => 'HS256',
-    key => $::Key{hs1},
-    extra_headers => { kid => 'hs1', crit => ['exp'] })
+::bearer(::token(key => 'hs1', header => { crit => ['exp'] }))
 --- response_body
 caller=
 --- error_log
@@ -810,7 +769,7 @@ notify: invalid token: unsupported crit header
 --- request
 GET /t
 --- more_headers eval
-my $big = ::jwt(upn => 'big@example.org', pad => 'x' x 6000);
+my $big = ::token(upn => 'big@example.org', pad => 'x' x 6000);
 length($big) > 8192 or die "too small: " . length($big);
 "Authorization: Bearer $big"
 --- response_body
@@ -829,7 +788,7 @@ notify: invalid token: token longer than 8192 bytes
 --- request
 GET /t
 --- more_headers eval
-my $small = ::jwt(upn => 'fits@example.org', pad => 'x' x 5600);
+my $small = ::token(upn => 'fits@example.org', pad => 'x' x 5600);
 length($small) <= 8192 && length($small) > 7900
     or die "bad size: " . length($small);
 "Authorization: Bearer $small"
@@ -847,7 +806,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-"Authorization: " . ::jwt(upn => 'push@example.org', azp => 'push-sender')
+"Authorization: " . ::token(upn => 'push@example.org', azp => 'push-sender')
 . "\nUser-Agent: DataNotifier"
 --- response_body
 caller=push@example.org app=push-sender
@@ -863,8 +822,8 @@ notify: invalid token
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers eval
-["Authorization: bearer " . ::jwt(upn => 'lower@example.org'),
- "Authorization: BEARER   " . ::jwt(upn => 'upper@example.org')]
+["Authorization: bearer " . ::token(upn => 'lower@example.org'),
+ "Authorization: BEARER   " . ::token(upn => 'upper@example.org')]
 --- response_body eval
 ["caller=lower\@example.org\n", "caller=upper\@example.org\n"]
 --- no_error_log
@@ -911,7 +870,7 @@ notify: invalid token: unsupported authorization scheme
 --- request
 GET /t
 --- more_headers eval
-::bearer(upn => 'alice@example.org')
+::bearer(::token(upn => 'alice@example.org'))
 --- response_body
 caller=
 --- error_log
@@ -929,7 +888,7 @@ notify: invalid token: no notify_jwt_keys configured
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'hs1', upn => 'hs@example.org')
+::bearer(::token(key => 'hs1', upn => 'hs@example.org'))
 --- response_body
 caller=hs@example.org
 --- no_error_log
@@ -942,7 +901,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(key => 'rsa1', upn => 'rsa@example.org')
+::bearer(::token(key => 'rsa1', upn => 'rsa@example.org'))
 --- response_body
 caller=
 --- error_log
@@ -968,7 +927,7 @@ notify: invalid token: unknown kid "rsa1"
 --- request
 GET /t
 --- more_headers eval
-::bearer(upn => 'cached@example.org')
+::bearer(::token(upn => 'cached@example.org'))
 --- response_headers
 X-Caller: cached@example.org
 --- grep_error_log eval
@@ -1001,7 +960,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(upn => 'uncached@example.org')
+::bearer(::token(upn => 'uncached@example.org'))
 --- response_headers
 X-Caller: uncached@example.org
 --- no_error_log
@@ -1019,7 +978,7 @@ notify: invalid token
 --- request
 GET /t
 --- more_headers eval
-::bearer(kid => 'nope', upn => 'x@example.org')
+::bearer(::token(kid => 'nope', upn => 'x@example.org'))
 --- response_body eval
 "  \n"
 --- grep_error_log eval
@@ -1041,7 +1000,7 @@ notify: invalid token: unknown kid "nope"
 --- request
 GET /t
 --- more_headers eval
-$::Big[0] = ::bearer(upn => 'big0@example.org', pad => 'a' x 5000);
+$::Big[0] = ::bearer(::token(upn => 'big0@example.org', pad => 'a' x 5000));
 $::Big[0]
 --- response_body
 caller=big0@example.org
@@ -1075,7 +1034,7 @@ notify: jwt cache hit
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-[map { ::bearer(upn => "big$_\@example.org", pad => 'a' x 5000) } 1 .. 6]
+[map { ::bearer(::token(upn => "big$_\@example.org", pad => 'a' x 5000)) } 1 .. 6]
 --- response_body eval
 [map { "caller=big$_\@example.org\n" } 1 .. 6]
 --- no_error_log

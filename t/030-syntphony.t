@@ -493,7 +493,7 @@ POST /n
 
 
 === TEST 25: a full store: 503 in the dialect's shape, and the log says why
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}-small max_size=64k")
+--- http_config eval: ::conf("$ENV{TEST_NGINX_STORE}-small max_size=64k")
 --- config
     location = /n { notify_max_body 256k; notify_inbound syntphony; }
 --- more_headers eval: $::Json . $::App
@@ -562,7 +562,7 @@ open() "/nonexistent/keys.txt" failed
 
 
 === TEST 31: max_size takes k, m and g
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}-g max_size=2g")
+--- http_config eval: ::conf("$ENV{TEST_NGINX_STORE}-g max_size=2g")
 --- config
     location = /n { notify_inbound syntphony; }
 --- more_headers eval: $::Json . $::App

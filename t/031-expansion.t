@@ -59,19 +59,8 @@ our $Big = tempdir('notify-expansion-XXXXXX', TMPDIR => 1, CLEANUP => 1)
 }
 $ENV{TEST_NGINX_EXPANSION_BIG_DIRECTORY} = $Big;
 
-# the http{} directives, like NotifyTest::http_config, with this file's
-# directory (or the one given) and a fresh store for each block
-sub conf {
-    my ($store, $directory) = @_;
-    $directory //= "$Data/expansion/directory.json";
-    return <<"CONF";
-    notify_store $ENV{TEST_NGINX_STORE}/$store;
-    notify_directory $directory;
-    notify_jwt_keys $Data/hub/jwks.json;
-    notify_jwt_issuer $NotifyTest::Issuer;
-    notify_jwt_audience $NotifyTest::Audience;
-CONF
-}
+# conf(): this file's directory (or the one given), a store for each block
+NotifyTest::setup(directory => "$Data/expansion/directory.json");
 
 # [request, headers] pairs
 sub post {
@@ -276,7 +265,7 @@ for 3 recipients
 
 
 === TEST 9: a group of 10 000 members, and one member's feed
---- http_config eval: ::conf('t9', '$TEST_NGINX_EXPANSION_BIG_DIRECTORY')
+--- http_config eval: ::conf('t9', directory => '$TEST_NGINX_EXPANSION_BIG_DIRECTORY')
 --- config
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed; }
@@ -302,7 +291,7 @@ for 10000 recipients
 
 
 === TEST 10: the group's name 5 400 times (and its id, and a member): expanded once
---- http_config eval: ::conf('t10', '$TEST_NGINX_EXPANSION_BIG_DIRECTORY')
+--- http_config eval: ::conf('t10', directory => '$TEST_NGINX_EXPANSION_BIG_DIRECTORY')
 --- config
     location = /n { notify_max_body 256k; notify_inbound syntphony; }
 --- request eval

@@ -39,13 +39,6 @@ sub as { my ($who, $req) = @_; return [$req, $User{$who} // ''] }
 sub reqs { return [map { $_->[0] } @_] }
 sub hdrs { return [map { $_->[1] } @_] }
 
-# a fresh store for each block, unless the block names one
-sub conf {
-    my ($store, $extra) = @_;
-    return NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/$store",
-                                   extra => $extra);
-}
-
 our @Three = (post('t1'), post('t2'), post('t3'));
 
 sub item {

@@ -66,10 +66,7 @@ our $Config = <<'CONF';
     }
 CONF
 
-sub conf {
-    return NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/crash",
-                                   extra => "    log_format pid '\$pid';");
-}
+our $Hub = NotifyTest::conf('crash', "    log_format pid '\$pid';");
 
 master_on();
 workers(2);
@@ -80,7 +77,7 @@ run_tests();
 __DATA__
 
 === TEST 1: a worker killed with SIGKILL: the worker started in its place clears the reader slot it left
---- http_config eval: ::conf()
+--- http_config eval: $::Hub
 --- config eval: $::Config
 --- request
 GET /activities
@@ -98,7 +95,7 @@ GET /activities
 
 
 === TEST 2: the store serves on after the crash: accepted, then in the feed
---- http_config eval: ::conf()
+--- http_config eval: $::Hub
 --- config eval: $::Config
 --- request eval
 ["POST /n\n" . JSON::PP::encode_json({eventId => 'e', title => 'after', url => 'http://x.example.org/a',

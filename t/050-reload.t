@@ -57,20 +57,6 @@ sub write_file {
     rename "$file.new", $file or die "$file: $!";
 }
 
-# the http{} directives, like NotifyTest::http_config, with the block's own
-# directory file and store
-sub conf {
-    my $n = shift;
-    my $dir = dir_file($n);
-    return <<"CONF";
-    notify_store $ENV{TEST_NGINX_STORE}/reload-$n;
-    notify_directory $dir;
-    notify_jwt_keys $Data/hub/jwks.json;
-    notify_jwt_issuer $NotifyTest::Issuer;
-    notify_jwt_audience $NotifyTest::Audience;
-CONF
-}
-
 # SIGHUP to the master; then wait until the log says how it went: the old
 # worker shutting down (the new configuration serves), or an [emerg] (the
 # old one keeps serving).  Returns "reloaded", "failed" or "timed out".
@@ -168,7 +154,7 @@ __DATA__
 === TEST 1: a user added to the directory resolves after a reload
 --- initial_directory eval: ::directory($::Ada)
 --- reload_directory eval: [::directory($::Ada, $::Newbie)]
---- http_config eval: ::conf(1)
+--- http_config eval: ::conf('reload-1', directory => ::dir_file(1))
 --- config
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed; }
@@ -194,7 +180,7 @@ __DATA__
 === TEST 2: the feed and the store survive the reload
 --- initial_directory eval: ::directory($::Ada)
 --- reload_directory eval: [::directory($::Ada, $::Newbie)]
---- http_config eval: ::conf(2)
+--- http_config eval: ::conf('reload-2', directory => ::dir_file(2))
 --- config
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed; }
@@ -226,7 +212,7 @@ __DATA__
 [::directory($::Ada) =~ s/\]\s*\}\s*$/,\n  {"id": "u-newbie", "upn": "newbie\@example.org",]\n}\n/r,
  ::directory($::Ada, $::Newbie)]
 --- reload_result eval: ['failed', 'reloaded']
---- http_config eval: ::conf(3)
+--- http_config eval: ::conf('reload-3', directory => ::dir_file(3))
 --- config
     location = /n { notify_inbound syntphony; }
 --- request eval
@@ -248,7 +234,7 @@ __DATA__
 === TEST 4: a user made inactive by a reload is no longer notified
 --- initial_directory eval: ::directory($::Ada, $::Newbie)
 --- reload_directory eval: [::directory($::Ada, ['u-newbie', 'newbie@example.org', 0])]
---- http_config eval: ::conf(4)
+--- http_config eval: ::conf('reload-4', directory => ::dir_file(4))
 --- config
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed; }

@@ -30,8 +30,6 @@ our $ChatUrl = "https://graph.microsoft.com/v1.0/chats/$Chat";
 our $AppUrl = 'https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/2f6a0e52-7c1d-4a0f-9f2b-3c4d5e6f7a8b';
 our $WebUrl = 'https://teams.microsoft.com/l/message/19:448cfd2ac2a7490a9084a9ed14cttr78c@thread.skype/1605223780000?tenantId=c8b1bf45-3834-4ecf-971a-b4c755ee677d&groupId=d4c2a937-f097-435a-bc91-5c1683ca7245&parentMessageId=1605223771864&teamName=Approvals&channelName=Azure%20DevOps&createdTime=1605223780000';
 
-sub bearer { return "Authorization: Bearer $_[0]\n" }
-
 our $Json = "Content-Type: application/json\n";
 our $AppToken = NotifyTest::token(azp => 'app-graph', roles => ['TeamsActivity.Send']);
 our $App = $Json . bearer($AppToken);
@@ -47,20 +45,9 @@ our %Feed = (
     bob => bearer(NotifyTest::user_token('u-bob', 'bob@example.org')),
 );
 
-# http{}: a store of its own per block, the Graph directory and manifest
-sub conf {
-    my ($store, %opt) = @_;
-    my $dir = $opt{directory} || "$Data/graph/directory.json";
-    my $manifest = exists $opt{manifest} ? $opt{manifest}
-                                         : "$Data/graph/manifest.json";
-    return "    notify_store $ENV{TEST_NGINX_STORE}/$store;\n"
-         . "    notify_directory $dir;\n"
-         . "    notify_jwt_keys $Data/hub/jwks.json;\n"
-         . "    notify_jwt_issuer $NotifyTest::Issuer;\n"
-         . "    notify_jwt_audience $NotifyTest::Audience;\n"
-         . ($manifest ? "    notify_graph_manifest $manifest;\n" : '')
-         . ($opt{extra} || '');
-}
+# conf(): a store of its own per block, the Graph directory and manifest
+NotifyTest::setup(directory => "$Data/graph/directory.json",
+                  manifest => "$Data/graph/manifest.json");
 
 # a valid team request to John, with some parts changed (undef: removed)
 our $Codec = JSON::PP->new->canonical;

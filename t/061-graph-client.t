@@ -50,14 +50,10 @@ our $Port = do {
     $p;
 };
 
-our $HttpConfig = <<"CONF";
-    notify_store $ENV{TEST_NGINX_STORE}/STORE;
-    notify_directory $Data/graph/directory.json;
-    notify_jwt_keys $Data/hub/jwks.json;
-    notify_jwt_issuer $NotifyTest::Issuer;
-    notify_jwt_audience $NotifyTest::Audience;
-    notify_graph_manifest $Data/graph/manifest.json;
-
+# conf(): a store of its own per block, the Graph directory and manifest,
+# and the TLS server
+NotifyTest::setup(directory => "$Data/graph/directory.json",
+                  manifest => "$Data/graph/manifest.json", extra => <<"CONF");
     server {
         listen 127.0.0.1:$Port ssl;
         server_name localhost;
@@ -67,13 +63,6 @@ our $HttpConfig = <<"CONF";
         location ~* sendactivitynotification { notify_inbound graph; }
     }
 CONF
-
-# a store of its own for each block
-sub conf {
-    my ($store) = @_;
-    (my $c = $HttpConfig) =~ s{/STORE;}{/$store;};
-    return $c;
-}
 
 our ($NodeStatus, $NodeOut);
 

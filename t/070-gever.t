@@ -26,18 +26,8 @@ our %Feed = map {
    ['max', 'max.muster@example.org'], ['old', 'old.timer@example.org'],
    ['shared', 'shared.mailbox@example.org']);
 
-# http{}: the hub's keys, the GEVER directory, a store (fresh when named)
-sub conf {
-    my ($store) = @_;
-    $store = $store ? "$ENV{TEST_NGINX_STORE}/$store" : $ENV{TEST_NGINX_STORE};
-    return <<"CONF";
-    notify_store $store;
-    notify_directory $Data/gever/directory.json;
-    notify_jwt_keys $Data/hub/jwks.json;
-    notify_jwt_issuer $NotifyTest::Issuer;
-    notify_jwt_audience $NotifyTest::Audience;
-CONF
-}
+# conf(): the GEVER directory, a store (fresh when named)
+NotifyTest::setup(directory => "$Data/gever/directory.json");
 
 # a valid body; field => undef leaves a field out
 sub body {

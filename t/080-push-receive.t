@@ -17,13 +17,6 @@ our %User = (
     dave => NotifyTest::bearer(NotifyTest::user_token('u-dave', 'dave@example.org')),
 );
 
-# a fresh store for each block, unless the block names one
-sub conf {
-    my ($store, $extra) = @_;
-    return NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/$store",
-                                   extra => $extra);
-}
-
 # the contract's error body, exactly
 sub err {
     my ($code, $message) = @_;

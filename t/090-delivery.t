@@ -20,11 +20,11 @@ sub post {
                                       url => 'http://x.example.org/', accounts => ['u-ada']});
 }
 
-# the http{} part: a store of its own, pushes to the downstream's <path>
-sub conf {
-    my ($store, $path, $extra) = @_;
+# the delivery directives for conf(): pushes to the downstream's <path>
+sub delivery {
+    my ($path, $extra) = @_;
     $extra //= '';
-    return NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/$store", extra => <<"CONF");
+    return <<"CONF";
     notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}$path;
     notify_push_jwt push-secret-jwt;
     notify_delivery_retry 300ms 1s;
@@ -75,7 +75,7 @@ __DATA__
 
 === TEST 1: delivered through the subrequest, to another server of the same nginx
 --- http_config eval
-::conf('t1', '') =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
+::conf('t1', ::delivery('')) =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
 . q{
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
@@ -99,7 +99,7 @@ POST /n 200 delivery=delivered
 
 === TEST 2: the exact request the downstream gets
 --- http_config eval
-::conf('t2', '') =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
+::conf('t2', ::delivery('')) =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post('build.failed', 'Red')
@@ -117,6 +117,7 @@ Idempotency-Key: notify-0000000000000001\r
 Authorization: push-secret-jwt\r
 \r
 \{"id":"0000000000000001","dialect":"syntphony","event":"build\.failed","title":"Red","url":"http://x\.example\.org/","comment":null,"notified":null,"created":"[^"]+","sender":"app-ci","tenant":"localhost","recipients":\["u-ada"\]\}$}s
+--- tcp_query_auto_timeout: 0.1
 --- wait: 0.5
 --- error_code: 200
 --- error_log
@@ -127,7 +128,7 @@ notify: delivered 0000000000000001 (attempt 1)
 
 
 === TEST 3: a 500 twice, then delivered by the retries, with no request in between
---- http_config eval: ::conf('t3', '/fail/500/2')
+--- http_config eval: ::conf('t3', ::delivery('/fail/500/2'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post()
@@ -145,7 +146,7 @@ POST /n 200 delivery=failed
 
 
 === TEST 4: Success false is not delivered; the downstream's Code and Message are logged
---- http_config eval: ::conf('t4', '/fail/false/1')
+--- http_config eval: ::conf('t4', ::delivery('/fail/false/1'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post()
@@ -160,7 +161,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 5: an unreadable answer is not delivered
---- http_config eval: ::conf('t5', '/fail/garbage/1')
+--- http_config eval: ::conf('t5', ::delivery('/fail/garbage/1'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post()
@@ -175,7 +176,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 6: no answer at all, twice (subrequest, then curl)
---- http_config eval: ::conf('t6', '/fail/close/2')
+--- http_config eval: ::conf('t6', ::delivery('/fail/close/2'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post()
@@ -189,7 +190,7 @@ notify: delivered 0000000000000001 (attempt 3)
 
 
 === TEST 7: 503 with Retry-After waits as long as asked
---- http_config eval: ::conf('t7', '/fail/busy/1')
+--- http_config eval: ::conf('t7', ::delivery('/fail/busy/1'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post()
@@ -204,7 +205,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 8: Code 0 as a number counts as success
---- http_config eval: ::conf('t8', '/int')
+--- http_config eval: ::conf('t8', ::delivery('/int'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post()
@@ -219,7 +220,7 @@ notify: delivered 0000000000000001 (attempt 1)
 
 
 === TEST 9: without a delivery location, the timer sends the first attempt too
---- http_config eval: ::conf('t9', '/ok')
+--- http_config eval: ::conf('t9', ::delivery('/ok'))
 --- config
     location = /n { notify_inbound syntphony; }
 --- more_headers eval: $::App
@@ -234,7 +235,7 @@ notify: delivered 0000000000000001 (attempt 1)
 
 
 === TEST 10: what is not delivered in time expires, and leaves the outbox
---- http_config eval: ::conf('t10', '/fail/500/1000', '    notify_push_days_before 2s;')
+--- http_config eval: ::conf('t10', ::delivery('/fail/500/1000', '    notify_push_days_before 2s;'))
 --- config eval: $::Server
 --- more_headers eval: [$::App, '']
 --- request eval: [::post(), "GET /outbox"]
@@ -249,7 +250,7 @@ notify: delivery of 0000000000000001 expired
 
 
 === TEST 11: per-tenant type flags: the tenant's flag wins over the global one
---- http_config eval: ::conf('t11', '/ok', "    notify_push_type e off;\n    notify_push_type e on tenant=acme;\n    notify_push_type f off tenant=acme;")
+--- http_config eval: ::conf('t11', ::delivery('/ok', "    notify_push_type e off;\n    notify_push_type e on tenant=acme;\n    notify_push_type f off tenant=acme;"))
 --- config eval: "    notify_tenant \$http_x_tenant;\n" . $::Server
 --- more_headers eval
 [$::App . "X-Tenant: acme\n", $::App . "X-Tenant: other\n", $::App . "X-Tenant: other\n", $::App . "X-Tenant: acme\n"]
@@ -280,7 +281,7 @@ POST /n 200 delivery=off
 
 
 === TEST 13: notify_push_default off turns off the types without a flag
---- http_config eval: ::conf('t12', '/ok', "    notify_push_default off;\n    notify_push_type e on;")
+--- http_config eval: ::conf('t12', ::delivery('/ok', "    notify_push_default off;\n    notify_push_type e on;"))
 --- config eval: $::Server
 --- more_headers eval: [$::App, $::App]
 --- request eval: [::post('e'), ::post('other')]
@@ -295,7 +296,7 @@ delivered 0000000000000002
 
 
 === TEST 14: pending when nginx stops
---- http_config eval: ::conf('restart', '/fail/500/1', '    notify_delivery_retry 4s 4s;') =~ s/\s*notify_delivery_retry 300ms 1s;//r
+--- http_config eval: ::conf('restart', ::delivery('/fail/500/1', '    notify_delivery_retry 4s 4s;')) =~ s/\s*notify_delivery_retry 300ms 1s;//r
 --- config eval: $::Server
 --- more_headers eval: [$::App, '']
 --- request eval: [::post(), "GET /outbox"]
@@ -310,7 +311,7 @@ delivered
 
 
 === TEST 15: delivered after the restart, with no inbound notification
---- http_config eval: ::conf('restart', '/fail/500/1', '    notify_delivery_retry 4s 4s;') =~ s/\s*notify_delivery_retry 300ms 1s;//r
+--- http_config eval: ::conf('restart', ::delivery('/fail/500/1', '    notify_delivery_retry 4s 4s;')) =~ s/\s*notify_delivery_retry 300ms 1s;//r
 --- config eval: $::Server
 --- request
 GET /outbox
@@ -324,7 +325,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 16: the outbox: list, retry now, drop
---- http_config eval: ::conf('t15', '/fail/500/1000', '    notify_delivery_retry 60s 60s;') =~ s/\s*notify_delivery_retry 300ms 1s;//r
+--- http_config eval: ::conf('t15', ::delivery('/fail/500/1000', '    notify_delivery_retry 60s 60s;')) =~ s/\s*notify_delivery_retry 300ms 1s;//r
 --- config eval: $::Server
 --- more_headers eval: [$::App, '', '', '', '', '', '']
 --- request eval
@@ -342,7 +343,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 17: the push directives are http{} level only
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t16")
+--- http_config eval: ::conf('t16')
 --- config
     notify_push_url http://127.0.0.1:1/push;
 --- must_die
@@ -352,7 +353,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 18: notify_push_days_before and notify_push_type in a location
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t17")
+--- http_config eval: ::conf('t17')
 --- config
     location = /x { notify_push_type e on; }
 --- must_die
@@ -362,7 +363,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 19: bad values
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t18") . "    notify_push_url ftp://x/;\n"
+--- http_config eval: ::conf('t18') . "    notify_push_url ftp://x/;\n"
 --- config
     location = /x { return 204; }
 --- must_die
@@ -372,7 +373,7 @@ notify: delivered 0000000000000001 (attempt 2)
 
 
 === TEST 20: a bad flag value
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t19") . "    notify_push_type e maybe;\n"
+--- http_config eval: ::conf('t19') . "    notify_push_type e maybe;\n"
 --- config
     location = /x { return 204; }
 --- must_die
@@ -382,7 +383,7 @@ invalid value "maybe" of "notify_push_type", it must be "on" or "off"
 
 
 === TEST 21: a bad number of days
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t20") . "    notify_push_days_before soon;\n"
+--- http_config eval: ::conf('t20') . "    notify_push_days_before soon;\n"
 --- config
     location = /x { return 204; }
 --- must_die
@@ -392,7 +393,7 @@ invalid value "soon" of "notify_push_days_before"
 
 
 === TEST 22: notify_outbox is not for regex locations
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t22")
+--- http_config eval: ::conf('t22')
 --- config
     location ~ ^/out { notify_outbox; }
 --- must_die
@@ -402,7 +403,7 @@ invalid value "soon" of "notify_push_days_before"
 
 
 === TEST 23: nor for named ones
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t22")
+--- http_config eval: ::conf('t22')
 --- config
     location @out { notify_outbox; }
 --- must_die
@@ -412,7 +413,7 @@ invalid value "soon" of "notify_push_days_before"
 
 
 === TEST 24: notify_outbox twice in one place is an error
---- http_config eval: NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/t22")
+--- http_config eval: ::conf('t22')
 --- config
     location /outbox { notify_outbox; notify_outbox; }
 --- must_die

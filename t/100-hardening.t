@@ -12,12 +12,6 @@ our $App = "Content-Type: application/json\n"
            . NotifyTest::bearer(NotifyTest::app_token());
 our $Ada = NotifyTest::bearer(NotifyTest::user_token('u-ada', 'ada@example.org'));
 
-sub conf {
-    my ($store, $extra) = @_;
-    return NotifyTest::http_config(store => "$ENV{TEST_NGINX_STORE}/$store",
-                                   extra => $extra);
-}
-
 our $Hub = conf('hub');
 
 our $Config = <<'CONF';

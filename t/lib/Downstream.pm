@@ -23,7 +23,7 @@ use JSON::PP;
 use File::Temp qw(tempdir);
 use POSIX qw(_exit);
 
-my ($pid, $dir, $port);
+my ($pid, $dir, $port, $owner);
 
 sub start {
     $dir = tempdir('notify-downstream-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -33,6 +33,7 @@ sub start {
         or die "cannot listen: $!";
     $port = $d->sockport;
 
+    $owner = $$;
     $pid = fork;
     die "fork: $!" unless defined $pid;
 
@@ -107,10 +108,13 @@ sub requests {
     return @r;
 }
 
+# Only the process that started the server stops it: the test runner's own
+# children (its tcp_listen server) end with an ordinary exit and run this
+# file's END block too.
 sub stop {
     local $?;    # the test's exit status, not the child's
 
-    if ($pid) {
+    if ($pid && $$ == $owner) {
         kill 'TERM', $pid;
         waitpid $pid, 0;
         $pid = undef;

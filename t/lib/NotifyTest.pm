@@ -1,34 +1,109 @@
 package NotifyTest;
 
-# Helpers shared by the hub's tests: tokens minted with Crypt::JWT (never by
-# the module's own code) and the common http{} configuration.
+# Helpers shared by the hub's tests: one for tokens (minted with Crypt::JWT,
+# never by the module's own code) and one for the http{} configuration.
+# Where files differ (the store, the directory file, the keys, the Graph
+# manifest, extra directives, the token's key and default claims) they say
+# so through setup() once, or per call.
+#
+#   use lib 't/lib';
+#   use NotifyTest;                     # exports token, bearer and conf
+#   use Test::Nginx::Socket 'no_plan';
+#   BEGIN { NotifyTest::setup(); }      # or setup(directory => ..., ...)
+#
+#   --- http_config eval: ::conf('t1')
+#   --- more_headers eval: ::bearer(::token(upn => 'ada@example.org'))
+#
+# A "--- more_headers eval" that gives a sub (or an array holding subs) is
+# called when its block runs, not when the file is read: tokens whose
+# claims are relative to the clock are minted then.
 
 use strict;
 use warnings;
 
 use Crypt::JWT qw(encode_jwt);
+use Crypt::PK::ECC;
 use Crypt::PK::RSA;
+use Exporter 'import';
+use File::Spec;
 use File::Temp qw(tempdir);
+use JSON::PP qw(decode_json);
+use MIME::Base64 qw(decode_base64url);
+
+our @EXPORT = qw(token bearer conf);
 
 our $Issuer = 'https://login.example.org/tenant/v2.0';
 our $Audience = 'api://notify-hub';
 
-my $data = $ENV{TEST_NGINX_DATA_DIR} || 't/data';
-my $key;
+my $data = File::Spec->rel2abs($ENV{TEST_NGINX_DATA_DIR} || 't/data');
 
-# a token with the usual claims; pass claim => undef to leave one out
-sub token {
+# the file's defaults for conf() and token(); see setup()
+my %Conf;
+my %Token;
+my $preprocessor;
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or die "$file: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+# the signing keys: name => [algorithm, kid, loader]; the kid defaults to
+# the name, but the hub's key is "hub-rsa" in t/data/hub/jwks.json
+my %Keys = (
+    hub  => ['RS256', 'hub-rsa',
+             sub { Crypt::PK::RSA->new("$data/hub/rsa.private.jwk") }],
+    rsa1 => ['RS256', 'rsa1',
+             sub { Crypt::PK::RSA->new("$data/jwt/rsa1.private.jwk") }],
+    rsa2 => ['RS256', 'rsa2',
+             sub { Crypt::PK::RSA->new("$data/jwt/rsa2.private.jwk") }],
+    ec1  => ['ES256', 'ec1',
+             sub { Crypt::PK::ECC->new("$data/jwt/ec1.private.jwk") }],
+    hs1  => ['HS256', 'hs1',
+             sub { decode_base64url(decode_json(slurp("$data/jwt/hs1.jwk"))->{k}) }],
+    # what an attacker has: the RSA public key, as PEM and as bare n
+    rsa1_pem => ['HS256', 'rsa1_pem',
+                 sub { slurp("$data/jwt/rsa1.public.pem") }],
+    rsa1_n   => ['HS256', 'rsa1_n',
+                 sub { decode_base64url(decode_json(slurp("$data/jwt/rsa1.public.jwk"))->{n}) }],
+);
+my %Loaded;
+
+# claims(name => value, ...): the usual claims, the file's defaults, then
+# these; a value undef leaves a claim out, a sub is called with the time
+sub claims {
     my (%claims) = @_;
     my $now = time;
+    my %c = (iss => $Issuer, aud => $Audience, iat => $now, exp => $now + 3600,
+             %{ $Token{claims} || {nbf => sub { $_[0] - 5 }, tid => 'tenant-1'} },
+             %claims);
 
-    $key ||= Crypt::PK::RSA->new("$data/hub/rsa.private.jwk");
+    for my $k (keys %c) {
+        $c{$k} = $c{$k}->($now) if ref $c{$k} eq 'CODE';
+        delete $c{$k} unless defined $c{$k};
+    }
+    return \%c;
+}
 
-    my %c = (iss => $Issuer, aud => $Audience, iat => $now,
-             nbf => $now - 5, exp => $now + 3600, tid => 'tenant-1', %claims);
-    delete $c{$_} for grep { !defined $c{$_} } keys %c;
+# token(key => NAME, alg => ALG, kid => KID|undef, header => {...},
+#       payload => ..., claims...)
+# key defaults to the file's (the hub's), alg to the key's, kid to the
+# key's; header adds to the JOSE header; payload replaces the claims
+sub token {
+    my (%a) = @_;
+    my $name = delete $a{key} // $Token{key} // 'hub';
+    my $k = $Keys{$name} or die "no key named $name";
+    my $alg = delete $a{alg} // $k->[0];
+    my $kid = exists $a{kid} ? delete $a{kid} : $k->[1];
+    my %header = (defined $kid ? (kid => $kid) : (), %{ delete $a{header} || {} });
+    my $payload = exists $a{payload} ? delete $a{payload} : claims(%a);
 
-    return encode_jwt(payload => \%c, alg => 'RS256', key => $key,
-                      extra_headers => { kid => 'hub-rsa' });
+    $Loaded{$name} //= $k->[2]->();
+
+    return encode_jwt(payload => $payload, alg => $alg, key => $Loaded{$name},
+                      $alg eq 'none' ? (allow_none => 1) : (),
+                      %header ? (extra_headers => \%header) : ());
 }
 
 # an application (client credentials) token with the Syntphony role
@@ -73,21 +148,33 @@ sub pushed_sender {
     return qr/^POST \/push HTTP\/1\.0\r\n.*\r\n\r\n\{"id":"[0-9a-f]{16}",.*,"sender":\Q$s\E,"tenant":"\Q$tenant\E"/s;
 }
 
-# the http{} directives every hub test needs; the store outlives the blocks
-# of one file (restart tests), and is new for each file
-sub http_config {
-    my (%opt) = @_;
-    my $store = $opt{store} || $ENV{TEST_NGINX_STORE};
-    my $extra = $opt{extra} || '';
+# conf(STORE, option => value, ...) or conf(STORE, EXTRA): the http{}
+# directives of the hub.  STORE is a store of its own under the file's
+# store folder (an absolute path, with parameters, is taken as it is; none:
+# the file's store).  Options, defaulting to the file's (setup()):
+# directory, keys, manifest (false: none) and extra (more directives); a
+# directory, keys or store of '' leaves the directive out.
+sub conf {
+    my ($store, @rest) = @_;
+    my %o = (store => $ENV{TEST_NGINX_STORE},
+             directory => "$data/hub/directory.json",
+             keys => "$data/hub/jwks.json",
+             %Conf,
+             @rest == 1 ? (extra => $rest[0]) : @rest);
 
-    return <<"CONF";
-    notify_store $store;
-    notify_directory $data/hub/directory.json;
-    notify_jwt_keys $data/hub/jwks.json;
-    notify_jwt_issuer $Issuer;
-    notify_jwt_audience $Audience;
-$extra
-CONF
+    if (defined $store && length $store) {
+        $o{store} = $store =~ m{^/} ? $store : "$ENV{TEST_NGINX_STORE}/$store";
+    }
+
+    my $c = '';
+    $c .= "    notify_store $o{store};\n" if length($o{store} // '');
+    $c .= "    notify_directory $o{directory};\n" if length $o{directory};
+    $c .= "    notify_jwt_keys $o{keys};\n" if length $o{keys};
+    $c .= "    notify_jwt_issuer $Issuer;\n";
+    $c .= "    notify_jwt_audience $Audience;\n";
+    $c .= "    notify_graph_manifest $o{manifest};\n" if $o{manifest};
+    $c .= "$o{extra}\n" if defined $o{extra} && length $o{extra};
+    return $c;
 }
 
 # "--- body_same eval [undef, 0]": request 1's body equals request 0's;
@@ -119,10 +206,35 @@ sub body_relations {
     });
 }
 
+# setup(option => value, ...): the file's store folder (new for each file;
+# it outlives the blocks of one file, for restart tests) and the file's
+# defaults: directory, keys, manifest, extra and store (conf()), key and
+# claims (token(); claims replaces the hub's nbf and tid).  Call it after
+# `use Test::Nginx::Socket`, before run_tests().
 sub setup {
+    my (%opt) = @_;
+
+    for my $k (qw(key claims)) {
+        $Token{$k} = delete $opt{$k} if exists $opt{$k};
+    }
+    %Conf = (%Conf, %opt);
+
     $ENV{TEST_NGINX_STORE} ||= tempdir('notify-store-XXXXXX', TMPDIR => 1,
                                        CLEANUP => 1);
-    $ENV{TEST_NGINX_HUB} = http_config();
+    $ENV{TEST_NGINX_HUB} = conf();
+
+    # a more_headers sub is called when its block runs
+    return if $preprocessor++;
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        my $h = $block->more_headers;
+        if (ref $h eq 'CODE') {
+            $block->set_value(more_headers => $h->());
+        } elsif (ref $h eq 'ARRAY' && grep { ref $_ eq 'CODE' } @$h) {
+            $block->set_value(more_headers =>
+                              [map { ref $_ eq 'CODE' ? $_->() : $_ } @$h]);
+        }
+    });
 }
 
 1;

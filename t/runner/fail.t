@@ -81,6 +81,7 @@ this line is never logged
 "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
 --- tcp_query eval
 "GET /something-else HTTP/1.0\r\nHost: upstream.test\r\nConnection: close\r\n\r\n"
+--- tcp_query_len: 65
 --- request
 GET /up
 --- response_body
@@ -94,3 +95,18 @@ ok
 --- request
 GET /t
 --- response_body_like: ^goodbye
+
+
+
+=== TEST 9: a response_headers line without a colon says "absent"
+--- config
+    location = /up { proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/; }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nX-Foo:\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+--- request
+GET /up
+--- response_headers
+X-Foo
+--- response_body
+ok

@@ -278,3 +278,19 @@ GET /t
 ok
 --- shutdown_error_log
 SIGQUIT
+
+
+
+=== TEST 21: a qr// tcp_query read until the connection is idle
+--- config
+    location = /up { proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/idle; }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nidle\n"
+--- tcp_query eval
+qr{^GET /idle HTTP/1\.0\r\nHost: 127\.0\.0\.1:\d+\r\nConnection: close\r\n\r\n$}
+--- tcp_query_auto_timeout: 0.1
+--- request
+GET /up
+--- response_body
+idle

@@ -171,11 +171,21 @@ sub build_requests () {
 
     my $more = $block->more_headers;
 
+    # An array gives each request its headers: every request must have an
+    # entry, as the real runner demands (an empty string for none).
+    my $headers_of = sub {
+        my $i = shift;
+        return $more unless ref $more eq 'ARRAY';
+        defined $more->[$i]
+            or bail_out("$name - --- more_headers lacks data for request $i");
+        return $more->[$i];
+    };
+
     if (defined(my $pipe = $block->pipelined_requests)) {
         my @reqs = ref $pipe eq 'ARRAY' ? @$pipe : ($pipe);
         my ($data, @heads) = ('');
         for my $i (0 .. $#reqs) {
-            my $mh = ref $more eq 'ARRAY' ? $more->[$i] : $more;
+            my $mh = $headers_of->($i);
             my ($h, $b, $m) = build_http_request($name,
                 expand_env_in_text($reqs[$i]), $mh, $i < $#reqs);
             $data .= $h . $b;
@@ -195,7 +205,7 @@ sub build_requests () {
     my @list = ref $req eq 'ARRAY' ? @$req : ($req);
     my @ex;
     for my $i (0 .. $#list) {
-        my $mh = ref $more eq 'ARRAY' ? $more->[$i] : $more;
+        my $mh = $headers_of->($i);
         if (ref $list[$i] eq 'ARRAY') {
             my ($pkts, $m) = build_packets_request($name, $list[$i], $mh);
             push @ex, { packets => $pkts, count => 1, head => $m eq 'HEAD' };
@@ -477,6 +487,9 @@ sub check_response () {
         if (open my $fh, '>', $out) { binmode $fh; print $fh $body; close $fh }
     }
     my $exp = indexed_value($block, 'response_body', $i, $multi);
+    if (ref $block->response_body eq 'ARRAY' && !defined $exp) {
+        bail_out("$name - --- response_body lacks data for request $i");
+    }
     if (!defined $exp && defined(my $code_str = $block->response_body_eval)) {
         $exp = eval "package main; $code_str";
         bail_out("$name - response_body_eval failed: $@") if $@;
@@ -522,7 +535,8 @@ sub header_lines () {
         } elsif ($line =~ /^([^:]+?)\s*:\s*(.*)$/) {
             push @out, [0, $1, $2];
         } else {
-            push @out, [0, $line, ''];
+            # a name alone, like "! Name": the header must be absent
+            push @out, [1, $line, undef];
         }
     }
     return @out;
