@@ -583,6 +583,7 @@ POST /n
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 200
 --- no_error_log
 [error]
@@ -598,6 +599,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 200
 --- no_error_log
 [error]
@@ -613,6 +615,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 200
 --- no_error_log
 [error]

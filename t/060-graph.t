@@ -1764,6 +1764,7 @@ stored notification
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 204
 --- no_error_log
 [error]
@@ -1779,6 +1780,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 204
 --- no_error_log
 [error]
@@ -1794,6 +1796,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 204
 --- no_error_log
 [error]
@@ -1809,6 +1812,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 204
 --- no_error_log
 [error]
@@ -1824,6 +1828,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 204
 --- no_error_log
 [error]
@@ -1839,6 +1844,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 204
 --- no_error_log
 [error]

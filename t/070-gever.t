@@ -542,6 +542,7 @@ my $n = NotifyTest::bearer(NotifyTest::token(upn => 'john.doe@example.org', sub 
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 201
 --- no_error_log
 [error]
@@ -557,6 +558,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 201
 --- no_error_log
 [error]
@@ -572,6 +574,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 201
 --- no_error_log
 [error]

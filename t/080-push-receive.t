@@ -478,6 +478,7 @@ notify: store write failed: MDB_MAP_FULL
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{client_id}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 200
 --- no_error_log
 [error]
@@ -493,6 +494,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{sub}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 200
 --- no_error_log
 [error]
@@ -508,6 +510,7 @@ out of memory
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender($NotifyTest::Senders{none}[1])
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 200
 --- no_error_log
 [error]
@@ -549,6 +552,7 @@ POST /push
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_reply eval: $NotifyTest::PushReply
 --- tcp_query eval: NotifyTest::pushed_sender('so-sender', 'tenant-1')
+--- tcp_query_auto_timeout: 0.1
 --- error_code: 200
 --- response_body eval: $::Ok
 --- no_error_log

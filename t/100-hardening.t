@@ -81,6 +81,41 @@ sub deep {
 
 our $Note = '"eventId":"e","title":"t","url":"http://x.example.org","accounts":["u-ada"]';
 
+# tokens of identity providers that issue neither azp nor appid: each
+# dialect's request and the roles it needs, and each token kind
+our @Kinds = sort keys %NotifyTest::Senders;
+
+sub without_azp {
+    my (@reqs, @hdrs);
+    my %call = (
+        syntphony => ["POST /plain\n{$::Note}", ['access_as_application']],
+        graph => ["POST /v1.0/users/u-ada/teamwork/sendActivityNotification\n"
+                  . '{"topic":{"source":"text","value":"t","webUrl":"https://teams.microsoft.com/l/x"},'
+                  . '"activityType":"systemDefault","previewText":{"content":"p"},'
+                  . '"templateParameters":[{"name":"systemDefaultText","value":"v"}]}',
+                  ['TeamsActivity.Send']],
+        gever => ["POST /\@external-activities\n"
+                  . '{"description":{"en":"d"},"label":{"en":"l"},"notification_recipients":["u-ada"],'
+                  . '"resource_url":"https://external.example.org/","summary":{"en":"s"},"title":{"en":"t"}}',
+                  ['PrivilegedNotificationDispatcher']],
+        push => ["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-%s\"}}", []],
+    );
+    for my $d (qw(syntphony graph gever push)) {
+        for my $k (@Kinds) {
+            my ($req, $roles) = @{ $call{$d} };
+            my $tok = NotifyTest::token(@{ $NotifyTest::Senders{$k}[0] },
+                                        @$roles ? (roles => $roles) : ());
+            push @reqs, $d eq 'push' ? sprintf($req, $k) : $req;
+            push @hdrs, "Content-Type: application/json\n"
+                        . ($d eq 'push' ? "User-Agent: DataNotifier\nAuthorization: $tok\n"
+                                        : NotifyTest::bearer($tok));
+        }
+    }
+    return (\@reqs, \@hdrs);
+}
+
+our ($NoAzpReqs, $NoAzpHdrs) = without_azp();
+
 no_shuffle();
 no_long_string();
 run_tests();
@@ -402,5 +437,37 @@ not reading on
 --- more_headers eval: "Content-Type: application/json\n$::Ada"
 --- error_code: 400
 --- response_body_like: ^\{"message":"The request body is not valid JSON: nesting deeper than 32 levels \(line 1, column \d+\)\.","type":"BadRequest"\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: tokens without azp or appid (only client_id, only sub, neither) are callers like any other in every dialect
+--- http_config eval: ::conf('no-azp')
+--- config
+    location = /plain { notify_inbound syntphony; }
+    location ~ /sendActivityNotification$ { notify_inbound graph; }
+    location = /@external-activities { notify_inbound gever; }
+    location = /push {
+        notify_push_recipients devs@example.org;
+        notify_inbound push;
+    }
+--- request eval: $::NoAzpReqs
+--- more_headers eval: $::NoAzpHdrs
+--- error_code eval: [(200) x 3, (204) x 3, (201) x 3, (200) x 3]
+--- no_error_log
+[error]
+out of memory
+
+
+
+=== TEST 27: the feed of a token that names no user (only client_id, only sub, neither): 403 in the feed's shape
+--- http_config eval: ::conf('no-azp-feed')
+--- config
+    location /activities { notify_feed; }
+--- request eval: [("GET /activities") x 3]
+--- more_headers eval: [map { NotifyTest::bearer(NotifyTest::token(@{ $NotifyTest::Senders{$_}[0] })) } @::Kinds]
+--- error_code eval: [403, 403, 403]
+--- response_body eval: [('{"error":{"code":"Forbidden","message":"The token names no user."}}') x 3]
 --- no_error_log
 [error]
