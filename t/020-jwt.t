@@ -40,7 +40,7 @@ sub noncanonical {
     my %value = map { $alphabet[$_] => $_ } 0 .. 63;
 
     for my $pad ('', 'x', 'xx') {
-        my @part = split /\./, jwt(pad => $pad);
+        my @part = split /\./, token(pad => $pad);
         next if grep { length($_) % 4 == 0 } @part;
 
         if (defined $i) {
@@ -49,7 +49,7 @@ sub noncanonical {
         }
 
         if (!defined $i || $i < 2) {
-            $part[2] = encode_base64url($Key{rsa1}->sign_message(
+            $part[2] = encode_base64url(NotifyTest::signing_key('rsa1')->sign_message(
                 "$part[0].$part[1]", 'SHA256', 'v1.5'));
         }
 
@@ -1295,8 +1295,8 @@ notify: invalid token: signature is not base64url
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t"]
 --- more_headers eval
-[::bearer(tid => 'tenant-7') . "\nHost: tenant-8.example.org",
- ::bearer(tid => undef),
+[::bearer(::token(tid => 'tenant-7')) . "Host: tenant-8.example.org",
+ ::bearer(::token(tid => undef)),
  "Authorization: Bearer " . ::noncanonical(2),
  "Host: tenant-8.example.org"]
 --- response_body eval

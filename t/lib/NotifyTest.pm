@@ -106,6 +106,12 @@ sub token {
                       %header ? (extra_headers => \%header) : ());
 }
 
+# the private key token() signs with for NAME (to sign altered tokens)
+sub signing_key {
+    my ($name) = @_;
+    return $Loaded{$name} //= $Keys{$name}[2]->();
+}
+
 # an application (client credentials) token with the Syntphony role
 sub app_token {
     return token(azp => 'app-ci', roles => ['access_as_application'], @_);
