@@ -485,6 +485,38 @@ ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
 }
 
 
+/*
+ * A message may quote what the caller sent (an id of the path, a field)
+ * and may have been cut at the end of the buffer: each byte that starts no
+ * valid UTF-8 sequence becomes '?', so that every dialect can put the
+ * message in JSON.
+ */
+
+static void
+ngx_http_notify_utf8_mend(u_char *p, u_char *last)
+{
+    u_char    *next;
+    uint32_t   c;
+
+    while (p < last) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        next = p;
+        c = ngx_utf8_decode(&next, last - p);
+
+        if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+            *p++ = '?';
+            continue;
+        }
+
+        p = next;
+    }
+}
+
+
 /* sets the error to answer; returns NGX_ERROR to be returned on */
 
 ngx_int_t
@@ -497,6 +529,8 @@ ngx_http_notify_fail(ngx_http_notify_req_t *nr, ngx_http_notify_err_e error,
     va_start(args, fmt);
     p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
     va_end(args);
+
+    ngx_http_notify_utf8_mend(buf, p);
 
     nr->error = error;
     nr->status = status;
@@ -522,6 +556,8 @@ ngx_http_notify_field_error(ngx_http_notify_req_t *nr, const char *field,
     va_start(args, fmt);
     p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
     va_end(args);
+
+    ngx_http_notify_utf8_mend(buf, p);
 
     if (nr->fields == NULL) {
         nr->fields = json_object();

@@ -471,3 +471,27 @@ out of memory
 --- response_body eval: [('{"error":{"code":"Forbidden","message":"The token names no user."}}') x 3]
 --- no_error_log
 [error]
+
+
+
+=== TEST 28: bytes that are no UTF-8 in what an error quotes (a path's id, a body) never make the error itself fail
+--- http_config eval: $::Hub
+--- config eval: $::Config
+--- request eval
+["POST /v1.0/teams/%FF%FEteam/sendActivityNotification\n{}",
+ "POST /v1.0/users/%C3%28/teamwork/sendActivityNotification\n{}",
+ "POST /n\n{\"eventId\":\"\xff\xfe\"}",
+ "POST /\@external-activities\n{\"title\":\"\xc3\x28\"}"]
+--- more_headers eval
+["Content-Type: application/json\n" . NotifyTest::bearer(NotifyTest::token(azp => 'a', roles => ['TeamsActivity.Send'])),
+ "Content-Type: application/json\n" . NotifyTest::bearer(NotifyTest::token(azp => 'a', roles => ['TeamsActivity.Send'])),
+ "ocp-apim-subscription-key: k1\n$::App",
+ "Content-Type: application/json\n$::Ada"]
+--- error_code eval: [404, 404, 400, 400]
+--- response_body_like eval
+[qr/^\{"error":\{"code":"NotFound","message":"No team found with id '\?\?team'\.",/,
+ qr/^\{"error":\{"code":"NotFound","message":"No user found with id or user principal name '\?\('\.",/,
+ qr/^\{"type":"https:\/\/tools\.ietf\.org\/html\/rfc7231#section-6\.5\.1",.*"errors":\{"\$":\["/,
+ qr/^\{"message":"The request body is not valid JSON: /]
+--- no_error_log
+[error]
