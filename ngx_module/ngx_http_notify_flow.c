@@ -724,6 +724,35 @@ ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
 
 
 /*
+ * A recipient by name: a user of that id or UPN, else a group of that id
+ * or UPN.  NGX_OK: someone active was added; NGX_DECLINED: the name is
+ * known, but nobody active; NGX_DONE: the directory has no such name.
+ */
+
+ngx_int_t
+ngx_http_notify_add_name(ngx_http_notify_req_t *nr, ngx_str_t *name)
+{
+    ngx_http_notify_user_t       *user;
+    ngx_http_notify_group_t      *group;
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_notify_main_conf(nr->request);
+
+    user = ngx_http_notify_directory_user(nmcf->directory, name);
+    if (user) {
+        return ngx_http_notify_add_user(nr, user);
+    }
+
+    group = ngx_http_notify_directory_group(nmcf->directory, name);
+    if (group) {
+        return ngx_http_notify_add_group(nr, group);
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
  * A key for the store (idempotency, chains): the SHA-256 of the dialect,
  * the caller's whole identity (the issuer, tenant, sender, object id and
  * subject of its token) and the parts, each value preceded by its length,

@@ -939,7 +939,6 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
     ngx_str_t                     name;
     ngx_uint_t                    self, resolved;
     ngx_http_notify_user_t       *user;
-    ngx_http_notify_group_t      *group;
     ngx_http_notify_main_conf_t  *nmcf;
 
     nmcf = ngx_http_notify_main_conf(nr->request);
@@ -963,47 +962,39 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
         name.len = json_string_length(id);
 
         if (self) {
+            /* only the caller's own user, never a group */
             user = ngx_http_notify_caller_user(nmcf->directory,
                                                nr->auth->principal, NULL);
+            rc = user ? ngx_http_notify_add_user(nr, user) : NGX_DONE;
+
         } else {
-            user = ngx_http_notify_directory_user(nmcf->directory, &name);
+            rc = ngx_http_notify_add_name(nr, &name);
         }
 
-        if (user) {
+        if (rc != NGX_DONE) {
             resolved = 1;
-            rc = ngx_http_notify_add_user(nr, user);
 
         } else {
-            group = self ? NULL
-                         : ngx_http_notify_directory_group(nmcf->directory,
-                                                           &name);
+            rc = NGX_OK;
 
-            if (group) {
-                resolved = 1;
-                rc = ngx_http_notify_add_group(nr, group);
+            if (json_object_getn(seen, (char *) name.data, name.len)) {
+                continue;
+            }
 
-            } else {
-                rc = NGX_OK;
+            err = json_pack("{s:s, s:s+#+, s:O}",
+                            "type", "unresolvable_actor_id",
+                            "msg", "Could not resolve Actor ID '",
+                            (char *) name.data, (int) name.len,
+                            "' to a group or user",
+                            "actor_id", id);
 
-                if (json_object_getn(seen, (char *) name.data, name.len)) {
-                    continue;
-                }
-
-                err = json_pack("{s:s, s:s+#+, s:O}",
-                                "type", "unresolvable_actor_id",
-                                "msg", "Could not resolve Actor ID '",
-                                (char *) name.data, (int) name.len,
-                                "' to a group or user",
-                                "actor_id", id);
-
-                if (err == NULL
-                    || json_array_append_new(nr->unresolved, err) != 0
-                    || json_object_setn(seen, (char *) name.data, name.len,
-                                        json_null())
-                       != 0)
-                {
-                    rc = NGX_ERROR;
-                }
+            if (err == NULL
+                || json_array_append_new(nr->unresolved, err) != 0
+                || json_object_setn(seen, (char *) name.data, name.len,
+                                    json_null())
+                   != 0)
+            {
+                rc = NGX_ERROR;
             }
         }
 

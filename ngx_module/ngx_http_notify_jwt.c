@@ -783,7 +783,7 @@ ngx_http_notify_jwt_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (value[1].len == 0) {
-        return "takes an empty issuer";
+        return "must not be empty (leave it out to accept any issuer)";
     }
 
     jcf->issuer = value[1];

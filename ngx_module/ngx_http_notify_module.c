@@ -829,7 +829,9 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (nmcf->store.path.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" needs \"notify_store\" at http level",
-                           conf->dialect ? "notify_inbound" : "notify_feed");
+                           conf->dialect ? "notify_inbound"
+                           : conf->handler == ngx_http_notify_feed_handler
+                           ? "notify_feed" : "notify_outbox");
         return NGX_CONF_ERROR;
     }
 

@@ -183,6 +183,8 @@ ngx_int_t ngx_http_notify_field_error(ngx_http_notify_req_t *nr,
     const char *field, const char *fmt, ...);
 ngx_int_t ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
     ngx_http_notify_user_t *user);
+ngx_int_t ngx_http_notify_add_name(ngx_http_notify_req_t *nr,
+    ngx_str_t *name);
 ngx_int_t ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
     ngx_http_notify_group_t *group);
 ngx_int_t ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,

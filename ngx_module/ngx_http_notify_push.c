@@ -16,7 +16,7 @@
  * "..."} and the HTTP status that tells the truth.  The recipients are not
  * in the push: the location names them (notify_push_recipients).
  *
- * The codes (doc-push.md has the table):
+ * The codes (README.md, "Push: notify_inbound push", has the table):
  *
  *     0  OK                        200
  *     1  authentication            401
@@ -554,28 +554,14 @@ ngx_http_notify_push_expand(ngx_http_notify_req_t *nr)
     ngx_int_t                     rc;
     ngx_str_t                    *names;
     ngx_uint_t                    i;
-    ngx_http_notify_user_t       *user;
-    ngx_http_notify_group_t      *group;
     ngx_http_notify_loc_conf_t   *nlcf;
-    ngx_http_notify_main_conf_t  *nmcf;
 
-    nmcf = ngx_http_notify_main_conf(nr->request);
     nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
 
     names = nlcf->push_recipients->elts;
 
     for (i = 0; i < nlcf->push_recipients->nelts; i++) {
-
-        user = ngx_http_notify_directory_user(nmcf->directory, &names[i]);
-
-        if (user) {
-            rc = ngx_http_notify_add_user(nr, user);
-
-        } else {
-            group = ngx_http_notify_directory_group(nmcf->directory,
-                                                    &names[i]);
-            rc = group ? ngx_http_notify_add_group(nr, group) : NGX_DECLINED;
-        }
+        rc = ngx_http_notify_add_name(nr, &names[i]);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,

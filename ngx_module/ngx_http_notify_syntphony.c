@@ -331,12 +331,7 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
     json_t                       *accounts, *a;
     ngx_int_t                     rc;
     ngx_str_t                     name;
-    ngx_http_notify_user_t       *user;
-    ngx_http_notify_group_t      *group;
-    ngx_http_notify_main_conf_t  *nmcf;
     u_char                        list[512];
-
-    nmcf = ngx_http_notify_main_conf(nr->request);
 
     nr->unresolved = json_array();
     if (nr->unresolved == NULL) {
@@ -349,20 +344,7 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
         name.data = (u_char *) json_string_value(a);
         name.len = json_string_length(a);
 
-        rc = NGX_DECLINED;
-
-        user = ngx_http_notify_directory_user(nmcf->directory, &name);
-
-        if (user) {
-            rc = ngx_http_notify_add_user(nr, user);
-
-        } else {
-            group = ngx_http_notify_directory_group(nmcf->directory, &name);
-
-            if (group) {
-                rc = ngx_http_notify_add_group(nr, group);
-            }
-        }
+        rc = ngx_http_notify_add_name(nr, &name);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
@@ -370,7 +352,7 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
                                         "out of memory");
         }
 
-        if (rc == NGX_DECLINED) {
+        if (rc == NGX_DECLINED || rc == NGX_DONE) {
             json_array_append(nr->unresolved, a);
         }
     }

@@ -1304,3 +1304,15 @@ notify: invalid token: signature is not base64url
 --- no_error_log
 [error]
 
+
+
+
+=== TEST 76: an empty notify_jwt_issuer is refused, with the rule as it is
+--- http_config
+    notify_jwt_keys $TEST_NGINX_DATA_DIR/jwt/jwks.json;
+    notify_jwt_issuer "";
+--- config
+    location = /t { return 204; }
+--- must_die
+--- error_log
+"notify_jwt_issuer" directive must not be empty (leave it out to accept any issuer)

@@ -419,3 +419,13 @@ invalid value "soon" of "notify_push_days_before"
 --- must_die
 --- error_log
 "notify_outbox" directive is duplicate
+
+
+
+=== TEST 25: notify_outbox needs a store, and says so in its own name
+--- http_config
+--- config
+    location /outbox { notify_outbox; }
+--- must_die
+--- error_log
+"notify_outbox" needs "notify_store" at http level
