@@ -616,8 +616,9 @@ ngx_http_notify_get_ctx(ngx_http_request_t *r)
 /* the directory: users whose id or name starts with "u", one team, chat */
 
 static ngx_http_notify_user_t     ngx_fuzz_user = {
-    ngx_string("u-1"), ngx_string("u1@example.org"), ngx_string("U"),
-    ngx_string("en"), 1 };
+    .id = ngx_string("u-1"), .upn = ngx_string("u1@example.org"),
+    .display_name = ngx_string("U"), .language = ngx_string("en"),
+    .active = 1 };
 static ngx_http_notify_team_t     ngx_fuzz_team;
 static ngx_http_notify_chat_t     ngx_fuzz_chat;
 static ngx_http_notify_channel_t  ngx_fuzz_channel;
@@ -668,4 +669,22 @@ ngx_http_notify_directory_chat(ngx_http_notify_directory_t *dir,
     ngx_str_t *id)
 {
     return (id->len && id->data[0] == 'c') ? &ngx_fuzz_chat : NULL;
+}
+
+
+/* the fuzz user is a member of the team and the chat; no app is installed */
+
+ngx_uint_t
+ngx_http_notify_directory_member(ngx_array_t *members,
+    ngx_http_notify_user_t *user)
+{
+    return user == &ngx_fuzz_user;
+}
+
+
+ngx_uint_t
+ngx_http_notify_directory_installed(ngx_http_notify_apps_t *apps,
+    ngx_str_t *app_id)
+{
+    return 0;
 }

@@ -495,8 +495,8 @@ ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
 static void
 ngx_http_notify_utf8_mend(u_char *p, u_char *last)
 {
-    u_char    *next;
-    uint32_t   c;
+    u_char      lo, hi;
+    ngx_uint_t  n, i;
 
     while (p < last) {
         if (*p < 0x80) {
@@ -504,15 +504,46 @@ ngx_http_notify_utf8_mend(u_char *p, u_char *last)
             continue;
         }
 
-        next = p;
-        c = ngx_utf8_decode(&next, last - p);
+        /* the length of the sequence, and the range of its second byte
+           (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF) */
 
-        if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (*p >= 0xc2 && *p <= 0xdf) {
+            n = 2;
+
+        } else if (*p >= 0xe0 && *p <= 0xef) {
+            n = 3;
+            lo = (*p == 0xe0) ? 0xa0 : 0x80;
+            hi = (*p == 0xed) ? 0x9f : 0xbf;
+
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            n = 4;
+            lo = (*p == 0xf0) ? 0x90 : 0x80;
+            hi = (*p == 0xf4) ? 0x8f : 0xbf;
+
+        } else {
+            n = 0;
+        }
+
+        if (n == 0 || (size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
             *p++ = '?';
             continue;
         }
 
-        p = next;
+        for (i = 2; i < n; i++) {
+            if (p[i] < 0x80 || p[i] > 0xbf) {
+                break;
+            }
+        }
+
+        if (i < n) {
+            *p++ = '?';
+            continue;
+        }
+
+        p += n;
     }
 }
 
