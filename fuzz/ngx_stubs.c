@@ -559,6 +559,62 @@ ngx_sprintf(u_char *buf, const char *fmt, ...)
 }
 
 
+/*
+ * One UTF-8 sequence of two bytes or more at *p (n bytes left), as nginx
+ * decodes it: the code point, or 0xffffffff for a byte that starts none or
+ * an overlong form, 0xfffffffe for a sequence cut short.  *p moves past
+ * what was read.
+ */
+
+uint32_t
+ngx_utf8_decode(u_char **p, size_t n)
+{
+    size_t    len, i;
+    uint32_t  c, min;
+    u_char   *s;
+
+    s = *p;
+    c = *s;
+
+    if (c >= 0xf0 && c < 0xf8) {
+        len = 4;
+        c &= 0x07;
+        min = 0x10000;
+
+    } else if (c >= 0xe0 && c < 0xf0) {
+        len = 3;
+        c &= 0x0f;
+        min = 0x800;
+
+    } else if (c >= 0xc0 && c < 0xe0) {
+        len = 2;
+        c &= 0x1f;
+        min = 0x80;
+
+    } else {
+        (*p)++;
+        return 0xffffffff;
+    }
+
+    if (n < len) {
+        return 0xfffffffe;
+    }
+
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            (*p)++;
+            return 0xffffffff;
+        }
+
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+
+    *p = s + len;
+
+    return (c < min) ? 0xffffffff : c;
+}
+
+
 /* the log: formatted (so that the arguments are used), not written */
 
 void
@@ -574,7 +630,11 @@ ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
 }
 
 
-/* the module's own helpers of ngx_http_notify_module.c */
+/*
+ * The tenant of a request, which the real module takes from its server
+ * configuration: a fixed one.  The module's other helpers (core/) are
+ * linked as they are.
+ */
 
 ngx_int_t
 ngx_http_notify_tenant(ngx_http_request_t *r, ngx_str_t *tenant)
@@ -584,40 +644,11 @@ ngx_http_notify_tenant(ngx_http_request_t *r, ngx_str_t *tenant)
 }
 
 
-u_char *
-ngx_http_notify_iso8601(u_char *buf, time_t t)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime(t, &tm);
-
-    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-}
-
-
-ngx_http_notify_ctx_t *
-ngx_http_notify_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_notify_ctx_t  *ctx;
-
-    ctx = r->ctx[0];
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_ctx_t));
-        r->ctx[0] = ctx;
-    }
-
-    return ctx;
-}
-
-
 /* the directory: users whose id or name starts with "u", one team, chat */
 
 static ngx_http_notify_user_t     ngx_fuzz_user = {
     ngx_string("u-1"), ngx_string("u1@example.org"), ngx_string("U"),
-    ngx_string("en"), 1 };
+    ngx_string("en"), { NULL, 0 }, 1 };
 static ngx_http_notify_team_t     ngx_fuzz_team;
 static ngx_http_notify_chat_t     ngx_fuzz_chat;
 static ngx_http_notify_channel_t  ngx_fuzz_channel;
@@ -668,4 +699,24 @@ ngx_http_notify_directory_chat(ngx_http_notify_directory_t *dir,
     ngx_str_t *id)
 {
     return (id->len && id->data[0] == 'c') ? &ngx_fuzz_chat : NULL;
+}
+
+
+/* every app is installed everywhere: the parse goes on past the check */
+
+ngx_uint_t
+ngx_http_notify_directory_installed(ngx_http_notify_apps_t *apps,
+    ngx_str_t *app_id)
+{
+    return 1;
+}
+
+
+/* and every user is a member of every team and chat */
+
+ngx_uint_t
+ngx_http_notify_directory_member(ngx_array_t *members,
+    ngx_http_notify_user_t *user)
+{
+    return 1;
 }

@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_notify_core.h"
 #include "ngx_http_notify_directory.h"
 
 
@@ -48,12 +49,12 @@ typedef struct {
 } ngx_http_notify_principal_t;
 
 
-typedef struct {
+struct ngx_http_notify_auth_s {
     ngx_http_notify_auth_error_e   error;
     ngx_str_t                      reason;     /* for the log, e.g.
                                                   "token expired" */
     ngx_http_notify_principal_t   *principal;  /* NULL unless error == OK */
-} ngx_http_notify_auth_t;
+};
 
 
 typedef struct ngx_http_notify_jwt_conf_s  ngx_http_notify_jwt_conf_t;
