@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "ngx_http_notify_module.h"
+
 
 void ngx_fuzz_set_time(time_t now);
 

@@ -244,35 +244,35 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_keys,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_issuer,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_audience"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_notify_jwt_audience,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_leeway"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_leeway,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
       ngx_null_command
@@ -424,7 +424,8 @@ ngx_http_notify_tenant_variable(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_notify_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_http_variable_t          *var, *v;
+    ngx_http_notify_main_conf_t  *nmcf;
 
     for (v = ngx_http_notify_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -440,7 +441,10 @@ ngx_http_notify_add_variables(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_notify_jwt_add_variables(cf);
+    /* the main conf is made before this, at the start of http{} */
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+
+    return ngx_http_notify_jwt_add_variables(cf, nmcf->jwt);
 }
 
 
@@ -455,6 +459,12 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
     }
 
     nmcf->loaded = ngx_time();
+
+    nmcf->jwt = ngx_http_notify_jwt_create_conf(cf);
+    if (nmcf->jwt == NULL) {
+        return NULL;
+    }
+
     nmcf->store.max_size = NGX_CONF_UNSET_SIZE;
     nmcf->store.retention = NGX_CONF_UNSET;
     ngx_http_notify_delivery_create_conf(&nmcf->delivery);
@@ -485,7 +495,7 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_notify_jwt_init_main_conf(cf, conf);
+    return ngx_http_notify_jwt_init_main_conf(cf, nmcf->jwt);
 }
 
 

@@ -60,7 +60,13 @@ struct ngx_http_notify_auth_s {
 typedef struct ngx_http_notify_jwt_conf_s  ngx_http_notify_jwt_conf_t;
 
 
-/* directive handlers; conf is ngx_http_notify_main_conf_t */
+/* made with the module's main conf, which keeps a pointer to it */
+ngx_http_notify_jwt_conf_t *ngx_http_notify_jwt_create_conf(ngx_conf_t *cf);
+
+/*
+ * directive handlers: the command's offset is that of the pointer to the
+ * JWT conf in the module's main conf
+ */
 char *ngx_http_notify_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_notify_jwt_issuer(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -73,10 +79,12 @@ char *ngx_http_notify_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* called from the module's init_main_conf: defaults, the cache zone */
-char *ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
+char *ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf,
+    ngx_http_notify_jwt_conf_t *jcf);
 
 /* $notify_caller, $notify_caller_app, $notify_caller_tenant */
-ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf,
+    ngx_http_notify_jwt_conf_t *jcf);
 
 /*
  * Authenticates the request from its Authorization header ("Bearer <jwt>",
@@ -84,7 +92,8 @@ ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
  * result is kept in the module's request context and returned again.
  * Returns NULL only on an internal error (memory).
  */
-ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r);
+ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r,
+    ngx_http_notify_jwt_conf_t *jcf);
 
 /* frees the worker's parsed claims */
 void ngx_http_notify_jwt_exit_process(void);

@@ -101,7 +101,8 @@ ngx_http_notify_inbound_handler(ngx_http_request_t *r)
         return ngx_http_notify_error(nr);
     }
 
-    nr->auth = ngx_http_notify_authenticate(r);
+    nr->auth = ngx_http_notify_authenticate(r,
+                                            ngx_http_notify_main_conf(r)->jwt);
     if (nr->auth == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
