@@ -95,6 +95,13 @@ ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf,
 ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r,
     ngx_http_notify_jwt_conf_t *jcf);
 
+/*
+ * A key for the store (ngx_http_notify_key.c): 32 bytes in "out", of the
+ * dialect, the caller's identity and "n" parts
+ */
+ngx_int_t ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
+    ngx_uint_t n, u_char *out);
+
 /* frees the worker's parsed claims */
 void ngx_http_notify_jwt_exit_process(void);
 

@@ -17,6 +17,7 @@
 #include "ngx_http_notify_core.h"
 
 
+static void ngx_http_notify_utf8_mend(u_char *p, u_char *last);
 static ngx_int_t ngx_http_notify_digits(const char *s, size_t n,
     ngx_int_t *v);
 
@@ -41,7 +42,7 @@ ngx_http_notify_iso8601(u_char *buf, time_t t)
  * message in JSON.
  */
 
-void
+static void
 ngx_http_notify_utf8_mend(u_char *p, u_char *last)
 {
     u_char    *next;
@@ -379,4 +380,87 @@ ngx_http_notify_valid_http_url(const char *s, size_t len)
     }
 
     return NGX_OK;
+}
+
+
+/* sets the error to answer; returns NGX_ERROR to be returned on */
+
+ngx_int_t
+ngx_http_notify_fail(ngx_http_notify_req_t *nr, ngx_http_notify_err_e error,
+    ngx_uint_t status, const char *fmt, ...)
+{
+    u_char   *p, buf[1024];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_http_notify_utf8_mend(buf, p);
+
+    nr->error = error;
+    nr->status = status;
+
+    nr->message.data = ngx_pstrdup(nr->request->pool,
+                                   &(ngx_str_t) { p - buf, buf });
+    nr->message.len = nr->message.data ? (size_t) (p - buf) : 0;
+
+    return NGX_ERROR;
+}
+
+
+/* adds one validation message for a field; the answer lists them all */
+
+ngx_int_t
+ngx_http_notify_field_error(ngx_http_notify_req_t *nr, const char *field,
+    const char *fmt, ...)
+{
+    u_char   *p, buf[1024];
+    json_t   *list;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_http_notify_utf8_mend(buf, p);
+
+    if (nr->fields == NULL) {
+        nr->fields = json_object();
+        if (nr->fields == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    list = json_object_get(nr->fields, field);
+
+    if (list == NULL) {
+        list = json_array();
+        if (list == NULL || json_object_set_new(nr->fields, field, list)) {
+            return NGX_ERROR;
+        }
+    }
+
+    json_array_append_new(list, json_stringn((char *) buf, p - buf));
+
+    nr->error = NGX_HTTP_NOTIFY_ERR_INVALID;
+    nr->status = NGX_HTTP_BAD_REQUEST;
+    ngx_str_set(&nr->message, "One or more validation errors occurred.");
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * The stored notification could not be put together: jansson's text says
+ * why ("Out of memory", "Invalid UTF-8 string", ...).
+ */
+
+ngx_int_t
+ngx_http_notify_note_failed(ngx_http_notify_req_t *nr, json_error_t *err)
+{
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "the notification could not be built: %s",
+                                err->text);
 }

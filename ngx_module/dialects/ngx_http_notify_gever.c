@@ -968,7 +968,7 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
             rc = user ? ngx_http_notify_add_user(nr, user) : NGX_DONE;
 
         } else {
-            rc = ngx_http_notify_add_name(nr, &name);
+            rc = ngx_http_notify_add_name(nr, nmcf->directory, &name);
         }
 
         if (rc != NGX_DONE) {

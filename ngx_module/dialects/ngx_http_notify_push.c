@@ -555,13 +555,15 @@ ngx_http_notify_push_expand(ngx_http_notify_req_t *nr)
     ngx_str_t                    *names;
     ngx_uint_t                    i;
     ngx_http_notify_loc_conf_t   *nlcf;
+    ngx_http_notify_main_conf_t  *nmcf;
 
     nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
+    nmcf = ngx_http_notify_main_conf(nr->request);
 
     names = nlcf->push_recipients->elts;
 
     for (i = 0; i < nlcf->push_recipients->nelts; i++) {
-        rc = ngx_http_notify_add_name(nr, &names[i]);
+        rc = ngx_http_notify_add_name(nr, nmcf->directory, &names[i]);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,

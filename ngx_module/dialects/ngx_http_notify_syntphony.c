@@ -331,7 +331,10 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
     json_t                       *accounts, *a;
     ngx_int_t                     rc;
     ngx_str_t                     name;
+    ngx_http_notify_main_conf_t  *nmcf;
     u_char                        list[512];
+
+    nmcf = ngx_http_notify_main_conf(nr->request);
 
     nr->unresolved = json_array();
     if (nr->unresolved == NULL) {
@@ -344,7 +347,7 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
         name.data = (u_char *) json_string_value(a);
         name.len = json_string_length(a);
 
-        rc = ngx_http_notify_add_name(nr, &name);
+        rc = ngx_http_notify_add_name(nr, nmcf->directory, &name);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,

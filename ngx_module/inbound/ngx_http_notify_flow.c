@@ -21,8 +21,6 @@
 
 #include "ngx_http_notify_module.h"
 
-#include <openssl/evp.h>
-
 
 static void ngx_http_notify_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_process(ngx_http_notify_req_t *nr);
@@ -30,7 +28,6 @@ static ngx_int_t ngx_http_notify_read_body(ngx_http_notify_req_t *nr);
 static void ngx_http_notify_committed(ngx_http_notify_store_op_t *op);
 static ngx_int_t ngx_http_notify_error(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_send_answer(ngx_http_notify_req_t *nr);
-static ngx_int_t ngx_http_notify_key_add(EVP_MD_CTX *md, ngx_str_t *value);
 static void ngx_http_notify_cleanup(void *data);
 static ngx_int_t ngx_http_notify_set_allow(ngx_http_notify_req_t *nr);
 
@@ -60,6 +57,11 @@ ngx_http_notify_inbound_handler(ngx_http_request_t *r)
 
     nr = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_req_t));
     if (nr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nr->op = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_store_op_t));
+    if (nr->op == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -206,7 +208,7 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
 
     if (nr->skip_store) {
         /* the dialect answers without storing anything (nobody to tell) */
-        nr->op.answer = nr->answer;
+        nr->op->answer = nr->answer;
         nr->answer = NULL;
 
         return ngx_http_notify_send_answer(nr);
@@ -230,7 +232,7 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
         ids[i] = users[i]->id;
     }
 
-    op = &nr->op;
+    op = nr->op;
 
     op->type = NGX_HTTP_NOTIFY_OP_PUT;
     op->note = nr->note;
@@ -319,11 +321,11 @@ ngx_http_notify_send_answer(ngx_http_notify_req_t *nr)
     r = nr->request;
 
     if (nr->dialect->send_answer) {
-        return nr->dialect->send_answer(nr, nr->op.answer);
+        return nr->dialect->send_answer(nr, nr->op->answer);
     }
 
-    if (nr->op.answer) {
-        return ngx_http_notify_send_json(r, nr->success, NULL, nr->op.answer,
+    if (nr->op->answer) {
+        return ngx_http_notify_send_json(r, nr->success, NULL, nr->op->answer,
                                          0);
     }
 
@@ -486,343 +488,6 @@ ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
 }
 
 
-/* sets the error to answer; returns NGX_ERROR to be returned on */
-
-ngx_int_t
-ngx_http_notify_fail(ngx_http_notify_req_t *nr, ngx_http_notify_err_e error,
-    ngx_uint_t status, const char *fmt, ...)
-{
-    u_char   *p, buf[1024];
-    va_list   args;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
-    va_end(args);
-
-    ngx_http_notify_utf8_mend(buf, p);
-
-    nr->error = error;
-    nr->status = status;
-
-    nr->message.data = ngx_pstrdup(nr->request->pool,
-                                   &(ngx_str_t) { p - buf, buf });
-    nr->message.len = nr->message.data ? (size_t) (p - buf) : 0;
-
-    return NGX_ERROR;
-}
-
-
-/* adds one validation message for a field; the answer lists them all */
-
-ngx_int_t
-ngx_http_notify_field_error(ngx_http_notify_req_t *nr, const char *field,
-    const char *fmt, ...)
-{
-    u_char   *p, buf[1024];
-    json_t   *list;
-    va_list   args;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
-    va_end(args);
-
-    ngx_http_notify_utf8_mend(buf, p);
-
-    if (nr->fields == NULL) {
-        nr->fields = json_object();
-        if (nr->fields == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    list = json_object_get(nr->fields, field);
-
-    if (list == NULL) {
-        list = json_array();
-        if (list == NULL || json_object_set_new(nr->fields, field, list)) {
-            return NGX_ERROR;
-        }
-    }
-
-    json_array_append_new(list, json_stringn((char *) buf, p - buf));
-
-    nr->error = NGX_HTTP_NOTIFY_ERR_INVALID;
-    nr->status = NGX_HTTP_BAD_REQUEST;
-    ngx_str_set(&nr->message, "One or more validation errors occurred.");
-
-    return NGX_ERROR;
-}
-
-
-/*
- * A set of pointers (users, groups) with a value each: open addressing,
- * so that a group of 10 000 members costs 10 000 steps, not 10 000
- * squared.  Returns the slot of "key", new ones with a NULL key.
- */
-
-static ngx_http_notify_set_slot_t *
-ngx_http_notify_set_find(ngx_pool_t *pool, ngx_http_notify_set_t *set,
-    void *key)
-{
-    ngx_uint_t                   i, size, h;
-    ngx_http_notify_set_slot_t  *slots, *slot;
-
-    if ((set->n + 1) * 2 > set->size) {
-        size = set->size ? set->size * 2 : 64;
-
-        slots = ngx_pcalloc(pool, size * sizeof(ngx_http_notify_set_slot_t));
-        if (slots == NULL) {
-            return NULL;
-        }
-
-        for (i = 0; i < set->size; i++) {
-            if (set->slots[i].key == NULL) {
-                continue;
-            }
-
-            h = ((uintptr_t) set->slots[i].key >> 4) * 2654435761u;
-
-            while (slots[h & (size - 1)].key) {
-                h++;
-            }
-
-            slots[h & (size - 1)] = set->slots[i];
-        }
-
-        set->slots = slots;
-        set->size = size;
-    }
-
-    h = ((uintptr_t) key >> 4) * 2654435761u;
-
-    for ( ;; ) {
-        slot = &set->slots[h & (set->size - 1)];
-
-        if (slot->key == key || slot->key == NULL) {
-            return slot;
-        }
-
-        h++;
-    }
-}
-
-
-/* Recipients: each user once, inactive users never. */
-
-ngx_int_t
-ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
-    ngx_http_notify_user_t *user)
-{
-    ngx_http_notify_user_t      **last;
-    ngx_http_notify_set_slot_t   *slot;
-
-    if (!user->active) {
-        return NGX_DECLINED;
-    }
-
-    slot = ngx_http_notify_set_find(nr->request->pool, &nr->users, user);
-    if (slot == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (slot->key) {
-        return NGX_OK;
-    }
-
-    slot->key = user;
-    nr->users.n++;
-
-    last = ngx_array_push(&nr->recipients);
-    if (last == NULL) {
-        return NGX_ERROR;
-    }
-
-    *last = user;
-
-    return NGX_OK;
-}
-
-
-/*
- * A group's active members; NGX_DECLINED when it has none.  A group is
- * expanded once per request, however often its name comes: the work of a
- * request is bounded by the directory, not by the caller's list.
- */
-
-ngx_int_t
-ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
-    ngx_http_notify_group_t *group)
-{
-    ngx_int_t                    rc, found;
-    ngx_uint_t                   i;
-    ngx_http_notify_user_t     **members;
-    ngx_http_notify_set_slot_t  *slot;
-
-    slot = ngx_http_notify_set_find(nr->request->pool, &nr->groups, group);
-    if (slot == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (slot->key) {
-        return slot->value;
-    }
-
-    found = NGX_DECLINED;
-    members = group->members.elts;
-
-    for (i = 0; i < group->members.nelts; i++) {
-        rc = ngx_http_notify_add_user(nr, members[i]);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_OK) {
-            found = NGX_OK;
-        }
-    }
-
-    /* the slot is still the group's: adding users grows another set */
-
-    slot->key = group;
-    slot->value = found;
-    nr->groups.n++;
-
-    return found;
-}
-
-
-/*
- * A recipient by name: a user of that id or UPN, else a group of that id
- * or UPN.  NGX_OK: someone active was added; NGX_DECLINED: the name is
- * known, but nobody active; NGX_DONE: the directory has no such name.
- */
-
-ngx_int_t
-ngx_http_notify_add_name(ngx_http_notify_req_t *nr, ngx_str_t *name)
-{
-    ngx_http_notify_user_t       *user;
-    ngx_http_notify_group_t      *group;
-    ngx_http_notify_main_conf_t  *nmcf;
-
-    nmcf = ngx_http_notify_main_conf(nr->request);
-
-    user = ngx_http_notify_directory_user(nmcf->directory, name);
-    if (user) {
-        return ngx_http_notify_add_user(nr, user);
-    }
-
-    group = ngx_http_notify_directory_group(nmcf->directory, name);
-    if (group) {
-        return ngx_http_notify_add_group(nr, group);
-    }
-
-    return NGX_DONE;
-}
-
-
-/*
- * A key for the store (idempotency, chains): the SHA-256 of the dialect,
- * the caller's whole identity (the issuer, tenant, sender, object id and
- * subject of its token) and the parts, each value preceded by its length,
- * so that no two callers or lists of parts give the same input.
- */
-
-ngx_int_t
-ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
-    ngx_uint_t n, u_char *out)
-{
-    ngx_int_t                     rc;
-    ngx_uint_t                    i;
-    EVP_MD_CTX                   *md;
-    unsigned int                  len;
-    ngx_http_notify_principal_t  *p;
-
-    p = nr->auth ? nr->auth->principal : NULL;
-
-    md = EVP_MD_CTX_new();
-    if (md == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = NGX_ERROR;
-
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
-        || ngx_http_notify_key_add(md, &nr->dialect->name) != NGX_OK)
-    {
-        goto done;
-    }
-
-    if (p
-        && (ngx_http_notify_key_add(md, &p->issuer) != NGX_OK
-            || ngx_http_notify_key_add(md, &p->tenant_id) != NGX_OK
-            || ngx_http_notify_key_add(md, &p->sender) != NGX_OK
-            || ngx_http_notify_key_add(md, &p->object_id) != NGX_OK
-            || ngx_http_notify_key_add(md, &p->subject) != NGX_OK))
-    {
-        goto done;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (ngx_http_notify_key_add(md, &parts[i]) != NGX_OK) {
-            goto done;
-        }
-    }
-
-    len = 32;
-
-    if (EVP_DigestFinal_ex(md, out, &len) == 1) {
-        rc = NGX_OK;
-    }
-
-done:
-
-    EVP_MD_CTX_free(md);
-
-    return rc;
-}
-
-
-/* one value of a key: its length (8 bytes, big-endian), then its bytes */
-
-static ngx_int_t
-ngx_http_notify_key_add(EVP_MD_CTX *md, ngx_str_t *value)
-{
-    uint64_t    n;
-    ngx_uint_t  i;
-    u_char      len[8];
-
-    n = value->len;
-
-    for (i = 0; i < 8; i++) {
-        len[7 - i] = (u_char) (n >> (8 * i));
-    }
-
-    if (EVP_DigestUpdate(md, len, 8) != 1
-        || (value->len && EVP_DigestUpdate(md, value->data, value->len) != 1))
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * The stored notification could not be put together: jansson's text says
- * why ("Out of memory", "Invalid UTF-8 string", ...).
- */
-
-ngx_int_t
-ngx_http_notify_note_failed(ngx_http_notify_req_t *nr, json_error_t *err)
-{
-    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "the notification could not be built: %s",
-                                err->text);
-}
-
-
 static void
 ngx_http_notify_cleanup(void *data)
 {
@@ -833,6 +498,6 @@ ngx_http_notify_cleanup(void *data)
     json_decref(nr->answer);
     json_decref(nr->unresolved);
     json_decref(nr->fields);
-    json_decref(nr->op.answer);
+    json_decref(nr->op->answer);
 }
 
