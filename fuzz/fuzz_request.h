@@ -116,6 +116,7 @@ ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
     nr = ngx_pcalloc(pool, sizeof(ngx_http_notify_req_t));
     nr->request = r;
     nr->op = ngx_pcalloc(pool, sizeof(ngx_http_notify_store_op_t));
+    ngx_str_set(&nr->tenant, "fuzz-tenant");
     nr->auth = ngx_pcalloc(pool, sizeof(ngx_http_notify_auth_t));
     nr->auth->principal = p;
     (void) ngx_array_init(&nr->recipients, pool, 8,

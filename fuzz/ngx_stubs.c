@@ -630,20 +630,6 @@ ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
 }
 
 
-/*
- * The tenant of a request, which the real module takes from its server
- * configuration: a fixed one.  The module's other helpers (core/) are
- * linked as they are.
- */
-
-ngx_int_t
-ngx_http_notify_tenant(ngx_http_request_t *r, ngx_str_t *tenant)
-{
-    ngx_str_set(tenant, "fuzz-tenant");
-    return NGX_OK;
-}
-
-
 /* the directory: users whose id or name starts with "u", one team, chat */
 
 static ngx_http_notify_user_t     ngx_fuzz_user = {

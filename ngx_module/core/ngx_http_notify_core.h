@@ -93,6 +93,8 @@ struct ngx_http_notify_req_s {
     ngx_http_request_t         *request;
     ngx_http_notify_dialect_t  *dialect;
     ngx_http_notify_auth_t     *auth;
+    ngx_str_t                   tenant;        /* notify_tenant, else the
+                                                  server's name */
 
     ngx_str_t                   raw;           /* the request body */
     json_t                     *body;          /* parsed, or NULL */

@@ -190,6 +190,13 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
         return ngx_http_notify_error(nr);
     }
 
+    if (ngx_http_notify_tenant(r, &nr->tenant) != NGX_OK) {
+        (void) ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "notify_tenant could not be evaluated");
+        return ngx_http_notify_error(nr);
+    }
+
     if (d->parse(nr) != NGX_OK) {
         return ngx_http_notify_error(nr);
     }
