@@ -129,7 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h->value.len = size;
     }
 
-    (void) ngx_http_notify_authenticate(r);
+    (void) ngx_http_notify_authenticate(r, jcf);
 
     ngx_fuzz_done(nr, pool);
 

@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "ngx_http_notify_module.h"
+
 
 void ngx_fuzz_set_time(time_t now);
 
@@ -113,6 +115,8 @@ ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
 
     nr = ngx_pcalloc(pool, sizeof(ngx_http_notify_req_t));
     nr->request = r;
+    nr->op = ngx_pcalloc(pool, sizeof(ngx_http_notify_store_op_t));
+    ngx_str_set(&nr->tenant, "fuzz-tenant");
     nr->auth = ngx_pcalloc(pool, sizeof(ngx_http_notify_auth_t));
     nr->auth->principal = p;
     (void) ngx_array_init(&nr->recipients, pool, 8,
@@ -136,7 +140,7 @@ ngx_fuzz_done(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
     json_decref(nr->answer);
     json_decref(nr->unresolved);
     json_decref(nr->fields);
-    json_decref(nr->op.answer);
+    json_decref(nr->op->answer);
     ngx_destroy_pool(pool);
 }
 

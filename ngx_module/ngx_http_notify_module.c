@@ -76,7 +76,7 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_notify_store_set,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, store),
       NULL },
 
     { ngx_string("notify_feed_retention"),
@@ -237,42 +237,42 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_directory_set,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, directory),
       NULL },
 
     { ngx_string("notify_jwt_keys"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_keys,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_issuer,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_audience"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_notify_jwt_audience,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_leeway"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_leeway,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
     { ngx_string("notify_jwt_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_jwt_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, jwt),
       NULL },
 
       ngx_null_command
@@ -382,19 +382,6 @@ ngx_http_notify_status_handler(ngx_http_request_t *r)
 }
 
 
-u_char *
-ngx_http_notify_iso8601(u_char *buf, time_t t)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime(t, &tm);
-
-    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-}
-
-
 ngx_int_t
 ngx_http_notify_tenant(ngx_http_request_t *r, ngx_str_t *tenant)
 {
@@ -434,180 +421,11 @@ ngx_http_notify_tenant_variable(ngx_http_request_t *r,
 }
 
 
-ngx_http_notify_ctx_t *
-ngx_http_notify_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_notify_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_notify_module);
-    }
-
-    return ctx;
-}
-
-
-/* the error of the endpoints that speak no dialect (feed, outbox) */
-
-ngx_int_t
-ngx_http_notify_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message)
-{
-    json_t     *json;
-    ngx_int_t   rc;
-
-    json = json_pack("{s:{s:s, s:s}}", "error", "code", code,
-                     "message", message);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_notify_send_json(r, status, NULL, json, 0);
-    json_decref(json);
-
-    return rc;
-}
-
-
-/*
- * Sends "json" as the whole response.  The text is written straight into
- * a buffer from the request pool: json_dumpb() is asked for the size first,
- * so no malloc()ed copy is made.
- */
-
-ngx_int_t
-ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    const char *content_type, json_t *json, size_t flags)
-{
-    size_t   len, n;
-    u_char  *p;
-
-    if (!(flags & JSON_MAX_INDENT)) {
-        flags |= JSON_COMPACT;
-    }
-
-    len = json_dumpb(json, NULL, 0, flags);
-    if (len == 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    n = json_dumpb(json, (char *) p, len, flags);
-
-    if (flags & JSON_MAX_INDENT) {
-        p[n++] = LF;
-    }
-
-    return ngx_http_notify_send_body(r, status, content_type, p, n);
-}
-
-
-/*
- * Every answer of the module starts here.  A body that the route did not
- * read (an early error: no token, no right, no store, no such route) is
- * discarded first, so that it is never taken for the next request of a
- * keep-alive connection.  When it cannot be discarded, the connection is
- * closed after the answer, as nginx does for its own error pages.
- */
-
-ngx_int_t
-ngx_http_notify_send_header(ngx_http_request_t *r)
-{
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    if (r->headers_out.status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        /* what is left of a body too large is not read: close */
-        r->keepalive = 0;
-        r->lingering_close = 1;
-    }
-
-    return ngx_http_send_header(r);
-}
-
-
-/* an answer without a body: a status alone */
-
-ngx_int_t
-ngx_http_notify_send_empty(ngx_http_request_t *r, ngx_uint_t status)
-{
-    ngx_int_t  rc;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    rc = ngx_http_notify_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_LAST);
-}
-
-
-/* sends "data" (request pool memory) as the whole response */
-
-ngx_int_t
-ngx_http_notify_send_body(ngx_http_request_t *r, ngx_uint_t status,
-    const char *content_type, u_char *data, size_t len)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    if (content_type == NULL) {
-        content_type = "application/json";
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_type.data = (u_char *) content_type;
-    r->headers_out.content_type.len = ngx_strlen(content_type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = len;
-
-    rc = ngx_http_notify_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = data;
-    b->last = data + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
 static ngx_int_t
 ngx_http_notify_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_http_variable_t          *var, *v;
+    ngx_http_notify_main_conf_t  *nmcf;
 
     for (v = ngx_http_notify_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -623,7 +441,10 @@ ngx_http_notify_add_variables(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_notify_jwt_add_variables(cf);
+    /* the main conf is made before this, at the start of http{} */
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+
+    return ngx_http_notify_jwt_add_variables(cf, nmcf->jwt);
 }
 
 
@@ -638,6 +459,12 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
     }
 
     nmcf->loaded = ngx_time();
+
+    nmcf->jwt = ngx_http_notify_jwt_create_conf(cf);
+    if (nmcf->jwt == NULL) {
+        return NULL;
+    }
+
     nmcf->store.max_size = NGX_CONF_UNSET_SIZE;
     nmcf->store.retention = NGX_CONF_UNSET;
     ngx_http_notify_delivery_create_conf(&nmcf->delivery);
@@ -668,7 +495,7 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_notify_jwt_init_main_conf(cf, conf);
+    return ngx_http_notify_jwt_init_main_conf(cf, nmcf->jwt);
 }
 
 

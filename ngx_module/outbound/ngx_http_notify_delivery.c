@@ -393,16 +393,16 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr)
         return NGX_OK;
     }
 
-    nr->op.has_outbox = 1;
-    nr->op.expires = ngx_time() + nmcf->delivery.keep;
-    nr->op.due = (uint64_t) ngx_time() * 1000;
+    nr->op->has_outbox = 1;
+    nr->op->expires = ngx_time() + nmcf->delivery.keep;
+    nr->op->due = (uint64_t) ngx_time() * 1000;
 
     loc = nscf->delivery_location;
 
     /* the first attempt now, through a subrequest, if there is room */
 
     if (loc.len && dv->inflight < nmcf->delivery.concurrency) {
-        nr->op.due += NGX_HTTP_NOTIFY_LEASE;
+        nr->op->due += NGX_HTTP_NOTIFY_LEASE;
         nr->deliver_now = 1;
         dv->inflight++;
     }
@@ -573,15 +573,15 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
 
     ngx_str_set(&ctx->delivery_status, "queued");
 
-    if (!nr->op.has_outbox || nr->op.duplicate || nr->op.rc != NGX_OK) {
+    if (!nr->op->has_outbox || nr->op->duplicate || nr->op->rc != NGX_OK) {
         if (nr->deliver_now) {
             dv->inflight--;
         }
 
-        if (!nr->op.has_outbox) {
+        if (!nr->op->has_outbox) {
             ngx_str_set(&ctx->delivery_status, "off");
 
-        } else if (nr->op.duplicate) {
+        } else if (nr->op->duplicate) {
             ngx_str_set(&ctx->delivery_status, "duplicate");
 
         } else {
@@ -644,7 +644,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
         ids[i] = users[i]->id;
     }
 
-    if (ngx_http_notify_delivery_prepare(dl, dl->pool, nr->op.seq, NULL, 0,
+    if (ngx_http_notify_delivery_prepare(dl, dl->pool, nr->op->seq, NULL, 0,
                                          nr->note, ids, nr->recipients.nelts,
                                          NULL, 0)
         != NGX_OK)

@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "ngx_http_notify_core.h"
+
 
 /*
  * The store: notifications, one feed entry per recipient, the unread
@@ -30,7 +32,6 @@
 
 
 #define NGX_HTTP_NOTIFY_ID_LEN    16    /* an id is 16 hex digits */
-#define NGX_HTTP_NOTIFY_USER_MAX  256   /* longest user id kept in a key */
 #define NGX_HTTP_NOTIFY_FEED_PAGE_MAX  100  /* items in one page, at most */
 
 

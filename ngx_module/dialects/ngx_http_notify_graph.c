@@ -664,7 +664,7 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
     json_t                            *content, *params, *url, *v, *comment;
     size_t                             i;
     json_int_t                         chain_id;
-    ngx_str_t                          title, tenant, part;
+    ngx_str_t                          title, part;
     ngx_uint_t                         route;
     json_error_t                       err;
     ngx_http_notify_graph_ctx_t       *ctx;
@@ -829,12 +829,6 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
 
     p = nr->auth->principal;
 
-    if (ngx_http_notify_tenant(nr->request, &tenant) != NGX_OK) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "notify_tenant could not be evaluated");
-    }
-
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
 
     comment = content
@@ -857,7 +851,7 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
                             "notified",
                             "created", (char *) created,
                             "sender", ngx_http_notify_json_str(&p->sender),
-                            "tenant", (char *) tenant.data, tenant.len,
+                            "tenant", (char *) nr->tenant.data, nr->tenant.len,
                             "topic", json_object_get(topic, "value"),
                             "chainId", chain ? json_integer(chain_id)
                                              : json_null());

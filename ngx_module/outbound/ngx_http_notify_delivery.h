@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_notify_core.h"
+
 
 /* notify_push_type: one flag, global (tenant empty) or for one tenant */
 typedef struct {

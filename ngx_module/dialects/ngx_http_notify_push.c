@@ -74,7 +74,7 @@ static json_t *ngx_http_notify_push_url(json_t *body, json_t *item);
 static json_t *ngx_http_notify_push_title(ngx_http_notify_req_t *nr,
     ngx_http_notify_push_type_t *t, json_t *id, json_t *item);
 static ngx_int_t ngx_http_notify_push_idem(ngx_http_notify_req_t *nr,
-    u_char *type, json_t *item, ngx_str_t *tenant);
+    u_char *type, json_t *item);
 static const char *ngx_http_notify_push_code(ngx_http_notify_req_t *nr);
 
 
@@ -150,7 +150,6 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
     json_t                           *type, *wtype, *item, *id, *title;
     json_t                           *url, *comment;
     ngx_int_t                         tn, wn;
-    ngx_str_t                         tenant;
     json_error_t                      err;
     ngx_http_notify_push_type_t      *t, unknown;
     ngx_http_notify_principal_t      *p;
@@ -281,12 +280,6 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
         t = &unknown;
     }
 
-    if (ngx_http_notify_tenant(nr->request, &tenant) != NGX_OK) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "notify_tenant could not be evaluated");
-    }
-
     p = nr->auth->principal;
 
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
@@ -322,13 +315,13 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
                             wtype ? json_string((char *) wbuf) : json_null(),
                             "workItem", item,
                             "sender", ngx_http_notify_json_str(&p->sender),
-                            "tenant", (char *) tenant.data, tenant.len);
+                            "tenant", (char *) nr->tenant.data, nr->tenant.len);
 
     if (nr->note == NULL) {
         return ngx_http_notify_note_failed(nr, &err);
     }
 
-    if (ngx_http_notify_push_idem(nr, tbuf, item, &tenant) != NGX_OK) {
+    if (ngx_http_notify_push_idem(nr, tbuf, item) != NGX_OK) {
         goto nomem;
     }
 
@@ -495,7 +488,7 @@ ngx_http_notify_push_title(ngx_http_notify_req_t *nr,
 
 static ngx_int_t
 ngx_http_notify_push_idem(ngx_http_notify_req_t *nr, u_char *type,
-    json_t *item, ngx_str_t *tenant)
+    json_t *item)
 {
     char                        *text;
     ngx_int_t                    rc;
@@ -522,7 +515,7 @@ ngx_http_notify_push_idem(ngx_http_notify_req_t *nr, u_char *type,
     parts[0].len = ngx_strlen(type);
     parts[1].data = (u_char *) text;
     parts[1].len = ngx_strlen(text);
-    parts[2] = *tenant;
+    parts[2] = nr->tenant;
 
     for (i = 0; i < n; i++) {
         parts[3 + i] = names[i];
@@ -555,13 +548,15 @@ ngx_http_notify_push_expand(ngx_http_notify_req_t *nr)
     ngx_str_t                    *names;
     ngx_uint_t                    i;
     ngx_http_notify_loc_conf_t   *nlcf;
+    ngx_http_notify_main_conf_t  *nmcf;
 
     nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
+    nmcf = ngx_http_notify_main_conf(nr->request);
 
     names = nlcf->push_recipients->elts;
 
     for (i = 0; i < nlcf->push_recipients->nelts; i++) {
-        rc = ngx_http_notify_add_name(nr, &names[i]);
+        rc = ngx_http_notify_add_name(nr, nmcf->directory, &names[i]);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,

@@ -124,7 +124,7 @@ static const char  *ngx_http_notify_gever_languages[] = {
 static ngx_int_t
 ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
 {
-    ngx_str_t                     tenant, actor;
+    ngx_str_t                     actor;
     json_error_t                  err;
     u_char                        created[sizeof("1970-01-01T00:00:00Z")];
 
@@ -165,12 +165,6 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
 
     /* the canonical notification */
 
-    if (ngx_http_notify_tenant(nr->request, &tenant) != NGX_OK) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "notify_tenant could not be evaluated");
-    }
-
     if (ngx_http_notify_gever_actor(nr, &actor) != NGX_OK) {
         return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
                                     NGX_HTTP_INTERNAL_SERVER_ERROR,
@@ -199,7 +193,7 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
                             "url", json_object_get(nr->body, "resource_url"),
                             "created", (char *) created,
                             "sender", ngx_http_notify_json_str(&actor),
-                            "tenant", (char *) tenant.data, tenant.len);
+                            "tenant", (char *) nr->tenant.data, nr->tenant.len);
 
     if (nr->note == NULL) {
         return ngx_http_notify_note_failed(nr, &err);
@@ -968,7 +962,7 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
             rc = user ? ngx_http_notify_add_user(nr, user) : NGX_DONE;
 
         } else {
-            rc = ngx_http_notify_add_name(nr, &name);
+            rc = ngx_http_notify_add_name(nr, nmcf->directory, &name);
         }
 
         if (rc != NGX_DONE) {

@@ -8,7 +8,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_jwt.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -91,8 +92,6 @@ struct ngx_http_notify_jwt_conf_s {
 };
 
 
-static ngx_http_notify_jwt_conf_t *ngx_http_notify_jwt_get_conf(
-    ngx_conf_t *cf, ngx_http_notify_main_conf_t *nmcf);
 static void ngx_http_notify_jwt_cleanup_keys(void *data);
 static ngx_int_t ngx_http_notify_jwt_parse_jwks(ngx_conf_t *cf,
     ngx_str_t *file, json_t *root, ngx_array_t *keys);
@@ -178,6 +177,14 @@ static ngx_str_t  ngx_http_notify_jwt_zone_name =
     ngx_string("notify_jwt_cache");
 
 
+/* a variable's data: the conf it authenticates with, and which field */
+typedef struct {
+    ngx_http_notify_jwt_conf_t  *jcf;
+    ngx_uint_t                   field;        /* 0 caller, 1 app, 2 tenant */
+} ngx_http_notify_jwt_var_t;
+
+
+/* their data here is the field */
 static ngx_http_variable_t  ngx_http_notify_jwt_vars[] = {
 
     { ngx_string("notify_caller"), NULL,
@@ -198,15 +205,12 @@ static ngx_http_variable_t  ngx_http_notify_jwt_vars[] = {
 
 /* configuration */
 
-static ngx_http_notify_jwt_conf_t *
-ngx_http_notify_jwt_get_conf(ngx_conf_t *cf,
-    ngx_http_notify_main_conf_t *nmcf)
+/* made with the module's main conf, so that every directive finds it */
+
+ngx_http_notify_jwt_conf_t *
+ngx_http_notify_jwt_create_conf(ngx_conf_t *cf)
 {
     ngx_http_notify_jwt_conf_t  *jcf;
-
-    if (nmcf->jwt != NULL) {
-        return nmcf->jwt;
-    }
 
     jcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_notify_jwt_conf_t));
     if (jcf == NULL) {
@@ -225,8 +229,6 @@ ngx_http_notify_jwt_get_conf(ngx_conf_t *cf,
     jcf->leeway = NGX_CONF_UNSET;
     jcf->cache_size = NGX_CONF_UNSET_SIZE;
 
-    nmcf->jwt = jcf;
-
     return jcf;
 }
 
@@ -234,8 +236,6 @@ ngx_http_notify_jwt_get_conf(ngx_conf_t *cf,
 char *
 ngx_http_notify_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
-
     json_t                      *root;
     ngx_int_t                    rc;
     ngx_str_t                   *value, file;
@@ -245,10 +245,7 @@ ngx_http_notify_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_pool_cleanup_t          *cln;
     ngx_http_notify_jwt_conf_t  *jcf;
 
-    jcf = ngx_http_notify_jwt_get_conf(cf, nmcf);
-    if (jcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    jcf = *(ngx_http_notify_jwt_conf_t **) ((char *) conf + cmd->offset);
 
     if (jcf->keys != NULL) {
         return "is duplicate";
@@ -766,15 +763,10 @@ done:
 char *
 ngx_http_notify_jwt_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
-
     ngx_str_t                   *value;
     ngx_http_notify_jwt_conf_t  *jcf;
 
-    jcf = ngx_http_notify_jwt_get_conf(cf, nmcf);
-    if (jcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    jcf = *(ngx_http_notify_jwt_conf_t **) ((char *) conf + cmd->offset);
 
     if (jcf->issuer.data != NULL) {
         return "is duplicate";
@@ -795,16 +787,11 @@ ngx_http_notify_jwt_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_notify_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
-
     ngx_str_t                   *value, *aud;
     ngx_uint_t                   i;
     ngx_http_notify_jwt_conf_t  *jcf;
 
-    jcf = ngx_http_notify_jwt_get_conf(cf, nmcf);
-    if (jcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    jcf = *(ngx_http_notify_jwt_conf_t **) ((char *) conf + cmd->offset);
 
     if (jcf->audiences != NULL) {
         return "is duplicate";
@@ -838,16 +825,11 @@ ngx_http_notify_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_notify_jwt_leeway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
-
     ngx_int_t                    leeway;
     ngx_str_t                   *value;
     ngx_http_notify_jwt_conf_t  *jcf;
 
-    jcf = ngx_http_notify_jwt_get_conf(cf, nmcf);
-    if (jcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    jcf = *(ngx_http_notify_jwt_conf_t **) ((char *) conf + cmd->offset);
 
     if (jcf->leeway != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -873,16 +855,11 @@ ngx_http_notify_jwt_leeway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_notify_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
-
     ssize_t                      size;
     ngx_str_t                   *value;
     ngx_http_notify_jwt_conf_t  *jcf;
 
-    jcf = ngx_http_notify_jwt_get_conf(cf, nmcf);
-    if (jcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    jcf = *(ngx_http_notify_jwt_conf_t **) ((char *) conf + cmd->offset);
 
     if (jcf->cache_size != NGX_CONF_UNSET_SIZE) {
         return "is duplicate";
@@ -919,18 +896,11 @@ ngx_http_notify_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 char *
-ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
+ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf,
+    ngx_http_notify_jwt_conf_t *jcf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
-
     ngx_shm_zone_t               *shm_zone;
-    ngx_http_notify_jwt_conf_t   *jcf;
     ngx_http_notify_jwt_cache_t  *cache;
-
-    jcf = ngx_http_notify_jwt_get_conf(cf, nmcf);
-    if (jcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
 
     ngx_conf_init_value(jcf->leeway, NGX_HTTP_NOTIFY_JWT_LEEWAY);
     ngx_conf_init_size_value(jcf->cache_size, NGX_HTTP_NOTIFY_JWT_CACHE_SIZE);
@@ -967,9 +937,11 @@ ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 ngx_int_t
-ngx_http_notify_jwt_add_variables(ngx_conf_t *cf)
+ngx_http_notify_jwt_add_variables(ngx_conf_t *cf,
+    ngx_http_notify_jwt_conf_t *jcf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_http_variable_t        *var, *v;
+    ngx_http_notify_jwt_var_t  *jv;
 
     for (v = ngx_http_notify_jwt_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -977,8 +949,16 @@ ngx_http_notify_jwt_add_variables(ngx_conf_t *cf)
             return NGX_ERROR;
         }
 
+        jv = ngx_palloc(cf->pool, sizeof(ngx_http_notify_jwt_var_t));
+        if (jv == NULL) {
+            return NGX_ERROR;
+        }
+
+        jv->jcf = jcf;
+        jv->field = v->data;
+
         var->get_handler = v->get_handler;
-        var->data = v->data;
+        var->data = (uintptr_t) jv;
     }
 
     return NGX_OK;
@@ -1384,7 +1364,8 @@ ngx_http_notify_jwt_exit_process(void)
 /* authentication */
 
 ngx_http_notify_auth_t *
-ngx_http_notify_authenticate(ngx_http_request_t *r)
+ngx_http_notify_authenticate(ngx_http_request_t *r,
+    ngx_http_notify_jwt_conf_t *jcf)
 {
     json_t                       *claims;
     time_t                        expires;
@@ -1394,8 +1375,6 @@ ngx_http_notify_authenticate(ngx_http_request_t *r)
     json_error_t                  err;
     ngx_http_notify_ctx_t        *ctx;
     ngx_http_notify_auth_t       *auth;
-    ngx_http_notify_jwt_conf_t   *jcf;
-    ngx_http_notify_main_conf_t  *nmcf;
     u_char                        digest[NGX_HTTP_NOTIFY_JWT_DIGEST_LEN];
 
     ctx = ngx_http_notify_get_ctx(r);
@@ -1411,9 +1390,6 @@ ngx_http_notify_authenticate(ngx_http_request_t *r)
     if (auth == NULL) {
         return NULL;
     }
-
-    nmcf = ngx_http_get_module_main_conf(r, ngx_http_notify_module);
-    jcf = nmcf->jwt;
 
     if (ngx_http_notify_jwt_token(r, auth, &token) != NGX_OK) {
         goto done;
@@ -2533,11 +2509,13 @@ static ngx_int_t
 ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_http_notify_jwt_var_t *jv = (ngx_http_notify_jwt_var_t *) data;
+
     ngx_str_t                    *s;
     ngx_http_notify_auth_t       *auth;
     ngx_http_notify_principal_t  *p;
 
-    auth = ngx_http_notify_authenticate(r);
+    auth = ngx_http_notify_authenticate(r, jv->jcf);
     if (auth == NULL) {
         return NGX_ERROR;
     }
@@ -2549,10 +2527,10 @@ ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (data == 1) {
+    if (jv->field == 1) {
         s = &p->app_id;
 
-    } else if (data == 2) {
+    } else if (jv->field == 2) {
         s = &p->tenant_id;
 
     } else if (p->user_name.len) {

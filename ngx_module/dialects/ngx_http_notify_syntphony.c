@@ -173,7 +173,7 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
     json_t                       *event, *unique, *title, *url, *comment;
     json_t                       *notified, *accounts, *a;
     size_t                        i;
-    ngx_str_t                     tenant, parts[2];
+    ngx_str_t                     parts[2];
     json_error_t                  err;
     ngx_http_notify_principal_t  *p;
     u_char                        created[sizeof("1970-01-01T00:00:00Z")];
@@ -274,12 +274,6 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
 
     p = nr->auth->principal;
 
-    if (ngx_http_notify_tenant(nr->request, &tenant) != NGX_OK) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "notify_tenant could not be evaluated");
-    }
-
     *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
 
     nr->note = json_pack_ex(&err, 0,
@@ -296,7 +290,7 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
                                                  : json_null(),
                             "created", (char *) created,
                             "sender", ngx_http_notify_json_str(&p->sender),
-                            "tenant", (char *) tenant.data, tenant.len);
+                            "tenant", (char *) nr->tenant.data, nr->tenant.len);
 
     if (nr->note == NULL) {
         return ngx_http_notify_note_failed(nr, &err);
@@ -331,7 +325,10 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
     json_t                       *accounts, *a;
     ngx_int_t                     rc;
     ngx_str_t                     name;
+    ngx_http_notify_main_conf_t  *nmcf;
     u_char                        list[512];
+
+    nmcf = ngx_http_notify_main_conf(nr->request);
 
     nr->unresolved = json_array();
     if (nr->unresolved == NULL) {
@@ -344,7 +341,7 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
         name.data = (u_char *) json_string_value(a);
         name.len = json_string_length(a);
 
-        rc = ngx_http_notify_add_name(nr, &name);
+        rc = ngx_http_notify_add_name(nr, nmcf->directory, &name);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,

@@ -130,7 +130,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
 
     /* who asks, and whose feed */
 
-    auth = ngx_http_notify_authenticate(r);
+    auth = ngx_http_notify_authenticate(r, ngx_http_notify_main_conf(r)->jwt);
     if (auth == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

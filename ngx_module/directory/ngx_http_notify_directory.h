@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_notify_core.h"
+
 
 /*
  * The directory: who exists.  Loaded from a JSON file at configuration
@@ -97,6 +99,14 @@ ngx_uint_t ngx_http_notify_directory_member(ngx_array_t *members,
 ngx_uint_t ngx_http_notify_directory_installed(ngx_http_notify_apps_t *apps,
     ngx_str_t *app_id);
 
+
+/* the recipients of an inbound notification (ngx_http_notify_recipients.c) */
+ngx_int_t ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
+    ngx_http_notify_user_t *user);
+ngx_int_t ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
+    ngx_http_notify_group_t *group);
+ngx_int_t ngx_http_notify_add_name(ngx_http_notify_req_t *nr,
+    ngx_http_notify_directory_t *dir, ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_NOTIFY_DIRECTORY_H_INCLUDED_ */

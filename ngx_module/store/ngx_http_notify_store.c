@@ -8,7 +8,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_store.h"
 
 #include <lmdb.h>
 #include <sys/statvfs.h>
@@ -248,14 +249,12 @@ ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
 char *
 ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
-
     off_t                          size;
     ngx_str_t                     *value, s, name;
     ngx_uint_t                     i;
     ngx_http_notify_store_conf_t  *scf;
 
-    scf = &nmcf->store;
+    scf = (ngx_http_notify_store_conf_t *) ((char *) conf + cmd->offset);
 
     if (scf->path.data != NULL) {
         return "is duplicate";

@@ -8,7 +8,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_directory.h"
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -124,15 +125,15 @@ static uint32_t ngx_http_notify_dir_hash(u_char *p, size_t len,
 char *
 ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
+    json_t                        *root;
+    ngx_int_t                      rc;
+    ngx_str_t                     *value, file;
+    ngx_http_notify_dir_load_t     ld;
+    ngx_http_notify_directory_t   *dir, **slot;
 
-    json_t                       *root;
-    ngx_int_t                     rc;
-    ngx_str_t                    *value, file;
-    ngx_http_notify_dir_load_t    ld;
-    ngx_http_notify_directory_t  *dir;
+    slot = (ngx_http_notify_directory_t **) ((char *) conf + cmd->offset);
 
-    if (nmcf->directory != NULL) {
+    if (*slot != NULL) {
         return "is duplicate";
     }
 
@@ -188,7 +189,7 @@ ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                   "%ui teams, %ui chats",
                   &file, dir->nusers, dir->ngroups, dir->nteams, dir->nchats);
 
-    nmcf->directory = dir;
+    *slot = dir;
 
     return NGX_CONF_OK;
 }

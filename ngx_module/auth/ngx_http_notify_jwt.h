@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_notify_core.h"
 #include "ngx_http_notify_directory.h"
 
 
@@ -48,18 +49,24 @@ typedef struct {
 } ngx_http_notify_principal_t;
 
 
-typedef struct {
+struct ngx_http_notify_auth_s {
     ngx_http_notify_auth_error_e   error;
     ngx_str_t                      reason;     /* for the log, e.g.
                                                   "token expired" */
     ngx_http_notify_principal_t   *principal;  /* NULL unless error == OK */
-} ngx_http_notify_auth_t;
+};
 
 
 typedef struct ngx_http_notify_jwt_conf_s  ngx_http_notify_jwt_conf_t;
 
 
-/* directive handlers; conf is ngx_http_notify_main_conf_t */
+/* made with the module's main conf, which keeps a pointer to it */
+ngx_http_notify_jwt_conf_t *ngx_http_notify_jwt_create_conf(ngx_conf_t *cf);
+
+/*
+ * directive handlers: the command's offset is that of the pointer to the
+ * JWT conf in the module's main conf
+ */
 char *ngx_http_notify_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_notify_jwt_issuer(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -72,10 +79,12 @@ char *ngx_http_notify_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* called from the module's init_main_conf: defaults, the cache zone */
-char *ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
+char *ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf,
+    ngx_http_notify_jwt_conf_t *jcf);
 
 /* $notify_caller, $notify_caller_app, $notify_caller_tenant */
-ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf,
+    ngx_http_notify_jwt_conf_t *jcf);
 
 /*
  * Authenticates the request from its Authorization header ("Bearer <jwt>",
@@ -83,7 +92,15 @@ ngx_int_t ngx_http_notify_jwt_add_variables(ngx_conf_t *cf);
  * result is kept in the module's request context and returned again.
  * Returns NULL only on an internal error (memory).
  */
-ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r);
+ngx_http_notify_auth_t *ngx_http_notify_authenticate(ngx_http_request_t *r,
+    ngx_http_notify_jwt_conf_t *jcf);
+
+/*
+ * A key for the store (ngx_http_notify_key.c): 32 bytes in "out", of the
+ * dialect, the caller's identity and "n" parts
+ */
+ngx_int_t ngx_http_notify_key(ngx_http_notify_req_t *nr, ngx_str_t *parts,
+    ngx_uint_t n, u_char *out);
 
 /* frees the worker's parsed claims */
 void ngx_http_notify_jwt_exit_process(void);

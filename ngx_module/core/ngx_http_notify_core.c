@@ -1,0 +1,497 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * What every stage uses and that knows no stage: time, text, JSON and the
+ * validators of the dialects' common field types.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_core.h"
+
+
+static void ngx_http_notify_utf8_mend(u_char *p, u_char *last);
+static ngx_int_t ngx_http_notify_digits(const char *s, size_t n,
+    ngx_int_t *v);
+
+
+u_char *
+ngx_http_notify_iso8601(u_char *buf, time_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/*
+ * A message may quote what the caller sent (an id of the path, a field)
+ * and may have been cut at the end of the buffer: each byte that starts no
+ * valid UTF-8 sequence becomes '?', so that every dialect can put the
+ * message in JSON.
+ */
+
+static void
+ngx_http_notify_utf8_mend(u_char *p, u_char *last)
+{
+    u_char      lo, hi;
+    ngx_uint_t  n, i;
+
+    while (p < last) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        /* the length of the sequence, and the range of its second byte
+           (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF) */
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (*p >= 0xc2 && *p <= 0xdf) {
+            n = 2;
+
+        } else if (*p >= 0xe0 && *p <= 0xef) {
+            n = 3;
+            lo = (*p == 0xe0) ? 0xa0 : 0x80;
+            hi = (*p == 0xed) ? 0x9f : 0xbf;
+
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            n = 4;
+            lo = (*p == 0xf0) ? 0x90 : 0x80;
+            hi = (*p == 0xf4) ? 0x8f : 0xbf;
+
+        } else {
+            n = 0;
+        }
+
+        if (n == 0 || (size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+            *p++ = '?';
+            continue;
+        }
+
+        for (i = 2; i < n; i++) {
+            if (p[i] < 0x80 || p[i] > 0xbf) {
+                break;
+            }
+        }
+
+        if (i < n) {
+            *p++ = '?';
+            continue;
+        }
+
+        p += n;
+    }
+}
+
+
+/* a string, or null when it is empty (an absent claim): a new reference */
+
+json_t *
+ngx_http_notify_json_str(ngx_str_t *s)
+{
+    if (s->len == 0) {
+        return json_null();
+    }
+
+    return json_stringn((char *) s->data, s->len);
+}
+
+
+/* validation helpers shared by the dialects */
+
+static ngx_int_t
+ngx_http_notify_digits(const char *s, size_t n, ngx_int_t *v)
+{
+    size_t  i;
+
+    *v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        *v = *v * 10 + (s[i] - '0');
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Is a Content-Type value JSON: application/json, application/<x>+json,
+ * and with "text" set text/json too, in any case, parameters and blanks
+ * aside?  "type" is set to the media type itself.
+ */
+
+ngx_uint_t
+ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
+    ngx_str_t *type)
+{
+    u_char  *p, *end;
+
+    p = value->data;
+
+    end = ngx_strlchr(p, p + value->len, ';');
+    if (end == NULL) {
+        end = p + value->len;
+    }
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    type->data = p;
+    type->len = end - p;
+
+    if (type->len == 16
+        && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
+    {
+        return 1;
+    }
+
+    if (text && type->len == 9
+        && ngx_strncasecmp(p, (u_char *) "text/json", 9) == 0)
+    {
+        return 1;
+    }
+
+    return type->len > 17
+           && ngx_strncasecmp(p, (u_char *) "application/", 12) == 0
+           && ngx_strncasecmp(end - 5, (u_char *) "+json", 5) == 0;
+}
+
+
+/*
+ * A request body as JSON.  A body nested deeper than
+ * NGX_HTTP_NOTIFY_JSON_DEPTH levels is refused before jansson parses it:
+ * stored, it would break every reader of the feed and every downstream.
+ * On failure "err" says why, as jansson says it for its own errors.
+ */
+
+json_t *
+ngx_http_notify_json_load(ngx_str_t *text, size_t flags, json_error_t *err)
+{
+    u_char      *p, *last;
+    ngx_uint_t   depth, line, column, string, escape;
+
+    depth = 0;
+    line = 1;
+    column = 0;
+    string = 0;
+    escape = 0;
+
+    last = text->data + text->len;
+
+    for (p = text->data; p < last; p++) {
+        column++;
+
+        if (string) {
+            if (escape) {
+                escape = 0;
+
+            } else if (*p == '\\') {
+                escape = 1;
+
+            } else if (*p == '"') {
+                string = 0;
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            string = 1;
+            break;
+
+        case '{':
+        case '[':
+            if (++depth <= NGX_HTTP_NOTIFY_JSON_DEPTH) {
+                break;
+            }
+
+            ngx_memzero(err, sizeof(json_error_t));
+            err->line = line;
+            err->column = column;
+            err->position = p - text->data + 1;
+            (void) ngx_snprintf((u_char *) err->text, sizeof(err->text) - 1,
+                                "nesting deeper than %d levels%Z",
+                                NGX_HTTP_NOTIFY_JSON_DEPTH);
+            return NULL;
+
+        case '}':
+        case ']':
+            if (depth) {
+                depth--;
+            }
+            break;
+
+        case LF:
+            line++;
+            column = 0;
+            break;
+        }
+    }
+
+    return json_loadb((char *) text->data, text->len, flags, err);
+}
+
+
+/*
+ * An RFC 3339 / ISO 8601 date-time: YYYY-MM-DD, then optionally
+ * "T" (or "t" or a space) hh:mm[:ss[.fraction]] and an optional offset
+ * "Z" or +hh:mm (also +hhmm).
+ */
+
+ngx_int_t
+ngx_http_notify_valid_datetime(const char *s, size_t len)
+{
+    size_t     i;
+    ngx_int_t  y, mo, d, h, mi, sec, mdays;
+
+    static ngx_int_t  days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+                                 30, 31 };
+
+    if (len < 10
+        || ngx_http_notify_digits(s, 4, &y) != NGX_OK || s[4] != '-'
+        || ngx_http_notify_digits(s + 5, 2, &mo) != NGX_OK || s[7] != '-'
+        || ngx_http_notify_digits(s + 8, 2, &d) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (mo < 1 || mo > 12 || d < 1) {
+        return NGX_ERROR;
+    }
+
+    mdays = days[mo - 1];
+
+    if (mo == 2 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
+        mdays = 28;
+    }
+
+    if (d > mdays) {
+        return NGX_ERROR;
+    }
+
+    if (len == 10) {
+        return NGX_OK;
+    }
+
+    if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || len < 16
+        || ngx_http_notify_digits(s + 11, 2, &h) != NGX_OK || s[13] != ':'
+        || ngx_http_notify_digits(s + 14, 2, &mi) != NGX_OK
+        || h > 23 || mi > 59)
+    {
+        return NGX_ERROR;
+    }
+
+    i = 16;
+
+    if (i < len && s[i] == ':') {
+        if (len < 19 || ngx_http_notify_digits(s + 17, 2, &sec) != NGX_OK
+            || sec > 60)
+        {
+            return NGX_ERROR;
+        }
+
+        i = 19;
+
+        if (i < len && s[i] == '.') {
+            i++;
+
+            if (i == len || s[i] < '0' || s[i] > '9') {
+                return NGX_ERROR;
+            }
+
+            while (i < len && s[i] >= '0' && s[i] <= '9') {
+                i++;
+            }
+        }
+    }
+
+    if (i == len) {
+        return NGX_OK;
+    }
+
+    if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == len) {
+        return NGX_OK;
+    }
+
+    if (s[i] != '+' && s[i] != '-') {
+        return NGX_ERROR;
+    }
+
+    i++;
+
+    if (len - i == 5 && s[i + 2] == ':'
+        && ngx_http_notify_digits(s + i, 2, &h) == NGX_OK
+        && ngx_http_notify_digits(s + i + 3, 2, &mi) == NGX_OK
+        && h < 24 && mi < 60)
+    {
+        return NGX_OK;
+    }
+
+    if (len - i == 4
+        && ngx_http_notify_digits(s + i, 2, &h) == NGX_OK
+        && ngx_http_notify_digits(s + i + 2, 2, &mi) == NGX_OK
+        && h < 24 && mi < 60)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* an absolute http or https URL with a host and no white space */
+
+ngx_int_t
+ngx_http_notify_valid_http_url(const char *s, size_t len)
+{
+    size_t  i, host;
+
+    if (len > 7 && ngx_strncasecmp((u_char *) s, (u_char *) "http://", 7)
+                   == 0)
+    {
+        i = 7;
+
+    } else if (len > 8
+               && ngx_strncasecmp((u_char *) s, (u_char *) "https://", 8)
+                  == 0)
+    {
+        i = 8;
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    for (host = i; i < len; i++) {
+        if ((u_char) s[i] <= 0x20 || s[i] == 0x7f) {
+            return NGX_ERROR;
+        }
+
+        if (host != (size_t) -1
+            && (s[i] == '/' || s[i] == '?' || s[i] == '#'))
+        {
+            if (i == host) {
+                return NGX_ERROR;
+            }
+
+            host = (size_t) -1;
+        }
+    }
+
+    if (host != (size_t) -1 && host == len) {
+        return NGX_ERROR;
+    }
+
+    if (host != (size_t) -1 && s[host] == ':') {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* sets the error to answer; returns NGX_ERROR to be returned on */
+
+ngx_int_t
+ngx_http_notify_fail(ngx_http_notify_req_t *nr, ngx_http_notify_err_e error,
+    ngx_uint_t status, const char *fmt, ...)
+{
+    u_char   *p, buf[1024];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_http_notify_utf8_mend(buf, p);
+
+    nr->error = error;
+    nr->status = status;
+
+    nr->message.data = ngx_pstrdup(nr->request->pool,
+                                   &(ngx_str_t) { p - buf, buf });
+    nr->message.len = nr->message.data ? (size_t) (p - buf) : 0;
+
+    return NGX_ERROR;
+}
+
+
+/* adds one validation message for a field; the answer lists them all */
+
+ngx_int_t
+ngx_http_notify_field_error(ngx_http_notify_req_t *nr, const char *field,
+    const char *fmt, ...)
+{
+    u_char   *p, buf[1024];
+    json_t   *list;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_http_notify_utf8_mend(buf, p);
+
+    if (nr->fields == NULL) {
+        nr->fields = json_object();
+        if (nr->fields == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    list = json_object_get(nr->fields, field);
+
+    if (list == NULL) {
+        list = json_array();
+        if (list == NULL || json_object_set_new(nr->fields, field, list)) {
+            return NGX_ERROR;
+        }
+    }
+
+    json_array_append_new(list, json_stringn((char *) buf, p - buf));
+
+    nr->error = NGX_HTTP_NOTIFY_ERR_INVALID;
+    nr->status = NGX_HTTP_BAD_REQUEST;
+    ngx_str_set(&nr->message, "One or more validation errors occurred.");
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * The stored notification could not be put together: jansson's text says
+ * why ("Out of memory", "Invalid UTF-8 string", ...).
+ */
+
+ngx_int_t
+ngx_http_notify_note_failed(ngx_http_notify_req_t *nr, json_error_t *err)
+{
+    return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "the notification could not be built: %s",
+                                err->text);
+}

@@ -1,0 +1,196 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The core every stage of the module may use: errors, time, JSON, the
+ * per-request context and the HTTP answers, and the inbound notification
+ * with the dialect interface, which the dialects fill and the flow drives.
+ * It includes no other header of the module, so that every folder can
+ * depend on it and it on none.
+ */
+
+
+#ifndef _NGX_HTTP_NOTIFY_CORE_H_INCLUDED_
+#define _NGX_HTTP_NOTIFY_CORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+
+/* how deep a request body may nest (objects and arrays) */
+#define NGX_HTTP_NOTIFY_JSON_DEPTH  32
+
+/* the longest user id: the directory refuses longer, the store keys by it */
+#define NGX_HTTP_NOTIFY_USER_MAX    256
+
+
+/* what went wrong, for the dialect to say in its own shape */
+typedef enum {
+    NGX_HTTP_NOTIFY_ERR_NONE = 0,
+    NGX_HTTP_NOTIFY_ERR_KEY_MISSING,           /* subscription key */
+    NGX_HTTP_NOTIFY_ERR_KEY_INVALID,
+    NGX_HTTP_NOTIFY_ERR_AUTH,                  /* no or bad token */
+    NGX_HTTP_NOTIFY_ERR_FORBIDDEN,             /* valid token, no right */
+    NGX_HTTP_NOTIFY_ERR_METHOD,
+    NGX_HTTP_NOTIFY_ERR_MEDIA_TYPE,
+    NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+    NGX_HTTP_NOTIFY_ERR_JSON,                  /* not JSON, not an object */
+    NGX_HTTP_NOTIFY_ERR_INVALID,               /* validation, see fields */
+    NGX_HTTP_NOTIFY_ERR_MISSING,               /* a required field (400) */
+    NGX_HTTP_NOTIFY_ERR_UNRESOLVED,            /* nobody to notify */
+    NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
+    NGX_HTTP_NOTIFY_ERR_STORE,                 /* 503 */
+    NGX_HTTP_NOTIFY_ERR_INTERNAL               /* 500 */
+} ngx_http_notify_err_e;
+
+
+/* the caller's authentication (auth/) and an inbound notification */
+typedef struct ngx_http_notify_auth_s     ngx_http_notify_auth_t;
+typedef struct ngx_http_notify_req_s      ngx_http_notify_req_t;
+
+
+/* the module's per-request context, made on first use */
+typedef struct {
+    ngx_http_notify_auth_t     *auth;          /* set by authenticate() */
+    ngx_http_notify_req_t      *inbound;       /* notify_inbound */
+    void                       *feed;          /* notify_feed */
+    void                       *delivery;      /* a delivery subrequest's */
+    ngx_str_t                   delivery_status;
+    off_t                       body_seen;     /* notify_inbound: bytes */
+    unsigned                    body_too_large:1;  /* dropped past
+                                                      notify_max_body */
+} ngx_http_notify_ctx_t;
+
+
+typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
+
+
+/* a set of pointers (users, groups) with a value each (inbound/) */
+typedef struct {
+    void                       *key;
+    ngx_int_t                   value;
+} ngx_http_notify_set_slot_t;
+
+typedef struct {
+    ngx_http_notify_set_slot_t *slots;
+    ngx_uint_t                  size;          /* a power of two */
+    ngx_uint_t                  n;
+} ngx_http_notify_set_t;
+
+
+/*
+ * One inbound notification on its way through the flow.  Lives in the
+ * request pool; the JSON objects are freed by the request's cleanup.
+ */
+struct ngx_http_notify_req_s {
+    ngx_http_request_t         *request;
+    ngx_http_notify_dialect_t  *dialect;
+    ngx_http_notify_auth_t     *auth;
+    ngx_str_t                   tenant;        /* notify_tenant, else the
+                                                  server's name */
+
+    ngx_str_t                   raw;           /* the request body */
+    json_t                     *body;          /* parsed, or NULL */
+    json_t                     *note;          /* the canonical notification */
+    json_t                     *answer;        /* success answer, no "id" */
+    json_t                     *unresolved;    /* array of strings */
+
+    ngx_array_t                 recipients;    /* ngx_http_notify_user_t * */
+    ngx_http_notify_set_t       users;         /* recipients, de-duplicated */
+    ngx_http_notify_set_t       groups;        /* groups expanded */
+
+    u_char                      idem[32];      /* idempotency key */
+    u_char                      chain[32];     /* chain key (replacement) */
+    unsigned                    has_idem:1;
+    unsigned                    has_chain:1;
+    unsigned                    skip_store:1;  /* answer, store nothing */
+    unsigned                    deliver_now:1; /* a subrequest after commit */
+
+    ngx_http_notify_err_e       error;
+    ngx_uint_t                  status;        /* HTTP status to answer */
+    ngx_str_t                   message;       /* human text, for errors */
+    json_t                      *fields;       /* validation errors:
+                                                  {"field": ["msg", ...]} */
+    ngx_uint_t                  success;       /* status of a success */
+
+    struct ngx_http_notify_store_op_s  *op;    /* the commit (store/) */
+
+    void                       *data;          /* the dialect's own state */
+};
+
+
+/*
+ * A dialect: the functions that make one inbound API.  The flow calls
+ * them in this order: check_headers (before anything else), then the
+ * method, the token and the role are checked, then check_request (before
+ * the body is read), parse (body to canonical notification, validation),
+ * authorize, expand (recipients), answer (the success answer to keep),
+ * and once the notification is durable, send_answer (optional: without it,
+ * the answer is sent as JSON, or as no body when there is none).
+ * send_error renders any error in the dialect's shape.
+ */
+struct ngx_http_notify_dialect_s {
+    ngx_str_t                   name;
+    ngx_uint_t                  methods;
+    ngx_str_t                   default_role;  /* when no notify_require_role */
+
+    ngx_int_t                 (*check_headers)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*check_request)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*parse)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*authorize)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*expand)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*answer)(ngx_http_notify_req_t *nr);
+    ngx_int_t                 (*send_answer)(ngx_http_notify_req_t *nr,
+                                             json_t *answer);
+    ngx_int_t                 (*send_error)(ngx_http_notify_req_t *nr);
+    unsigned                    no_allow:1;    /* no "Allow" on a 405 */
+};
+
+
+/* time, text and JSON (ngx_http_notify_core.c) */
+u_char *ngx_http_notify_iso8601(u_char *buf, time_t t);
+json_t *ngx_http_notify_json_str(ngx_str_t *s);
+json_t *ngx_http_notify_json_load(ngx_str_t *text, size_t flags,
+    json_error_t *err);
+ngx_uint_t ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
+    ngx_str_t *type);
+ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);
+ngx_int_t ngx_http_notify_valid_http_url(const char *s, size_t len);
+
+/* the errors of an inbound notification (ngx_http_notify_core.c) */
+ngx_int_t ngx_http_notify_fail(ngx_http_notify_req_t *nr,
+    ngx_http_notify_err_e error, ngx_uint_t status, const char *fmt, ...);
+ngx_int_t ngx_http_notify_field_error(ngx_http_notify_req_t *nr,
+    const char *field, const char *fmt, ...);
+ngx_int_t ngx_http_notify_note_failed(ngx_http_notify_req_t *nr,
+    json_error_t *err);
+
+/* the context, headers and answers (ngx_http_notify_http.c) */
+ngx_http_notify_ctx_t *ngx_http_notify_get_ctx(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_notify_header(ngx_list_t *headers,
+    const char *name);
+ngx_int_t ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_notify_set_www_authenticate(ngx_http_request_t *r);
+ngx_int_t ngx_http_notify_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
+ngx_int_t ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, json_t *json, size_t flags);
+ngx_int_t ngx_http_notify_send_header(ngx_http_request_t *r);
+ngx_int_t ngx_http_notify_send_empty(ngx_http_request_t *r,
+    ngx_uint_t status);
+ngx_int_t ngx_http_notify_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, u_char *data, size_t len);
+
+
+extern ngx_module_t  ngx_http_notify_module;
+
+
+#endif /* _NGX_HTTP_NOTIFY_CORE_H_INCLUDED_ */

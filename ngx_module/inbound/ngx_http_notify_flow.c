@@ -1,0 +1,510 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The one flow every inbound dialect goes through (DESIGN.md):
+ *
+ *   request -> dialect headers -> method -> authenticate -> role ->
+ *   dialect request checks -> read body -> parse + validate ->
+ *   authorize -> expand recipients -> commit (group commit, fsync off the
+ *   event loop) -> answer in the dialect's contract
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <nginx.h>
+
+#include "ngx_http_notify_module.h"
+
+
+static void ngx_http_notify_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_process(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_read_body(ngx_http_notify_req_t *nr);
+static void ngx_http_notify_committed(ngx_http_notify_store_op_t *op);
+static ngx_int_t ngx_http_notify_error(ngx_http_notify_req_t *nr);
+static ngx_int_t ngx_http_notify_send_answer(ngx_http_notify_req_t *nr);
+static void ngx_http_notify_cleanup(void *data);
+static ngx_int_t ngx_http_notify_set_allow(ngx_http_notify_req_t *nr);
+
+
+ngx_int_t
+ngx_http_notify_inbound_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_array_t                 *roles, dflt;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_notify_ctx_t       *ctx;
+    ngx_http_notify_req_t       *nr;
+    ngx_http_notify_dialect_t   *d;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+    d = nlcf->dialect;
+
+    ctx = ngx_http_notify_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nr = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_req_t));
+    if (nr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nr->op = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_store_op_t));
+    if (nr->op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_notify_cleanup;
+    cln->data = nr;
+
+    nr->request = r;
+    nr->dialect = d;
+    ctx->inbound = nr;
+
+    if (ngx_array_init(&nr->recipients, r->pool, 8,
+                       sizeof(ngx_http_notify_user_t *))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ngx_http_notify_store_ready()) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_STORE,
+                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                             "The notification store is not available.");
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->check_headers && d->check_headers(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (!(r->method & d->methods)) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_METHOD,
+                             NGX_HTTP_NOT_ALLOWED,
+                             "The method %V is not allowed.",
+                             &r->method_name);
+        return ngx_http_notify_error(nr);
+    }
+
+    nr->auth = ngx_http_notify_authenticate(r,
+                                            ngx_http_notify_main_conf(r)->jwt);
+    if (nr->auth == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (nr->auth->error != NGX_HTTP_NOTIFY_AUTH_OK) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_AUTH,
+                             NGX_HTTP_UNAUTHORIZED, "%V", &nr->auth->reason);
+        return ngx_http_notify_error(nr);
+    }
+
+    roles = nlcf->roles;
+
+    if (roles == NULL && d->default_role.len) {
+        dflt.elts = &d->default_role;
+        dflt.nelts = 1;
+        roles = &dflt;
+    }
+
+    if (roles && roles->nelts
+        && !ngx_http_notify_has_role(nr->auth->principal, roles))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "notify: the caller holds none of the roles required");
+
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_FORBIDDEN,
+                             NGX_HTTP_FORBIDDEN,
+                             "The caller does not hold a required role.");
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->check_request && d->check_request(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (r->headers_in.content_length_n > (off_t) nlcf->max_body) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+                             NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                             "The request body is larger than %uz bytes.",
+                             nlcf->max_body);
+        return ngx_http_notify_error(nr);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_notify_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_notify_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_notify_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+
+    rc = ngx_http_notify_process(ctx->inbound);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_notify_process(ngx_http_notify_req_t *nr)
+{
+    ngx_uint_t                   i;
+    ngx_str_t                   *ids;
+    ngx_http_request_t          *r;
+    ngx_http_notify_user_t     **users;
+    ngx_http_notify_dialect_t   *d;
+    ngx_http_notify_store_op_t  *op;
+
+    r = nr->request;
+    d = nr->dialect;
+
+    if (ngx_http_notify_read_body(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (ngx_http_notify_tenant(r, &nr->tenant) != NGX_OK) {
+        (void) ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "notify_tenant could not be evaluated");
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->parse(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->authorize && d->authorize(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->expand(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (d->answer(nr) != NGX_OK) {
+        return ngx_http_notify_error(nr);
+    }
+
+    if (nr->skip_store) {
+        /* the dialect answers without storing anything (nobody to tell) */
+        nr->op->answer = nr->answer;
+        nr->answer = NULL;
+
+        return ngx_http_notify_send_answer(nr);
+    }
+
+    /* commit: the notification, one feed entry per recipient, and the
+       delivery in the outbox */
+
+    if (ngx_http_notify_delivery_plan(nr) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ids = ngx_palloc(r->pool, (nr->recipients.nelts + 1) * sizeof(ngx_str_t));
+    if (ids == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    users = nr->recipients.elts;
+
+    for (i = 0; i < nr->recipients.nelts; i++) {
+        ids[i] = users[i]->id;
+    }
+
+    op = nr->op;
+
+    op->type = NGX_HTTP_NOTIFY_OP_PUT;
+    op->note = nr->note;
+    op->recipients = ids;
+    op->nrecipients = nr->recipients.nelts;
+    op->created = ngx_time();
+    op->answer = nr->answer;
+    nr->answer = NULL;
+
+    if (nr->has_idem) {
+        ngx_memcpy(op->idem, nr->idem, sizeof(op->idem));
+        op->has_idem = 1;
+    }
+
+    if (nr->has_chain) {
+        ngx_memcpy(op->chain, nr->chain, sizeof(op->chain));
+        op->has_chain = 1;
+    }
+
+    op->done = ngx_http_notify_committed;
+    op->data = nr;
+    op->log = r->connection->log;
+
+    /*
+     * The request stays alive on the count that reading the body took;
+     * ngx_http_notify_committed() finalizes it.
+     */
+
+    ngx_http_notify_store_post(op);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_notify_committed(ngx_http_notify_store_op_t *op)
+{
+    ngx_int_t               rc;
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_http_notify_req_t  *nr;
+
+    nr = op->data;
+    r = nr->request;
+    c = r->connection;
+
+    ngx_http_notify_delivery_start(nr);
+
+    if (op->rc != NGX_OK) {
+        ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_STORE,
+                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                             "The notification could not be stored.");
+        rc = ngx_http_notify_error(nr);
+
+    } else {
+        if (op->duplicate) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "notify: idempotent replay, nothing stored");
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "notify: stored notification %016uxL for"
+                          " %ui recipients, %ui groups expanded",
+                          op->seq, op->nrecipients, nr->groups.n);
+        }
+
+        rc = ngx_http_notify_send_answer(nr);
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    /* this runs from the store's event, not the connection's: the
+       delivery subrequest posted above is to be run here */
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the success answer: the dialect's own way, else JSON (or no body) */
+
+static ngx_int_t
+ngx_http_notify_send_answer(ngx_http_notify_req_t *nr)
+{
+    ngx_http_request_t  *r;
+
+    r = nr->request;
+
+    if (nr->dialect->send_answer) {
+        return nr->dialect->send_answer(nr, nr->op->answer);
+    }
+
+    if (nr->op->answer) {
+        return ngx_http_notify_send_json(r, nr->success, NULL, nr->op->answer,
+                                         0);
+    }
+
+    return ngx_http_notify_send_empty(r, nr->success);
+}
+
+
+/*
+ * The body, in one piece: small bodies are in memory, larger ones may be
+ * in a temporary file (client_body_buffer_size).
+ */
+
+static ngx_int_t
+ngx_http_notify_read_body(ngx_http_notify_req_t *nr)
+{
+    off_t                        len;
+    u_char                      *p;
+    ssize_t                      n;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_request_t          *r;
+    ngx_http_notify_ctx_t       *ctx;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    r = nr->request;
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+
+    if (ctx->body_too_large) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "The request body is larger than %uz"
+                                    " bytes.", nlcf->max_body);
+    }
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_str_set(&nr->raw, "");
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > (off_t) nlcf->max_body) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_TOO_LARGE,
+                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "The request body is larger than %uz"
+                                    " bytes.", nlcf->max_body);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "Out of memory.");
+    }
+
+    nr->raw.data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                            "The request body could not be"
+                                            " read.");
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *p = '\0';
+    nr->raw.len = p - nr->raw.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_error(ngx_http_notify_req_t *nr)
+{
+    ngx_http_request_t  *r;
+
+    r = nr->request;
+
+    if (nr->status == 0) {
+        nr->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        nr->error = NGX_HTTP_NOTIFY_ERR_INTERNAL;
+    }
+
+    if (nr->status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        && nr->error != NGX_HTTP_NOTIFY_ERR_STORE)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "notify: %V", &nr->message);
+    }
+
+    if (nr->error == NGX_HTTP_NOTIFY_ERR_METHOD && !nr->dialect->no_allow
+        && ngx_http_notify_set_allow(nr) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return nr->dialect->send_error(nr);
+}
+
+
+static ngx_int_t
+ngx_http_notify_set_allow(ngx_http_notify_req_t *nr)
+{
+    u_char      *p;
+    ngx_str_t    allow;
+    ngx_uint_t   i;
+
+    static struct {
+        ngx_uint_t   method;
+        char        *name;
+    } methods[] = {
+        { NGX_HTTP_GET, "GET" },
+        { NGX_HTTP_HEAD, "HEAD" },
+        { NGX_HTTP_POST, "POST" },
+        { NGX_HTTP_PUT, "PUT" },
+        { NGX_HTTP_DELETE, "DELETE" },
+        { 0, NULL }
+    };
+
+    p = ngx_pnalloc(nr->request->pool, sizeof("GET, HEAD, POST, PUT, DELETE"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    allow.data = p;
+
+    for (i = 0; methods[i].name; i++) {
+        if (nr->dialect->methods & methods[i].method) {
+            if (p != allow.data) {
+                *p++ = ','; *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, methods[i].name, ngx_strlen(methods[i].name));
+        }
+    }
+
+    allow.len = p - allow.data;
+
+    return ngx_http_notify_set_header(nr->request, "Allow", &allow);
+}
+
+
+static void
+ngx_http_notify_cleanup(void *data)
+{
+    ngx_http_notify_req_t *nr = data;
+
+    json_decref(nr->body);
+    json_decref(nr->note);
+    json_decref(nr->answer);
+    json_decref(nr->unresolved);
+    json_decref(nr->fields);
+    json_decref(nr->op->answer);
+}
+
