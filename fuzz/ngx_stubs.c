@@ -639,9 +639,6 @@ ngx_uint_t
 ngx_http_notify_directory_installed(ngx_http_notify_apps_t *apps,
     ngx_str_t *app_id)
 {
-<<<<<<< HEAD
-    return 0;
-=======
     return 1;
 }
 
@@ -653,5 +650,4 @@ ngx_http_notify_directory_member(ngx_array_t *members,
     ngx_http_notify_user_t *user)
 {
     return 1;
->>>>>>> redesign-layout
 }
