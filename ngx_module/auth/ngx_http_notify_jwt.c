@@ -1530,16 +1530,11 @@ ngx_http_notify_jwt_token(ngx_http_request_t *r, ngx_http_notify_auth_t *auth,
                                           "no token");
     }
 
-    p = h->value.data;
-    last = p + h->value.len;
+    *token = h->value;
+    ngx_http_notify_trim(token);
 
-    while (p < last && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
-    }
+    p = token->data;
+    last = p + token->len;
 
     if (last - p >= 6
         && ngx_strncasecmp(p, (u_char *) "Bearer", 6) == 0

@@ -98,6 +98,64 @@ ngx_http_notify_utf8_mend(u_char *p, u_char *last)
 }
 
 
+/* blanks (spaces and tabs) off both ends of a header's value, in place */
+
+void
+ngx_http_notify_trim(ngx_str_t *s)
+{
+    u_char  *p, *last;
+
+    p = s->data;
+    last = p + s->len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    s->data = p;
+    s->len = last - p;
+}
+
+
+/*
+ * FNV-1a over the (with "caseless", ASCII-lowercased) bytes, then
+ * MurmurHash3's finaliser so that the low bits, which pick the slot of
+ * an open-addressing table, depend on every byte.
+ */
+
+uint32_t
+ngx_http_notify_hash(u_char *p, size_t len, ngx_uint_t caseless)
+{
+    u_char    c;
+    uint32_t  h;
+
+    h = 2166136261u;
+
+    while (len--) {
+        c = *p++;
+
+        if (caseless) {
+            c = ngx_tolower(c);
+        }
+
+        h ^= c;
+        h *= 16777619u;
+    }
+
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+
+    return h;
+}
+
+
 /* a string, or null when it is empty (an absent claim): a new reference */
 
 json_t *
@@ -151,16 +209,13 @@ ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
         end = p + value->len;
     }
 
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-
     type->data = p;
     type->len = end - p;
+
+    ngx_http_notify_trim(type);
+
+    p = type->data;
+    end = p + type->len;
 
     if (type->len == 16
         && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
@@ -254,6 +309,51 @@ ngx_http_notify_json_load(ngx_str_t *text, size_t flags, json_error_t *err)
     }
 
     return json_loadb((char *) text->data, text->len, flags, err);
+}
+
+
+/*
+ * The request body as a JSON object into nr->body, or the dialect's own
+ * error (see ngx_http_notify_json_body_t) when it is not JSON or not an
+ * object.  An empty body is the dialect's to judge before.
+ */
+
+ngx_int_t
+ngx_http_notify_json_object_body(ngx_http_notify_req_t *nr,
+    const ngx_http_notify_json_body_t *jb)
+{
+    int           line, column;
+    json_error_t  err;
+
+    nr->body = ngx_http_notify_json_load(&nr->raw, jb->flags, &err);
+
+    if (nr->body == NULL) {
+        line = err.line;
+        column = err.column;
+
+        if (jb->from_zero) {
+            line--;
+            column = (column > 0) ? column - 1 : 0;
+        }
+
+        if (jb->field) {
+            return ngx_http_notify_field_error(nr, jb->field, jb->syntax,
+                                               err.text, line, column);
+        }
+
+        return ngx_http_notify_fail(nr, jb->error, jb->status, jb->syntax,
+                                    err.text, line, column);
+    }
+
+    if (json_is_object(nr->body)) {
+        return NGX_OK;
+    }
+
+    if (jb->field) {
+        return ngx_http_notify_field_error(nr, jb->field, jb->not_object);
+    }
+
+    return ngx_http_notify_fail(nr, jb->error, jb->status, jb->not_object);
 }
 
 

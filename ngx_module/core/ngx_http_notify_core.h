@@ -154,11 +154,34 @@ struct ngx_http_notify_dialect_s {
 };
 
 
+/*
+ * How a dialect says that its request body is not a JSON object, in its
+ * own words: "syntax" is a format given jansson's text, the line and the
+ * column; "not_object" a plain message.  With "field" set, each is a
+ * validation error of that field (ngx_http_notify_field_error()), else
+ * the notification's error and status (ngx_http_notify_fail()).
+ */
+typedef struct {
+    ngx_http_notify_err_e       error;
+    ngx_uint_t                  status;
+    const char                 *field;
+    const char                 *syntax;
+    const char                 *not_object;
+    size_t                      flags;         /* jansson's decoding flags */
+    unsigned                    from_zero:1;   /* line and column count
+                                                  from 0 */
+} ngx_http_notify_json_body_t;
+
+
 /* time, text and JSON (ngx_http_notify_core.c) */
 u_char *ngx_http_notify_iso8601(u_char *buf, time_t t);
+void ngx_http_notify_trim(ngx_str_t *s);
+uint32_t ngx_http_notify_hash(u_char *p, size_t len, ngx_uint_t caseless);
 json_t *ngx_http_notify_json_str(ngx_str_t *s);
 json_t *ngx_http_notify_json_load(ngx_str_t *text, size_t flags,
     json_error_t *err);
+ngx_int_t ngx_http_notify_json_object_body(ngx_http_notify_req_t *nr,
+    const ngx_http_notify_json_body_t *jb);
 ngx_uint_t ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
     ngx_str_t *type);
 ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);

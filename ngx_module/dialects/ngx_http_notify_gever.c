@@ -99,6 +99,18 @@ ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
 };
 
 
+/* a body that is not a JSON object (an empty one is the empty object) */
+static const ngx_http_notify_json_body_t  ngx_http_notify_gever_body = {
+    NGX_HTTP_NOTIFY_ERR_JSON,
+    NGX_HTTP_BAD_REQUEST,
+    NULL,
+    "The request body is not valid JSON: %s (line %d, column %d).",
+    "The request body must be a JSON object.",
+    0,
+    0
+};
+
+
 /* the fields of the schema, in its order */
 static const char  *ngx_http_notify_gever_fields[] = {
     "notification_recipients",
@@ -136,23 +148,11 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
                                         "out of memory");
         }
 
-    } else {
-        nr->body = ngx_http_notify_json_load(&nr->raw, 0, &err);
-
-        if (nr->body == NULL) {
-            return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
-                                        NGX_HTTP_BAD_REQUEST,
-                                        "The request body is not valid"
-                                        " JSON: %s (line %d, column %d).",
-                                        err.text, err.line, err.column);
-        }
-
-        if (!json_is_object(nr->body)) {
-            return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
-                                        NGX_HTTP_BAD_REQUEST,
-                                        "The request body must be a JSON"
-                                        " object.");
-        }
+    } else if (ngx_http_notify_json_object_body(nr,
+                                                &ngx_http_notify_gever_body)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_http_notify_gever_authorize(nr) != NGX_OK) {
@@ -1293,8 +1293,7 @@ ngx_http_notify_gever_privileged(ngx_http_notify_req_t *nr)
 static ngx_uint_t
 ngx_http_notify_gever_suppressed(ngx_http_request_t *r)
 {
-    u_char           *p, *last;
-    size_t            len;
+    ngx_str_t         v;
     ngx_uint_t        i;
     ngx_table_elt_t  *h;
 
@@ -1308,21 +1307,13 @@ ngx_http_notify_gever_suppressed(ngx_http_request_t *r)
         return 0;
     }
 
-    p = h->value.data;
-    last = p + h->value.len;
-
-    while (p < last && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
-    }
-
-    len = last - p;
+    v = h->value;
+    ngx_http_notify_trim(&v);
 
     for (i = 0; yes[i].len; i++) {
-        if (yes[i].len == len && ngx_strncasecmp(p, yes[i].data, len) == 0) {
+        if (yes[i].len == v.len
+            && ngx_strncasecmp(v.data, yes[i].data, v.len) == 0)
+        {
             return 1;
         }
     }

@@ -183,6 +183,23 @@ ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
 };
 
 
+/* Graph says the same of a body of another type, not JSON, no object */
+
+#define NGX_HTTP_NOTIFY_GRAPH_UNREADABLE                                     \
+    "Unable to read JSON request payload. Please ensure Content-Type header" \
+    " is set and payload is of valid JSON format."
+
+static const ngx_http_notify_json_body_t  ngx_http_notify_graph_body = {
+    NGX_HTTP_NOTIFY_ERR_INVALID,
+    NGX_HTTP_BAD_REQUEST,
+    NULL,
+    NGX_HTTP_NOTIFY_GRAPH_UNREADABLE,
+    NGX_HTTP_NOTIFY_GRAPH_UNREADABLE,
+    0,
+    0
+};
+
+
 static ngx_str_t  ngx_http_notify_graph_kinds[] = {
     ngx_string("aadUserNotificationRecipient"),
     ngx_string("teamMembersNotificationRecipient"),
@@ -681,16 +698,15 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
                                          " expected.");
     }
 
-    if (ngx_http_notify_graph_json_type(nr->request) == NGX_OK) {
-        nr->body = ngx_http_notify_json_load(&nr->raw, 0, &err);
+    if (ngx_http_notify_graph_json_type(nr->request) != NGX_OK) {
+        return ngx_http_notify_graph_bad(nr,
+                                         NGX_HTTP_NOTIFY_GRAPH_UNREADABLE);
     }
 
-    if (nr->body == NULL || !json_is_object(nr->body)) {
-        return ngx_http_notify_graph_bad(nr, "Unable to read JSON request"
-                                         " payload. Please ensure"
-                                         " Content-Type header is set and"
-                                         " payload is of valid JSON"
-                                         " format.");
+    if (ngx_http_notify_json_object_body(nr, &ngx_http_notify_graph_body)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_http_notify_graph_parameters(nr, ctx) != NGX_OK) {

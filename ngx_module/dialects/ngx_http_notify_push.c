@@ -95,6 +95,18 @@ ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
 };
 
 
+/* a body that is not a JSON object */
+static const ngx_http_notify_json_body_t  ngx_http_notify_push_body = {
+    NGX_HTTP_NOTIFY_ERR_JSON,
+    NGX_HTTP_BAD_REQUEST,
+    NULL,
+    "The request body is not JSON: %s (line %d, column %d).",
+    "The request body must be a JSON object.",
+    JSON_DECODE_ANY,
+    0
+};
+
+
 /*
  * The Type values and the feed's "event" for each.  The event names are
  * stable: notify_push_type flags name them.  A Type not listed here is
@@ -167,21 +179,10 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
                                     " object.");
     }
 
-    nr->body = ngx_http_notify_json_load(&nr->raw, JSON_DECODE_ANY, &err);
-
-    if (nr->body == NULL) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
-                                    NGX_HTTP_BAD_REQUEST,
-                                    "The request body is not JSON: %s"
-                                    " (line %d, column %d).",
-                                    err.text, err.line, err.column);
-    }
-
-    if (!json_is_object(nr->body)) {
-        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
-                                    NGX_HTTP_BAD_REQUEST,
-                                    "The request body must be a JSON"
-                                    " object.");
+    if (ngx_http_notify_json_object_body(nr, &ngx_http_notify_push_body)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     /* every field is checked, so that the message lists every problem */

@@ -51,6 +51,19 @@ ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
 };
 
 
+/* a body that is not a JSON object: ASP.NET's words, on the field "$" */
+static const ngx_http_notify_json_body_t  ngx_http_notify_syntphony_body = {
+    NGX_HTTP_NOTIFY_ERR_INVALID,
+    NGX_HTTP_BAD_REQUEST,
+    "$",
+    "%s. Path: $ | LineNumber: %d | BytePositionInLine: %d.",
+    "The JSON value could not be converted to"
+    " SetExternalNotificationRequest. Path: $.",
+    0,
+    1
+};
+
+
 /* the API gateway's subscription key, checked before anything else */
 
 static ngx_int_t
@@ -184,23 +197,11 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
                                            " required.");
     }
 
-    nr->body = ngx_http_notify_json_load(&nr->raw, 0, &err);
-
-    if (nr->body == NULL) {
-        return ngx_http_notify_field_error(nr, "$",
-                                           "%s. Path: $ | LineNumber: %d |"
-                                           " BytePositionInLine: %d.",
-                                           err.text, err.line - 1,
-                                           err.column > 0 ? err.column - 1
-                                                          : 0);
-    }
-
-    if (!json_is_object(nr->body)) {
-        return ngx_http_notify_field_error(nr, "$",
-                                           "The JSON value could not be"
-                                           " converted to"
-                                           " SetExternalNotificationRequest."
-                                           " Path: $.");
+    if (ngx_http_notify_json_object_body(nr,
+                                         &ngx_http_notify_syntphony_body)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     /* every field is checked, so that the answer lists every error */
