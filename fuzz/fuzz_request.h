@@ -119,8 +119,7 @@ ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
     ngx_str_set(&nr->tenant, "fuzz-tenant");
     nr->auth = ngx_pcalloc(pool, sizeof(ngx_http_notify_auth_t));
     nr->auth->principal = p;
-    (void) ngx_array_init(&nr->recipients, pool, 8,
-                          sizeof(ngx_http_notify_user_t *));
+    (void) ngx_array_init(&nr->recipients, pool, 8, sizeof(ngx_str_t));
 
     ngx_http_notify_get_ctx(r)->inbound = nr;
 

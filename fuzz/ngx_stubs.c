@@ -585,27 +585,46 @@ static ngx_http_notify_chat_t     ngx_fuzz_chat;
 static ngx_http_notify_channel_t  ngx_fuzz_channel;
 
 
-ngx_http_notify_user_t *
+ngx_int_t
 ngx_http_notify_directory_user(ngx_http_notify_directory_t *dir,
-    ngx_str_t *id)
+    ngx_str_t *id, ngx_http_notify_user_t *user)
 {
-    return (id->len && id->data[0] == 'u') ? &ngx_fuzz_user : NULL;
+    if (id->len == 0 || id->data[0] != 'u') {
+        return NGX_DECLINED;
+    }
+
+    *user = ngx_fuzz_user;
+
+    return NGX_OK;
 }
 
 
-ngx_http_notify_user_t *
+ngx_int_t
 ngx_http_notify_directory_user_id(ngx_http_notify_directory_t *dir,
-    ngx_str_t *id)
+    ngx_str_t *id, ngx_http_notify_user_t *user)
 {
-    return ngx_http_notify_directory_user(dir, id);
+    return ngx_http_notify_directory_user(dir, id, user);
 }
 
 
-ngx_http_notify_group_t *
-ngx_http_notify_directory_group(ngx_http_notify_directory_t *dir,
-    ngx_str_t *id)
+/* no groups */
+
+ngx_http_notify_dir_name_e
+ngx_http_notify_directory_name(ngx_http_notify_directory_t *dir,
+    ngx_str_t *name, ngx_http_notify_user_t *user,
+    const ngx_http_notify_group_t **group)
 {
-    return NULL;
+    ngx_http_notify_user_t  u;
+
+    if (ngx_http_notify_directory_user(dir, name, &u) != NGX_OK) {
+        return NGX_HTTP_NOTIFY_DIR_NONE;
+    }
+
+    if (user) {
+        *user = u;
+    }
+
+    return NGX_HTTP_NOTIFY_DIR_USER;
 }
 
 
@@ -646,8 +665,7 @@ ngx_http_notify_directory_installed(ngx_http_notify_apps_t *apps,
 /* and every user is a member of every team and chat */
 
 ngx_uint_t
-ngx_http_notify_directory_member(ngx_array_t *members,
-    ngx_http_notify_user_t *user)
+ngx_http_notify_directory_member(ngx_array_t *members, ngx_str_t *user_id)
 {
     return 1;
 }

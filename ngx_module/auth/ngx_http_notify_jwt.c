@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_notify_core.h"
+#include "ngx_http_notify_directory.h"
 #include "ngx_http_notify_jwt.h"
 
 #include <openssl/core_names.h>
@@ -2306,27 +2307,26 @@ ngx_http_notify_principal_claim(ngx_pool_t *pool,
 }
 
 
-ngx_http_notify_user_t *
+ngx_int_t
 ngx_http_notify_caller_user(ngx_http_notify_directory_t *dir,
     ngx_http_notify_principal_t *p, ngx_str_t *id)
 {
-    ngx_http_notify_user_t  *u;
+    ngx_int_t               rc;
+    ngx_http_notify_user_t  u;
 
     /* the oid never changes: a user id only, as a UPN could be anyone's */
 
-    u = ngx_http_notify_directory_user_id(dir, &p->object_id);
+    rc = ngx_http_notify_directory_user_id(dir, &p->object_id, &u);
 
     /* a name claim can change hands: only ever a user, never a group */
 
-    if (u == NULL) {
-        u = ngx_http_notify_directory_user(dir, &p->user_name);
+    if (rc != NGX_OK) {
+        rc = ngx_http_notify_directory_user(dir, &p->user_name, &u);
     }
 
-    if (id != NULL) {
-        *id = u ? u->id : p->object_id;
-    }
+    *id = (rc == NGX_OK) ? u.id : p->object_id;
 
-    return u;
+    return rc;
 }
 
 

@@ -13,7 +13,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_notify_core.h"
-#include "ngx_http_notify_directory.h"
 
 
 /* why a request is not authenticated (ngx_http_notify_auth_t.error) */
@@ -112,13 +111,12 @@ ngx_int_t ngx_http_notify_principal_claim(ngx_pool_t *pool,
 /*
  * The caller's user in the directory (README: "Who the caller is"): the
  * user whose id is the token's oid, else the user whose id or UPN is its
- * user name; never a group.  NULL when neither is in the directory.  "id",
- * when not NULL, is set to what names the caller: that user's id, else
- * the oid, else empty.
+ * user name; never a group.  NGX_OK: "id" is that user's id; NGX_DECLINED
+ * when neither is in the directory: "id" is what else names the caller,
+ * the oid, or empty.
  */
-ngx_http_notify_user_t *ngx_http_notify_caller_user(
-    ngx_http_notify_directory_t *dir, ngx_http_notify_principal_t *p,
-    ngx_str_t *id);
+ngx_int_t ngx_http_notify_caller_user(ngx_http_notify_directory_t *dir,
+    ngx_http_notify_principal_t *p, ngx_str_t *id);
 
 /* does the principal hold one of these roles (ngx_str_t array)? */
 ngx_uint_t ngx_http_notify_has_role(ngx_http_notify_principal_t *p,

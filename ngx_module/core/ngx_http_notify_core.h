@@ -51,9 +51,13 @@ typedef enum {
 } ngx_http_notify_err_e;
 
 
-/* the caller's authentication (auth/) and an inbound notification */
-typedef struct ngx_http_notify_auth_s     ngx_http_notify_auth_t;
-typedef struct ngx_http_notify_req_s      ngx_http_notify_req_t;
+/*
+ * the caller's authentication (auth/), an inbound notification and the
+ * directory (directory/), which answers by value
+ */
+typedef struct ngx_http_notify_auth_s       ngx_http_notify_auth_t;
+typedef struct ngx_http_notify_req_s        ngx_http_notify_req_t;
+typedef struct ngx_http_notify_directory_s  ngx_http_notify_directory_t;
 
 
 /* the module's per-request context, made on first use */
@@ -72,9 +76,14 @@ typedef struct {
 typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
 
 
-/* a set of pointers (users, groups) with a value each (inbound/) */
+/*
+ * A set of strings (user ids, group ids) with a value each, in the
+ * request's pool (directory/ngx_http_notify_recipients.c).  Keys are
+ * never empty: an empty key is a free slot.
+ */
 typedef struct {
-    void                       *key;
+    ngx_str_t                   key;
+    uint32_t                    hash;
     ngx_int_t                   value;
 } ngx_http_notify_set_slot_t;
 
@@ -102,9 +111,9 @@ struct ngx_http_notify_req_s {
     json_t                     *answer;        /* success answer, no "id" */
     json_t                     *unresolved;    /* array of strings */
 
-    ngx_array_t                 recipients;    /* ngx_http_notify_user_t * */
+    ngx_array_t                 recipients;    /* ngx_str_t: user ids */
     ngx_http_notify_set_t       users;         /* recipients, de-duplicated */
-    ngx_http_notify_set_t       groups;        /* groups expanded */
+    ngx_http_notify_set_t       groups;        /* group ids expanded */
 
     u_char                      idem[32];      /* idempotency key */
     u_char                      chain[32];     /* chain key (replacement) */

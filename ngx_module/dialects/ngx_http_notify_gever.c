@@ -930,9 +930,9 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
     size_t                        i;
     json_t                       *list, *id, *seen, *err;
     ngx_int_t                     rc;
-    ngx_str_t                     name;
+    ngx_str_t                     name, caller;
     ngx_uint_t                    self, resolved;
-    ngx_http_notify_user_t       *user;
+    ngx_http_notify_user_t        user;
     ngx_http_notify_main_conf_t  *nmcf;
 
     nmcf = ngx_http_notify_main_conf(nr->request);
@@ -957,9 +957,17 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
 
         if (self) {
             /* only the caller's own user, never a group */
-            user = ngx_http_notify_caller_user(nmcf->directory,
-                                               nr->auth->principal, NULL);
-            rc = user ? ngx_http_notify_add_user(nr, user) : NGX_DONE;
+            rc = NGX_DONE;
+
+            if (ngx_http_notify_caller_user(nmcf->directory,
+                                            nr->auth->principal, &caller)
+                == NGX_OK
+                && ngx_http_notify_directory_user_id(nmcf->directory,
+                                                     &caller, &user)
+                   == NGX_OK)
+            {
+                rc = ngx_http_notify_add_user(nr, &user);
+            }
 
         } else {
             rc = ngx_http_notify_add_name(nr, nmcf->directory, &name);

@@ -78,8 +78,10 @@ typedef struct {
                                                     the path */
     ngx_http_notify_team_t         *team;
     ngx_http_notify_chat_t         *chat;
-    ngx_http_notify_user_t         *user;        /* the user of the path */
-    ngx_http_notify_user_t         *caller;      /* delegated: the caller */
+    ngx_http_notify_user_t          user;        /* the user of the path */
+    ngx_http_notify_user_t          caller;      /* delegated: the caller's
+                                                    user, an empty id when
+                                                    the directory has none */
     unsigned                        delegated:1;
     unsigned                        rsc:1;       /* app-only, allowed by the
                                                     resource-specific role
@@ -143,6 +145,8 @@ static ngx_int_t ngx_http_notify_graph_add(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_ctx_t *ctx, json_t *rcpt);
 static ngx_int_t ngx_http_notify_graph_add_user(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_ctx_t *ctx, ngx_http_notify_user_t *user);
+static ngx_uint_t ngx_http_notify_graph_caller(
+    ngx_http_notify_graph_ctx_t *ctx, ngx_str_t *user_id);
 static ngx_int_t ngx_http_notify_graph_add_members(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_ctx_t *ctx, ngx_array_t *members,
     ngx_http_notify_channel_t *channel);
@@ -252,6 +256,7 @@ ngx_http_notify_graph_ctx(ngx_http_notify_req_t *nr)
 static ngx_int_t
 ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
 {
+    ngx_str_t                     id;
     ngx_http_notify_graph_ctx_t  *ctx;
     ngx_http_notify_principal_t  *p;
     ngx_http_notify_main_conf_t  *nmcf;
@@ -274,8 +279,11 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
     nmcf = ngx_http_notify_main_conf(nr->request);
     p = nr->auth->principal;
 
-    if (ctx->delegated) {
-        ctx->caller = ngx_http_notify_caller_user(nmcf->directory, p, NULL);
+    if (ctx->delegated
+        && ngx_http_notify_caller_user(nmcf->directory, p, &id) == NGX_OK)
+    {
+        (void) ngx_http_notify_directory_user_id(nmcf->directory, &id,
+                                                 &ctx->caller);
     }
 
     switch (ctx->route) {
@@ -305,9 +313,10 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
         break;
 
     case NGX_HTTP_NOTIFY_GRAPH_USER:
-        ctx->user = ngx_http_notify_directory_user(nmcf->directory, &ctx->id);
-
-        if (ctx->user == NULL) {
+        if (ngx_http_notify_directory_user(nmcf->directory, &ctx->id,
+                                           &ctx->user)
+            != NGX_OK)
+        {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
                                         NGX_HTTP_NOT_FOUND,
                                         "No user found with id or user"
@@ -561,7 +570,7 @@ ngx_http_notify_graph_scope(ngx_http_notify_req_t *nr,
 
     case NGX_HTTP_NOTIFY_GRAPH_USER:
         members = NULL;
-        apps = &ctx->user->apps;
+        apps = &ctx->user.apps;
         break;
 
     default:
@@ -570,7 +579,7 @@ ngx_http_notify_graph_scope(ngx_http_notify_req_t *nr,
 
     if (ctx->delegated) {
         if (members == NULL
-            || ngx_http_notify_directory_member(members, ctx->caller))
+            || ngx_http_notify_directory_member(members, &ctx->caller.id))
         {
             return NGX_OK;
         }
@@ -626,7 +635,7 @@ ngx_http_notify_graph_may_notify(ngx_http_notify_req_t *nr,
                   ? &ctx->team->members : &ctx->chat->members;
 
         if (!(ctx->rsc || ctx->delegated)
-            || ngx_http_notify_directory_member(members, user))
+            || ngx_http_notify_directory_member(members, &user->id))
         {
             return NGX_OK;
         }
@@ -1169,6 +1178,7 @@ ngx_http_notify_graph_entity(ngx_http_notify_req_t *nr,
     ngx_str_t                     seg[NGX_HTTP_NOTIFY_GRAPH_MAX_SEGMENTS];
     ngx_str_t                     id;
     ngx_uint_t                    n, i, ok;
+    ngx_http_notify_user_t        user;
     ngx_http_notify_main_conf_t  *nmcf;
 
     p = (u_char *) json_string_value(value);
@@ -1253,8 +1263,13 @@ ngx_http_notify_graph_entity(ngx_http_notify_req_t *nr,
         if (ngx_http_notify_graph_eq(&seg[1], "users")) {
             nmcf = ngx_http_notify_main_conf(nr->request);
             ok = (n == 6
-                  && ngx_http_notify_directory_user(nmcf->directory, &id)
-                     == ctx->user
+                  && ngx_http_notify_directory_user(nmcf->directory, &id,
+                                                    &user)
+                     == NGX_OK
+                  && user.id.len == ctx->user.id.len
+                  && ngx_memcmp(user.id.data, ctx->user.id.data,
+                                user.id.len)
+                     == 0
                   && ngx_http_notify_graph_eq(&seg[3], "teamwork")
                   && ngx_http_notify_graph_eq(&seg[4], "installedApps"));
             break;
@@ -1522,8 +1537,8 @@ ngx_http_notify_graph_title(ngx_http_notify_req_t *nr,
     pr = nr->auth->principal;
 
     if (ctx->delegated) {
-        actor = (ctx->caller && ctx->caller->display_name.len)
-                ? ctx->caller->display_name
+        actor = ctx->caller.display_name.len
+                ? ctx->caller.display_name
                 : (pr->user_name.len ? pr->user_name : pr->object_id);
 
     } else {
@@ -1674,7 +1689,7 @@ ngx_http_notify_graph_expand(ngx_http_notify_req_t *nr)
     switch (ctx->route) {
 
     case NGX_HTTP_NOTIFY_GRAPH_USER:
-        return ngx_http_notify_graph_add_user(nr, ctx, ctx->user);
+        return ngx_http_notify_graph_add_user(nr, ctx, &ctx->user);
 
     case NGX_HTTP_NOTIFY_GRAPH_RECIPIENTS:
         json_array_foreach(ctx->recipients, i, rcpt) {
@@ -1699,7 +1714,7 @@ ngx_http_notify_graph_add(ngx_http_notify_req_t *nr,
 {
     ngx_str_t                     id;
     ngx_http_notify_graph_kind_e  kind;
-    ngx_http_notify_user_t       *user;
+    ngx_http_notify_user_t        user;
     ngx_http_notify_channel_t    *channel;
     ngx_http_notify_main_conf_t  *nmcf;
 
@@ -1716,20 +1731,20 @@ ngx_http_notify_graph_add(ngx_http_notify_req_t *nr,
                                                                "userId"));
         id.len = json_string_length(json_object_get(rcpt, "userId"));
 
-        user = ngx_http_notify_directory_user(nmcf->directory, &id);
-
-        if (user == NULL) {
+        if (ngx_http_notify_directory_user(nmcf->directory, &id, &user)
+            != NGX_OK)
+        {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
                                         NGX_HTTP_NOT_FOUND,
                                         "No user found with id or user"
                                         " principal name '%V'.", &id);
         }
 
-        if (ngx_http_notify_graph_may_notify(nr, ctx, user) != NGX_OK) {
+        if (ngx_http_notify_graph_may_notify(nr, ctx, &user) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        return ngx_http_notify_graph_add_user(nr, ctx, user);
+        return ngx_http_notify_graph_add_user(nr, ctx, &user);
 
     case NGX_HTTP_NOTIFY_GRAPH_CHANNEL_MEMBERS:
         id.data = (u_char *) json_string_value(json_object_get(rcpt,
@@ -1765,7 +1780,7 @@ static ngx_int_t
 ngx_http_notify_graph_add_user(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_ctx_t *ctx, ngx_http_notify_user_t *user)
 {
-    if (ctx->delegated && user == ctx->caller) {
+    if (ngx_http_notify_graph_caller(ctx, &user->id)) {
         return ngx_http_notify_graph_bad(nr, "A delegated caller cannot send"
                                          " an activity notification to"
                                          " themselves.");
@@ -1778,6 +1793,20 @@ ngx_http_notify_graph_add_user(ngx_http_notify_req_t *nr,
     }
 
     return NGX_OK;
+}
+
+
+/* is it the delegated caller's user (by id: the directory gives values) */
+
+static ngx_uint_t
+ngx_http_notify_graph_caller(ngx_http_notify_graph_ctx_t *ctx,
+    ngx_str_t *user_id)
+{
+    return ctx->delegated
+           && ctx->caller.id.len
+           && ctx->caller.id.len == user_id->len
+           && ngx_memcmp(ctx->caller.id.data, user_id->data, user_id->len)
+              == 0;
 }
 
 
@@ -1816,7 +1845,7 @@ ngx_http_notify_graph_add_members(ngx_http_notify_req_t *nr,
     users = members->elts;
 
     for (i = 0; i < members->nelts; i++) {
-        if (ctx->delegated && users[i] == ctx->caller) {
+        if (ngx_http_notify_graph_caller(ctx, &users[i]->id)) {
             continue;
         }
 

@@ -772,10 +772,9 @@ ngx_http_notify_push_merge(ngx_conf_t *cf, ngx_http_notify_loc_conf_t *conf)
     names = conf->push_recipients->elts;
 
     for (i = 0; i < conf->push_recipients->nelts; i++) {
-        if (ngx_http_notify_directory_user(nmcf->directory, &names[i])
-            == NULL
-            && ngx_http_notify_directory_group(nmcf->directory, &names[i])
-               == NULL)
+        if (ngx_http_notify_directory_name(nmcf->directory, &names[i],
+                                           NULL, NULL)
+            == NGX_HTTP_NOTIFY_DIR_NONE)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"notify_push_recipients\": \"%V\" is no"

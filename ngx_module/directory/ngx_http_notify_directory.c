@@ -118,8 +118,8 @@ static void *ngx_http_notify_dir_table_add(ngx_http_notify_dir_table_t *table,
     void *value);
 static void *ngx_http_notify_dir_table_find(
     ngx_http_notify_dir_table_t *table, u_char *key, size_t len);
-static uint32_t ngx_http_notify_dir_hash(u_char *p, size_t len,
-    ngx_uint_t caseless);
+static void *ngx_http_notify_dir_name(ngx_http_notify_dir_table_t *ids,
+    ngx_http_notify_dir_table_t *upns, ngx_str_t *id_or_upn);
 
 
 char *
@@ -870,8 +870,8 @@ ngx_http_notify_dir_members(ngx_http_notify_dir_load_t *ld, json_t *entry,
         name.data = (u_char *) json_string_value(member);
         name.len = json_string_length(member);
 
-        du = (ngx_http_notify_dir_user_t *)
-                 ngx_http_notify_directory_user(ld->dir, &name);
+        du = ngx_http_notify_dir_name(&ld->dir->user_ids,
+                                      &ld->dir->user_upns, &name);
 
         if (du == NULL) {
             ngx_http_notify_dir_error(ld, "%s.members[%uz]: unknown user "
@@ -1034,60 +1034,104 @@ ngx_http_notify_dir_error(ngx_http_notify_dir_load_t *ld, const char *fmt,
 }
 
 
-ngx_http_notify_user_t *
+ngx_int_t
 ngx_http_notify_directory_user(ngx_http_notify_directory_t *dir,
-    ngx_str_t *id_or_upn)
+    ngx_str_t *id_or_upn, ngx_http_notify_user_t *user)
 {
-    ngx_http_notify_user_t      *u;
     ngx_http_notify_dir_user_t  *du;
 
-    u = ngx_http_notify_directory_user_id(dir, id_or_upn);
-
-    if (u != NULL || dir == NULL || id_or_upn->len == 0) {
-        return u;
+    if (dir == NULL || id_or_upn->len == 0) {
+        return NGX_DECLINED;
     }
 
-    du = ngx_http_notify_dir_table_find(&dir->user_upns, id_or_upn->data,
-                                        id_or_upn->len);
+    du = ngx_http_notify_dir_name(&dir->user_ids, &dir->user_upns,
+                                  id_or_upn);
+    if (du == NULL) {
+        return NGX_DECLINED;
+    }
 
-    return du ? &du->user : NULL;
+    *user = du->user;
+
+    return NGX_OK;
 }
 
 
-ngx_http_notify_user_t *
+ngx_int_t
 ngx_http_notify_directory_user_id(ngx_http_notify_directory_t *dir,
-    ngx_str_t *id)
+    ngx_str_t *id, ngx_http_notify_user_t *user)
 {
     ngx_http_notify_dir_user_t  *du;
 
     if (dir == NULL || id->len == 0) {
-        return NULL;
+        return NGX_DECLINED;
     }
 
     du = ngx_http_notify_dir_table_find(&dir->user_ids, id->data, id->len);
+    if (du == NULL) {
+        return NGX_DECLINED;
+    }
 
-    return du ? &du->user : NULL;
+    *user = du->user;
+
+    return NGX_OK;
 }
 
 
-ngx_http_notify_group_t *
-ngx_http_notify_directory_group(ngx_http_notify_directory_t *dir,
-    ngx_str_t *id_or_upn)
+ngx_http_notify_dir_name_e
+ngx_http_notify_directory_name(ngx_http_notify_directory_t *dir,
+    ngx_str_t *name, ngx_http_notify_user_t *user,
+    const ngx_http_notify_group_t **group)
 {
-    ngx_http_notify_group_t  *g;
+    ngx_http_notify_group_t     *g;
+    ngx_http_notify_dir_user_t  *du;
 
-    if (dir == NULL || id_or_upn->len == 0) {
-        return NULL;
+    if (dir == NULL || name->len == 0) {
+        return NGX_HTTP_NOTIFY_DIR_NONE;
     }
 
-    g = ngx_http_notify_dir_table_find(&dir->group_ids, id_or_upn->data,
-                                       id_or_upn->len);
-    if (g == NULL) {
-        g = ngx_http_notify_dir_table_find(&dir->group_upns, id_or_upn->data,
+    du = ngx_http_notify_dir_name(&dir->user_ids, &dir->user_upns, name);
+
+    if (du != NULL) {
+        if (user) {
+            *user = du->user;
+        }
+
+        return NGX_HTTP_NOTIFY_DIR_USER;
+    }
+
+    g = ngx_http_notify_dir_name(&dir->group_ids, &dir->group_upns, name);
+
+    if (g != NULL) {
+        if (group) {
+            *group = g;
+        }
+
+        return NGX_HTTP_NOTIFY_DIR_GROUP;
+    }
+
+    return NGX_HTTP_NOTIFY_DIR_NONE;
+}
+
+
+/*
+ * A user or a group by id, else by UPN (case-insensitive): the load made
+ * sure that no entry's id is another's UPN, so a name means one entry.
+ */
+
+static void *
+ngx_http_notify_dir_name(ngx_http_notify_dir_table_t *ids,
+    ngx_http_notify_dir_table_t *upns, ngx_str_t *id_or_upn)
+{
+    void  *entry;
+
+    entry = ngx_http_notify_dir_table_find(ids, id_or_upn->data,
                                            id_or_upn->len);
+    if (entry == NULL) {
+        entry = ngx_http_notify_dir_table_find(upns, id_or_upn->data,
+                                               id_or_upn->len);
     }
 
-    return g;
+    return entry;
 }
 
 
@@ -1142,20 +1186,22 @@ ngx_http_notify_directory_chat(ngx_http_notify_directory_t *dir, ngx_str_t *id)
  */
 
 ngx_uint_t
-ngx_http_notify_directory_member(ngx_array_t *members,
-    ngx_http_notify_user_t *user)
+ngx_http_notify_directory_member(ngx_array_t *members, ngx_str_t *user_id)
 {
     ngx_uint_t                i;
     ngx_http_notify_user_t  **users;
 
-    if (user == NULL) {
+    if (user_id->len == 0) {
         return 0;
     }
 
     users = members->elts;
 
     for (i = 0; i < members->nelts; i++) {
-        if (users[i] == user) {
+        if (users[i]->id.len == user_id->len
+            && ngx_memcmp(users[i]->id.data, user_id->data, user_id->len)
+               == 0)
+        {
             return 1;
         }
     }
@@ -1224,7 +1270,7 @@ ngx_http_notify_dir_table_add(ngx_http_notify_dir_table_t *table, void *value)
     ngx_http_notify_dir_slot_t  *slot;
 
     key = (ngx_str_t *) ((u_char *) value + table->offset);
-    hash = ngx_http_notify_dir_hash(key->data, key->len, table->caseless);
+    hash = ngx_http_notify_hash(key->data, key->len, table->caseless);
 
     for (i = hash & table->mask; /* void */ ; i = (i + 1) & table->mask) {
         slot = &table->slots[i];
@@ -1264,7 +1310,7 @@ ngx_http_notify_dir_table_find(ngx_http_notify_dir_table_t *table,
     ngx_uint_t                   i;
     ngx_http_notify_dir_slot_t  *slot;
 
-    hash = ngx_http_notify_dir_hash(key, len, table->caseless);
+    hash = ngx_http_notify_hash(key, len, table->caseless);
 
     for (i = hash & table->mask; /* void */ ; i = (i + 1) & table->mask) {
         slot = &table->slots[i];
@@ -1292,38 +1338,4 @@ ngx_http_notify_dir_table_find(ngx_http_notify_dir_table_t *table,
             return slot->value;
         }
     }
-}
-
-
-/*
- * FNV-1a over the (lowercased) bytes, then MurmurHash3's finaliser so
- * that the low bits, which pick the slot, depend on every byte.
- */
-
-static uint32_t
-ngx_http_notify_dir_hash(u_char *p, size_t len, ngx_uint_t caseless)
-{
-    u_char    c;
-    uint32_t  h;
-
-    h = 2166136261u;
-
-    while (len--) {
-        c = *p++;
-
-        if (caseless) {
-            c = ngx_tolower(c);
-        }
-
-        h ^= c;
-        h *= 16777619u;
-    }
-
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-
-    return h;
 }

@@ -20,19 +20,22 @@
 
 
 static ngx_http_notify_set_slot_t *ngx_http_notify_set_find(ngx_pool_t *pool,
-    ngx_http_notify_set_t *set, void *key);
+    ngx_http_notify_set_t *set, const ngx_str_t *key);
 
 
 /*
- * A set of pointers (users, groups) with a value each: open addressing,
- * so that a group of 10 000 members costs 10 000 steps, not 10 000
- * squared.  Returns the slot of "key", new ones with a NULL key.
+ * A set of strings (user ids, group ids) with a value each: open
+ * addressing, at most half full, so that a group of 10 000 members costs
+ * 10 000 steps, not 10 000 squared.  Returns the slot of "key" (not
+ * empty); a new one has an empty key, for the caller to set.  The keys are
+ * not copied: the strings live as long as the request, or longer.
  */
 
 static ngx_http_notify_set_slot_t *
 ngx_http_notify_set_find(ngx_pool_t *pool, ngx_http_notify_set_t *set,
-    void *key)
+    const ngx_str_t *key)
 {
+    uint32_t                     hash;
     ngx_uint_t                   i, size, h;
     ngx_http_notify_set_slot_t  *slots, *slot;
 
@@ -45,14 +48,12 @@ ngx_http_notify_set_find(ngx_pool_t *pool, ngx_http_notify_set_t *set,
         }
 
         for (i = 0; i < set->size; i++) {
-            if (set->slots[i].key == NULL) {
+            if (set->slots[i].key.len == 0) {
                 continue;
             }
 
-            h = ((uintptr_t) set->slots[i].key >> 4) * 2654435761u;
-
-            while (slots[h & (size - 1)].key) {
-                h++;
+            for (h = set->slots[i].hash; slots[h & (size - 1)].key.len; h++) {
+                /* void */
             }
 
             slots[h & (size - 1)] = set->slots[i];
@@ -62,51 +63,57 @@ ngx_http_notify_set_find(ngx_pool_t *pool, ngx_http_notify_set_t *set,
         set->size = size;
     }
 
-    h = ((uintptr_t) key >> 4) * 2654435761u;
+    hash = ngx_http_notify_hash(key->data, key->len, 0);
 
-    for ( ;; ) {
+    for (h = hash; /* void */ ; h++) {
         slot = &set->slots[h & (set->size - 1)];
 
-        if (slot->key == key || slot->key == NULL) {
+        if (slot->key.len == 0) {
+            slot->hash = hash;
             return slot;
         }
 
-        h++;
+        if (slot->hash == hash
+            && slot->key.len == key->len
+            && ngx_memcmp(slot->key.data, key->data, key->len) == 0)
+        {
+            return slot;
+        }
     }
 }
 
 
-/* Recipients: each user once, inactive users never. */
+/* Recipients: each user once, by id, inactive users never. */
 
 ngx_int_t
 ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
     ngx_http_notify_user_t *user)
 {
-    ngx_http_notify_user_t      **last;
-    ngx_http_notify_set_slot_t   *slot;
+    ngx_str_t                   *id;
+    ngx_http_notify_set_slot_t  *slot;
 
-    if (!user->active) {
+    if (!user->active || user->id.len == 0) {
         return NGX_DECLINED;
     }
 
-    slot = ngx_http_notify_set_find(nr->request->pool, &nr->users, user);
+    slot = ngx_http_notify_set_find(nr->request->pool, &nr->users, &user->id);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    if (slot->key) {
+    if (slot->key.len) {
         return NGX_OK;
     }
 
-    slot->key = user;
+    slot->key = user->id;
     nr->users.n++;
 
-    last = ngx_array_push(&nr->recipients);
-    if (last == NULL) {
+    id = ngx_array_push(&nr->recipients);
+    if (id == NULL) {
         return NGX_ERROR;
     }
 
-    *last = user;
+    *id = user->id;
 
     return NGX_OK;
 }
@@ -114,25 +121,26 @@ ngx_http_notify_add_user(ngx_http_notify_req_t *nr,
 
 /*
  * A group's active members; NGX_DECLINED when it has none.  A group is
- * expanded once per request, however often its name comes: the work of a
- * request is bounded by the directory, not by the caller's list.
+ * expanded once per request (by id), however often its name comes: the
+ * work of a request is bounded by the directory, not by the caller's list.
  */
 
 ngx_int_t
 ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
-    ngx_http_notify_group_t *group)
+    const ngx_http_notify_group_t *group)
 {
     ngx_int_t                    rc, found;
     ngx_uint_t                   i;
     ngx_http_notify_user_t     **members;
     ngx_http_notify_set_slot_t  *slot;
 
-    slot = ngx_http_notify_set_find(nr->request->pool, &nr->groups, group);
+    slot = ngx_http_notify_set_find(nr->request->pool, &nr->groups,
+                                    &group->id);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    if (slot->key) {
+    if (slot->key.len) {
         return slot->value;
     }
 
@@ -153,7 +161,7 @@ ngx_http_notify_add_group(ngx_http_notify_req_t *nr,
 
     /* the slot is still the group's: adding users grows another set */
 
-    slot->key = group;
+    slot->key = group->id;
     slot->value = found;
     nr->groups.n++;
 
@@ -171,18 +179,18 @@ ngx_int_t
 ngx_http_notify_add_name(ngx_http_notify_req_t *nr,
     ngx_http_notify_directory_t *dir, ngx_str_t *name)
 {
-    ngx_http_notify_user_t   *user;
-    ngx_http_notify_group_t  *group;
+    ngx_http_notify_user_t          user;
+    const ngx_http_notify_group_t  *group;
 
-    user = ngx_http_notify_directory_user(dir, name);
-    if (user) {
-        return ngx_http_notify_add_user(nr, user);
-    }
+    switch (ngx_http_notify_directory_name(dir, name, &user, &group)) {
 
-    group = ngx_http_notify_directory_group(dir, name);
-    if (group) {
+    case NGX_HTTP_NOTIFY_DIR_USER:
+        return ngx_http_notify_add_user(nr, &user);
+
+    case NGX_HTTP_NOTIFY_DIR_GROUP:
         return ngx_http_notify_add_group(nr, group);
-    }
 
-    return NGX_DONE;
+    default: /* NGX_HTTP_NOTIFY_DIR_NONE */
+        return NGX_DONE;
+    }
 }

@@ -192,7 +192,7 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
     u_char                       *dst, *src;
     ngx_str_t                     arg, name, *role;
     ngx_array_t                   roles;
-    ngx_http_notify_user_t       *u;
+    ngx_http_notify_user_t        u;
     ngx_http_notify_loc_conf_t   *nlcf;
     ngx_http_notify_main_conf_t  *nmcf;
 
@@ -228,16 +228,16 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
         ngx_unescape_uri(&dst, &src, arg.len, 0);
         name.len = dst - name.data;
 
-        u = ngx_http_notify_directory_user(nmcf->directory, &name);
-
-        if (u == NULL) {
+        if (ngx_http_notify_directory_user(nmcf->directory, &name, &u)
+            != NGX_OK)
+        {
             *rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
                                              "NotFound",
                                              "There is no such user.");
             return NGX_DECLINED;
         }
 
-        *user = u->id;
+        *user = u.id;
         return NGX_OK;
     }
 

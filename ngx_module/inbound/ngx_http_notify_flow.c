@@ -77,8 +77,7 @@ ngx_http_notify_inbound_handler(ngx_http_request_t *r)
     nr->dialect = d;
     ctx->inbound = nr;
 
-    if (ngx_array_init(&nr->recipients, r->pool, 8,
-                       sizeof(ngx_http_notify_user_t *))
+    if (ngx_array_init(&nr->recipients, r->pool, 8, sizeof(ngx_str_t))
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -176,10 +175,7 @@ ngx_http_notify_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_notify_process(ngx_http_notify_req_t *nr)
 {
-    ngx_uint_t                   i;
-    ngx_str_t                   *ids;
     ngx_http_request_t          *r;
-    ngx_http_notify_user_t     **users;
     ngx_http_notify_dialect_t   *d;
     ngx_http_notify_store_op_t  *op;
 
@@ -228,22 +224,11 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ids = ngx_palloc(r->pool, (nr->recipients.nelts + 1) * sizeof(ngx_str_t));
-    if (ids == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    users = nr->recipients.elts;
-
-    for (i = 0; i < nr->recipients.nelts; i++) {
-        ids[i] = users[i]->id;
-    }
-
     op = nr->op;
 
     op->type = NGX_HTTP_NOTIFY_OP_PUT;
     op->note = nr->note;
-    op->recipients = ids;
+    op->recipients = nr->recipients.elts;
     op->nrecipients = nr->recipients.nelts;
     op->created = ngx_time();
     op->answer = nr->answer;

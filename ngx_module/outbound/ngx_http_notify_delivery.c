@@ -552,13 +552,11 @@ void
 ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
 {
     ngx_buf_t                     *b;
-    ngx_str_t                     *ids, loc;
+    ngx_str_t                      loc;
     ngx_pool_t                    *pool;
     ngx_pool_cleanup_t            *cln;
-    ngx_uint_t                     i;
     ngx_http_request_t            *r, *sr;
     ngx_http_notify_ctx_t         *ctx, *sctx;
-    ngx_http_notify_user_t       **users;
     ngx_http_request_body_t       *rb;
     ngx_http_notify_delivery_t    *dl;
     ngx_http_post_subrequest_t    *ps;
@@ -633,19 +631,9 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     dl->owner = cln->data;
     *dl->owner = dl;
 
-    ids = ngx_palloc(r->pool, (nr->recipients.nelts + 1) * sizeof(ngx_str_t));
-    if (ids == NULL) {
-        goto failed;
-    }
-
-    users = nr->recipients.elts;
-
-    for (i = 0; i < nr->recipients.nelts; i++) {
-        ids[i] = users[i]->id;
-    }
-
     if (ngx_http_notify_delivery_prepare(dl, dl->pool, nr->op->seq, NULL, 0,
-                                         nr->note, ids, nr->recipients.nelts,
+                                         nr->note, nr->recipients.elts,
+                                         nr->recipients.nelts,
                                          NULL, 0)
         != NGX_OK)
     {
