@@ -8,7 +8,7 @@
  * libFuzzer target: the graph dialect's request checks (the route of the
  * path, the permissions) and its parse-and-validate function.  The first
  * byte of the input chooses the route and the kind of caller; the whole
- * input is the body.  The directory is the stub's (ngx_stubs.c).
+ * input is the body.  The directory is fuzz_request.h's.
  */
 
 #include "ngx_http_notify_graph.c"

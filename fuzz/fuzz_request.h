@@ -26,6 +26,65 @@ void ngx_fuzz_set_time(time_t now);
 static ngx_log_t         ngx_fuzz_log;
 
 
+/*
+ * The directory: the real one (directory/), loaded once from this JSON.
+ * The caller (u-1) and u-2 are members of the team, its first channel and
+ * the chat; the caller's app is installed for both and in the team and
+ * the chat, so that the parse goes on past the checks.
+ */
+
+static const char  ngx_fuzz_directory_json[] =
+    "{\"users\": ["
+    "  {\"id\": \"u-1\", \"upn\": \"u1@example.org\", \"displayName\": \"U\","
+    "   \"preferredLanguage\": \"en\", \"installedApps\": [\"fuzz-app\"]},"
+    "  {\"id\": \"u-2\", \"upn\": \"u2@example.org\","
+    "   \"installedApps\": [\"fuzz-app\"]},"
+    "  {\"id\": \"u-3\", \"upn\": \"u3@example.org\", \"active\": false}],"
+    " \"groups\": ["
+    "  {\"id\": \"g-1\", \"upn\": \"g1@example.org\","
+    "   \"members\": [\"u-1\", \"u-2\", \"u-3\"]}],"
+    " \"teams\": ["
+    "  {\"id\": \"t-1\", \"members\": [\"u-1\", \"u-2\"],"
+    "   \"installedApps\": [\"fuzz-app\"],"
+    "   \"channels\": [{\"id\": \"c-1\"},"
+    "                {\"id\": \"c-2\", \"members\": [\"u-3\"]}]}],"
+    " \"chats\": ["
+    "  {\"id\": \"c-1\", \"members\": [\"u-1\", \"u-2\"],"
+    "   \"installedApps\": [\"fuzz-app\"]}]}";
+
+
+static ngx_http_notify_directory_t *
+ngx_fuzz_directory(void)
+{
+    json_t                              *root;
+    ngx_conf_t                           cf;
+    static ngx_str_t                     name = ngx_string("fuzz");
+    static ngx_pool_t                   *pool;
+    static ngx_http_notify_directory_t  *dir;
+
+    if (dir != NULL) {
+        return dir;
+    }
+
+    /* kept for the process's life, as a configuration's pool would be */
+    pool = ngx_create_pool(4096, &ngx_fuzz_log);
+
+    ngx_memzero(&cf, sizeof(ngx_conf_t));
+    cf.pool = pool;
+    cf.log = &ngx_fuzz_log;
+
+    root = json_loads(ngx_fuzz_directory_json, 0, NULL);
+    dir = root ? ngx_http_notify_directory_load(&cf, &name, root) : NULL;
+    json_decref(root);
+
+    if (dir == NULL) {
+        abort();
+    }
+
+    return dir;
+}
+
+
 static ngx_str_t *
 ngx_fuzz_strs(ngx_pool_t *pool, ngx_array_t *a, const char **v)
 {
@@ -95,7 +154,7 @@ ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
     }
 
     nmcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_main_conf_t));
-    nmcf->directory = (ngx_http_notify_directory_t *) nmcf; /* not NULL */
+    nmcf->directory = ngx_fuzz_directory();
     r->main_conf[0] = nmcf;
     r->srv_conf[0] = ngx_pcalloc(pool, sizeof(ngx_http_notify_srv_conf_t));
     r->loc_conf[0] = nlcf;

@@ -126,9 +126,7 @@ char *
 ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     json_t                        *root;
-    ngx_int_t                      rc;
     ngx_str_t                     *value, file;
-    ngx_http_notify_dir_load_t     ld;
     ngx_http_notify_directory_t   *dir, **slot;
 
     slot = (ngx_http_notify_directory_t **) ((char *) conf + cmd->offset);
@@ -155,19 +153,7 @@ ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    dir = ngx_pcalloc(cf->pool, sizeof(ngx_http_notify_directory_t));
-    if (dir == NULL) {
-        json_decref(root);
-        return NGX_CONF_ERROR;
-    }
-
-    dir->file = file;
-
-    ld.cf = cf;
-    ld.dir = dir;
-    ld.mark = 0;
-
-    rc = ngx_http_notify_dir_load(&ld, root);
+    dir = ngx_http_notify_directory_load(cf, &file, root);
 
     json_decref(root);
 
@@ -180,18 +166,48 @@ ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     (void) malloc_trim(0);
 #endif
 
-    if (rc != NGX_OK) {
+    if (dir == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    *slot = dir;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A directory from its parsed JSON, in cf->pool; "file" names it in the
+ * messages.  NULL when it is not valid (the message is logged).
+ */
+
+ngx_http_notify_directory_t *
+ngx_http_notify_directory_load(ngx_conf_t *cf, ngx_str_t *file, json_t *root)
+{
+    ngx_http_notify_dir_load_t    ld;
+    ngx_http_notify_directory_t  *dir;
+
+    dir = ngx_pcalloc(cf->pool, sizeof(ngx_http_notify_directory_t));
+    if (dir == NULL) {
+        return NULL;
+    }
+
+    dir->file = *file;
+
+    ld.cf = cf;
+    ld.dir = dir;
+    ld.mark = 0;
+
+    if (ngx_http_notify_dir_load(&ld, root) != NGX_OK) {
+        return NULL;
     }
 
     ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
                   "notify: directory \"%V\": %ui users, %ui groups, "
                   "%ui teams, %ui chats",
-                  &file, dir->nusers, dir->ngroups, dir->nteams, dir->nchats);
+                  file, dir->nusers, dir->ngroups, dir->nteams, dir->nchats);
 
-    *slot = dir;
-
-    return NGX_CONF_OK;
+    return dir;
 }
 
 

@@ -79,6 +79,9 @@ typedef struct {
 /* "notify_directory <file>;", conf is ngx_http_notify_main_conf_t */
 char *ngx_http_notify_directory_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/* a directory from the file's JSON, in cf->pool; NULL when not valid */
+ngx_http_notify_directory_t *ngx_http_notify_directory_load(ngx_conf_t *cf,
+    ngx_str_t *file, json_t *root);
 
 /* what a name is (ngx_http_notify_directory_name()) */
 typedef enum {
