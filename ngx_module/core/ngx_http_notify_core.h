@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "ngx_http_notify_note.h"
+
 
 /* how deep a request body may nest (objects and arrays) */
 #define NGX_HTTP_NOTIFY_JSON_DEPTH  32
@@ -98,7 +100,7 @@ struct ngx_http_notify_req_s {
 
     ngx_str_t                   raw;           /* the request body */
     json_t                     *body;          /* parsed, or NULL */
-    json_t                     *note;          /* the canonical notification */
+    ngx_http_notify_note_t      note;          /* the canonical notification */
     json_t                     *answer;        /* success answer, no "id" */
     json_t                     *unresolved;    /* array of strings */
 

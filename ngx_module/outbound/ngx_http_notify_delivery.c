@@ -373,13 +373,11 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr)
     nscf = ngx_http_get_module_srv_conf(nr->request, ngx_http_notify_module);
     dv = &ngx_http_notify_deliverer;
 
-    v = json_object_get(nr->note, "event");
+    v = nr->note.event;
     event.data = (u_char *) json_string_value(v);
     event.len = json_string_length(v);
 
-    v = json_object_get(nr->note, "tenant");
-    tenant.data = (u_char *) json_string_value(v);
-    tenant.len = json_string_length(v);
+    tenant = nr->note.tenant;
 
     if (event.data == NULL) {
         ngx_str_set(&event, "");
@@ -645,7 +643,8 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     }
 
     if (ngx_http_notify_delivery_prepare(dl, dl->pool, nr->op->seq, NULL, 0,
-                                         nr->note, ids, nr->recipients.nelts,
+                                         nr->op->note, ids,
+                                         nr->recipients.nelts,
                                          NULL, 0)
         != NGX_OK)
     {

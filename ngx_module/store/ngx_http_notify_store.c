@@ -888,36 +888,6 @@ ngx_http_notify_store_apply(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 
 /* the fields the feed shows: all but the internal ones */
 
-static char *
-ngx_http_notify_store_public(json_t *note)
-{
-    char        *text;
-    json_t      *pub, *v;
-    const char  *k;
-
-    pub = json_object();
-    if (pub == NULL) {
-        return NULL;
-    }
-
-    json_object_foreach(note, k, v) {
-        if (ngx_strcmp(k, "sender") != 0 && ngx_strcmp(k, "tenant") != 0
-            && k[0] != '_')
-        {
-            if (json_object_set(pub, k, v) != 0) {
-                json_decref(pub);
-                return NULL;
-            }
-        }
-    }
-
-    text = json_dumps(pub, JSON_COMPACT);
-    json_decref(pub);
-
-    return text;
-}
-
-
 static int
 ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 {
@@ -1010,19 +980,11 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 
     /* the notification: header, JSON, and the feed's part of it */
 
-    text = json_dumps(op->note, JSON_COMPACT);
-    if (text == NULL) {
+    if (ngx_http_notify_note_dump(op->note, &text, &pub) != NGX_OK) {
         return ENOMEM;
     }
 
     tlen = ngx_strlen(text);
-
-    pub = ngx_http_notify_store_public(op->note);
-    if (pub == NULL) {
-        free(text);
-        return ENOMEM;
-    }
-
     plen = ngx_strlen(pub);
 
     ngx_memzero(&hdr, sizeof(hdr));
