@@ -158,6 +158,7 @@ struct ngx_http_notify_dialect_s {
 
 /* time, text and JSON (ngx_http_notify_core.c) */
 u_char *ngx_http_notify_iso8601(u_char *buf, time_t t);
+ngx_int_t ngx_http_notify_parse_iso8601(const char *s, size_t len, time_t *t);
 json_t *ngx_http_notify_json_str(ngx_str_t *s);
 json_t *ngx_http_notify_json_load(ngx_str_t *text, size_t flags,
     json_error_t *err);

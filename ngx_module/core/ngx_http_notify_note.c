@@ -41,7 +41,7 @@ typedef struct {
 
 
 static ngx_http_notify_note_key_t  ngx_http_notify_note_keys[] = {
-    { "id", NGX_HTTP_NOTIFY_NOTE_ID, 0, 1 },
+    ngx_http_notify_note_at("id", ID, id, 1),
     ngx_http_notify_note_at("dialect", TEXT, dialect, 1),
     ngx_http_notify_note_at("event", VALUE, event, 1),
     ngx_http_notify_note_at("title", VALUE, title, 1),
@@ -200,6 +200,81 @@ ngx_http_notify_note_dump(json_t *json, char **full, char **feed)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The other way: a stored notification (as ngx_http_notify_note_json()
+ * wrote it, with its "id") back into the struct, for an outbound half.
+ * The strings point into json, which must live as long as the note; the
+ * json_t members take references of their own (ngx_http_notify_note_free).
+ */
+
+ngx_int_t
+ngx_http_notify_note_load(ngx_http_notify_note_t *note, json_t *json)
+{
+    u_char                      *base;
+    json_t                      *v;
+    ngx_str_t                   *s;
+    ngx_http_notify_note_key_t  *k;
+
+    ngx_memzero(note, sizeof(ngx_http_notify_note_t));
+
+    if (!json_is_object(json)) {
+        return NGX_ERROR;
+    }
+
+    base = (u_char *) note;
+
+    for (k = ngx_http_notify_note_keys; k->key; k++) {
+        v = json_object_get(json, k->key);
+
+        switch (k->kind) {
+
+        case NGX_HTTP_NOTIFY_NOTE_ID:
+        case NGX_HTTP_NOTIFY_NOTE_TEXT:
+        case NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL:
+            if (v != NULL && json_is_string(v)) {
+                s = (ngx_str_t *) (base + k->offset);
+                s->data = (u_char *) json_string_value(v);
+                s->len = json_string_length(v);
+
+            } else if (k->kind == NGX_HTTP_NOTIFY_NOTE_TEXT
+                       || (v != NULL && !json_is_null(v)))
+            {
+                goto invalid;
+            }
+
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TIME:
+            if (v == NULL || !json_is_string(v)
+                || ngx_http_notify_parse_iso8601(json_string_value(v),
+                                                 json_string_length(v),
+                                                 (time_t *) (base + k->offset))
+                   != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            break;
+
+        default: /* VALUE, OPTIONAL */
+            if (v == NULL && k->kind == NGX_HTTP_NOTIFY_NOTE_VALUE) {
+                goto invalid;
+            }
+
+            *(json_t **) (base + k->offset) = json_incref(v);
+        }
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_http_notify_note_free(note);
+
+    return NGX_ERROR;
 }
 
 

@@ -26,6 +26,8 @@
 
 
 typedef struct {
+    ngx_str_t                   id;            /* the store's number: set
+                                                  when read back (load) */
     ngx_str_t                   dialect;       /* the inbound dialect */
     json_t                     *event;         /* the event (activity) type */
     json_t                     *title;         /* text, or per language */
@@ -50,6 +52,8 @@ typedef struct {
 json_t *ngx_http_notify_note_json(ngx_http_notify_note_t *note,
     json_error_t *err);
 ngx_int_t ngx_http_notify_note_dump(json_t *json, char **full, char **feed);
+ngx_int_t ngx_http_notify_note_load(ngx_http_notify_note_t *note,
+    json_t *json);
 void ngx_http_notify_note_free(ngx_http_notify_note_t *note);
 
 
