@@ -90,6 +90,7 @@ char *ngx_http_notify_prefix_handler(ngx_conf_t *cf,
 
 /* feed (ngx_http_notify_feed.c) */
 ngx_int_t ngx_http_notify_feed_handler(ngx_http_request_t *r);
+char *ngx_http_notify_feed_view(json_t *note);
 
 
 #endif /* _NGX_HTTP_NOTIFY_MODULE_H_INCLUDED_ */
