@@ -220,7 +220,6 @@ ngx_http_notify_store_init_conf(ngx_conf_t *cf,
 }
 
 
-
 /* in the master, before the workers */
 
 ngx_int_t
@@ -493,7 +492,6 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 }
 
 
-
 /*
  * The backend's sync of what was committed, outside its writer lock.
  * Should that fail, what was committed is answered as failed (and never
@@ -650,7 +648,6 @@ ngx_http_notify_store_guard(ngx_event_t *ev)
         ngx_add_timer(ev, 1000);
     }
 }
-
 
 
 static int
@@ -877,8 +874,6 @@ ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op)
     op->expired = NULL;
     op->nexpired = 0;
 }
-
-
 
 
 /* reads, in the event loop */

@@ -201,6 +201,7 @@ ngx_http_notify_get_u64(u_char *p)
     return v;
 }
 
+
 /* a chain's link for a user: the chain's SHA-256, then the user id */
 
 static u_char *
@@ -211,6 +212,8 @@ ngx_http_notify_chain_key(u_char *p, u_char *chain, ngx_str_t *user)
 }
 
 
+/* feed key: user id, NUL, ~seq; "p" has room for user->len + 9 bytes */
+
 static u_char *
 ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
 {
@@ -220,7 +223,6 @@ ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
 
     return p + 8;
 }
-
 
 
 /* in the master, before the workers: make the folder for the workers */
@@ -272,7 +274,6 @@ ngx_http_notify_lmdb_init_module(ngx_cycle_t *cycle,
 
     return NGX_OK;
 }
-
 
 
 /* in each worker, after fork */
@@ -1578,7 +1579,6 @@ ngx_http_notify_lmdb_outbox(ngx_array_t *entries, ngx_uint_t limit,
 }
 
 
-
 /* reads */
 
 /*
@@ -1621,12 +1621,7 @@ ngx_http_notify_lmdb_read_begin(ngx_log_t *log)
     int                       rc;
     ngx_http_notify_lmdb_t   *st;
 
-    st = &ngx_http_notify_lmdb;
-
-    if (st->env == NULL) {
-        ngx_log_error(NGX_LOG_ERR, log, 0, "notify: no store configured");
-        return NULL;
-    }
+    st = &ngx_http_notify_lmdb;     /* open: the shared part checks */
 
     if (st->read_txn) {
         rc = mdb_txn_renew(st->read_txn);
@@ -1679,7 +1674,6 @@ ngx_http_notify_lmdb_unread(ngx_str_t *user, uint64_t *unread,
 
     return rc == 0 ? NGX_OK : NGX_ERROR;
 }
-
 
 
 /*
