@@ -194,7 +194,7 @@ static void
 ngx_fuzz_done(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
 {
     json_decref(nr->body);
-    json_decref(nr->note);
+    ngx_http_notify_note_free(&nr->note);
     json_decref(nr->answer);
     json_decref(nr->unresolved);
     json_decref(nr->fields);

@@ -11,7 +11,6 @@
 #include "ngx_http_notify_module.h"
 
 #include <curl/curl.h>
-#include <lmdb.h>
 
 
 static ngx_int_t ngx_http_notify_status_handler(ngx_http_request_t *r);
@@ -330,9 +329,8 @@ ngx_http_notify_status_handler(ngx_http_request_t *r)
     curl_version_info_data      *curl;
     ngx_http_notify_loc_conf_t  *nlcf;
     ngx_http_notify_main_conf_t *nmcf;
-    int                          major, minor, patch;
+    const char                  *store, *store_version;
     u_char                       loaded[sizeof("1970-01-01T00:00:00Z")];
-    u_char                       lmdb[NGX_INT_T_LEN * 3 + 3];
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -356,9 +354,7 @@ ngx_http_notify_status_handler(ngx_http_request_t *r)
 
     curl = curl_version_info(CURLVERSION_NOW);
 
-    (void) mdb_version(&major, &minor, &patch);
-    p = ngx_sprintf(lmdb, "%d.%d.%d", major, minor, patch);
-    *p = '\0';
+    ngx_http_notify_store_version(&store, &store_version);
 
     json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s%}",
                      "module", "ngx_http_notify",
@@ -366,7 +362,7 @@ ngx_http_notify_status_handler(ngx_http_request_t *r)
                      "nginx", NGINX_VERSION,
                      "jansson", jansson_version_str(),
                      "libcurl", curl->version,
-                     "lmdb", (char *) lmdb,
+                     store, store_version,
                      "loaded", (char *) loaded,
                      "tenant", (char *) tenant.data, (size_t) tenant.len);
 

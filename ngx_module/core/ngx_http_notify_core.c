@@ -35,6 +35,43 @@ ngx_http_notify_iso8601(u_char *buf, time_t t)
 }
 
 
+/* back from what ngx_http_notify_iso8601() writes, and only that */
+
+ngx_int_t
+ngx_http_notify_parse_iso8601(const char *s, size_t len, time_t *t)
+{
+    ngx_int_t  y, mo, d, h, mi, sec, days;
+
+    if (len != sizeof("1970-01-01T00:00:00Z") - 1
+        || ngx_http_notify_valid_datetime(s, len) != NGX_OK
+        || s[10] != 'T' || s[19] != 'Z')
+    {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_notify_digits(s, 4, &y);
+    (void) ngx_http_notify_digits(s + 5, 2, &mo);
+    (void) ngx_http_notify_digits(s + 8, 2, &d);
+    (void) ngx_http_notify_digits(s + 11, 2, &h);
+    (void) ngx_http_notify_digits(s + 14, 2, &mi);
+    (void) ngx_http_notify_digits(s + 17, 2, &sec);
+
+    /* days since 1970-01-01 of a proleptic Gregorian date, March first */
+
+    if (mo <= 2) {
+        y--;
+        mo += 12;
+    }
+
+    days = 365 * y + y / 4 - y / 100 + y / 400 + (153 * (mo - 3) + 2) / 5
+           + d - 719469;
+
+    *t = (time_t) days * 86400 + h * 3600 + mi * 60 + sec;
+
+    return NGX_OK;
+}
+
+
 /*
  * A message may quote what the caller sent (an id of the path, a field)
  * and may have been cut at the end of the buffer: each byte that starts no

@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "ngx_http_notify_note.h"
+
 
 /* how deep a request body may nest (objects and arrays) */
 #define NGX_HTTP_NOTIFY_JSON_DEPTH  32
@@ -107,7 +109,7 @@ struct ngx_http_notify_req_s {
 
     ngx_str_t                   raw;           /* the request body */
     json_t                     *body;          /* parsed, or NULL */
-    json_t                     *note;          /* the canonical notification */
+    ngx_http_notify_note_t      note;          /* the canonical notification */
     json_t                     *answer;        /* success answer, no "id" */
     json_t                     *unresolved;    /* array of strings */
 
@@ -184,6 +186,7 @@ typedef struct {
 
 /* time, text and JSON (ngx_http_notify_core.c) */
 u_char *ngx_http_notify_iso8601(u_char *buf, time_t t);
+ngx_int_t ngx_http_notify_parse_iso8601(const char *s, size_t len, time_t *t);
 void ngx_http_notify_trim(ngx_str_t *s);
 uint32_t ngx_http_notify_hash(u_char *p, size_t len, ngx_uint_t caseless);
 json_t *ngx_http_notify_json_str(ngx_str_t *s);

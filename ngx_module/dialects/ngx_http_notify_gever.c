@@ -136,9 +136,7 @@ static const char  *ngx_http_notify_gever_languages[] = {
 static ngx_int_t
 ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
 {
-    ngx_str_t                     actor;
-    json_error_t                  err;
-    u_char                        created[sizeof("1970-01-01T00:00:00Z")];
+    ngx_str_t   actor;
 
     if (nr->raw.len == 0) {
         nr->body = json_object();
@@ -177,26 +175,24 @@ ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr)
         actor = nr->auth->principal->sender;
     }
 
-    *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
+    nr->note.event = json_string("external-activity");
+    nr->note.title = json_incref(json_object_get(nr->body, "title"));
+    nr->note.label = json_incref(json_object_get(nr->body, "label"));
+    nr->note.summary = json_incref(json_object_get(nr->body, "summary"));
+    nr->note.description = json_incref(json_object_get(nr->body,
+                                                       "description"));
+    nr->note.url = json_incref(json_object_get(nr->body, "resource_url"));
+    nr->note.sender = actor;
 
-    nr->note = json_pack_ex(&err, 0,
-                            "{s:n, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:s,"
-                            " s:o, s:s%}",
-                            "id",
-                            "dialect", "gever",
-                            "event", "external-activity",
-                            "title", json_object_get(nr->body, "title"),
-                            "label", json_object_get(nr->body, "label"),
-                            "summary", json_object_get(nr->body, "summary"),
-                            "description",
-                            json_object_get(nr->body, "description"),
-                            "url", json_object_get(nr->body, "resource_url"),
-                            "created", (char *) created,
-                            "sender", ngx_http_notify_json_str(&actor),
-                            "tenant", (char *) nr->tenant.data, nr->tenant.len);
+    /* all of them validated: a missing one is the module's fault */
 
-    if (nr->note == NULL) {
-        return ngx_http_notify_note_failed(nr, &err);
+    if (nr->note.event == NULL || nr->note.title == NULL
+        || nr->note.label == NULL || nr->note.summary == NULL
+        || nr->note.description == NULL || nr->note.url == NULL)
+    {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the notification could not be built");
     }
 
     return NGX_OK;

@@ -692,11 +692,9 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
     json_int_t                         chain_id;
     ngx_str_t                          title, part;
     ngx_uint_t                         route;
-    json_error_t                       err;
     ngx_http_notify_graph_ctx_t       *ctx;
     ngx_http_notify_graph_kind_e       kind;
     ngx_http_notify_principal_t       *p;
-    u_char                             created[sizeof("1970-01-01T00:00:00Z")];
     u_char                             num[NGX_INT64_LEN + 1];
 
     ctx = nr->data;
@@ -854,8 +852,6 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
 
     p = nr->auth->principal;
 
-    *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
-
     comment = content
               ? json_stringn(json_string_value(content),
                              ngx_http_notify_graph_cut(
@@ -864,25 +860,21 @@ ngx_http_notify_graph_parse(ngx_http_notify_req_t *nr)
                                  NGX_HTTP_NOTIFY_GRAPH_PREVIEW))
               : json_null();
 
-    nr->note = json_pack_ex(&err, 0,
-                            "{s:n, s:s, s:O, s:s%, s:O, s:o, s:n, s:s, s:o,"
-                            " s:s%, s:O, s:o}",
-                            "id",
-                            "dialect", "graph",
-                            "event", activity,
-                            "title", (char *) title.data, title.len,
-                            "url", url,
-                            "comment", comment,
-                            "notified",
-                            "created", (char *) created,
-                            "sender", ngx_http_notify_json_str(&p->sender),
-                            "tenant", (char *) nr->tenant.data, nr->tenant.len,
-                            "topic", json_object_get(topic, "value"),
-                            "chainId", chain ? json_integer(chain_id)
-                                             : json_null());
+    nr->note.event = json_incref(activity);
+    nr->note.title = json_stringn((char *) title.data, title.len);
+    nr->note.url = json_incref(url);
+    nr->note.comment = comment;
+    nr->note.notified = json_null();
+    nr->note.sender = p->sender;
+    nr->note.topic = json_incref(json_object_get(topic, "value"));
+    nr->note.chain_id = chain ? json_integer(chain_id) : json_null();
 
-    if (nr->note == NULL) {
-        return ngx_http_notify_note_failed(nr, &err);
+    if (nr->note.title == NULL || nr->note.comment == NULL
+        || nr->note.topic == NULL || nr->note.chain_id == NULL)
+    {
+        return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the notification could not be built");
     }
 
     /* the same chainId from the same app replaces the recipient's entry */

@@ -162,7 +162,6 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
     json_t                           *type, *wtype, *item, *id, *title;
     json_t                           *url, *comment;
     ngx_int_t                         tn, wn;
-    json_error_t                      err;
     ngx_http_notify_push_type_t      *t, unknown;
     ngx_http_notify_principal_t      *p;
     ngx_http_notify_push_problems_t   pr;
@@ -170,7 +169,6 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
     u_char                            wbuf[NGX_INT_T_LEN + 1];
     u_char                            ebuf[sizeof("workitem.type.")
                                            + NGX_INT_T_LEN];
-    u_char                            created[sizeof("1970-01-01T00:00:00Z")];
 
     if (nr->raw.len == 0) {
         return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_JSON,
@@ -283,8 +281,6 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
 
     p = nr->auth->principal;
 
-    *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
-
     title = ngx_http_notify_push_title(nr, t, id, item);
     url = ngx_http_notify_push_url(nr->body, item);
 
@@ -299,27 +295,21 @@ ngx_http_notify_push_parse(ngx_http_notify_req_t *nr)
         goto nomem;
     }
 
-    nr->note = json_pack_ex(&err, 0,
-                            "{s:n, s:s, s:s, s:o, s:o, s:o, s:n, s:s, s:s,"
-                            " s:o, s:O, s:o, s:s%}",
-                            "id",
-                            "dialect", "push",
-                            "event", t->event,
-                            "title", title,
-                            "url", url ? url : json_null(),
-                            "comment", comment ? json_incref(comment)
-                                               : json_null(),
-                            "notified",
-                            "created", (char *) created,
-                            "type", (char *) tbuf,
-                            "workItemType",
-                            wtype ? json_string((char *) wbuf) : json_null(),
-                            "workItem", item,
-                            "sender", ngx_http_notify_json_str(&p->sender),
-                            "tenant", (char *) nr->tenant.data, nr->tenant.len);
+    nr->note.event = json_string(t->event);
+    nr->note.title = title;
+    nr->note.url = url ? url : json_null();
+    nr->note.comment = comment ? json_incref(comment) : json_null();
+    nr->note.notified = json_null();
+    nr->note.type = json_string((char *) tbuf);
+    nr->note.work_item_type = wtype ? json_string((char *) wbuf)
+                                    : json_null();
+    nr->note.work_item = json_incref(item);
+    nr->note.sender = p->sender;
 
-    if (nr->note == NULL) {
-        return ngx_http_notify_note_failed(nr, &err);
+    if (nr->note.event == NULL || nr->note.type == NULL
+        || nr->note.work_item_type == NULL)
+    {
+        goto nomem;
     }
 
     if (ngx_http_notify_push_idem(nr, tbuf, item) != NGX_OK) {

@@ -187,9 +187,7 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
     json_t                       *notified, *accounts, *a;
     size_t                        i;
     ngx_str_t                     parts[2];
-    json_error_t                  err;
     ngx_http_notify_principal_t  *p;
-    u_char                        created[sizeof("1970-01-01T00:00:00Z")];
 
     if (nr->raw.len == 0) {
         return ngx_http_notify_field_error(nr, "",
@@ -275,27 +273,12 @@ ngx_http_notify_syntphony_parse(ngx_http_notify_req_t *nr)
 
     p = nr->auth->principal;
 
-    *ngx_http_notify_iso8601(created, ngx_time()) = '\0';
-
-    nr->note = json_pack_ex(&err, 0,
-                            "{s:n, s:s, s:O, s:O, s:O, s:o, s:o, s:s, s:o,"
-                            " s:s%}",
-                            "id",
-                            "dialect", "syntphony",
-                            "event", event,
-                            "title", title,
-                            "url", url,
-                            "comment", comment ? json_incref(comment)
-                                               : json_null(),
-                            "notified", notified ? json_incref(notified)
-                                                 : json_null(),
-                            "created", (char *) created,
-                            "sender", ngx_http_notify_json_str(&p->sender),
-                            "tenant", (char *) nr->tenant.data, nr->tenant.len);
-
-    if (nr->note == NULL) {
-        return ngx_http_notify_note_failed(nr, &err);
-    }
+    nr->note.event = json_incref(event);
+    nr->note.title = json_incref(title);
+    nr->note.url = json_incref(url);
+    nr->note.comment = comment ? json_incref(comment) : json_null();
+    nr->note.notified = notified ? json_incref(notified) : json_null();
+    nr->note.sender = p->sender;
 
     if (unique) {
         parts[0].data = (u_char *) json_string_value(event);

@@ -260,8 +260,11 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
     size_t                         len;
     uint64_t                       next, unread;
     ngx_int_t                      n;
-    ngx_str_t                      arg, items;
+    ngx_str_t                      arg;
+    ngx_uint_t                     i;
+    ngx_array_t                    items;
     ngx_http_notify_feed_query_t   q;
+    ngx_http_notify_feed_entry_t  *e;
 
     ngx_memzero(&q, sizeof(q));
     q.user = *user;
@@ -315,18 +318,44 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
                                           "The feed could not be read.");
     }
 
-    /* the page is JSON text already: the answer is put around it */
+    /*
+     * Each item is the view the store kept (JSON text already), with
+     * "read" added: the answer is put around them, no JSON is parsed.
+     */
 
-    len = sizeof("{\"items\":,\"next\":\"\",\"unread\":}") - 1
-          + items.len + NGX_HTTP_NOTIFY_ID_LEN + NGX_INT64_LEN;
+    e = items.elts;
+
+    len = sizeof("{\"items\":[],\"next\":\"\",\"unread\":}") - 1
+          + NGX_HTTP_NOTIFY_ID_LEN + NGX_INT64_LEN;
+
+    for (i = 0; i < items.nelts; i++) {
+        len += e[i].view.len + sizeof(",\"read\":false,") - 1;
+    }
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(body, "{\"items\":", sizeof("{\"items\":") - 1);
-    p = ngx_cpymem(p, items.data, items.len);
+    p = ngx_cpymem(body, "{\"items\":[", sizeof("{\"items\":[") - 1);
+
+    for (i = 0; i < items.nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        /* the object without its closing brace */
+        p = ngx_cpymem(p, e[i].view.data, e[i].view.len - 1);
+
+        if (e[i].view.len > 2) {
+            *p++ = ',';
+        }
+
+        p = e[i].read ? ngx_cpymem(p, "\"read\":true}", 12)
+                      : ngx_cpymem(p, "\"read\":false}", 13);
+    }
+
+    *p++ = ']';
 
     if (next) {
         p = ngx_cpymem(p, ",\"next\":\"", sizeof(",\"next\":\"") - 1);

@@ -175,6 +175,7 @@ ngx_http_notify_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_notify_process(ngx_http_notify_req_t *nr)
 {
+    json_error_t                 err;
     ngx_http_request_t          *r;
     ngx_http_notify_dialect_t   *d;
     ngx_http_notify_store_op_t  *op;
@@ -192,6 +193,13 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
                                     "notify_tenant could not be evaluated");
         return ngx_http_notify_error(nr);
     }
+
+    /* what the flow knows of the canonical notification; the rest is
+       the dialect's */
+
+    nr->note.dialect = d->name;
+    nr->note.tenant = nr->tenant;
+    nr->note.created = ngx_time();
 
     if (d->parse(nr) != NGX_OK) {
         return ngx_http_notify_error(nr);
@@ -226,8 +234,13 @@ ngx_http_notify_process(ngx_http_notify_req_t *nr)
 
     op = nr->op;
 
+    op->note = ngx_http_notify_note_json(&nr->note, &err);
+    if (op->note == NULL) {
+        (void) ngx_http_notify_note_failed(nr, &err);
+        return ngx_http_notify_error(nr);
+    }
+
     op->type = NGX_HTTP_NOTIFY_OP_PUT;
-    op->note = nr->note;
     op->recipients = nr->recipients.elts;
     op->nrecipients = nr->recipients.nelts;
     op->created = ngx_time();
@@ -486,7 +499,8 @@ ngx_http_notify_cleanup(void *data)
     ngx_http_notify_req_t *nr = data;
 
     json_decref(nr->body);
-    json_decref(nr->note);
+    ngx_http_notify_note_free(&nr->note);
+    json_decref(nr->op->note);
     json_decref(nr->answer);
     json_decref(nr->unresolved);
     json_decref(nr->fields);

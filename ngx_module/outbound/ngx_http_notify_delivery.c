@@ -373,13 +373,11 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr)
     nscf = ngx_http_get_module_srv_conf(nr->request, ngx_http_notify_module);
     dv = &ngx_http_notify_deliverer;
 
-    v = json_object_get(nr->note, "event");
+    v = nr->note.event;
     event.data = (u_char *) json_string_value(v);
     event.len = json_string_length(v);
 
-    v = json_object_get(nr->note, "tenant");
-    tenant.data = (u_char *) json_string_value(v);
-    tenant.len = json_string_length(v);
+    tenant = nr->note.tenant;
 
     if (event.data == NULL) {
         ngx_str_set(&event, "");
@@ -632,7 +630,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     *dl->owner = dl;
 
     if (ngx_http_notify_delivery_prepare(dl, dl->pool, nr->op->seq, NULL, 0,
-                                         nr->note, nr->recipients.elts,
+                                         nr->op->note, nr->recipients.elts,
                                          nr->recipients.nelts,
                                          NULL, 0)
         != NGX_OK)
@@ -1359,12 +1357,19 @@ ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_notify_outbox_handler(ngx_http_request_t *r)
 {
-    u_char                      *last, *slash;
-    json_t                      *items, *json;
-    ngx_int_t                    rc;
-    ngx_str_t                    rest, id;
-    ngx_http_notify_loc_conf_t  *nlcf;
-    ngx_http_notify_delivery_t  *dl;
+    u_char                          *last, *slash, *p;
+    json_t                          *items, *json;
+    ngx_int_t                        rc;
+    ngx_str_t                        rest, id;
+    ngx_uint_t                       i;
+    ngx_array_t                      entries;
+    ngx_http_notify_loc_conf_t      *nlcf;
+    ngx_http_notify_delivery_t      *dl;
+    ngx_http_notify_outbox_entry_t  *e;
+    u_char                           sid[NGX_HTTP_NOTIFY_ID_LEN];
+    u_char                           next[sizeof("1970-01-01T00:00:00.000Z")];
+    u_char                           created[sizeof("1970-01-01T00:00:00Z")];
+    u_char                           expires[sizeof("1970-01-01T00:00:00Z")];
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -1396,7 +1401,15 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ngx_http_notify_store_outbox(items, 1000, r->connection->log)
+        if (ngx_array_init(&entries, r->pool, 16,
+                           sizeof(ngx_http_notify_outbox_entry_t))
+            != NGX_OK)
+        {
+            json_decref(items);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_notify_store_outbox(&entries, 1000, r->connection->log)
             != NGX_OK)
         {
             json_decref(items);
@@ -1405,6 +1418,29 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
                                                 "ServiceUnavailable",
                                                 "The outbox could not be"
                                                 " read.");
+        }
+
+        e = entries.elts;
+
+        for (i = 0; i < entries.nelts; i++) {
+            (void) ngx_http_notify_format_id(sid, e[i].seq);
+
+            p = ngx_http_notify_iso8601(next, (time_t) (e[i].due / 1000));
+            p = ngx_sprintf(p - 1, ".%03uLZ", e[i].due % 1000);
+            *p = '\0';
+
+            *ngx_http_notify_iso8601(created, e[i].created) = '\0';
+            *ngx_http_notify_iso8601(expires, e[i].expires) = '\0';
+
+            json_array_append_new(items,
+                json_pack("{s:s%, s:i, s:s, s:s, s:s, s:s}",
+                          "id", (char *) sid,
+                          (size_t) NGX_HTTP_NOTIFY_ID_LEN,
+                          "attempts", (int) e[i].attempts,
+                          "next_attempt", (char *) next,
+                          "created", (char *) created,
+                          "expires", (char *) expires,
+                          "last_error", (char *) e[i].error));
         }
 
         json = json_pack("{s:o}", "items", items);

@@ -4,6 +4,16 @@
  */
 
 
+/*
+ * What every backend of the store shares: the configuration, the queue of
+ * operations and group commit, the thread-pool task (and the commit in the
+ * event loop without threads), the guard timer, retention, the errors,
+ * and the part of a put that is not the backend's (the idempotent replay,
+ * the id in the notification and its answer, the texts kept).  The
+ * backend's functions are in its table (ngx_http_notify_store.h).
+ */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
@@ -11,170 +21,64 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_store.h"
 
-#include <lmdb.h>
-#include <sys/statvfs.h>
-
-
-/*
- * Layout of the environment (every number big-endian, so that LMDB's
- * byte order is numeric order):
- *
- *   meta    "seq"                      -> u64 last sequence number given
- *   notes   u64 seq                    -> note header + canonical JSON
- *   rcpt    u64 seq                    -> recipients' ids, NUL-separated
- *   feed    user id, NUL, u64 ~seq     -> u8 flags (newest entry first)
- *   unread  user id                    -> u64 unread entries
- *   marks   user id                    -> u64 read watermark: every entry
- *                                         up to it counts as read
- *   idem    SHA-256 of the key         -> u64 seq + the answer given
- *   chains  chain hash, user id        -> u64 seq of the entry that a
- *                                         newer one of the chain replaces
- *   outbox  u64 seq                    -> ngx_http_notify_outbox_rec_t
- *   due     u64 due msec, u64 seq      -> (empty): the outbox by due time
- */
-
-#define NGX_HTTP_NOTIFY_FEED_READ   0x01
 
 #define NGX_HTTP_NOTIFY_PRUNE_MAX   10000   /* notes removed per transaction */
 
 
-/*
- * A stored notification: this header, the whole notification as JSON
- * (full_len bytes: what delivery sends), then the part the feed shows
- * (the rest of the value), kept ready so that a page of the feed is put
- * together without parsing JSON.
- */
-
 typedef struct {
-    uint64_t                     created;     /* big-endian unix time */
-    uint32_t                     full_len;
-    u_char                       has_idem;
-    u_char                       idem[32];
-    u_char                       has_chain;   /* retention drops the */
-    u_char                       chain[32];   /* chain's links to it */
-} ngx_http_notify_note_hdr_t;
-
-
-typedef struct {
-    MDB_env                     *env;
-    MDB_dbi                      meta;
-    MDB_dbi                      notes;
-    MDB_dbi                      rcpt;
-    MDB_dbi                      feed;
-    MDB_dbi                      unread;
-    MDB_dbi                      marks;
-    MDB_dbi                      idem;
-    MDB_dbi                      chains;
-    MDB_dbi                      outbox;
-    MDB_dbi                      due;
-
-    MDB_txn                     *read_txn;    /* reset between uses */
+    ngx_http_notify_store_backend_t  *backend;
+    ngx_uint_t                        open;
 
     /*
      * The queue is shared with the committing thread: it takes what is
-     * queued once it holds LMDB's writer lock, so that what arrives while
-     * another process commits joins this transaction.
+     * queued once it holds the backend's writer lock, so that what arrives
+     * while another process commits joins this transaction.
      */
-    ngx_http_notify_store_op_t  *queue;       /* waiting for a batch */
-    ngx_http_notify_store_op_t **queue_last;
-    ngx_http_notify_store_op_t  *batch;       /* being committed */
-    ngx_uint_t                   busy;        /* a commit is posted */
+    ngx_http_notify_store_op_t       *queue;       /* waiting for a batch */
+    ngx_http_notify_store_op_t      **queue_last;
+    ngx_http_notify_store_op_t       *batch;       /* being committed */
+    ngx_uint_t                        busy;        /* a commit is posted */
 
     /*
      * Armed while writes are queued or committing: a timer that is not
      * cancelable keeps a gracefully exiting worker (reload) alive until the
      * requests waiting for their commit have their answers.
      */
-    ngx_event_t                  guard;
-    ngx_connection_t             guard_conn;  /* timer's data, no fd */
+    ngx_event_t                       guard;
+    ngx_connection_t                  guard_conn;  /* timer's data, no fd */
 
 #if (NGX_THREADS)
-    ngx_thread_task_t           *task;
-    ngx_thread_pool_t           *thread_pool;
-    ngx_thread_mutex_t           mutex;       /* queue, queue_last, batch */
+    ngx_thread_task_t                *task;
+    ngx_thread_pool_t                *thread_pool;
+    ngx_thread_mutex_t                mutex;       /* queue, queue_last,
+                                                      batch */
 #endif
 
-    time_t                       retention;
-    ngx_event_t                  prune_event;
-    ngx_connection_t             prune_conn;  /* timer's data, no fd */
-    ngx_http_notify_store_op_t   prune_op;
-    unsigned                     pruning:1;
+    time_t                            retention;
+    ngx_event_t                       prune_event;
+    ngx_connection_t                  prune_conn;  /* timer's data, no fd */
+    ngx_http_notify_store_op_t        prune_op;
+    unsigned                          pruning:1;
 } ngx_http_notify_store_t;
 
 
-static int ngx_http_notify_store_apply(MDB_txn *txn,
+static int ngx_http_notify_store_apply(void *txn,
     ngx_http_notify_store_op_t *op);
-static int ngx_http_notify_store_put(MDB_txn *txn,
+static int ngx_http_notify_store_put(void *txn,
     ngx_http_notify_store_op_t *op);
-static int ngx_http_notify_store_read_one(MDB_txn *txn,
-    ngx_http_notify_store_op_t *op);
-static int ngx_http_notify_store_read_until(MDB_txn *txn,
-    ngx_http_notify_store_op_t *op);
-static int ngx_http_notify_store_prune(MDB_txn *txn,
-    ngx_http_notify_store_op_t *op);
-static int ngx_http_notify_store_chain(MDB_txn *txn,
-    ngx_http_notify_store_op_t *op, ngx_str_t *user, uint64_t seq,
-    u_char *buf);
-static int ngx_http_notify_store_unchain(MDB_txn *txn, u_char *chain,
-    ngx_str_t *user, uint64_t seq, u_char *buf);
-static int ngx_http_notify_store_count_add(MDB_txn *txn, MDB_val *user,
-    int64_t delta, uint64_t *result);
-static int ngx_http_notify_outbox_put(MDB_txn *txn, uint64_t seq,
-    ngx_http_notify_outbox_rec_t *rec, uint64_t old_due);
-static int ngx_http_notify_outbox_del(MDB_txn *txn, uint64_t seq);
-static int ngx_http_notify_outbox_update(MDB_txn *txn,
-    ngx_http_notify_store_op_t *op);
-static int ngx_http_notify_outbox_claim(MDB_txn *txn,
-    ngx_http_notify_store_op_t *op);
-static uint64_t ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user);
-static int ngx_http_notify_store_commit(MDB_txn *txn,
+static int ngx_http_notify_store_commit(void *txn,
     ngx_http_notify_store_op_t *ops);
 static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops);
 static int ngx_http_notify_store_cause(int rc);
-static void ngx_http_notify_store_readers(ngx_log_t *log);
 static void ngx_http_notify_store_start(void);
 static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
 static void ngx_http_notify_store_guard(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op);
-static MDB_txn *ngx_http_notify_store_read_begin(ngx_log_t *log);
-static void ngx_http_notify_store_read_end(MDB_txn *txn);
-static u_char *ngx_http_notify_chain_key(u_char *p, u_char *chain,
-    ngx_str_t *user);
-static u_char *ngx_http_notify_feed_key(u_char *p, ngx_str_t *user,
-    uint64_t seq);
 
 
 static ngx_http_notify_store_t  ngx_http_notify_store;
-
-
-static ngx_inline void
-ngx_http_notify_put_u64(u_char *p, uint64_t v)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < 8; i++) {
-        p[7 - i] = (u_char) (v & 0xff);
-        v >>= 8;
-    }
-}
-
-
-static ngx_inline uint64_t
-ngx_http_notify_get_u64(u_char *p)
-{
-    uint64_t    v;
-    ngx_uint_t  i;
-
-    v = 0;
-
-    for (i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-
-    return v;
-}
 
 
 u_char *
@@ -221,29 +125,6 @@ ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq)
 }
 
 
-/* feed key: user id, NUL, ~seq; "p" has room for user->len + 9 bytes */
-
-/* a chain's link for a user: the chain's SHA-256, then the user id */
-
-static u_char *
-ngx_http_notify_chain_key(u_char *p, u_char *chain, ngx_str_t *user)
-{
-    p = ngx_cpymem(p, chain, 32);
-    return ngx_cpymem(p, user->data, user->len);
-}
-
-
-static u_char *
-ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
-{
-    p = ngx_cpymem(p, user->data, user->len);
-    *p++ = '\0';
-    ngx_http_notify_put_u64(p, ~seq);
-
-    return p + 8;
-}
-
-
 /* configuration */
 
 char *
@@ -263,6 +144,7 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     scf->path = value[1];
+    scf->backend = &ngx_http_notify_store_lmdb;
 
     if (ngx_conf_full_name(cf->cycle, &scf->path, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -337,54 +219,17 @@ ngx_http_notify_store_init_conf(ngx_conf_t *cf,
 }
 
 
-/* in the master, before the workers: make the folder for the workers */
+/* in the master, before the workers */
 
 ngx_int_t
 ngx_http_notify_store_init_module(ngx_cycle_t *cycle,
     ngx_http_notify_store_conf_t *scf)
 {
-    u_char           *path;
-    ngx_err_t         err;
-    ngx_file_info_t   fi;
-    ngx_core_conf_t  *ccf;
-
-    if (scf->path.data == NULL) {
+    if (scf->path.data == NULL || scf->backend->init_module == NULL) {
         return NGX_OK;
     }
 
-    path = scf->path.data;   /* null-terminated by the conf parser */
-
-    if (ngx_create_dir(path, 0700) == NGX_FILE_ERROR) {
-        err = ngx_errno;
-
-        if (err != NGX_EEXIST) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
-                          ngx_create_dir_n " \"%s\" failed", path);
-            return NGX_ERROR;
-        }
-    }
-
-    if (geteuid() != 0) {
-        return NGX_OK;
-    }
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-
-    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                      ngx_file_info_n " \"%s\" failed", path);
-        return NGX_ERROR;
-    }
-
-    if (fi.st_uid != ccf->user) {
-        if (chown((char *) path, ccf->user, -1) == -1) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "chown(\"%s\", %d) failed", path, ccf->user);
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
+    return scf->backend->init_module(cycle, scf);
 }
 
 
@@ -395,7 +240,6 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     ngx_http_notify_store_conf_t *scf)
 {
     int                       rc;
-    MDB_txn                  *txn;
     ngx_http_notify_store_t  *st;
 
     st = &ngx_http_notify_store;
@@ -407,65 +251,18 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     ngx_memzero(st, sizeof(ngx_http_notify_store_t));
     st->queue_last = &st->queue;
     st->retention = scf->retention;
+    st->backend = scf->backend;
 
-    rc = mdb_env_create(&st->env);
+    rc = st->backend->open(cycle, scf);
+
     if (rc != 0) {
-        goto failed;
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "notify: cannot open store \"%V\": %s",
+                      &scf->path, st->backend->strerror(rc));
+        return NGX_ERROR;
     }
 
-    (void) mdb_env_set_maxdbs(st->env, 16);
-
-    rc = mdb_env_set_mapsize(st->env, scf->max_size);
-    if (rc != 0) {
-        goto failed;
-    }
-
-    /*
-     * MDB_NOTLS: read transactions are not tied to the thread that began
-     * them (the event loop begins them, pool threads write).
-     *
-     * MDB_NOMETASYNC: a commit syncs the data pages under the writer lock
-     * and leaves its meta page unsynced; the committing thread then syncs
-     * it with mdb_env_sync() after the lock is released, while another
-     * process may already be committing, and only then is anything
-     * answered.  LMDB keeps the database intact either way; what a crash
-     * in between can undo was never acknowledged.
-     */
-
-    rc = mdb_env_open(st->env, (char *) scf->path.data,
-                      MDB_NOTLS|MDB_NOMETASYNC, 0600);
-    if (rc != 0) {
-        goto failed;
-    }
-
-    /* the reader slots of processes that died, e.g. this one's predecessor */
-
-    ngx_http_notify_store_readers(cycle->log);
-
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    if (rc != 0) {
-        goto failed;
-    }
-
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0
-        || (rc = mdb_dbi_open(txn, "notes", MDB_CREATE, &st->notes)) != 0
-        || (rc = mdb_dbi_open(txn, "rcpt", MDB_CREATE, &st->rcpt)) != 0
-        || (rc = mdb_dbi_open(txn, "feed", MDB_CREATE, &st->feed)) != 0
-        || (rc = mdb_dbi_open(txn, "unread", MDB_CREATE, &st->unread)) != 0
-        || (rc = mdb_dbi_open(txn, "marks", MDB_CREATE, &st->marks)) != 0
-        || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
-        || (rc = mdb_dbi_open(txn, "chains", MDB_CREATE, &st->chains)) != 0
-        || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0
-        || (rc = mdb_dbi_open(txn, "due", MDB_CREATE, &st->due)) != 0)
-    {
-        mdb_txn_abort(txn);
-        goto failed;
-    }
-
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        goto failed;
-    }
+    st->open = 1;
 
 #if (NGX_THREADS)
     st->thread_pool = scf->thread_pool;
@@ -508,19 +305,6 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
                   "notify: store \"%V\" open", &scf->path);
 
     return NGX_OK;
-
-failed:
-
-    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                  "notify: cannot open store \"%V\": %s",
-                  &scf->path, mdb_strerror(rc));
-
-    if (st->env) {
-        mdb_env_close(st->env);
-        st->env = NULL;
-    }
-
-    return NGX_ERROR;
 }
 
 
@@ -531,17 +315,12 @@ ngx_http_notify_store_exit_process(ngx_cycle_t *cycle)
 
     st = &ngx_http_notify_store;
 
-    if (st->env == NULL) {
+    if (!st->open) {
         return;
     }
 
-    if (st->read_txn) {
-        mdb_txn_abort(st->read_txn);
-        st->read_txn = NULL;
-    }
-
-    mdb_env_close(st->env);
-    st->env = NULL;
+    st->backend->close(cycle);
+    st->open = 0;
 
 #if (NGX_THREADS)
     (void) ngx_thread_mutex_destroy(&st->mutex, cycle->log);
@@ -552,7 +331,17 @@ ngx_http_notify_store_exit_process(ngx_cycle_t *cycle)
 ngx_uint_t
 ngx_http_notify_store_ready(void)
 {
-    return ngx_http_notify_store.env != NULL;
+    return ngx_http_notify_store.open;
+}
+
+
+void
+ngx_http_notify_store_version(const char **name, const char **version)
+{
+    /* the built-in backend, whether a store is configured or not */
+
+    *name = ngx_http_notify_store_lmdb.name;
+    *version = ngx_http_notify_store_lmdb.version();
 }
 
 
@@ -626,20 +415,22 @@ ngx_http_notify_store_start(void)
 
 /*
  * Runs in a pool thread: no nginx allocations, no event loop calls.  The
- * batch is what is queued once the writer lock is held.
+ * batch is what is queued once the backend holds its writer lock.
  */
 
 static void
 ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 {
-    int                          rc;
-    MDB_txn                     *txn;
-    ngx_http_notify_store_t     *st;
-    ngx_http_notify_store_op_t  *ops, *op, *next;
+    int                               rc;
+    void                             *txn;
+    ngx_http_notify_store_t          *st;
+    ngx_http_notify_store_op_t       *ops, *op, *next;
+    ngx_http_notify_store_backend_t  *be;
 
     st = &ngx_http_notify_store;
+    be = st->backend;
 
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    rc = be->begin(&txn);
 
     ngx_http_notify_store_lock(st);
     ops = st->queue;
@@ -650,7 +441,7 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 
     if (ops == NULL) {
         if (rc == 0) {
-            mdb_txn_abort(txn);
+            be->abort(txn);
         }
 
         return;
@@ -681,7 +472,7 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
         next = op->next;
         op->next = NULL;
 
-        rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        rc = be->begin(&txn);
 
         if (rc == 0) {
             rc = ngx_http_notify_store_commit(txn, op);
@@ -700,7 +491,7 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 
 
 /*
- * The meta page of what was committed, to disk, outside the writer lock.
+ * The backend's sync of what was committed, outside its writer lock.
  * Should that fail, what was committed is answered as failed (and never
  * committed again: it is in the store, only its durability is in doubt).
  */
@@ -711,7 +502,7 @@ ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops)
     int                          rc;
     ngx_http_notify_store_op_t  *op;
 
-    rc = mdb_env_sync(ngx_http_notify_store.env, 1);
+    rc = ngx_http_notify_store.backend->sync();
 
     if (rc == 0) {
         return;
@@ -729,7 +520,7 @@ ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops)
 /* applies the operations in the transaction and commits it, or aborts it */
 
 static int
-ngx_http_notify_store_commit(MDB_txn *txn, ngx_http_notify_store_op_t *ops)
+ngx_http_notify_store_commit(void *txn, ngx_http_notify_store_op_t *ops)
 {
     int                          rc;
     ngx_http_notify_store_op_t  *op;
@@ -741,47 +532,44 @@ ngx_http_notify_store_commit(MDB_txn *txn, ngx_http_notify_store_op_t *ops)
         rc = ngx_http_notify_store_apply(txn, op);
 
         if (rc != 0) {
-            mdb_txn_abort(txn);
+            ngx_http_notify_store.backend->abort(txn);
             return ngx_http_notify_store_cause(rc);
         }
     }
 
-    /* the data pages are synced here; the meta page is left to the caller */
-
-    return ngx_http_notify_store_cause(mdb_txn_commit(txn));
+    return ngx_http_notify_store_cause(
+                                   ngx_http_notify_store.backend->commit(txn));
 }
 
 
 /*
- * A write of LMDB's that the file system takes only in part is answered
- * EIO (mdb_page_flush(), mdb_env_write_meta(): "short write, filesystem
- * full?"), and the errno of the write is lost.  A short write to a regular
- * file is the file system running out of room: when the store's file
- * system has less room left than one write of LMDB's at most (64 pages),
- * the cause was that, and is told as ENOSPC.  Any other EIO is an I/O
- * error and stays one; LMDB's own codes (MDB_MAP_FULL) are left as they
- * are.  Runs in the committing thread, right after the failing write.
+ * A write that the file system takes only in part is answered EIO by a
+ * backend that writes files (LMDB does), and the errno of the write is
+ * lost.  A short write to a regular file is the file system running out
+ * of room: when the store's file system has less room left than one
+ * write of the backend's at most, the cause was that, and is told as
+ * ENOSPC.  Any other EIO is an I/O error and stays one; the backend's own
+ * codes (MDB_MAP_FULL) are left as they are.  Runs in the committing
+ * thread, right after the failing write.
  */
 
 static int
 ngx_http_notify_store_cause(int rc)
 {
-    MDB_stat          ms;
-    struct statvfs    fs;
-    mdb_filehandle_t  fd;
+    uint64_t                          avail, write;
+    ngx_http_notify_store_backend_t  *be;
 
-    if (rc != EIO) {
+    be = ngx_http_notify_store.backend;
+
+    if (rc != EIO || be->room == NULL) {
         return rc;
     }
 
-    if (mdb_env_get_fd(ngx_http_notify_store.env, &fd) != 0
-        || mdb_env_stat(ngx_http_notify_store.env, &ms) != 0
-        || fstatvfs(fd, &fs) == -1)
-    {
+    if (be->room(&avail, &write) != NGX_OK) {
         return rc;
     }
 
-    if ((uint64_t) fs.f_bavail * fs.f_frsize < (uint64_t) 64 * ms.ms_psize) {
+    if (avail < write) {
         return NGX_ENOSPC;
     }
 
@@ -824,7 +612,7 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
         if (op->rc == NGX_ERROR) {
             ngx_log_error(NGX_LOG_ERR, op->log, 0,
                           "notify: store write failed: %s",
-                          mdb_strerror(op->err));
+                          st->backend->strerror(op->err));
         }
 
         op->done(op);
@@ -861,95 +649,68 @@ ngx_http_notify_store_guard(ngx_event_t *ev)
 
 
 static int
-ngx_http_notify_store_apply(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+ngx_http_notify_store_apply(void *txn, ngx_http_notify_store_op_t *op)
 {
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store.backend;
+
     switch (op->type) {
 
     case NGX_HTTP_NOTIFY_OP_PUT:
         return ngx_http_notify_store_put(txn, op);
 
     case NGX_HTTP_NOTIFY_OP_READ_ONE:
-        return ngx_http_notify_store_read_one(txn, op);
+        return be->mark_read(txn, op);
 
     case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
-        return ngx_http_notify_store_read_until(txn, op);
+        return be->mark_read_until(txn, op);
 
     case NGX_HTTP_NOTIFY_OP_PRUNE:
-        return ngx_http_notify_store_prune(txn, op);
+        return be->prune(txn, op);
 
     case NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM:
-        return ngx_http_notify_outbox_claim(txn, op);
+        return be->outbox_claim(txn, op);
 
     default: /* DONE, RETRY, DROP, NOW */
-        return ngx_http_notify_outbox_update(txn, op);
+        return be->outbox_finish(txn, op);
     }
 }
 
 
-/* the fields the feed shows: all but the internal ones */
-
-static char *
-ngx_http_notify_store_public(json_t *note)
-{
-    char        *text;
-    json_t      *pub, *v;
-    const char  *k;
-
-    pub = json_object();
-    if (pub == NULL) {
-        return NULL;
-    }
-
-    json_object_foreach(note, k, v) {
-        if (ngx_strcmp(k, "sender") != 0 && ngx_strcmp(k, "tenant") != 0
-            && k[0] != '_')
-        {
-            if (json_object_set(pub, k, v) != 0) {
-                json_decref(pub);
-                return NULL;
-            }
-        }
-    }
-
-    text = json_dumps(pub, JSON_COMPACT);
-    json_decref(pub);
-
-    return text;
-}
-
+/*
+ * A put: an idempotent replay gets the first answer again; else the
+ * notification gets the next id (in it and in its answer), and the
+ * backend writes it with the texts made here: the whole notification,
+ * the feed's view of it, and the answer to give a replay.
+ */
 
 static int
-ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
+ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
 {
-    int                          rc;
-    char                        *text, *pub;
-    size_t                       len, tlen, plen;
-    u_char                      *p, *buf;
-    json_t                      *answer, *id;
-    uint64_t                     seq;
-    MDB_val                      key, val;
-    ngx_uint_t                   i;
-    ngx_http_notify_store_t     *st;
-    ngx_http_notify_note_hdr_t   hdr;
-    u_char                       seqkey[8];
-    u_char                       idbuf[NGX_HTTP_NOTIFY_ID_LEN];
+    int                                rc;
+    char                              *text, *view, *answer_text;
+    json_t                            *answer, *id;
+    uint64_t                           seq;
+    ngx_str_t                          kept;
+    ngx_http_notify_store_note_t       note;
+    ngx_http_notify_store_backend_t   *be;
+    u_char                             idbuf[NGX_HTTP_NOTIFY_ID_LEN];
 
-    st = &ngx_http_notify_store;
+    be = ngx_http_notify_store.backend;
 
     op->duplicate = 0;
     op->replaced = 0;
 
-    /* an idempotent replay gets the first answer again */
-
     if (op->has_idem) {
-        key.mv_data = op->idem;
-        key.mv_size = sizeof(op->idem);
+        rc = be->idempotent(txn, op->idem, &kept);
+        if (rc != 0) {
+            return rc;
+        }
 
-        rc = mdb_get(txn, st->idem, &key, &val);
+        if (kept.len) {
+            answer = json_loadb((char *) kept.data, kept.len, 0, NULL);
 
-        if (rc == 0 && val.mv_size > 8) {
-            answer = json_loadb((char *) val.mv_data + 8, val.mv_size - 8,
-                                0, NULL);
             if (answer != NULL) {
                 if (op->answer) {
                     json_decref(op->answer);
@@ -960,35 +721,9 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
                 return 0;
             }
         }
-
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            return rc;
-        }
     }
 
-    /* the next sequence number */
-
-    key.mv_data = "seq";
-    key.mv_size = 3;
-
-    rc = mdb_get(txn, st->meta, &key, &val);
-
-    if (rc == 0 && val.mv_size == 8) {
-        seq = ngx_http_notify_get_u64(val.mv_data) + 1;
-
-    } else if (rc == MDB_NOTFOUND) {
-        seq = 1;
-
-    } else {
-        return rc ? rc : MDB_CORRUPTED;
-    }
-
-    ngx_http_notify_put_u64(seqkey, seq);
-
-    val.mv_data = seqkey;
-    val.mv_size = 8;
-
-    rc = mdb_put(txn, st->meta, &key, &val, 0);
+    rc = be->next_id(txn, &seq);
     if (rc != 0) {
         return rc;
     }
@@ -1008,1087 +743,42 @@ ngx_http_notify_store_put(MDB_txn *txn, ngx_http_notify_store_op_t *op)
 
     json_decref(id);
 
-    /* the notification: header, JSON, and the feed's part of it */
+    /* the texts, written from the canonical notification in one place */
 
-    text = json_dumps(op->note, JSON_COMPACT);
-    if (text == NULL) {
-        return ENOMEM;
-    }
+    text = NULL;
+    view = NULL;
 
-    tlen = ngx_strlen(text);
+    rc = ngx_http_notify_note_dump(op->note, &text, &view);
 
-    pub = ngx_http_notify_store_public(op->note);
-    if (pub == NULL) {
-        free(text);
-        return ENOMEM;
-    }
+    answer_text = (op->has_idem && op->answer)
+                  ? json_dumps(op->answer, JSON_COMPACT) : NULL;
 
-    plen = ngx_strlen(pub);
-
-    ngx_memzero(&hdr, sizeof(hdr));
-    hdr.full_len = (uint32_t) tlen;
-    ngx_http_notify_put_u64((u_char *) &hdr.created,
-                            (uint64_t) op->created);
-    if (op->has_idem) {
-        hdr.has_idem = 1;
-        ngx_memcpy(hdr.idem, op->idem, sizeof(hdr.idem));
-    }
-
-    if (op->has_chain) {
-        hdr.has_chain = 1;
-        ngx_memcpy(hdr.chain, op->chain, sizeof(hdr.chain));
-    }
-
-    key.mv_data = seqkey;
-    key.mv_size = 8;
-    val.mv_data = NULL;
-    val.mv_size = sizeof(hdr) + tlen + plen;
-
-    rc = mdb_put(txn, st->notes, &key, &val, MDB_RESERVE);
-    if (rc != 0) {
-        free(text);
-        free(pub);
-        return rc;
-    }
-
-    p = ngx_cpymem(val.mv_data, &hdr, sizeof(hdr));
-    p = ngx_cpymem(p, text, tlen);
-    ngx_memcpy(p, pub, plen);
-    free(text);
-    free(pub);
-
-    /* the recipients, and one feed entry each */
-
-    len = 0;
-    for (i = 0; i < op->nrecipients; i++) {
-        len += op->recipients[i].len + 1;
-    }
-
-    val.mv_data = NULL;
-    val.mv_size = len;
-
-    rc = mdb_put(txn, st->rcpt, &key, &val, MDB_RESERVE);
-    if (rc != 0) {
-        return rc;
-    }
-
-    p = val.mv_data;
-    for (i = 0; i < op->nrecipients; i++) {
-        p = ngx_cpymem(p, op->recipients[i].data, op->recipients[i].len);
-        *p++ = '\0';
-    }
-
-    buf = malloc(NGX_HTTP_NOTIFY_USER_MAX + 9);
-    if (buf == NULL) {
-        return ENOMEM;
-    }
-
-    for (i = 0; i < op->nrecipients; i++) {
-
-        if (op->has_chain) {
-            rc = ngx_http_notify_store_chain(txn, op, &op->recipients[i], seq,
-                                             buf);
-            if (rc != 0) {
-                free(buf);
-                return rc;
-            }
-        }
-
-        key.mv_data = buf;
-        key.mv_size = ngx_http_notify_feed_key(buf, &op->recipients[i], seq)
-                      - buf;
-
-        val.mv_data = "\0";
-        val.mv_size = 1;
-
-        rc = mdb_put(txn, st->feed, &key, &val, 0);
-        if (rc != 0) {
-            free(buf);
-            return rc;
-        }
-
-        key.mv_data = op->recipients[i].data;
-        key.mv_size = op->recipients[i].len;
-
-        rc = ngx_http_notify_store_count_add(txn, &key, 1, NULL);
-        if (rc != 0) {
-            free(buf);
-            return rc;
-        }
-    }
-
-    free(buf);
-
-    /* the delivery, in the same transaction */
-
-    if (op->has_outbox) {
-        ngx_http_notify_outbox_rec_t  rec;
-
-        ngx_memzero(&rec, sizeof(rec));
-        rec.due = op->due;
-        rec.created = (uint64_t) op->created;
-        rec.expires = (uint64_t) op->expires;
-
-        rc = ngx_http_notify_outbox_put(txn, seq, &rec, 0);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-
-    /* the idempotency key, with the answer to give again */
-
-    if (op->has_idem && op->answer) {
-        text = json_dumps(op->answer, JSON_COMPACT);
-        if (text == NULL) {
-            return ENOMEM;
-        }
-
-        tlen = ngx_strlen(text);
-
-        key.mv_data = op->idem;
-        key.mv_size = sizeof(op->idem);
-        val.mv_data = NULL;
-        val.mv_size = 8 + tlen;
-
-        rc = mdb_put(txn, st->idem, &key, &val, MDB_RESERVE);
-        if (rc != 0) {
-            free(text);
-            return rc;
-        }
-
-        ngx_http_notify_put_u64(val.mv_data, seq);
-        ngx_memcpy((u_char *) val.mv_data + 8, text, tlen);
-        free(text);
-    }
-
-    op->seq = seq;
-
-    return 0;
-}
-
-
-/*
- * A notification of a chain replaces the user's entry of the chain's
- * previous one: that entry leaves the feed (and the unread count), and the
- * chain now points at "seq".  "buf" is scratch space for a feed key.
- */
-
-static int
-ngx_http_notify_store_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
-    ngx_str_t *user, uint64_t seq, u_char *buf)
-{
-    int                       rc;
-    u_char                   *ckey;
-    uint64_t                  prev;
-    MDB_val                   key, val, fkey, fval, ukey;
-    ngx_http_notify_store_t  *st;
-    u_char                    seqbuf[8];
-
-    st = &ngx_http_notify_store;
-
-    ckey = malloc(sizeof(op->chain) + user->len);
-    if (ckey == NULL) {
-        return ENOMEM;
-    }
-
-    key.mv_data = ckey;
-    key.mv_size = ngx_http_notify_chain_key(ckey, op->chain, user) - ckey;
-
-    rc = mdb_get(txn, st->chains, &key, &val);
-
-    if (rc == 0 && val.mv_size == 8) {
-        prev = ngx_http_notify_get_u64(val.mv_data);
-
-        fkey.mv_data = buf;
-        fkey.mv_size = ngx_http_notify_feed_key(buf, user, prev) - buf;
-
-        rc = mdb_get(txn, st->feed, &fkey, &fval);
-
-        if (rc == 0) {
-            ukey.mv_data = user->data;
-            ukey.mv_size = user->len;
-
-            if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
-                && prev > ngx_http_notify_store_watermark(txn, &ukey))
-            {
-                rc = ngx_http_notify_store_count_add(txn, &ukey, -1, NULL);
-                if (rc != 0) {
-                    goto done;
-                }
-            }
-
-            rc = mdb_del(txn, st->feed, &fkey, NULL);
-            if (rc != 0) {
-                goto done;
-            }
-
-            /* a delivery of the replaced notification still pending is
-               cancelled */
-
-            rc = ngx_http_notify_outbox_del(txn, prev);
-            if (rc != 0 && rc != MDB_NOTFOUND) {
-                goto done;
-            }
-
-            rc = 0;
-            op->replaced++;
-        }
-
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            goto done;
-        }
-
-    } else if (rc != MDB_NOTFOUND && rc != 0) {
+    if (rc != NGX_OK || (op->has_idem && op->answer && answer_text == NULL)) {
+        rc = ENOMEM;
         goto done;
     }
 
-    ngx_http_notify_put_u64(seqbuf, seq);
+    note.seq = seq;
+    note.note.data = (u_char *) text;
+    note.note.len = ngx_strlen(text);
+    note.view.data = (u_char *) view;
+    note.view.len = ngx_strlen(view);
+    note.answer.data = (u_char *) answer_text;
+    note.answer.len = answer_text ? ngx_strlen(answer_text) : 0;
 
-    val.mv_data = seqbuf;
-    val.mv_size = 8;
+    rc = be->put(txn, op, &note);
 
-    rc = mdb_put(txn, st->chains, &key, &val, 0);
+    if (rc == 0) {
+        op->seq = seq;
+    }
 
 done:
 
-    free(ckey);
+    free(text);
+    free(view);
+    free(answer_text);
 
     return rc;
-}
-
-
-/*
- * Retention: the user's link of the chain goes with the notification it
- * points at (a later one of the chain has moved it on: then it stays).
- * "buf" is scratch space for the key.  MDB_NOTFOUND: no such link.
- */
-
-static int
-ngx_http_notify_store_unchain(MDB_txn *txn, u_char *chain, ngx_str_t *user,
-    uint64_t seq, u_char *buf)
-{
-    int      rc;
-    MDB_val  key, val;
-
-    key.mv_data = buf;
-    key.mv_size = ngx_http_notify_chain_key(buf, chain, user) - buf;
-
-    rc = mdb_get(txn, ngx_http_notify_store.chains, &key, &val);
-    if (rc != 0) {
-        return rc;
-    }
-
-    if (val.mv_size != 8 || ngx_http_notify_get_u64(val.mv_data) != seq) {
-        return MDB_NOTFOUND;
-    }
-
-    return mdb_del(txn, ngx_http_notify_store.chains, &key, NULL);
-}
-
-
-static int
-ngx_http_notify_store_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
-    uint64_t *result)
-{
-    int                       rc;
-    u_char                    buf[8];
-    int64_t                   n;
-    MDB_val                   val;
-    ngx_http_notify_store_t  *st;
-
-    st = &ngx_http_notify_store;
-
-    rc = mdb_get(txn, st->unread, user, &val);
-
-    if (rc == 0 && val.mv_size == 8) {
-        n = (int64_t) ngx_http_notify_get_u64(val.mv_data);
-
-    } else if (rc == MDB_NOTFOUND) {
-        n = 0;
-
-    } else {
-        return rc ? rc : MDB_CORRUPTED;
-    }
-
-    n += delta;
-
-    if (n < 0) {
-        n = 0;
-    }
-
-    if (result) {
-        *result = (uint64_t) n;
-    }
-
-    if (delta == 0) {
-        return 0;
-    }
-
-    ngx_http_notify_put_u64(buf, (uint64_t) n);
-
-    val.mv_data = buf;
-    val.mv_size = 8;
-
-    return mdb_put(txn, st->unread, user, &val, 0);
-}
-
-
-static uint64_t
-ngx_http_notify_store_watermark(MDB_txn *txn, MDB_val *user)
-{
-    MDB_val  val;
-
-    if (mdb_get(txn, ngx_http_notify_store.marks, user, &val) == 0
-        && val.mv_size == 8)
-    {
-        return ngx_http_notify_get_u64(val.mv_data);
-    }
-
-    return 0;
-}
-
-
-static int
-ngx_http_notify_store_read_one(MDB_txn *txn, ngx_http_notify_store_op_t *op)
-{
-    int                       rc;
-    MDB_val                   key, val, user;
-    ngx_http_notify_store_t  *st;
-    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
-
-    st = &ngx_http_notify_store;
-
-    user.mv_data = op->user.data;
-    user.mv_size = op->user.len;
-
-    key.mv_data = buf;
-    key.mv_size = ngx_http_notify_feed_key(buf, &op->user, op->seq) - buf;
-
-    rc = mdb_get(txn, st->feed, &key, &val);
-
-    if (rc == MDB_NOTFOUND) {
-        op->rc = NGX_DECLINED;
-        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
-    }
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    if ((*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
-        || op->seq <= ngx_http_notify_store_watermark(txn, &user))
-    {
-        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
-    }
-
-    val.mv_data = "\1";
-    val.mv_size = 1;
-
-    rc = mdb_put(txn, st->feed, &key, &val, 0);
-    if (rc != 0) {
-        return rc;
-    }
-
-    return ngx_http_notify_store_count_add(txn, &user, -1, &op->unread);
-}
-
-
-static int
-ngx_http_notify_store_read_until(MDB_txn *txn, ngx_http_notify_store_op_t *op)
-{
-    int                       rc;
-    int64_t                   flipped;
-    uint64_t                  wm, seq;
-    MDB_val                   key, val, user;
-    MDB_cursor               *cur;
-    ngx_http_notify_store_t  *st;
-    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
-    u_char                    wmbuf[8];
-
-    st = &ngx_http_notify_store;
-
-    user.mv_data = op->user.data;
-    user.mv_size = op->user.len;
-
-    key.mv_data = buf;
-    key.mv_size = ngx_http_notify_feed_key(buf, &op->user, op->seq) - buf;
-
-    rc = mdb_get(txn, st->feed, &key, &val);
-
-    if (rc == MDB_NOTFOUND) {
-        op->rc = NGX_DECLINED;
-        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
-    }
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    wm = ngx_http_notify_store_watermark(txn, &user);
-
-    if (op->seq <= wm) {
-        return ngx_http_notify_store_count_add(txn, &user, 0, &op->unread);
-    }
-
-    /* entries from "until" down to the old watermark become read */
-
-    rc = mdb_cursor_open(txn, st->feed, &cur);
-    if (rc != 0) {
-        return rc;
-    }
-
-    flipped = 0;
-
-    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
-
-    while (rc == 0) {
-        if (key.mv_size != op->user.len + 9
-            || ngx_memcmp(key.mv_data, op->user.data, op->user.len) != 0
-            || ((u_char *) key.mv_data)[op->user.len] != '\0')
-        {
-            break;
-        }
-
-        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
-                                       + op->user.len + 1);
-        if (seq <= wm) {
-            break;
-        }
-
-        if (!(*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)) {
-            val.mv_data = "\1";
-            val.mv_size = 1;
-
-            rc = mdb_cursor_put(cur, &key, &val, MDB_CURRENT);
-            if (rc != 0) {
-                mdb_cursor_close(cur);
-                return rc;
-            }
-
-            flipped++;
-        }
-
-        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-    }
-
-    mdb_cursor_close(cur);
-
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        return rc;
-    }
-
-    ngx_http_notify_put_u64(wmbuf, op->seq);
-
-    val.mv_data = wmbuf;
-    val.mv_size = 8;
-
-    rc = mdb_put(txn, st->marks, &user, &val, 0);
-    if (rc != 0) {
-        return rc;
-    }
-
-    return ngx_http_notify_store_count_add(txn, &user, -flipped, &op->unread);
-}
-
-
-static int
-ngx_http_notify_store_prune(MDB_txn *txn, ngx_http_notify_store_op_t *op)
-{
-    int                          rc;
-    u_char                      *p, *end, *nul;
-    uint64_t                     seq;
-    MDB_val                      key, val, rkey, rval, fkey, fval, user;
-    ngx_str_t                    id;
-    MDB_cursor                  *cur;
-    ngx_uint_t                   n;
-    ngx_http_notify_store_t     *st;
-    ngx_http_notify_note_hdr_t   hdr;
-    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 32];
-
-    st = &ngx_http_notify_store;
-
-    op->count = 0;
-    op->replaced = 0;
-
-    rc = mdb_cursor_open(txn, st->notes, &cur);
-    if (rc != 0) {
-        return rc;
-    }
-
-    n = 0;
-
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-         rc == 0 && n < NGX_HTTP_NOTIFY_PRUNE_MAX;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-    {
-        if (val.mv_size < sizeof(hdr) || key.mv_size != 8) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-
-        ngx_memcpy(&hdr, val.mv_data, sizeof(hdr));
-
-        if ((time_t) ngx_http_notify_get_u64((u_char *) &hdr.created)
-            >= op->before)
-        {
-            break;
-        }
-
-        seq = ngx_http_notify_get_u64(key.mv_data);
-
-        /* each recipient's entry, and its unread count */
-
-        rkey = key;
-
-        rc = mdb_get(txn, st->rcpt, &rkey, &rval);
-
-        if (rc == 0) {
-            p = rval.mv_data;
-            end = p + rval.mv_size;
-
-            while (p < end) {
-                nul = ngx_strlchr(p, end, '\0');
-                if (nul == NULL) {
-                    nul = end;
-                }
-
-                id.data = p;
-                id.len = nul - p;
-                p = nul + 1;
-
-                if (id.len == 0 || id.len > NGX_HTTP_NOTIFY_USER_MAX) {
-                    continue;
-                }
-
-                if (hdr.has_chain) {
-                    rc = ngx_http_notify_store_unchain(txn, hdr.chain, &id,
-                                                       seq, buf);
-                    if (rc == 0) {
-                        op->replaced++;
-
-                    } else if (rc != MDB_NOTFOUND) {
-                        goto failed;
-                    }
-                }
-
-                fkey.mv_data = buf;
-                fkey.mv_size = ngx_http_notify_feed_key(buf, &id, seq) - buf;
-
-                if (mdb_get(txn, st->feed, &fkey, &fval) != 0) {
-                    continue;
-                }
-
-                user.mv_data = id.data;
-                user.mv_size = id.len;
-
-                if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
-                    && seq > ngx_http_notify_store_watermark(txn, &user))
-                {
-                    rc = ngx_http_notify_store_count_add(txn, &user, -1,
-                                                         NULL);
-                    if (rc != 0) {
-                        goto failed;
-                    }
-                }
-
-                rc = mdb_del(txn, st->feed, &fkey, NULL);
-                if (rc != 0) {
-                    goto failed;
-                }
-
-                op->count++;
-            }
-
-            rc = mdb_del(txn, st->rcpt, &rkey, NULL);
-            if (rc != 0) {
-                goto failed;
-            }
-
-        } else if (rc != MDB_NOTFOUND) {
-            goto failed;
-        }
-
-        if (hdr.has_idem) {
-            rkey.mv_data = hdr.idem;
-            rkey.mv_size = sizeof(hdr.idem);
-
-            rc = mdb_del(txn, st->idem, &rkey, NULL);
-            if (rc != 0 && rc != MDB_NOTFOUND) {
-                goto failed;
-            }
-        }
-
-        rc = ngx_http_notify_outbox_del(txn, seq);
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            goto failed;
-        }
-
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != 0) {
-            goto failed;
-        }
-
-        n++;
-    }
-
-    mdb_cursor_close(cur);
-
-    op->seq = n;   /* notifications removed */
-
-    return (rc == MDB_NOTFOUND) ? 0 : rc;
-
-failed:
-
-    mdb_cursor_close(cur);
-    return rc;
-}
-
-
-/* the outbox */
-
-static void
-ngx_http_notify_due_key(u_char *key, uint64_t due, uint64_t seq)
-{
-    ngx_http_notify_put_u64(key, due);
-    ngx_http_notify_put_u64(key + 8, seq);
-}
-
-
-/* writes the entry and its due index; "old_due" (if not 0) is replaced */
-
-static int
-ngx_http_notify_outbox_put(MDB_txn *txn, uint64_t seq,
-    ngx_http_notify_outbox_rec_t *rec, uint64_t old_due)
-{
-    int                       rc;
-    MDB_val                   key, val;
-    ngx_http_notify_store_t  *st;
-    u_char                    seqkey[8], duekey[16];
-
-    st = &ngx_http_notify_store;
-
-    if (old_due) {
-        ngx_http_notify_due_key(duekey, old_due, seq);
-        key.mv_data = duekey;
-        key.mv_size = 16;
-
-        rc = mdb_del(txn, st->due, &key, NULL);
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            return rc;
-        }
-    }
-
-    ngx_http_notify_put_u64(seqkey, seq);
-    key.mv_data = seqkey;
-    key.mv_size = 8;
-    val.mv_data = rec;
-    val.mv_size = sizeof(ngx_http_notify_outbox_rec_t);
-
-    rc = mdb_put(txn, st->outbox, &key, &val, 0);
-    if (rc != 0) {
-        return rc;
-    }
-
-    ngx_http_notify_due_key(duekey, rec->due, seq);
-    key.mv_data = duekey;
-    key.mv_size = 16;
-    val.mv_data = "";
-    val.mv_size = 0;
-
-    return mdb_put(txn, st->due, &key, &val, 0);
-}
-
-
-static int
-ngx_http_notify_outbox_get(MDB_txn *txn, uint64_t seq,
-    ngx_http_notify_outbox_rec_t *rec)
-{
-    int       rc;
-    MDB_val   key, val;
-    u_char    seqkey[8];
-
-    ngx_http_notify_put_u64(seqkey, seq);
-    key.mv_data = seqkey;
-    key.mv_size = 8;
-
-    rc = mdb_get(txn, ngx_http_notify_store.outbox, &key, &val);
-    if (rc != 0) {
-        return rc;
-    }
-
-    if (val.mv_size != sizeof(ngx_http_notify_outbox_rec_t)) {
-        return MDB_CORRUPTED;
-    }
-
-    ngx_memcpy(rec, val.mv_data, sizeof(ngx_http_notify_outbox_rec_t));
-
-    return 0;
-}
-
-
-static int
-ngx_http_notify_outbox_del(MDB_txn *txn, uint64_t seq)
-{
-    int                           rc;
-    MDB_val                       key;
-    ngx_http_notify_outbox_rec_t  rec;
-    u_char                        seqkey[8], duekey[16];
-
-    rc = ngx_http_notify_outbox_get(txn, seq, &rec);
-    if (rc != 0) {
-        return rc;
-    }
-
-    ngx_http_notify_due_key(duekey, rec.due, seq);
-    key.mv_data = duekey;
-    key.mv_size = 16;
-
-    rc = mdb_del(txn, ngx_http_notify_store.due, &key, NULL);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        return rc;
-    }
-
-    ngx_http_notify_put_u64(seqkey, seq);
-    key.mv_data = seqkey;
-    key.mv_size = 8;
-
-    return mdb_del(txn, ngx_http_notify_store.outbox, &key, NULL);
-}
-
-
-static uint64_t
-ngx_http_notify_now_msec(void)
-{
-    struct timeval  tv;
-
-    ngx_gettimeofday(&tv);
-
-    return (uint64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-
-/* OUTBOX_DONE, OUTBOX_RETRY, OUTBOX_DROP, OUTBOX_NOW */
-
-static int
-ngx_http_notify_outbox_update(MDB_txn *txn, ngx_http_notify_store_op_t *op)
-{
-    int                           rc;
-    uint64_t                      old, now;
-    ngx_http_notify_outbox_rec_t  rec;
-
-    op->nexpired = 0;
-
-    rc = ngx_http_notify_outbox_get(txn, op->seq, &rec);
-
-    if (rc == MDB_NOTFOUND) {
-        /* dropped, expired, replaced or delivered meanwhile */
-        op->rc = NGX_DECLINED;
-        return 0;
-    }
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    switch (op->type) {
-
-    case NGX_HTTP_NOTIFY_OP_OUTBOX_DONE:
-    case NGX_HTTP_NOTIFY_OP_OUTBOX_DROP:
-        return ngx_http_notify_outbox_del(txn, op->seq);
-
-    case NGX_HTTP_NOTIFY_OP_OUTBOX_NOW:
-        old = rec.due;
-        rec.due = ngx_http_notify_now_msec();
-        return ngx_http_notify_outbox_put(txn, op->seq, &rec, old);
-
-    default: /* NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY */
-        break;
-    }
-
-    now = ngx_http_notify_now_msec();
-
-    rec.attempts++;
-    ngx_cpystrn(rec.error, op->error, sizeof(rec.error));
-    op->max = rec.attempts;
-
-    if (op->due >= rec.expires * 1000 || now >= rec.expires * 1000) {
-        op->nexpired = 1;
-        return ngx_http_notify_outbox_del(txn, op->seq);
-    }
-
-    old = rec.due;
-    rec.due = op->due;
-
-    return ngx_http_notify_outbox_put(txn, op->seq, &rec, old);
-}
-
-
-/*
- * Takes up to op->max entries that are due: each is leased (its due time
- * moved to op->due) in this transaction, so that no other worker or
- * process sends it meanwhile, and returned with its notification.  Entries
- * past their expiry are removed and listed in op->expired.
- */
-
-static int
-ngx_http_notify_outbox_claim(MDB_txn *txn, ngx_http_notify_store_op_t *op)
-{
-    int                           rc;
-    uint64_t                      due, seq, now;
-    MDB_val                       key, val, nkey, nval;
-    MDB_cursor                   *cur;
-    ngx_http_notify_claim_t      *cl;
-    ngx_http_notify_store_t      *st;
-    ngx_http_notify_note_hdr_t    hdr;
-    ngx_http_notify_outbox_rec_t  rec;
-    u_char                        seqkey[8];
-
-    st = &ngx_http_notify_store;
-    now = ngx_http_notify_now_msec();
-
-    ngx_http_notify_store_claim_free(op);
-
-    op->claimed = calloc(op->max ? op->max : 1,
-                         sizeof(ngx_http_notify_claim_t));
-    op->expired = calloc(op->max ? op->max : 1, sizeof(uint64_t));
-
-    if (op->claimed == NULL || op->expired == NULL) {
-        return ENOMEM;
-    }
-
-    rc = mdb_cursor_open(txn, st->due, &cur);
-    if (rc != 0) {
-        return rc;
-    }
-
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-         rc == 0 && op->nclaimed < op->max && op->nexpired < op->max;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST))
-    {
-        if (key.mv_size != 16) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-
-        due = ngx_http_notify_get_u64(key.mv_data);
-        seq = ngx_http_notify_get_u64((u_char *) key.mv_data + 8);
-
-        if (due > now) {
-            break;
-        }
-
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != 0) {
-            break;
-        }
-
-        rc = ngx_http_notify_outbox_get(txn, seq, &rec);
-
-        if (rc == MDB_NOTFOUND) {
-            continue;   /* a stale index entry */
-        }
-
-        if (rc != 0) {
-            break;
-        }
-
-        if (now >= rec.expires * 1000) {
-            ngx_http_notify_put_u64(seqkey, seq);
-            nkey.mv_data = seqkey;
-            nkey.mv_size = 8;
-
-            rc = mdb_del(txn, st->outbox, &nkey, NULL);
-            if (rc != 0) {
-                break;
-            }
-
-            op->expired[op->nexpired++] = seq;
-            continue;
-        }
-
-        /* the lease */
-
-        rec.due = now + op->due;
-
-        rc = ngx_http_notify_outbox_put(txn, seq, &rec, 0);
-        if (rc != 0) {
-            break;
-        }
-
-        cl = &op->claimed[op->nclaimed];
-        cl->seq = seq;
-        cl->attempts = rec.attempts;
-
-        ngx_http_notify_put_u64(seqkey, seq);
-        nkey.mv_data = seqkey;
-        nkey.mv_size = 8;
-
-        if (mdb_get(txn, st->notes, &nkey, &nval) == 0
-            && nval.mv_size > sizeof(ngx_http_notify_note_hdr_t))
-        {
-            ngx_memcpy(&hdr, nval.mv_data, sizeof(hdr));
-
-            cl->note_len = ngx_min(hdr.full_len, nval.mv_size
-                                   - sizeof(ngx_http_notify_note_hdr_t));
-            cl->note = malloc(cl->note_len);
-
-            if (cl->note == NULL) {
-                rc = ENOMEM;
-                break;
-            }
-
-            ngx_memcpy(cl->note, (u_char *) nval.mv_data
-                                 + sizeof(ngx_http_notify_note_hdr_t),
-                       cl->note_len);
-        }
-
-        if (mdb_get(txn, st->rcpt, &nkey, &nval) == 0 && nval.mv_size) {
-            cl->recipients = malloc(nval.mv_size);
-
-            if (cl->recipients == NULL) {
-                rc = ENOMEM;
-                break;
-            }
-
-            ngx_memcpy(cl->recipients, nval.mv_data, nval.mv_size);
-            cl->recipients_len = nval.mv_size;
-        }
-
-        op->nclaimed++;
-    }
-
-    mdb_cursor_close(cur);
-
-    return (rc == MDB_NOTFOUND || rc == 0) ? 0 : rc;
-}
-
-
-/* the earliest due time in the outbox (msec), 0 when it is empty */
-
-ngx_int_t
-ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log)
-{
-    int          rc;
-    MDB_val      key, val;
-    MDB_txn     *txn;
-    MDB_cursor  *cur;
-
-    *due = 0;
-
-    txn = ngx_http_notify_store_read_begin(log);
-    if (txn == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = mdb_cursor_open(txn, ngx_http_notify_store.due, &cur);
-
-    if (rc == 0) {
-        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-
-        if (rc == 0 && key.mv_size == 16) {
-            *due = ngx_http_notify_get_u64(key.mv_data);
-        }
-
-        mdb_cursor_close(cur);
-    }
-
-    ngx_http_notify_store_read_end(txn);
-
-    return (rc == 0 || rc == MDB_NOTFOUND) ? NGX_OK : NGX_ERROR;
-}
-
-
-void
-ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op)
-{
-    ngx_uint_t  i;
-
-    if (op->claimed) {
-        for (i = 0; i < op->nclaimed; i++) {
-            free(op->claimed[i].note);
-            free(op->claimed[i].recipients);
-        }
-
-        free(op->claimed);
-    }
-
-    free(op->expired);
-
-    op->claimed = NULL;
-    op->nclaimed = 0;
-    op->expired = NULL;
-    op->nexpired = 0;
-}
-
-
-/* the pending deliveries, for the admin location */
-
-ngx_int_t
-ngx_http_notify_store_outbox(json_t *items, ngx_uint_t limit, ngx_log_t *log)
-{
-    int                           rc;
-    u_char                       *p;
-    uint64_t                      seq;
-    MDB_val                       key, val;
-    MDB_txn                      *txn;
-    ngx_uint_t                    n;
-    MDB_cursor                   *cur;
-    ngx_http_notify_outbox_rec_t  rec;
-    u_char                        id[NGX_HTTP_NOTIFY_ID_LEN];
-    u_char                        next[sizeof("1970-01-01T00:00:00.000Z")];
-    u_char                        created[sizeof("1970-01-01T00:00:00Z")];
-    u_char                        expires[sizeof("1970-01-01T00:00:00Z")];
-
-    txn = ngx_http_notify_store_read_begin(log);
-    if (txn == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = mdb_cursor_open(txn, ngx_http_notify_store.outbox, &cur);
-    if (rc != 0) {
-        ngx_http_notify_store_read_end(txn);
-        return NGX_ERROR;
-    }
-
-    n = 0;
-
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-         rc == 0 && n < limit;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-    {
-        if (key.mv_size != 8
-            || val.mv_size != sizeof(ngx_http_notify_outbox_rec_t))
-        {
-            continue;
-        }
-
-        ngx_memcpy(&rec, val.mv_data, sizeof(rec));
-        seq = ngx_http_notify_get_u64(key.mv_data);
-
-        (void) ngx_http_notify_format_id(id, seq);
-
-        p = ngx_http_notify_iso8601(next, (time_t) (rec.due / 1000));
-        p = ngx_sprintf(p - 1, ".%03uLZ", rec.due % 1000);
-        *p = '\0';
-
-        *ngx_http_notify_iso8601(created, (time_t) rec.created) = '\0';
-        *ngx_http_notify_iso8601(expires, (time_t) rec.expires) = '\0';
-
-        json_array_append_new(items,
-            json_pack("{s:s%, s:i, s:s, s:s, s:s, s:s}",
-                      "id", (char *) id, (size_t) NGX_HTTP_NOTIFY_ID_LEN,
-                      "attempts", (int) rec.attempts,
-                      "next_attempt", (char *) next,
-                      "created", (char *) created,
-                      "expires", (char *) expires,
-                      "last_error", (char *) rec.error));
-        n++;
-    }
-
-    mdb_cursor_close(cur);
-    ngx_http_notify_store_read_end(txn);
-
-    return NGX_OK;
 }
 
 
@@ -2106,7 +796,9 @@ ngx_http_notify_store_prune_timer(ngx_event_t *ev)
         return;
     }
 
-    ngx_http_notify_store_readers(ev->log);
+    if (st->backend->check) {
+        st->backend->check(ev->log);
+    }
 
     if (st->pruning) {
         ngx_add_timer(ev, 1000);
@@ -2118,6 +810,7 @@ ngx_http_notify_store_prune_timer(ngx_event_t *ev)
 
     op->type = NGX_HTTP_NOTIFY_OP_PRUNE;
     op->before = ngx_time() - st->retention;
+    op->max = NGX_HTTP_NOTIFY_PRUNE_MAX;
     op->done = ngx_http_notify_store_prune_done;
     op->log = ev->log;
 
@@ -2161,82 +854,65 @@ ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op)
     ngx_add_timer(&st->prune_event, delay);
 }
 
-
-/* reads */
-
-/*
- * A process that dies (SIGKILL, a crash) leaves its reader slots taken: a
- * slot inside a read transaction pins that snapshot (the pages freed after
- * it are never reused, and the file grows), and enough of them fill the
- * reader table.  LMDB clears them only when asked, when it finds its
- * writer lock's owner dead, or when no process has the store open (it then
- * starts its lock file afresh); here they are cleared when a worker starts
- * and on the retention timer.
- */
-
-static void
-ngx_http_notify_store_readers(ngx_log_t *log)
+void
+ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op)
 {
-    int  rc, dead;
+    ngx_uint_t  i;
 
-    dead = 0;
+    if (op->claimed) {
+        for (i = 0; i < op->nclaimed; i++) {
+            free(op->claimed[i].note);
+            free(op->claimed[i].recipients);
+        }
 
-    rc = mdb_reader_check(ngx_http_notify_store.env, &dead);
-
-    if (rc != 0) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "notify: store reader check failed: %s",
-                      mdb_strerror(rc));
-        return;
+        free(op->claimed);
     }
 
-    if (dead > 0) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "notify: store: cleared %d stale reader slots of"
-                      " processes that died", dead);
-    }
+    free(op->expired);
+
+    op->claimed = NULL;
+    op->nclaimed = 0;
+    op->expired = NULL;
+    op->nexpired = 0;
 }
 
 
-static MDB_txn *
-ngx_http_notify_store_read_begin(ngx_log_t *log)
+/* reads, in the event loop */
+
+static ngx_http_notify_store_backend_t *
+ngx_http_notify_store_reader(ngx_log_t *log)
 {
-    int                       rc;
-    ngx_http_notify_store_t  *st;
-
-    st = &ngx_http_notify_store;
-
-    if (st->env == NULL) {
+    if (!ngx_http_notify_store.open) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "notify: no store configured");
         return NULL;
     }
 
-    if (st->read_txn) {
-        rc = mdb_txn_renew(st->read_txn);
-
-    } else {
-        rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
-    }
-
-    if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "notify: store read failed: %s", mdb_strerror(rc));
-        if (st->read_txn) {
-            mdb_txn_abort(st->read_txn);
-            st->read_txn = NULL;
-        }
-
-        return NULL;
-    }
-
-    return st->read_txn;
+    return ngx_http_notify_store.backend;
 }
 
 
-static void
-ngx_http_notify_store_read_end(MDB_txn *txn)
+ngx_int_t
+ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
+    ngx_array_t *items, uint64_t *next, uint64_t *unread, ngx_log_t *log)
 {
-    mdb_txn_reset(txn);
+    ngx_uint_t                        n;
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store_reader(log);
+    if (be == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = (q->limit && q->limit < NGX_HTTP_NOTIFY_FEED_PAGE_MAX)
+        ? q->limit : NGX_HTTP_NOTIFY_FEED_PAGE_MAX;
+
+    if (ngx_array_init(items, pool, n, sizeof(ngx_http_notify_feed_entry_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return be->feed(q, items, next, unread, log);
 }
 
 
@@ -2244,209 +920,45 @@ ngx_int_t
 ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log)
 {
-    int       rc;
-    MDB_txn  *txn;
-    MDB_val   key;
+    ngx_http_notify_store_backend_t  *be;
 
-    txn = ngx_http_notify_store_read_begin(log);
-    if (txn == NULL) {
+    be = ngx_http_notify_store_reader(log);
+    if (be == NULL) {
         return NGX_ERROR;
     }
 
-    key.mv_data = user->data;
-    key.mv_size = user->len;
-
-    rc = ngx_http_notify_store_count_add(txn, &key, 0, unread);
-
-    ngx_http_notify_store_read_end(txn);
-
-    return rc == 0 ? NGX_OK : NGX_ERROR;
+    return be->unread(user, unread, log);
 }
 
 
-/*
- * One page of a user's feed, newest first, as the JSON text of an array
- * of items (in "pool"): each item is the notification's stored feed part
- * with "read" added, so no JSON is parsed or built here.  "next" is the
- * cursor for the following page, 0 when there is none; "unread" the
- * user's unread count, from the same read transaction.
- */
+/* the earliest due time in the outbox (msec), 0 when it is empty */
 
 ngx_int_t
-ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
-    ngx_str_t *items, uint64_t *next, uint64_t *unread, ngx_log_t *log)
+ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log)
 {
-    int                          rc;
-    u_char                      *p, *part;
-    size_t                       size, len;
-    uint64_t                     seq, wm, start;
-    MDB_val                      key, val, nkey, nval, user;
-    MDB_txn                     *txn;
-    ngx_uint_t                   n, i, read;
-    MDB_cursor                  *cur;
-    ngx_http_notify_store_t     *st;
-    ngx_http_notify_note_hdr_t   hdr;
-    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
-    u_char                       seqkey[8];
+    ngx_http_notify_store_backend_t  *be;
 
-    struct {
-        u_char                  *data;
-        size_t                   len;
-        ngx_uint_t               read;
-    } page[NGX_HTTP_NOTIFY_FEED_PAGE_MAX];
-
-    st = &ngx_http_notify_store;
-    *next = 0;
-    *unread = 0;
-    ngx_str_set(items, "[]");
-
-    if (q->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
-        return NGX_OK;
-    }
-
-    txn = ngx_http_notify_store_read_begin(log);
-    if (txn == NULL) {
+    be = ngx_http_notify_store_reader(log);
+    if (be == NULL) {
         return NGX_ERROR;
     }
 
-    user.mv_data = q->user.data;
-    user.mv_size = q->user.len;
+    return be->next_due(due, log);
+}
 
-    rc = ngx_http_notify_store_count_add(txn, &user, 0, unread);
-    if (rc != 0) {
-        goto failed;
+
+/* the pending deliveries, for the admin location, oldest id first */
+
+ngx_int_t
+ngx_http_notify_store_outbox(ngx_array_t *entries, ngx_uint_t limit,
+    ngx_log_t *log)
+{
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store_reader(log);
+    if (be == NULL) {
+        return NGX_ERROR;
     }
 
-    wm = ngx_http_notify_store_watermark(txn, &user);
-
-    rc = mdb_cursor_open(txn, st->feed, &cur);
-    if (rc != 0) {
-        goto failed;
-    }
-
-    /* the first entry older than the cursor (~seq grows as seq falls) */
-
-    start = q->cursor ? q->cursor - 1 : (uint64_t) -1;
-
-    key.mv_data = buf;
-    key.mv_size = ngx_http_notify_feed_key(buf, &q->user, start) - buf;
-
-    n = 0;
-    size = 2;
-
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-         rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-    {
-        if (key.mv_size != q->user.len + 9
-            || ngx_memcmp(key.mv_data, q->user.data, q->user.len) != 0
-            || ((u_char *) key.mv_data)[q->user.len] != '\0')
-        {
-            break;
-        }
-
-        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
-                                       + q->user.len + 1);
-
-        read = (seq <= wm)
-               || (*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ);
-
-        if (q->unread_only && read) {
-            if (seq <= wm) {
-                break;   /* all older entries are read too */
-            }
-
-            continue;
-        }
-
-        if (n == q->limit || n == NGX_HTTP_NOTIFY_FEED_PAGE_MAX) {
-            /* there is more: the cursor is the last one given */
-            *next = ~ngx_http_notify_get_u64(buf + q->user.len + 1);
-            break;
-        }
-
-        ngx_http_notify_put_u64(seqkey, seq);
-        nkey.mv_data = seqkey;
-        nkey.mv_size = 8;
-
-        if (mdb_get(txn, st->notes, &nkey, &nval) != 0
-            || nval.mv_size <= sizeof(ngx_http_notify_note_hdr_t))
-        {
-            continue;
-        }
-
-        ngx_memcpy(&hdr, nval.mv_data, sizeof(hdr));
-
-        part = (u_char *) nval.mv_data + sizeof(hdr) + hdr.full_len;
-        len = (u_char *) nval.mv_data + nval.mv_size - part;
-
-        if (hdr.full_len > nval.mv_size - sizeof(hdr) || len < 2
-            || part[0] != '{' || part[len - 1] != '}')
-        {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "notify: store: notification %016uxL unreadable",
-                          seq);
-            continue;
-        }
-
-        /* valid until the read transaction ends: copied below */
-
-        page[n].data = part;
-        page[n].len = len - 1;      /* without the closing brace */
-        page[n].read = read;
-        size += len + sizeof(",\"read\":false,") - 1;
-
-        /* remember the last key given, for the cursor */
-        ngx_http_notify_put_u64(buf + q->user.len + 1, ~seq);
-
-        n++;
-    }
-
-    mdb_cursor_close(cur);
-
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        goto failed;
-    }
-
-    if (n) {
-        items->data = ngx_pnalloc(pool, size);
-        if (items->data == NULL) {
-            ngx_http_notify_store_read_end(txn);
-            return NGX_ERROR;
-        }
-
-        p = items->data;
-        *p++ = '[';
-
-        for (i = 0; i < n; i++) {
-            if (i) {
-                *p++ = ',';
-            }
-
-            p = ngx_cpymem(p, page[i].data, page[i].len);
-
-            if (page[i].len > 1) {
-                *p++ = ',';
-            }
-
-            p = page[i].read ? ngx_cpymem(p, "\"read\":true}", 12)
-                             : ngx_cpymem(p, "\"read\":false}", 13);
-        }
-
-        *p++ = ']';
-        items->len = p - items->data;
-    }
-
-    ngx_http_notify_store_read_end(txn);
-
-    return NGX_OK;
-
-failed:
-
-    ngx_http_notify_store_read_end(txn);
-
-    ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "notify: store read failed: %s", mdb_strerror(rc));
-
-    return NGX_ERROR;
+    return be->outbox(entries, limit, log);
 }

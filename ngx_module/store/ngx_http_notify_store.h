@@ -19,15 +19,22 @@
 
 /*
  * The store: notifications, one feed entry per recipient, the unread
- * counters, the idempotency index and the outbox, in one LMDB environment.
+ * counters, the idempotency index and the outbox.
  *
  * Writes are operations queued in the worker and applied in batches: all
  * the operations that arrived while the previous batch was being committed
  * go into the next write transaction (group commit).  The transaction and
- * its fsync run in a thread of nginx's thread pool, so the event loop never
+ * its sync run in a thread of nginx's thread pool, so the event loop never
  * waits for the disk; each operation's "done" handler then runs back in
- * the event loop.  Reads (the feed) are LMDB read transactions in the
- * event loop: they never block.
+ * the event loop, once what it wrote is durable.  Reads (the feed, the
+ * outbox) run in the event loop and never block.
+ *
+ * What every backend shares (the queue, group commit, the thread-pool
+ * task, the guard timer, retention, the errors) is ngx_http_notify_store.c;
+ * a backend fills ngx_http_notify_store_backend_t below with its own
+ * transactions, keys and records (ngx_http_notify_store_lmdb.c: LMDB).
+ * Callers use the functions at the end of this file and the operations;
+ * they see no backend's types.
  */
 
 
@@ -51,16 +58,6 @@ typedef enum {
     NGX_HTTP_NOTIFY_OP_OUTBOX_DROP,   /* an operator drops one */
     NGX_HTTP_NOTIFY_OP_OUTBOX_NOW     /* an operator wants it tried now */
 } ngx_http_notify_op_type_e;
-
-
-/* an outbox entry, as kept (host byte order: the file is this machine's) */
-typedef struct {
-    uint64_t                        due;         /* msec since the epoch */
-    uint64_t                        created;     /* sec */
-    uint64_t                        expires;     /* sec */
-    uint32_t                        attempts;
-    u_char                          error[204];  /* the last, NUL-ended */
-} ngx_http_notify_outbox_rec_t;
 
 
 /* an entry taken by OUTBOX_CLAIM, with what is needed to send it */
@@ -97,7 +94,8 @@ struct ngx_http_notify_store_op_s {
     uint64_t                        due;         /* msec */
     time_t                          expires;
     u_char                          error[204];  /* OUTBOX_RETRY */
-    ngx_uint_t                      max;         /* OUTBOX_CLAIM */
+    ngx_uint_t                      max;         /* OUTBOX_CLAIM; PRUNE:
+                                                    notifications at most */
 
     /* out: OUTBOX_CLAIM (malloc()ed arrays, the caller frees them with
        ngx_http_notify_store_claim_free()), OUTBOX_RETRY */
@@ -116,7 +114,8 @@ struct ngx_http_notify_store_op_s {
     /* out */
     ngx_int_t                       rc;          /* NGX_OK, NGX_DECLINED
                                                     (not found), NGX_ERROR */
-    int                             err;         /* LMDB or errno code */
+    int                             err;         /* the backend's code: an
+                                                    errno or its own */
     unsigned                        duplicate:1; /* PUT: idempotent replay */
     json_t                         *answer;      /* PUT: in: the answer to
                                                     keep (without "id");
@@ -133,11 +132,16 @@ struct ngx_http_notify_store_op_s {
 };
 
 
+typedef struct ngx_http_notify_store_backend_s
+    ngx_http_notify_store_backend_t;
+
+
 typedef struct {
     ngx_str_t                       path;
     size_t                          max_size;
     time_t                          retention;
     ngx_thread_pool_t              *thread_pool;
+    ngx_http_notify_store_backend_t  *backend;
 } ngx_http_notify_store_conf_t;
 
 
@@ -148,6 +152,115 @@ typedef struct {
     ngx_uint_t                      limit;
     unsigned                        unread_only:1;
 } ngx_http_notify_feed_query_t;
+
+
+/* one item of a feed page */
+typedef struct {
+    uint64_t                        seq;
+    ngx_str_t                       view;        /* the kept view: a JSON
+                                                    object, "{...}" */
+    unsigned                        read:1;
+} ngx_http_notify_feed_entry_t;
+
+
+/* one pending delivery, as the outbox lists it */
+typedef struct {
+    uint64_t                        seq;
+    uint64_t                        due;         /* msec since the epoch */
+    time_t                          created;
+    time_t                          expires;
+    ngx_uint_t                      attempts;
+    u_char                         *error;       /* the last, NUL-ended */
+} ngx_http_notify_outbox_entry_t;
+
+
+/* what a PUT writes, made by the shared part for the backend */
+typedef struct {
+    uint64_t                        seq;         /* the backend's next_id */
+    ngx_str_t                       note;        /* the whole notification:
+                                                    what delivery sends */
+    ngx_str_t                       view;        /* what the feed shows */
+    ngx_str_t                       answer;      /* has_idem: the answer for
+                                                    a replay; else empty */
+} ngx_http_notify_store_note_t;
+
+
+/*
+ * A backend.  Functions returning int return 0 or an error code: an errno
+ * (ENOMEM, EIO, NGX_ENOSPC, ...) or the backend's own, which its strerror
+ * names.
+ *
+ * The write transaction and everything called with "txn" run in a thread
+ * of the pool (or in the event loop when nginx has no threads), one at a
+ * time in a process; a backend's begin() waits for its writer lock, so
+ * that one transaction writes at a time across the processes too.  The
+ * shared part takes the queued operations once begin() has returned.
+ * commit() makes the transaction's writes visible and atomic; sync() then
+ * makes them durable, outside the writer lock where the backend can.  No
+ * "done" handler runs, and so nothing is answered, before sync() returned.
+ *
+ * Reads run in the event loop, and must not wait for a writer.
+ */
+struct ngx_http_notify_store_backend_s {
+    const char                     *name;        /* for notify_status */
+
+    /* the master, before the workers (the folder); may be NULL */
+    ngx_int_t  (*init_module)(ngx_cycle_t *cycle,
+                              ngx_http_notify_store_conf_t *scf);
+
+    /* each worker: open after fork, close when it exits */
+    int        (*open)(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf);
+    void       (*close)(ngx_cycle_t *cycle);
+
+    /* on the retention timer, in one process: housekeeping; may be NULL */
+    void       (*check)(ngx_log_t *log);
+
+    const char *(*version)(void);                /* the library's */
+    const char *(*strerror)(int err);
+
+    /*
+     * After a write failed with EIO: the room left where the store is
+     * and the most that one write of the backend takes (bytes), so that
+     * a full disk is told as NGX_ENOSPC; NGX_DECLINED: not known.  May be
+     * NULL.
+     */
+    ngx_int_t  (*room)(uint64_t *avail, uint64_t *write);
+
+    /* the write transaction */
+    int        (*begin)(void **txn);
+    int        (*commit)(void *txn);
+    void       (*abort)(void *txn);
+    int        (*sync)(void);
+
+    /* PUT: the answer kept for op->idem ("answer" empty when there is
+       none; valid until the transaction ends), the next id, the put */
+    int        (*idempotent)(void *txn, u_char *idem, ngx_str_t *answer);
+    int        (*next_id)(void *txn, uint64_t *seq);
+    int        (*put)(void *txn, ngx_http_notify_store_op_t *op,
+                      ngx_http_notify_store_note_t *note);
+
+    /* READ_ONE, READ_UNTIL (op->rc NGX_DECLINED: no such entry) */
+    int        (*mark_read)(void *txn, ngx_http_notify_store_op_t *op);
+    int        (*mark_read_until)(void *txn, ngx_http_notify_store_op_t *op);
+
+    /* PRUNE: at most op->max notifications created before op->before */
+    int        (*prune)(void *txn, ngx_http_notify_store_op_t *op);
+
+    /* OUTBOX_CLAIM; OUTBOX_DONE, _RETRY, _DROP, _NOW */
+    int        (*outbox_claim)(void *txn, ngx_http_notify_store_op_t *op);
+    int        (*outbox_finish)(void *txn, ngx_http_notify_store_op_t *op);
+
+    /* reads */
+    ngx_int_t  (*feed)(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
+                       uint64_t *next, uint64_t *unread, ngx_log_t *log);
+    ngx_int_t  (*unread)(ngx_str_t *user, uint64_t *unread, ngx_log_t *log);
+    ngx_int_t  (*outbox)(ngx_array_t *entries, ngx_uint_t limit,
+                         ngx_log_t *log);
+    ngx_int_t  (*next_due)(uint64_t *due, ngx_log_t *log);
+};
+
+
+extern ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb;
 
 
 char *ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -162,20 +275,24 @@ void ngx_http_notify_store_exit_process(ngx_cycle_t *cycle);
 
 ngx_uint_t ngx_http_notify_store_ready(void);
 
+/* notify_status: the built-in backend's name and its library's version */
+void ngx_http_notify_store_version(const char **name, const char **version);
+
 /* queue a write; op->done runs in the event loop once it is durable */
 void ngx_http_notify_store_post(ngx_http_notify_store_op_t *op);
 
-/* reads, in the event loop */
+/* reads, in the event loop: "items" gets ngx_http_notify_feed_entry_t
+   (in "pool"), "entries" ngx_http_notify_outbox_entry_t (in its pool) */
 ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
-    ngx_pool_t *pool, ngx_str_t *items, uint64_t *next, uint64_t *unread,
+    ngx_pool_t *pool, ngx_array_t *items, uint64_t *next, uint64_t *unread,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
 
 void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
 ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
-ngx_int_t ngx_http_notify_store_outbox(json_t *items, ngx_uint_t limit,
-    ngx_log_t *log);
+ngx_int_t ngx_http_notify_store_outbox(ngx_array_t *entries,
+    ngx_uint_t limit, ngx_log_t *log);
 
 u_char *ngx_http_notify_format_id(u_char *p, uint64_t seq);
 ngx_int_t ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq);

@@ -1,0 +1,300 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_notify_core.h"
+
+
+/*
+ * The keys of the stored notification, in the order they are written.  The
+ * order is part of what the feed shows: a dialect's notifications keep the
+ * order they have always had, since a key a dialect doesn't carry is only
+ * left out.
+ */
+
+typedef enum {
+    NGX_HTTP_NOTIFY_NOTE_ID = 0,               /* null until the store */
+    NGX_HTTP_NOTIFY_NOTE_TEXT,                 /* ngx_str_t, a string */
+    NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL,         /* ngx_str_t, empty: null */
+    NGX_HTTP_NOTIFY_NOTE_TIME,                 /* time_t, ISO 8601 */
+    NGX_HTTP_NOTIFY_NOTE_VALUE,                /* json_t, always carried */
+    NGX_HTTP_NOTIFY_NOTE_OPTIONAL              /* json_t, NULL: left out */
+} ngx_http_notify_note_kind_e;
+
+
+typedef struct {
+    const char                   *key;
+    ngx_http_notify_note_kind_e   kind;
+    size_t                        offset;
+    unsigned                      feed:1;      /* the feed shows it */
+} ngx_http_notify_note_key_t;
+
+
+#define ngx_http_notify_note_at(k, type, member, feed)                      \
+    { k, NGX_HTTP_NOTIFY_NOTE_##type,                                       \
+      offsetof(ngx_http_notify_note_t, member), feed }
+
+
+static ngx_http_notify_note_key_t  ngx_http_notify_note_keys[] = {
+    ngx_http_notify_note_at("id", ID, id, 1),
+    ngx_http_notify_note_at("dialect", TEXT, dialect, 1),
+    ngx_http_notify_note_at("event", VALUE, event, 1),
+    ngx_http_notify_note_at("title", VALUE, title, 1),
+    ngx_http_notify_note_at("label", OPTIONAL, label, 1),
+    ngx_http_notify_note_at("summary", OPTIONAL, summary, 1),
+    ngx_http_notify_note_at("description", OPTIONAL, description, 1),
+    ngx_http_notify_note_at("url", VALUE, url, 1),
+    ngx_http_notify_note_at("comment", OPTIONAL, comment, 1),
+    ngx_http_notify_note_at("notified", OPTIONAL, notified, 1),
+    ngx_http_notify_note_at("created", TIME, created, 1),
+    ngx_http_notify_note_at("type", OPTIONAL, type, 1),
+    ngx_http_notify_note_at("workItemType", OPTIONAL, work_item_type, 1),
+    ngx_http_notify_note_at("workItem", OPTIONAL, work_item, 1),
+    ngx_http_notify_note_at("sender", TEXT_OR_NULL, sender, 0),
+    ngx_http_notify_note_at("tenant", TEXT, tenant, 0),
+    ngx_http_notify_note_at("topic", OPTIONAL, topic, 1),
+    ngx_http_notify_note_at("chainId", OPTIONAL, chain_id, 1),
+    { NULL, NGX_HTTP_NOTIFY_NOTE_ID, 0, 0 }
+};
+
+
+/*
+ * The notification as the store keeps it, with "id" null (the store sets
+ * it when it gives the notification its number).  On failure, err says
+ * why (json_pack_ex's way), for ngx_http_notify_note_failed().
+ */
+
+json_t *
+ngx_http_notify_note_json(ngx_http_notify_note_t *note, json_error_t *err)
+{
+    u_char                      *base;
+    json_t                      *json, *v;
+    ngx_str_t                   *s;
+    ngx_http_notify_note_key_t  *k;
+    u_char                       created[sizeof("1970-01-01T00:00:00Z")];
+
+    json = json_object();
+    if (json == NULL) {
+        goto nomem;
+    }
+
+    base = (u_char *) note;
+
+    for (k = ngx_http_notify_note_keys; k->key; k++) {
+
+        switch (k->kind) {
+
+        case NGX_HTTP_NOTIFY_NOTE_ID:
+            v = json_null();
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TEXT:
+            s = (ngx_str_t *) (base + k->offset);
+            v = json_stringn(s->len ? (char *) s->data : "", s->len);
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL:
+            v = ngx_http_notify_json_str((ngx_str_t *) (base + k->offset));
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TIME:
+            *ngx_http_notify_iso8601(created,
+                                     *(time_t *) (base + k->offset)) = '\0';
+            v = json_string((char *) created);
+            break;
+
+        default: /* VALUE, OPTIONAL */
+            v = *(json_t **) (base + k->offset);
+
+            if (v == NULL) {
+                if (k->kind == NGX_HTTP_NOTIFY_NOTE_OPTIONAL) {
+                    continue;
+                }
+
+                json_decref(json);
+
+                if (err) {
+                    ngx_memzero(err, sizeof(json_error_t));
+                    (void) ngx_sprintf((u_char *) err->text,
+                                       "no value for \"%s\"%Z", k->key);
+                }
+
+                return NULL;
+            }
+
+            json_incref(v);
+        }
+
+        if (v == NULL || json_object_set_new(json, k->key, v) != 0) {
+            json_decref(json);
+            goto nomem;
+        }
+    }
+
+    return json;
+
+nomem:
+
+    if (err) {
+        ngx_memzero(err, sizeof(json_error_t));
+        (void) ngx_cpystrn((u_char *) err->text, (u_char *) "out of memory",
+                           sizeof(err->text));
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The two texts the store keeps of a notification: all of it (the outbox
+ * delivers it) and the feed's part, without what names the sender and the
+ * tenant.  Both are malloc()ed, for free(); this runs in the store's
+ * thread.
+ */
+
+ngx_int_t
+ngx_http_notify_note_dump(json_t *json, char **full, char **feed)
+{
+    json_t                      *pub, *v;
+    ngx_http_notify_note_key_t  *k;
+
+    *full = NULL;
+    *feed = NULL;
+
+    pub = json_object();
+    if (pub == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (k = ngx_http_notify_note_keys; k->key; k++) {
+        if (!k->feed) {
+            continue;
+        }
+
+        v = json_object_get(json, k->key);
+
+        if (v != NULL && json_object_set(pub, k->key, v) != 0) {
+            json_decref(pub);
+            return NGX_ERROR;
+        }
+    }
+
+    *feed = json_dumps(pub, JSON_COMPACT);
+    json_decref(pub);
+
+    if (*feed == NULL) {
+        return NGX_ERROR;
+    }
+
+    *full = json_dumps(json, JSON_COMPACT);
+
+    if (*full == NULL) {
+        free(*feed);
+        *feed = NULL;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The other way: a stored notification (as ngx_http_notify_note_json()
+ * wrote it, with its "id") back into the struct, for an outbound half.
+ * The strings point into json, which must live as long as the note; the
+ * json_t members take references of their own (ngx_http_notify_note_free).
+ */
+
+ngx_int_t
+ngx_http_notify_note_load(ngx_http_notify_note_t *note, json_t *json)
+{
+    u_char                      *base;
+    json_t                      *v;
+    ngx_str_t                   *s;
+    ngx_http_notify_note_key_t  *k;
+
+    ngx_memzero(note, sizeof(ngx_http_notify_note_t));
+
+    if (!json_is_object(json)) {
+        return NGX_ERROR;
+    }
+
+    base = (u_char *) note;
+
+    for (k = ngx_http_notify_note_keys; k->key; k++) {
+        v = json_object_get(json, k->key);
+
+        switch (k->kind) {
+
+        case NGX_HTTP_NOTIFY_NOTE_ID:
+        case NGX_HTTP_NOTIFY_NOTE_TEXT:
+        case NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL:
+            if (v != NULL && json_is_string(v)) {
+                s = (ngx_str_t *) (base + k->offset);
+                s->data = (u_char *) json_string_value(v);
+                s->len = json_string_length(v);
+
+            } else if (k->kind == NGX_HTTP_NOTIFY_NOTE_TEXT
+                       || (v != NULL && !json_is_null(v)))
+            {
+                goto invalid;
+            }
+
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TIME:
+            if (v == NULL || !json_is_string(v)
+                || ngx_http_notify_parse_iso8601(json_string_value(v),
+                                                 json_string_length(v),
+                                                 (time_t *) (base + k->offset))
+                   != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            break;
+
+        default: /* VALUE, OPTIONAL */
+            if (v == NULL && k->kind == NGX_HTTP_NOTIFY_NOTE_VALUE) {
+                goto invalid;
+            }
+
+            *(json_t **) (base + k->offset) = json_incref(v);
+        }
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_http_notify_note_free(note);
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_notify_note_free(ngx_http_notify_note_t *note)
+{
+    u_char                      *base;
+    json_t                     **v;
+    ngx_http_notify_note_key_t  *k;
+
+    base = (u_char *) note;
+
+    for (k = ngx_http_notify_note_keys; k->key; k++) {
+        if (k->kind == NGX_HTTP_NOTIFY_NOTE_VALUE
+            || k->kind == NGX_HTTP_NOTIFY_NOTE_OPTIONAL)
+        {
+            v = (json_t **) (base + k->offset);
+
+            json_decref(*v);
+            *v = NULL;
+        }
+    }
+}

@@ -1,0 +1,1841 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The LMDB backend of the store: one LMDB environment, opened in each
+ * worker after fork.  The shared part (ngx_http_notify_store.c) runs its
+ * write transactions in a thread of the pool; reads are LMDB read
+ * transactions in the event loop, which never wait for the writer.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_store.h"
+
+#include <lmdb.h>
+#include <sys/statvfs.h>
+
+
+/*
+ * Layout of the environment (every number big-endian, so that LMDB's
+ * byte order is numeric order):
+ *
+ *   meta    "seq"                      -> u64 last sequence number given
+ *   notes   u64 seq                    -> note header + canonical JSON
+ *   rcpt    u64 seq                    -> recipients' ids, NUL-separated
+ *   feed    user id, NUL, u64 ~seq     -> u8 flags (newest entry first)
+ *   unread  user id                    -> u64 unread entries
+ *   marks   user id                    -> u64 read watermark: every entry
+ *                                         up to it counts as read
+ *   idem    SHA-256 of the key         -> u64 seq + the answer given
+ *   chains  chain hash, user id        -> u64 seq of the entry that a
+ *                                         newer one of the chain replaces
+ *   outbox  u64 seq                    -> ngx_http_notify_outbox_rec_t
+ *   due     u64 due msec, u64 seq      -> (empty): the outbox by due time
+ */
+
+#define NGX_HTTP_NOTIFY_FEED_READ   0x01
+
+
+/*
+ * A stored notification: this header, the whole notification as JSON
+ * (full_len bytes: what delivery sends), then the part the feed shows
+ * (the rest of the value), kept ready so that a page of the feed is put
+ * together without parsing JSON.
+ */
+
+typedef struct {
+    uint64_t                     created;     /* big-endian unix time */
+    uint32_t                     full_len;
+    u_char                       has_idem;
+    u_char                       idem[32];
+    u_char                       has_chain;   /* retention drops the */
+    u_char                       chain[32];   /* chain's links to it */
+} ngx_http_notify_note_hdr_t;
+
+
+/* an outbox entry, as kept (host byte order: the file is this machine's) */
+typedef struct {
+    uint64_t                     due;         /* msec since the epoch */
+    uint64_t                     created;     /* sec */
+    uint64_t                     expires;     /* sec */
+    uint32_t                     attempts;
+    u_char                       error[204];  /* the last, NUL-ended */
+} ngx_http_notify_outbox_rec_t;
+
+
+typedef struct {
+    MDB_env                     *env;
+    MDB_dbi                      meta;
+    MDB_dbi                      notes;
+    MDB_dbi                      rcpt;
+    MDB_dbi                      feed;
+    MDB_dbi                      unread;
+    MDB_dbi                      marks;
+    MDB_dbi                      idem;
+    MDB_dbi                      chains;
+    MDB_dbi                      outbox;
+    MDB_dbi                      due;
+
+    MDB_txn                     *read_txn;    /* reset between uses */
+} ngx_http_notify_lmdb_t;
+
+
+static ngx_int_t ngx_http_notify_lmdb_init_module(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf);
+static int ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf);
+static void ngx_http_notify_lmdb_close(ngx_cycle_t *cycle);
+static void ngx_http_notify_lmdb_readers(ngx_log_t *log);
+static const char *ngx_http_notify_lmdb_version(void);
+static const char *ngx_http_notify_lmdb_strerror(int err);
+static ngx_int_t ngx_http_notify_lmdb_room(uint64_t *avail, uint64_t *write);
+static int ngx_http_notify_lmdb_begin(void **txn);
+static int ngx_http_notify_lmdb_commit(void *txn);
+static void ngx_http_notify_lmdb_abort(void *txn);
+static int ngx_http_notify_lmdb_sync(void);
+static int ngx_http_notify_lmdb_idempotent(void *txn, u_char *idem,
+    ngx_str_t *answer);
+static int ngx_http_notify_lmdb_next_id(void *txn, uint64_t *seq);
+static int ngx_http_notify_lmdb_put(void *txn,
+    ngx_http_notify_store_op_t *op, ngx_http_notify_store_note_t *note);
+static int ngx_http_notify_lmdb_read_one(void *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_read_until(void *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_prune(void *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_chain(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, ngx_str_t *user, uint64_t seq,
+    u_char *buf);
+static int ngx_http_notify_lmdb_unchain(MDB_txn *txn, u_char *chain,
+    ngx_str_t *user, uint64_t seq, u_char *buf);
+static int ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user,
+    int64_t delta, uint64_t *result);
+static uint64_t ngx_http_notify_lmdb_watermark(MDB_txn *txn, MDB_val *user);
+static int ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec, uint64_t old_due);
+static int ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq);
+static int ngx_http_notify_lmdb_outbox_finish(void *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_outbox_claim(void *txn,
+    ngx_http_notify_store_op_t *op);
+static ngx_int_t ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q,
+    ngx_array_t *items, uint64_t *next, uint64_t *unread, ngx_log_t *log);
+static ngx_int_t ngx_http_notify_lmdb_unread(ngx_str_t *user,
+    uint64_t *unread, ngx_log_t *log);
+static ngx_int_t ngx_http_notify_lmdb_outbox(ngx_array_t *entries,
+    ngx_uint_t limit, ngx_log_t *log);
+static ngx_int_t ngx_http_notify_lmdb_next_due(uint64_t *due,
+    ngx_log_t *log);
+static MDB_txn *ngx_http_notify_lmdb_read_begin(ngx_log_t *log);
+static void ngx_http_notify_lmdb_read_end(MDB_txn *txn);
+static u_char *ngx_http_notify_chain_key(u_char *p, u_char *chain,
+    ngx_str_t *user);
+static u_char *ngx_http_notify_feed_key(u_char *p, ngx_str_t *user,
+    uint64_t seq);
+
+
+ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
+    "lmdb",
+    ngx_http_notify_lmdb_init_module,
+    ngx_http_notify_lmdb_open,
+    ngx_http_notify_lmdb_close,
+    ngx_http_notify_lmdb_readers,
+    ngx_http_notify_lmdb_version,
+    ngx_http_notify_lmdb_strerror,
+    ngx_http_notify_lmdb_room,
+    ngx_http_notify_lmdb_begin,
+    ngx_http_notify_lmdb_commit,
+    ngx_http_notify_lmdb_abort,
+    ngx_http_notify_lmdb_sync,
+    ngx_http_notify_lmdb_idempotent,
+    ngx_http_notify_lmdb_next_id,
+    ngx_http_notify_lmdb_put,
+    ngx_http_notify_lmdb_read_one,
+    ngx_http_notify_lmdb_read_until,
+    ngx_http_notify_lmdb_prune,
+    ngx_http_notify_lmdb_outbox_claim,
+    ngx_http_notify_lmdb_outbox_finish,
+    ngx_http_notify_lmdb_feed,
+    ngx_http_notify_lmdb_unread,
+    ngx_http_notify_lmdb_outbox,
+    ngx_http_notify_lmdb_next_due
+};
+
+
+static ngx_http_notify_lmdb_t  ngx_http_notify_lmdb;
+
+
+static ngx_inline void
+ngx_http_notify_put_u64(u_char *p, uint64_t v)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 8; i++) {
+        p[7 - i] = (u_char) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+
+static ngx_inline uint64_t
+ngx_http_notify_get_u64(u_char *p)
+{
+    uint64_t    v;
+    ngx_uint_t  i;
+
+    v = 0;
+
+    for (i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+
+    return v;
+}
+
+
+/* a chain's link for a user: the chain's SHA-256, then the user id */
+
+static u_char *
+ngx_http_notify_chain_key(u_char *p, u_char *chain, ngx_str_t *user)
+{
+    p = ngx_cpymem(p, chain, 32);
+    return ngx_cpymem(p, user->data, user->len);
+}
+
+
+/* feed key: user id, NUL, ~seq; "p" has room for user->len + 9 bytes */
+
+static u_char *
+ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
+{
+    p = ngx_cpymem(p, user->data, user->len);
+    *p++ = '\0';
+    ngx_http_notify_put_u64(p, ~seq);
+
+    return p + 8;
+}
+
+
+/* in the master, before the workers: make the folder for the workers */
+
+static ngx_int_t
+ngx_http_notify_lmdb_init_module(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf)
+{
+    u_char           *path;
+    ngx_err_t         err;
+    ngx_file_info_t   fi;
+    ngx_core_conf_t  *ccf;
+
+    if (scf->path.data == NULL) {
+        return NGX_OK;
+    }
+
+    path = scf->path.data;   /* null-terminated by the conf parser */
+
+    if (ngx_create_dir(path, 0700) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+
+        if (err != NGX_EEXIST) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                          ngx_create_dir_n " \"%s\" failed", path);
+            return NGX_ERROR;
+        }
+    }
+
+    if (geteuid() != 0) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_file_info_n " \"%s\" failed", path);
+        return NGX_ERROR;
+    }
+
+    if (fi.st_uid != ccf->user) {
+        if (chown((char *) path, ccf->user, -1) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "chown(\"%s\", %d) failed", path, ccf->user);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* in each worker, after fork */
+
+static int
+ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf)
+{
+    int                      rc;
+    MDB_txn                 *txn;
+    ngx_http_notify_lmdb_t  *st;
+
+    st = &ngx_http_notify_lmdb;
+
+    ngx_memzero(st, sizeof(ngx_http_notify_lmdb_t));
+
+    rc = mdb_env_create(&st->env);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    (void) mdb_env_set_maxdbs(st->env, 16);
+
+    rc = mdb_env_set_mapsize(st->env, scf->max_size);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    /*
+     * MDB_NOTLS: read transactions are not tied to the thread that began
+     * them (the event loop begins them, pool threads write).
+     *
+     * MDB_NOMETASYNC: a commit syncs the data pages under the writer lock
+     * and leaves its meta page unsynced; the committing thread then syncs
+     * it with mdb_env_sync() after the lock is released, while another
+     * process may already be committing, and only then is anything
+     * answered.  LMDB keeps the database intact either way; what a crash
+     * in between can undo was never acknowledged.
+     */
+
+    rc = mdb_env_open(st->env, (char *) scf->path.data,
+                      MDB_NOTLS|MDB_NOMETASYNC, 0600);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    /* the reader slots of processes that died, e.g. this one's predecessor */
+
+    ngx_http_notify_lmdb_readers(cycle->log);
+
+    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0
+        || (rc = mdb_dbi_open(txn, "notes", MDB_CREATE, &st->notes)) != 0
+        || (rc = mdb_dbi_open(txn, "rcpt", MDB_CREATE, &st->rcpt)) != 0
+        || (rc = mdb_dbi_open(txn, "feed", MDB_CREATE, &st->feed)) != 0
+        || (rc = mdb_dbi_open(txn, "unread", MDB_CREATE, &st->unread)) != 0
+        || (rc = mdb_dbi_open(txn, "marks", MDB_CREATE, &st->marks)) != 0
+        || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
+        || (rc = mdb_dbi_open(txn, "chains", MDB_CREATE, &st->chains)) != 0
+        || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0
+        || (rc = mdb_dbi_open(txn, "due", MDB_CREATE, &st->due)) != 0)
+    {
+        mdb_txn_abort(txn);
+        goto failed;
+    }
+
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    return 0;
+
+failed:
+
+    if (st->env) {
+        mdb_env_close(st->env);
+        st->env = NULL;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_notify_lmdb_close(ngx_cycle_t *cycle)
+{
+    ngx_http_notify_lmdb_t  *st;
+
+    st = &ngx_http_notify_lmdb;
+
+    if (st->env == NULL) {
+        return;
+    }
+
+    if (st->read_txn) {
+        mdb_txn_abort(st->read_txn);
+        st->read_txn = NULL;
+    }
+
+    mdb_env_close(st->env);
+    st->env = NULL;
+}
+
+
+static const char *
+ngx_http_notify_lmdb_version(void)
+{
+    int            major, minor, patch;
+    static u_char  version[NGX_INT_T_LEN * 3 + 3];
+
+    (void) mdb_version(&major, &minor, &patch);
+    *ngx_sprintf(version, "%d.%d.%d", major, minor, patch) = '\0';
+
+    return (const char *) version;
+}
+
+
+static const char *
+ngx_http_notify_lmdb_strerror(int err)
+{
+    return mdb_strerror(err);    /* LMDB's codes and errno's */
+}
+
+
+/*
+ * LMDB's writes that the file system takes only in part are answered EIO
+ * (mdb_page_flush(), mdb_env_write_meta(): "short write, filesystem
+ * full?").  One write of LMDB's is 64 pages at most.
+ */
+
+static ngx_int_t
+ngx_http_notify_lmdb_room(uint64_t *avail, uint64_t *write)
+{
+    MDB_stat          ms;
+    struct statvfs    fs;
+    mdb_filehandle_t  fd;
+
+    if (mdb_env_get_fd(ngx_http_notify_lmdb.env, &fd) != 0
+        || mdb_env_stat(ngx_http_notify_lmdb.env, &ms) != 0
+        || fstatvfs(fd, &fs) == -1)
+    {
+        return NGX_DECLINED;
+    }
+
+    *avail = (uint64_t) fs.f_bavail * fs.f_frsize;
+    *write = (uint64_t) 64 * ms.ms_psize;
+
+    return NGX_OK;
+}
+
+
+/* the write transaction, in a pool thread */
+
+static int
+ngx_http_notify_lmdb_begin(void **txn)
+{
+    return mdb_txn_begin(ngx_http_notify_lmdb.env, NULL, 0, (MDB_txn **) txn);
+}
+
+
+/* the data pages are synced here; the meta page by sync() below */
+
+static int
+ngx_http_notify_lmdb_commit(void *txn)
+{
+    return mdb_txn_commit(txn);
+}
+
+
+static void
+ngx_http_notify_lmdb_abort(void *txn)
+{
+    mdb_txn_abort(txn);
+}
+
+
+/*
+ * The meta page of what was committed, to disk, outside the writer lock
+ * (MDB_NOMETASYNC above).
+ */
+
+static int
+ngx_http_notify_lmdb_sync(void)
+{
+    return mdb_env_sync(ngx_http_notify_lmdb.env, 1);
+}
+
+
+/* an idempotent replay gets the first answer again */
+
+static int
+ngx_http_notify_lmdb_idempotent(void *txn, u_char *idem, ngx_str_t *answer)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    ngx_str_null(answer);
+
+    key.mv_data = idem;
+    key.mv_size = 32;
+
+    rc = mdb_get(txn, ngx_http_notify_lmdb.idem, &key, &val);
+
+    if (rc == 0 && val.mv_size > 8) {
+        answer->data = (u_char *) val.mv_data + 8;
+        answer->len = val.mv_size - 8;
+    }
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
+}
+
+
+/* the next sequence number */
+
+static int
+ngx_http_notify_lmdb_next_id(void *txn, uint64_t *seq)
+{
+    int      rc;
+    MDB_val  key, val;
+    u_char   seqkey[8];
+
+    key.mv_data = "seq";
+    key.mv_size = 3;
+
+    rc = mdb_get(txn, ngx_http_notify_lmdb.meta, &key, &val);
+
+    if (rc == 0 && val.mv_size == 8) {
+        *seq = ngx_http_notify_get_u64(val.mv_data) + 1;
+
+    } else if (rc == MDB_NOTFOUND) {
+        *seq = 1;
+
+    } else {
+        return rc ? rc : MDB_CORRUPTED;
+    }
+
+    ngx_http_notify_put_u64(seqkey, *seq);
+
+    val.mv_data = seqkey;
+    val.mv_size = 8;
+
+    return mdb_put(txn, ngx_http_notify_lmdb.meta, &key, &val, 0);
+}
+
+
+/* the notification, its recipients' feed entries, its delivery, its key */
+
+static int
+ngx_http_notify_lmdb_put(void *txn, ngx_http_notify_store_op_t *op,
+    ngx_http_notify_store_note_t *note)
+{
+    int                          rc;
+    size_t                       len;
+    u_char                      *p, *buf;
+    uint64_t                     seq;
+    MDB_val                      key, val;
+    ngx_uint_t                   i;
+    ngx_http_notify_lmdb_t      *st;
+    ngx_http_notify_note_hdr_t   hdr;
+    u_char                       seqkey[8];
+
+    st = &ngx_http_notify_lmdb;
+    seq = note->seq;
+
+    ngx_http_notify_put_u64(seqkey, seq);
+
+    /* the notification: header, JSON, and the feed's part of it */
+
+    ngx_memzero(&hdr, sizeof(hdr));
+    hdr.full_len = (uint32_t) note->note.len;
+    ngx_http_notify_put_u64((u_char *) &hdr.created,
+                            (uint64_t) op->created);
+    if (op->has_idem) {
+        hdr.has_idem = 1;
+        ngx_memcpy(hdr.idem, op->idem, sizeof(hdr.idem));
+    }
+
+    if (op->has_chain) {
+        hdr.has_chain = 1;
+        ngx_memcpy(hdr.chain, op->chain, sizeof(hdr.chain));
+    }
+
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+    val.mv_data = NULL;
+    val.mv_size = sizeof(hdr) + note->note.len + note->view.len;
+
+    rc = mdb_put(txn, st->notes, &key, &val, MDB_RESERVE);
+    if (rc != 0) {
+        return rc;
+    }
+
+    p = ngx_cpymem(val.mv_data, &hdr, sizeof(hdr));
+    p = ngx_cpymem(p, note->note.data, note->note.len);
+    ngx_memcpy(p, note->view.data, note->view.len);
+
+    /* the recipients, and one feed entry each */
+
+    len = 0;
+    for (i = 0; i < op->nrecipients; i++) {
+        len += op->recipients[i].len + 1;
+    }
+
+    val.mv_data = NULL;
+    val.mv_size = len;
+
+    rc = mdb_put(txn, st->rcpt, &key, &val, MDB_RESERVE);
+    if (rc != 0) {
+        return rc;
+    }
+
+    p = val.mv_data;
+    for (i = 0; i < op->nrecipients; i++) {
+        p = ngx_cpymem(p, op->recipients[i].data, op->recipients[i].len);
+        *p++ = '\0';
+    }
+
+    buf = malloc(NGX_HTTP_NOTIFY_USER_MAX + 9);
+    if (buf == NULL) {
+        return ENOMEM;
+    }
+
+    for (i = 0; i < op->nrecipients; i++) {
+
+        if (op->has_chain) {
+            rc = ngx_http_notify_lmdb_chain(txn, op, &op->recipients[i], seq,
+                                            buf);
+            if (rc != 0) {
+                free(buf);
+                return rc;
+            }
+        }
+
+        key.mv_data = buf;
+        key.mv_size = ngx_http_notify_feed_key(buf, &op->recipients[i], seq)
+                      - buf;
+
+        val.mv_data = "\0";
+        val.mv_size = 1;
+
+        rc = mdb_put(txn, st->feed, &key, &val, 0);
+        if (rc != 0) {
+            free(buf);
+            return rc;
+        }
+
+        key.mv_data = op->recipients[i].data;
+        key.mv_size = op->recipients[i].len;
+
+        rc = ngx_http_notify_lmdb_count_add(txn, &key, 1, NULL);
+        if (rc != 0) {
+            free(buf);
+            return rc;
+        }
+    }
+
+    free(buf);
+
+    /* the delivery, in the same transaction */
+
+    if (op->has_outbox) {
+        ngx_http_notify_outbox_rec_t  rec;
+
+        ngx_memzero(&rec, sizeof(rec));
+        rec.due = op->due;
+        rec.created = (uint64_t) op->created;
+        rec.expires = (uint64_t) op->expires;
+
+        rc = ngx_http_notify_lmdb_outbox_put(txn, seq, &rec, 0);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    /* the idempotency key, with the answer to give again */
+
+    if (op->has_idem && note->answer.len) {
+        key.mv_data = op->idem;
+        key.mv_size = sizeof(op->idem);
+        val.mv_data = NULL;
+        val.mv_size = 8 + note->answer.len;
+
+        rc = mdb_put(txn, st->idem, &key, &val, MDB_RESERVE);
+        if (rc != 0) {
+            return rc;
+        }
+
+        ngx_http_notify_put_u64(val.mv_data, seq);
+        ngx_memcpy((u_char *) val.mv_data + 8, note->answer.data,
+                   note->answer.len);
+    }
+
+    return 0;
+}
+
+
+/*
+ * A notification of a chain replaces the user's entry of the chain's
+ * previous one: that entry leaves the feed (and the unread count), and the
+ * chain now points at "seq".  "buf" is scratch space for a feed key.
+ */
+
+static int
+ngx_http_notify_lmdb_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    ngx_str_t *user, uint64_t seq, u_char *buf)
+{
+    int                       rc;
+    u_char                   *ckey;
+    uint64_t                  prev;
+    MDB_val                   key, val, fkey, fval, ukey;
+    ngx_http_notify_lmdb_t   *st;
+    u_char                    seqbuf[8];
+
+    st = &ngx_http_notify_lmdb;
+
+    ckey = malloc(sizeof(op->chain) + user->len);
+    if (ckey == NULL) {
+        return ENOMEM;
+    }
+
+    key.mv_data = ckey;
+    key.mv_size = ngx_http_notify_chain_key(ckey, op->chain, user) - ckey;
+
+    rc = mdb_get(txn, st->chains, &key, &val);
+
+    if (rc == 0 && val.mv_size == 8) {
+        prev = ngx_http_notify_get_u64(val.mv_data);
+
+        fkey.mv_data = buf;
+        fkey.mv_size = ngx_http_notify_feed_key(buf, user, prev) - buf;
+
+        rc = mdb_get(txn, st->feed, &fkey, &fval);
+
+        if (rc == 0) {
+            ukey.mv_data = user->data;
+            ukey.mv_size = user->len;
+
+            if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
+                && prev > ngx_http_notify_lmdb_watermark(txn, &ukey))
+            {
+                rc = ngx_http_notify_lmdb_count_add(txn, &ukey, -1, NULL);
+                if (rc != 0) {
+                    goto done;
+                }
+            }
+
+            rc = mdb_del(txn, st->feed, &fkey, NULL);
+            if (rc != 0) {
+                goto done;
+            }
+
+            /* a delivery of the replaced notification still pending is
+               cancelled */
+
+            rc = ngx_http_notify_lmdb_outbox_del(txn, prev);
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                goto done;
+            }
+
+            rc = 0;
+            op->replaced++;
+        }
+
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            goto done;
+        }
+
+    } else if (rc != MDB_NOTFOUND && rc != 0) {
+        goto done;
+    }
+
+    ngx_http_notify_put_u64(seqbuf, seq);
+
+    val.mv_data = seqbuf;
+    val.mv_size = 8;
+
+    rc = mdb_put(txn, st->chains, &key, &val, 0);
+
+done:
+
+    free(ckey);
+
+    return rc;
+}
+
+
+/*
+ * Retention: the user's link of the chain goes with the notification it
+ * points at (a later one of the chain has moved it on: then it stays).
+ * "buf" is scratch space for the key.  MDB_NOTFOUND: no such link.
+ */
+
+static int
+ngx_http_notify_lmdb_unchain(MDB_txn *txn, u_char *chain, ngx_str_t *user,
+    uint64_t seq, u_char *buf)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_chain_key(buf, chain, user) - buf;
+
+    rc = mdb_get(txn, ngx_http_notify_lmdb.chains, &key, &val);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != 8 || ngx_http_notify_get_u64(val.mv_data) != seq) {
+        return MDB_NOTFOUND;
+    }
+
+    return mdb_del(txn, ngx_http_notify_lmdb.chains, &key, NULL);
+}
+
+
+static int
+ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
+    uint64_t *result)
+{
+    int                       rc;
+    u_char                    buf[8];
+    int64_t                   n;
+    MDB_val                   val;
+    ngx_http_notify_lmdb_t   *st;
+
+    st = &ngx_http_notify_lmdb;
+
+    rc = mdb_get(txn, st->unread, user, &val);
+
+    if (rc == 0 && val.mv_size == 8) {
+        n = (int64_t) ngx_http_notify_get_u64(val.mv_data);
+
+    } else if (rc == MDB_NOTFOUND) {
+        n = 0;
+
+    } else {
+        return rc ? rc : MDB_CORRUPTED;
+    }
+
+    n += delta;
+
+    if (n < 0) {
+        n = 0;
+    }
+
+    if (result) {
+        *result = (uint64_t) n;
+    }
+
+    if (delta == 0) {
+        return 0;
+    }
+
+    ngx_http_notify_put_u64(buf, (uint64_t) n);
+
+    val.mv_data = buf;
+    val.mv_size = 8;
+
+    return mdb_put(txn, st->unread, user, &val, 0);
+}
+
+
+static uint64_t
+ngx_http_notify_lmdb_watermark(MDB_txn *txn, MDB_val *user)
+{
+    MDB_val  val;
+
+    if (mdb_get(txn, ngx_http_notify_lmdb.marks, user, &val) == 0
+        && val.mv_size == 8)
+    {
+        return ngx_http_notify_get_u64(val.mv_data);
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_notify_lmdb_read_one(void *txn, ngx_http_notify_store_op_t *op)
+{
+    int                       rc;
+    MDB_val                   key, val, user;
+    ngx_http_notify_lmdb_t   *st;
+    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+
+    st = &ngx_http_notify_lmdb;
+
+    user.mv_data = op->user.data;
+    user.mv_size = op->user.len;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_feed_key(buf, &op->user, op->seq) - buf;
+
+    rc = mdb_get(txn, st->feed, &key, &val);
+
+    if (rc == MDB_NOTFOUND) {
+        op->rc = NGX_DECLINED;
+        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if ((*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
+        || op->seq <= ngx_http_notify_lmdb_watermark(txn, &user))
+    {
+        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+    }
+
+    val.mv_data = "\1";
+    val.mv_size = 1;
+
+    rc = mdb_put(txn, st->feed, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return ngx_http_notify_lmdb_count_add(txn, &user, -1, &op->unread);
+}
+
+
+static int
+ngx_http_notify_lmdb_read_until(void *txn, ngx_http_notify_store_op_t *op)
+{
+    int                       rc;
+    int64_t                   flipped;
+    uint64_t                  wm, seq;
+    MDB_val                   key, val, user;
+    MDB_cursor               *cur;
+    ngx_http_notify_lmdb_t   *st;
+    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+    u_char                    wmbuf[8];
+
+    st = &ngx_http_notify_lmdb;
+
+    user.mv_data = op->user.data;
+    user.mv_size = op->user.len;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_feed_key(buf, &op->user, op->seq) - buf;
+
+    rc = mdb_get(txn, st->feed, &key, &val);
+
+    if (rc == MDB_NOTFOUND) {
+        op->rc = NGX_DECLINED;
+        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    wm = ngx_http_notify_lmdb_watermark(txn, &user);
+
+    if (op->seq <= wm) {
+        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+    }
+
+    /* entries from "until" down to the old watermark become read */
+
+    rc = mdb_cursor_open(txn, st->feed, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    flipped = 0;
+
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+
+    while (rc == 0) {
+        if (key.mv_size != op->user.len + 9
+            || ngx_memcmp(key.mv_data, op->user.data, op->user.len) != 0
+            || ((u_char *) key.mv_data)[op->user.len] != '\0')
+        {
+            break;
+        }
+
+        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
+                                       + op->user.len + 1);
+        if (seq <= wm) {
+            break;
+        }
+
+        if (!(*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)) {
+            val.mv_data = "\1";
+            val.mv_size = 1;
+
+            rc = mdb_cursor_put(cur, &key, &val, MDB_CURRENT);
+            if (rc != 0) {
+                mdb_cursor_close(cur);
+                return rc;
+            }
+
+            flipped++;
+        }
+
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    ngx_http_notify_put_u64(wmbuf, op->seq);
+
+    val.mv_data = wmbuf;
+    val.mv_size = 8;
+
+    rc = mdb_put(txn, st->marks, &user, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return ngx_http_notify_lmdb_count_add(txn, &user, -flipped, &op->unread);
+}
+
+
+static int
+ngx_http_notify_lmdb_prune(void *txn, ngx_http_notify_store_op_t *op)
+{
+    int                          rc;
+    u_char                      *p, *end, *nul;
+    uint64_t                     seq;
+    MDB_val                      key, val, rkey, rval, fkey, fval, user;
+    ngx_str_t                    id;
+    MDB_cursor                  *cur;
+    ngx_uint_t                   n;
+    ngx_http_notify_lmdb_t      *st;
+    ngx_http_notify_note_hdr_t   hdr;
+    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 32];
+
+    st = &ngx_http_notify_lmdb;
+
+    op->count = 0;
+    op->replaced = 0;
+
+    rc = mdb_cursor_open(txn, st->notes, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    n = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0 && n < op->max;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (val.mv_size < sizeof(hdr) || key.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        ngx_memcpy(&hdr, val.mv_data, sizeof(hdr));
+
+        if ((time_t) ngx_http_notify_get_u64((u_char *) &hdr.created)
+            >= op->before)
+        {
+            break;
+        }
+
+        seq = ngx_http_notify_get_u64(key.mv_data);
+
+        /* each recipient's entry, and its unread count */
+
+        rkey = key;
+
+        rc = mdb_get(txn, st->rcpt, &rkey, &rval);
+
+        if (rc == 0) {
+            p = rval.mv_data;
+            end = p + rval.mv_size;
+
+            while (p < end) {
+                nul = ngx_strlchr(p, end, '\0');
+                if (nul == NULL) {
+                    nul = end;
+                }
+
+                id.data = p;
+                id.len = nul - p;
+                p = nul + 1;
+
+                if (id.len == 0 || id.len > NGX_HTTP_NOTIFY_USER_MAX) {
+                    continue;
+                }
+
+                if (hdr.has_chain) {
+                    rc = ngx_http_notify_lmdb_unchain(txn, hdr.chain, &id,
+                                                       seq, buf);
+                    if (rc == 0) {
+                        op->replaced++;
+
+                    } else if (rc != MDB_NOTFOUND) {
+                        goto failed;
+                    }
+                }
+
+                fkey.mv_data = buf;
+                fkey.mv_size = ngx_http_notify_feed_key(buf, &id, seq) - buf;
+
+                if (mdb_get(txn, st->feed, &fkey, &fval) != 0) {
+                    continue;
+                }
+
+                user.mv_data = id.data;
+                user.mv_size = id.len;
+
+                if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
+                    && seq > ngx_http_notify_lmdb_watermark(txn, &user))
+                {
+                    rc = ngx_http_notify_lmdb_count_add(txn, &user, -1,
+                                                         NULL);
+                    if (rc != 0) {
+                        goto failed;
+                    }
+                }
+
+                rc = mdb_del(txn, st->feed, &fkey, NULL);
+                if (rc != 0) {
+                    goto failed;
+                }
+
+                op->count++;
+            }
+
+            rc = mdb_del(txn, st->rcpt, &rkey, NULL);
+            if (rc != 0) {
+                goto failed;
+            }
+
+        } else if (rc != MDB_NOTFOUND) {
+            goto failed;
+        }
+
+        if (hdr.has_idem) {
+            rkey.mv_data = hdr.idem;
+            rkey.mv_size = sizeof(hdr.idem);
+
+            rc = mdb_del(txn, st->idem, &rkey, NULL);
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                goto failed;
+            }
+        }
+
+        rc = ngx_http_notify_lmdb_outbox_del(txn, seq);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            goto failed;
+        }
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) {
+            goto failed;
+        }
+
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+
+    op->seq = n;   /* notifications removed */
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
+
+failed:
+
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+
+/* the outbox */
+
+static void
+ngx_http_notify_due_key(u_char *key, uint64_t due, uint64_t seq)
+{
+    ngx_http_notify_put_u64(key, due);
+    ngx_http_notify_put_u64(key + 8, seq);
+}
+
+
+/* writes the entry and its due index; "old_due" (if not 0) is replaced */
+
+static int
+ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec, uint64_t old_due)
+{
+    int                       rc;
+    MDB_val                   key, val;
+    ngx_http_notify_lmdb_t   *st;
+    u_char                    seqkey[8], duekey[16];
+
+    st = &ngx_http_notify_lmdb;
+
+    if (old_due) {
+        ngx_http_notify_due_key(duekey, old_due, seq);
+        key.mv_data = duekey;
+        key.mv_size = 16;
+
+        rc = mdb_del(txn, st->due, &key, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+    val.mv_data = rec;
+    val.mv_size = sizeof(ngx_http_notify_outbox_rec_t);
+
+    rc = mdb_put(txn, st->outbox, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    ngx_http_notify_due_key(duekey, rec->due, seq);
+    key.mv_data = duekey;
+    key.mv_size = 16;
+    val.mv_data = "";
+    val.mv_size = 0;
+
+    return mdb_put(txn, st->due, &key, &val, 0);
+}
+
+
+static int
+ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec)
+{
+    int       rc;
+    MDB_val   key, val;
+    u_char    seqkey[8];
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+
+    rc = mdb_get(txn, ngx_http_notify_lmdb.outbox, &key, &val);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != sizeof(ngx_http_notify_outbox_rec_t)) {
+        return MDB_CORRUPTED;
+    }
+
+    ngx_memcpy(rec, val.mv_data, sizeof(ngx_http_notify_outbox_rec_t));
+
+    return 0;
+}
+
+
+static int
+ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq)
+{
+    int                           rc;
+    MDB_val                       key;
+    ngx_http_notify_outbox_rec_t  rec;
+    u_char                        seqkey[8], duekey[16];
+
+    rc = ngx_http_notify_lmdb_outbox_get(txn, seq, &rec);
+    if (rc != 0) {
+        return rc;
+    }
+
+    ngx_http_notify_due_key(duekey, rec.due, seq);
+    key.mv_data = duekey;
+    key.mv_size = 16;
+
+    rc = mdb_del(txn, ngx_http_notify_lmdb.due, &key, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+
+    return mdb_del(txn, ngx_http_notify_lmdb.outbox, &key, NULL);
+}
+
+
+static uint64_t
+ngx_http_notify_now_msec(void)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/* OUTBOX_DONE, OUTBOX_RETRY, OUTBOX_DROP, OUTBOX_NOW */
+
+static int
+ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
+{
+    int                           rc;
+    uint64_t                      old, now;
+    ngx_http_notify_outbox_rec_t  rec;
+
+    op->nexpired = 0;
+
+    rc = ngx_http_notify_lmdb_outbox_get(txn, op->seq, &rec);
+
+    if (rc == MDB_NOTFOUND) {
+        /* dropped, expired, replaced or delivered meanwhile */
+        op->rc = NGX_DECLINED;
+        return 0;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    switch (op->type) {
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_DONE:
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_DROP:
+        return ngx_http_notify_lmdb_outbox_del(txn, op->seq);
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_NOW:
+        old = rec.due;
+        rec.due = ngx_http_notify_now_msec();
+        return ngx_http_notify_lmdb_outbox_put(txn, op->seq, &rec, old);
+
+    default: /* NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY */
+        break;
+    }
+
+    now = ngx_http_notify_now_msec();
+
+    rec.attempts++;
+    ngx_cpystrn(rec.error, op->error, sizeof(rec.error));
+    op->max = rec.attempts;
+
+    if (op->due >= rec.expires * 1000 || now >= rec.expires * 1000) {
+        op->nexpired = 1;
+        return ngx_http_notify_lmdb_outbox_del(txn, op->seq);
+    }
+
+    old = rec.due;
+    rec.due = op->due;
+
+    return ngx_http_notify_lmdb_outbox_put(txn, op->seq, &rec, old);
+}
+
+
+/*
+ * Takes up to op->max entries that are due: each is leased (its due time
+ * moved to op->due) in this transaction, so that no other worker or
+ * process sends it meanwhile, and returned with its notification.  Entries
+ * past their expiry are removed and listed in op->expired.
+ */
+
+static int
+ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
+{
+    int                           rc;
+    uint64_t                      due, seq, now;
+    MDB_val                       key, val, nkey, nval;
+    MDB_cursor                   *cur;
+    ngx_http_notify_claim_t      *cl;
+    ngx_http_notify_lmdb_t       *st;
+    ngx_http_notify_note_hdr_t    hdr;
+    ngx_http_notify_outbox_rec_t  rec;
+    u_char                        seqkey[8];
+
+    st = &ngx_http_notify_lmdb;
+    now = ngx_http_notify_now_msec();
+
+    ngx_http_notify_store_claim_free(op);
+
+    op->claimed = calloc(op->max ? op->max : 1,
+                         sizeof(ngx_http_notify_claim_t));
+    op->expired = calloc(op->max ? op->max : 1, sizeof(uint64_t));
+
+    if (op->claimed == NULL || op->expired == NULL) {
+        return ENOMEM;
+    }
+
+    rc = mdb_cursor_open(txn, st->due, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0 && op->nclaimed < op->max && op->nexpired < op->max;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST))
+    {
+        if (key.mv_size != 16) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        due = ngx_http_notify_get_u64(key.mv_data);
+        seq = ngx_http_notify_get_u64((u_char *) key.mv_data + 8);
+
+        if (due > now) {
+            break;
+        }
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) {
+            break;
+        }
+
+        rc = ngx_http_notify_lmdb_outbox_get(txn, seq, &rec);
+
+        if (rc == MDB_NOTFOUND) {
+            continue;   /* a stale index entry */
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if (now >= rec.expires * 1000) {
+            ngx_http_notify_put_u64(seqkey, seq);
+            nkey.mv_data = seqkey;
+            nkey.mv_size = 8;
+
+            rc = mdb_del(txn, st->outbox, &nkey, NULL);
+            if (rc != 0) {
+                break;
+            }
+
+            op->expired[op->nexpired++] = seq;
+            continue;
+        }
+
+        /* the lease */
+
+        rec.due = now + op->due;
+
+        rc = ngx_http_notify_lmdb_outbox_put(txn, seq, &rec, 0);
+        if (rc != 0) {
+            break;
+        }
+
+        cl = &op->claimed[op->nclaimed];
+        cl->seq = seq;
+        cl->attempts = rec.attempts;
+
+        ngx_http_notify_put_u64(seqkey, seq);
+        nkey.mv_data = seqkey;
+        nkey.mv_size = 8;
+
+        if (mdb_get(txn, st->notes, &nkey, &nval) == 0
+            && nval.mv_size > sizeof(ngx_http_notify_note_hdr_t))
+        {
+            ngx_memcpy(&hdr, nval.mv_data, sizeof(hdr));
+
+            cl->note_len = ngx_min(hdr.full_len, nval.mv_size
+                                   - sizeof(ngx_http_notify_note_hdr_t));
+            cl->note = malloc(cl->note_len);
+
+            if (cl->note == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+
+            ngx_memcpy(cl->note, (u_char *) nval.mv_data
+                                 + sizeof(ngx_http_notify_note_hdr_t),
+                       cl->note_len);
+        }
+
+        if (mdb_get(txn, st->rcpt, &nkey, &nval) == 0 && nval.mv_size) {
+            cl->recipients = malloc(nval.mv_size);
+
+            if (cl->recipients == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+
+            ngx_memcpy(cl->recipients, nval.mv_data, nval.mv_size);
+            cl->recipients_len = nval.mv_size;
+        }
+
+        op->nclaimed++;
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND || rc == 0) ? 0 : rc;
+}
+
+
+/* the earliest due time in the outbox (msec), 0 when it is empty */
+
+static ngx_int_t
+ngx_http_notify_lmdb_next_due(uint64_t *due, ngx_log_t *log)
+{
+    int          rc;
+    MDB_val      key, val;
+    MDB_txn     *txn;
+    MDB_cursor  *cur;
+
+    *due = 0;
+
+    txn = ngx_http_notify_lmdb_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.due, &cur);
+
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+
+        if (rc == 0 && key.mv_size == 16) {
+            *due = ngx_http_notify_get_u64(key.mv_data);
+        }
+
+        mdb_cursor_close(cur);
+    }
+
+    ngx_http_notify_lmdb_read_end(txn);
+
+    return (rc == 0 || rc == MDB_NOTFOUND) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* the pending deliveries, for the admin location */
+
+static ngx_int_t
+ngx_http_notify_lmdb_outbox(ngx_array_t *entries, ngx_uint_t limit,
+    ngx_log_t *log)
+{
+    int                              rc;
+    size_t                           len;
+    MDB_val                          key, val;
+    MDB_txn                         *txn;
+    ngx_uint_t                       n;
+    MDB_cursor                      *cur;
+    ngx_http_notify_outbox_rec_t     rec;
+    ngx_http_notify_outbox_entry_t  *e;
+
+    txn = ngx_http_notify_lmdb_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.outbox, &cur);
+    if (rc != 0) {
+        ngx_http_notify_lmdb_read_end(txn);
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0 && n < limit;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != 8
+            || val.mv_size != sizeof(ngx_http_notify_outbox_rec_t))
+        {
+            continue;
+        }
+
+        ngx_memcpy(&rec, val.mv_data, sizeof(rec));
+        rec.error[sizeof(rec.error) - 1] = '\0';
+
+        e = ngx_array_push(entries);
+        if (e == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+
+        e->seq = ngx_http_notify_get_u64(key.mv_data);
+        e->due = rec.due;
+        e->created = (time_t) rec.created;
+        e->expires = (time_t) rec.expires;
+        e->attempts = rec.attempts;
+
+        len = ngx_strlen(rec.error) + 1;
+
+        e->error = ngx_pnalloc(entries->pool, len);
+        if (e->error == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+
+        ngx_memcpy(e->error, rec.error, len);
+
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+    ngx_http_notify_lmdb_read_end(txn);
+
+    return (rc == ENOMEM) ? NGX_ERROR : NGX_OK;
+}
+
+
+/* reads */
+
+/*
+ * A process that dies (SIGKILL, a crash) leaves its reader slots taken: a
+ * slot inside a read transaction pins that snapshot (the pages freed after
+ * it are never reused, and the file grows), and enough of them fill the
+ * reader table.  LMDB clears them only when asked, when it finds its
+ * writer lock's owner dead, or when no process has the store open (it then
+ * starts its lock file afresh); here they are cleared when a worker starts
+ * and on the retention timer.
+ */
+
+static void
+ngx_http_notify_lmdb_readers(ngx_log_t *log)
+{
+    int  rc, dead;
+
+    dead = 0;
+
+    rc = mdb_reader_check(ngx_http_notify_lmdb.env, &dead);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "notify: store reader check failed: %s",
+                      mdb_strerror(rc));
+        return;
+    }
+
+    if (dead > 0) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "notify: store: cleared %d stale reader slots of"
+                      " processes that died", dead);
+    }
+}
+
+
+static MDB_txn *
+ngx_http_notify_lmdb_read_begin(ngx_log_t *log)
+{
+    int                       rc;
+    ngx_http_notify_lmdb_t   *st;
+
+    st = &ngx_http_notify_lmdb;     /* open: the shared part checks */
+
+    if (st->read_txn) {
+        rc = mdb_txn_renew(st->read_txn);
+
+    } else {
+        rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "notify: store read failed: %s", mdb_strerror(rc));
+        if (st->read_txn) {
+            mdb_txn_abort(st->read_txn);
+            st->read_txn = NULL;
+        }
+
+        return NULL;
+    }
+
+    return st->read_txn;
+}
+
+
+static void
+ngx_http_notify_lmdb_read_end(MDB_txn *txn)
+{
+    mdb_txn_reset(txn);
+}
+
+
+static ngx_int_t
+ngx_http_notify_lmdb_unread(ngx_str_t *user, uint64_t *unread,
+    ngx_log_t *log)
+{
+    int       rc;
+    MDB_txn  *txn;
+    MDB_val   key;
+
+    txn = ngx_http_notify_lmdb_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    key.mv_data = user->data;
+    key.mv_size = user->len;
+
+    rc = ngx_http_notify_lmdb_count_add(txn, &key, 0, unread);
+
+    ngx_http_notify_lmdb_read_end(txn);
+
+    return rc == 0 ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * One page of a user's feed, newest first: each item the notification's
+ * kept view (copied to the items' pool) and whether it is read.  "next" is
+ * the cursor for the following page, 0 when there is none; "unread" the
+ * user's unread count, from the same read transaction.
+ */
+
+static ngx_int_t
+ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
+    uint64_t *next, uint64_t *unread, ngx_log_t *log)
+{
+    int                            rc;
+    u_char                        *part;
+    size_t                         len;
+    uint64_t                       seq, wm, start;
+    MDB_val                        key, val, nkey, nval, user;
+    MDB_txn                       *txn;
+    ngx_uint_t                     n, read;
+    MDB_cursor                    *cur;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_note_hdr_t     hdr;
+    ngx_http_notify_feed_entry_t  *e;
+    u_char                         buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+    u_char                         seqkey[8];
+
+    st = &ngx_http_notify_lmdb;
+    *next = 0;
+    *unread = 0;
+
+    if (q->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
+        return NGX_OK;
+    }
+
+    txn = ngx_http_notify_lmdb_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    user.mv_data = q->user.data;
+    user.mv_size = q->user.len;
+
+    rc = ngx_http_notify_lmdb_count_add(txn, &user, 0, unread);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    wm = ngx_http_notify_lmdb_watermark(txn, &user);
+
+    rc = mdb_cursor_open(txn, st->feed, &cur);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    /* the first entry older than the cursor (~seq grows as seq falls) */
+
+    start = q->cursor ? q->cursor - 1 : (uint64_t) -1;
+
+    key.mv_data = buf;
+    key.mv_size = ngx_http_notify_feed_key(buf, &q->user, start) - buf;
+
+    n = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != q->user.len + 9
+            || ngx_memcmp(key.mv_data, q->user.data, q->user.len) != 0
+            || ((u_char *) key.mv_data)[q->user.len] != '\0')
+        {
+            break;
+        }
+
+        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
+                                       + q->user.len + 1);
+
+        read = (seq <= wm)
+               || (*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ);
+
+        if (q->unread_only && read) {
+            if (seq <= wm) {
+                break;   /* all older entries are read too */
+            }
+
+            continue;
+        }
+
+        if (n == q->limit || n == NGX_HTTP_NOTIFY_FEED_PAGE_MAX) {
+            /* there is more: the cursor is the last one given */
+            *next = ~ngx_http_notify_get_u64(buf + q->user.len + 1);
+            break;
+        }
+
+        ngx_http_notify_put_u64(seqkey, seq);
+        nkey.mv_data = seqkey;
+        nkey.mv_size = 8;
+
+        if (mdb_get(txn, st->notes, &nkey, &nval) != 0
+            || nval.mv_size <= sizeof(ngx_http_notify_note_hdr_t))
+        {
+            continue;
+        }
+
+        ngx_memcpy(&hdr, nval.mv_data, sizeof(hdr));
+
+        part = (u_char *) nval.mv_data + sizeof(hdr) + hdr.full_len;
+        len = (u_char *) nval.mv_data + nval.mv_size - part;
+
+        if (hdr.full_len > nval.mv_size - sizeof(hdr) || len < 2
+            || part[0] != '{' || part[len - 1] != '}')
+        {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "notify: store: notification %016uxL unreadable",
+                          seq);
+            continue;
+        }
+
+        /* valid until the read transaction ends: copied */
+
+        e = ngx_array_push(items);
+        if (e == NULL) {
+            mdb_cursor_close(cur);
+            ngx_http_notify_lmdb_read_end(txn);
+            return NGX_ERROR;
+        }
+
+        e->view.data = ngx_pnalloc(items->pool, len);
+        if (e->view.data == NULL) {
+            mdb_cursor_close(cur);
+            ngx_http_notify_lmdb_read_end(txn);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(e->view.data, part, len);
+        e->view.len = len;
+        e->seq = seq;
+        e->read = read;
+
+        /* remember the last key given, for the cursor */
+        ngx_http_notify_put_u64(buf + q->user.len + 1, ~seq);
+
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        goto failed;
+    }
+
+    ngx_http_notify_lmdb_read_end(txn);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_http_notify_lmdb_read_end(txn);
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "notify: store read failed: %s", mdb_strerror(rc));
+
+    return NGX_ERROR;
+}
