@@ -9,6 +9,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_notify_module.h"
+#include "ngx_http_notify_scheduler.h"
+#include "ngx_http_notify_subrequest.h"
+#include "ngx_http_notify_delivery.h"
 
 #include <curl/curl.h>
 
@@ -178,14 +181,14 @@ static ngx_command_t  ngx_http_notify_commands[] = {
 
     { ngx_string("notify_push_days_before"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_notify_push_days_before,
+      ngx_http_notify_outbound_expiry,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("notify_push_type"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
-      ngx_http_notify_push_type,
+      ngx_http_notify_outbound_type,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },

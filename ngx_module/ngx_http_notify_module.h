@@ -19,7 +19,7 @@
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
 #include "ngx_http_notify_store.h"
-#include "ngx_http_notify_delivery.h"
+#include "ngx_http_notify_outbound.h"
 
 
 #define NGX_HTTP_NOTIFY_VERSION  "0.1.0"

@@ -6,8 +6,9 @@
 
 /*
  * The core every stage of the module may use: errors, time, JSON, the
- * per-request context and the HTTP answers, and the inbound notification
- * with the dialect interface, which the dialects fill and the flow drives.
+ * per-request context and the HTTP answers, the inbound notification and
+ * the dialect interface (its inbound half, which the flow drives, and its
+ * outbound half, which outbound/ drives for a target).
  * It includes no other header of the module, so that every folder can
  * depend on it and it on none.
  */
@@ -79,6 +80,41 @@ typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
 
 
 /*
+ * A downstream target (outbound/): the dialect it speaks and where it is.
+ * Today the only one is the push target of notify_push_url.
+ */
+typedef struct {
+    ngx_http_notify_dialect_t  *dialect;       /* its outbound half */
+    ngx_str_t                   url;           /* null-terminated */
+    ngx_str_t                   credential;    /* its token, or empty */
+} ngx_http_notify_target_t;
+
+
+/* a request to a target, as its dialect renders it (outbound/) */
+typedef struct {
+    /* in: made by outbound/ */
+    ngx_pool_t                 *pool;          /* for what render makes */
+    ngx_str_t                   idempotency_key;   /* the same for every
+                                                      attempt */
+
+    /* out: made by render() */
+    ngx_uint_t                  method;        /* NGX_HTTP_POST, ... */
+    ngx_str_t                   method_name;   /* "POST", ... */
+    ngx_str_t                   url;           /* null-terminated */
+    ngx_array_t                 headers;       /* ngx_keyval_t, in order */
+    ngx_str_t                   body;
+} ngx_http_notify_outbound_req_t;
+
+
+/* what a target's answer means, as its dialect judges it */
+typedef enum {
+    NGX_HTTP_NOTIFY_DELIVERED = 0,
+    NGX_HTTP_NOTIFY_RETRY,                     /* try again, after a backoff */
+    NGX_HTTP_NOTIFY_GIVE_UP                    /* no attempt can succeed */
+} ngx_http_notify_verdict_e;
+
+
+/*
  * A set of strings (user ids, group ids) with a value each, in the
  * request's pool (directory/ngx_http_notify_recipients.c).  Keys are
  * never empty: an empty key is a free slot.
@@ -138,14 +174,32 @@ struct ngx_http_notify_req_s {
 
 
 /*
- * A dialect: the functions that make one inbound API.  The flow calls
- * them in this order: check_headers (before anything else), then the
- * method, the token and the role are checked, then check_request (before
- * the body is read), parse (body to canonical notification, validation),
- * authorize, expand (recipients), answer (the success answer to keep),
- * and once the notification is durable, send_answer (optional: without it,
- * the answer is sent as JSON, or as no body when there is none).
- * send_error renders any error in the dialect's shape.
+ * A dialect: the functions that make one API, in two halves.
+ *
+ * The inbound half, which the flow calls in this order: check_headers
+ * (before anything else), then the method, the token and the role are
+ * checked, then check_request (before the body is read), parse (body to
+ * canonical notification, validation), authorize, expand (recipients),
+ * answer (the success answer to keep), and once the notification is
+ * durable, send_answer (optional: without it, the answer is sent as JSON,
+ * or as no body when there is none).  send_error renders any error in the
+ * dialect's shape.
+ *
+ * The outbound half, which outbound/ calls for a target that speaks the
+ * dialect (NULL for a dialect that is no target yet):
+ *
+ *   render  makes the request to the target from the notification to
+ *           deliver (today the JSON the outbox keeps, with "recipients";
+ *           one parameter, so that the canonical notification's C struct
+ *           can take its place): method, URL, headers and body, in
+ *           out->pool, with out->idempotency_key where the dialect carries
+ *           it.  NGX_OK or NGX_ERROR.
+ *
+ *   judge   reads the target's answer (an HTTP status, never 0, and the
+ *           body, possibly empty): delivered, retry or give up, with the
+ *           reason for the log (NUL-ended, at most "size" bytes with the
+ *           NUL; empty when delivered).  A transport error (no answer) and
+ *           Retry-After are outbound/'s, not the dialect's.
  */
 struct ngx_http_notify_dialect_s {
     ngx_str_t                   name;
@@ -162,6 +216,13 @@ struct ngx_http_notify_dialect_s {
                                              json_t *answer);
     ngx_int_t                 (*send_error)(ngx_http_notify_req_t *nr);
     unsigned                    no_allow:1;    /* no "Allow" on a 405 */
+
+    ngx_int_t                 (*render)(ngx_http_notify_target_t *target,
+                                        json_t *note,
+                                        ngx_http_notify_outbound_req_t *out);
+    ngx_http_notify_verdict_e (*judge)(ngx_http_notify_target_t *target,
+                                       ngx_uint_t status, ngx_str_t *body,
+                                       u_char *reason, size_t size);
 };
 
 

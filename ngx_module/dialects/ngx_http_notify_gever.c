@@ -95,7 +95,9 @@ ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
     ngx_http_notify_gever_answer,
     ngx_http_notify_gever_send_answer,
     ngx_http_notify_gever_send_error,
-    1                                /* GEVER sends no "Allow" */
+    1,                               /* GEVER sends no "Allow" */
+    NULL,                            /* no outbound half yet */
+    NULL
 };
 
 

@@ -183,7 +183,9 @@ ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_http_notify_graph_answer,
     ngx_http_notify_graph_send_answer,
     ngx_http_notify_graph_send_error,
-    0
+    0,
+    NULL,                              /* no outbound half yet */
+    NULL
 };
 
 

@@ -77,6 +77,12 @@ static ngx_int_t ngx_http_notify_push_idem(ngx_http_notify_req_t *nr,
     u_char *type, json_t *item);
 static const char *ngx_http_notify_push_code(ngx_http_notify_req_t *nr);
 
+static ngx_int_t ngx_http_notify_push_render(ngx_http_notify_target_t *target,
+    json_t *note, ngx_http_notify_outbound_req_t *out);
+static ngx_http_notify_verdict_e ngx_http_notify_push_judge(
+    ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
+    u_char *reason, size_t size);
+
 
 ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
     ngx_string("push"),
@@ -91,7 +97,9 @@ ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
     ngx_http_notify_push_answer,
     ngx_http_notify_push_send_answer,
     ngx_http_notify_push_send_error,
-    0
+    0,
+    ngx_http_notify_push_render,
+    ngx_http_notify_push_judge
 };
 
 
@@ -775,4 +783,144 @@ ngx_http_notify_push_merge(ngx_conf_t *cf, ngx_http_notify_loc_conf_t *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The outbound half: the push a push receiver gets (README.md, "Delivery
+ * to a downstream system").  POST to the target's URL, the notification
+ * as compact JSON, and
+ *
+ *     User-Agent: DataNotifier
+ *     Content-Type: application/json
+ *     Idempotency-Key: <the same for every attempt>
+ *     Authorization: <the target's token>      (left out when empty)
+ */
+
+static ngx_int_t
+ngx_http_notify_push_render(ngx_http_notify_target_t *target, json_t *note,
+    ngx_http_notify_outbound_req_t *out)
+{
+    char          *text;
+    ngx_uint_t     i, n;
+    ngx_keyval_t  *kv, headers[4];
+
+    text = json_dumps(note, JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->body.len = ngx_strlen(text);
+    out->body.data = ngx_pnalloc(out->pool, out->body.len + 1);
+
+    if (out->body.data == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->body.data, text, out->body.len + 1);
+    free(text);
+
+    out->method = NGX_HTTP_POST;
+    ngx_str_set(&out->method_name, "POST");
+    out->url = target->url;
+
+    ngx_str_set(&headers[0].key, "User-Agent");
+    ngx_str_set(&headers[0].value, "DataNotifier");
+    ngx_str_set(&headers[1].key, "Content-Type");
+    ngx_str_set(&headers[1].value, "application/json");
+    ngx_str_set(&headers[2].key, "Idempotency-Key");
+    headers[2].value = out->idempotency_key;
+    ngx_str_set(&headers[3].key, "Authorization");
+    headers[3].value = target->credential;
+
+    n = target->credential.len ? 4 : 3;
+
+    if (ngx_array_init(&out->headers, out->pool, n, sizeof(ngx_keyval_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        kv = ngx_array_push(&out->headers);
+        if (kv == NULL) {
+            return NGX_ERROR;
+        }
+
+        *kv = headers[i];
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Delivered: a 2xx and {"Success": true, "Code": "0" (or 0)}.  Anything
+ * else is worth another attempt: the reason says the status, and the
+ * receiver's Success, Code and Message.
+ */
+
+static ngx_http_notify_verdict_e
+ngx_http_notify_push_judge(ngx_http_notify_target_t *target,
+    ngx_uint_t status, ngx_str_t *body, u_char *reason, size_t size)
+{
+    u_char                     *p, *last;
+    json_t                     *json, *success, *code, *message;
+    ngx_http_notify_verdict_e   verdict;
+
+    p = reason;
+    last = reason + size - 1;
+    verdict = NGX_HTTP_NOTIFY_RETRY;
+
+    if (status < 200 || status > 299) {
+        p = ngx_slprintf(p, last, "HTTP %ui", status);
+        *p = '\0';
+
+        return verdict;
+    }
+
+    json = json_loadb((char *) body->data, body->len, 0, NULL);
+
+    success = json_object_get(json, "Success");
+    code = json_object_get(json, "Code");
+    message = json_object_get(json, "Message");
+
+    if (json == NULL || !json_is_object(json)) {
+        p = ngx_slprintf(p, last, "HTTP %ui, unreadable answer", status);
+
+    } else if (json_is_true(success)
+               && ((json_is_string(code)
+                    && ngx_strcmp(json_string_value(code), "0") == 0)
+                   || (json_is_integer(code)
+                       && json_integer_value(code) == 0)))
+    {
+        verdict = NGX_HTTP_NOTIFY_DELIVERED;
+
+    } else {
+        p = ngx_slprintf(p, last, "HTTP %ui, Success %s, Code ",
+                         status, json_is_true(success) ? "true" : "false");
+
+        if (json_is_string(code)) {
+            p = ngx_slprintf(p, last, "\"%s\"", json_string_value(code));
+
+        } else if (json_is_integer(code)) {
+            p = ngx_slprintf(p, last, "%L",
+                             (int64_t) json_integer_value(code));
+
+        } else {
+            p = ngx_slprintf(p, last, "none");
+        }
+
+        if (json_is_string(message)) {
+            p = ngx_slprintf(p, last, ", Message \"%s\"",
+                             json_string_value(message));
+        }
+    }
+
+    json_decref(json);
+
+    *p = '\0';
+
+    return verdict;
 }

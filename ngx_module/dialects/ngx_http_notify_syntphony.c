@@ -47,7 +47,9 @@ ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
     ngx_http_notify_syntphony_answer,
     NULL,
     ngx_http_notify_syntphony_send_error,
-    0
+    0,
+    NULL,                              /* no outbound half yet */
+    NULL
 };
 
 

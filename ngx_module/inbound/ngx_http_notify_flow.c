@@ -20,6 +20,7 @@
 #include <nginx.h>
 
 #include "ngx_http_notify_module.h"
+#include "ngx_http_notify_subrequest.h"
 
 
 static void ngx_http_notify_body_handler(ngx_http_request_t *r);

@@ -214,6 +214,18 @@ ngx_http_notify_curl_send(ngx_http_notify_curl_req_t *req)
         goto failed;
     }
 
+    /* another method than POST, with the body all the same */
+
+    if (req->method.len
+        && !(req->method.len == 4
+             && ngx_strncmp(req->method.data, "POST", 4) == 0)
+        && curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST,
+                            (char *) req->method.data)
+           != CURLE_OK)
+    {
+        goto failed;
+    }
+
     req->easy = easy;
     req->slist = list;
 

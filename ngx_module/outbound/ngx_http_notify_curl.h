@@ -29,7 +29,9 @@ typedef void (*ngx_http_notify_curl_done_pt)(ngx_http_notify_curl_req_t *req);
 
 
 struct ngx_http_notify_curl_req_s {
-    /* in: all must stay valid until done(); url null-terminated */
+    /* in: all must stay valid until done(); method and url
+       null-terminated */
+    ngx_str_t                      method;      /* empty: POST */
     ngx_str_t                      url;
     ngx_str_t                      body;
     ngx_array_t                   *headers;     /* ngx_keyval_t */

@@ -1,0 +1,101 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * Outbound: what goes out and when it expires.  The delivery directives
+ * and their conf, the planning of a notification (is its type on, when
+ * does it expire, is there room for a first attempt now) and one delivery
+ * attempt, made by the target's dialect (its outbound half), for both
+ * paths: the subrequest (ngx_http_notify_subrequest.h) and the scheduler's
+ * retries (ngx_http_notify_scheduler.h).
+ */
+
+
+#ifndef _NGX_HTTP_NOTIFY_OUTBOUND_H_INCLUDED_
+#define _NGX_HTTP_NOTIFY_OUTBOUND_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_store.h"
+#include "ngx_http_notify_curl.h"
+
+
+/* msec the first attempt (a subrequest) holds its outbox entry */
+#define NGX_HTTP_NOTIFY_LEASE  60000
+
+
+/* notify_push_type: one flag, global (tenant empty) or for one tenant */
+typedef struct {
+    ngx_str_t                   type;
+    ngx_str_t                   tenant;
+    ngx_flag_t                  on;
+} ngx_http_notify_outbound_flag_t;
+
+
+typedef struct {
+    ngx_str_t                   url;           /* notify_push_url */
+    ngx_str_t                   jwt;           /* notify_push_jwt */
+    time_t                      keep;          /* notify_push_days_before */
+    ngx_flag_t                  default_on;    /* notify_push_default */
+    ngx_array_t                *flags;         /* notify_push_type */
+    ngx_uint_t                  concurrency;   /* per worker */
+    ngx_msec_t                  timeout;       /* one attempt, curl */
+    ngx_msec_t                  retry_min;     /* backoff */
+    ngx_msec_t                  retry_max;
+    ngx_http_notify_target_t    target;        /* the push target: the push
+                                                  dialect, url, jwt */
+} ngx_http_notify_delivery_conf_t;
+
+
+/* one delivery attempt, on either path */
+typedef struct {
+    ngx_pool_t                      *pool;     /* its own */
+    uint64_t                         seq;
+    uint32_t                         attempts; /* before this one */
+    ngx_http_notify_target_t        *target;
+    ngx_http_notify_outbound_req_t   request;  /* as the target's dialect
+                                                  renders it */
+    ngx_str_t                        authorization;  /* of the request's
+                                                        headers */
+    ngx_http_notify_ctx_t           *ctx;      /* the caller's request's,
+                                                  while its subrequest runs */
+    void                           **owner;    /* ditto: the request's link
+                                                  to this attempt */
+    ngx_http_notify_store_op_t       op;
+    ngx_http_notify_curl_req_t       curl;
+    unsigned                         finished:1;
+} ngx_http_notify_delivery_t;
+
+
+/* the directives */
+char *ngx_http_notify_outbound_expiry(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_outbound_type(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc);
+char *ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
+    ngx_http_notify_delivery_conf_t *dc);
+
+/* before the commit: put the notification in the outbox? */
+ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr);
+
+/*
+ * An attempt's request: the notification (its JSON, as text or as an
+ * object) with its recipients (as ids, or NUL-separated as the outbox
+ * keeps them), rendered for the target in dl->pool.
+ */
+ngx_int_t ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
+    uint64_t seq, const char *note, size_t note_len, json_t *note_json,
+    ngx_str_t *ids, ngx_uint_t nids, u_char *packed_ids, size_t packed_len);
+
+
+#endif /* _NGX_HTTP_NOTIFY_OUTBOUND_H_INCLUDED_ */

@@ -1,0 +1,452 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The first attempt of a delivery: a background subrequest to the
+ * internal location of notify_delivery_location (proxy_pass
+ * $notify_target_url), made once the notification is durable, so that it
+ * runs after the caller has its answer and gets nginx's upstream features.
+ * It carries the request the target's dialect rendered, and nothing of
+ * the caller's; its answer, read here, goes to the scheduler.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <nginx.h>
+
+#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_outbound.h"
+#include "ngx_http_notify_scheduler.h"
+#include "ngx_http_notify_subrequest.h"
+
+
+static void ngx_http_notify_subrequest_abandon(void *data);
+static ngx_int_t ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
+    ngx_http_notify_delivery_t *dl);
+static ngx_int_t ngx_http_notify_subrequest_done(ngx_http_request_t *r,
+    void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_notify_target_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_notify_delivery_status_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_notify_subrequest_vars[] = {
+
+    { ngx_string("notify_target_url"), NULL,
+      ngx_http_notify_target_variable,
+      offsetof(ngx_http_notify_delivery_t, request.url), 0, 0 },
+
+    { ngx_string("notify_target_authorization"), NULL,
+      ngx_http_notify_target_variable,
+      offsetof(ngx_http_notify_delivery_t, authorization), 0, 0 },
+
+    { ngx_string("notify_target_idempotency_key"), NULL,
+      ngx_http_notify_target_variable,
+      offsetof(ngx_http_notify_delivery_t, request.idempotency_key), 0, 0 },
+
+    { ngx_string("notify_target_body"), NULL,
+      ngx_http_notify_target_variable,
+      offsetof(ngx_http_notify_delivery_t, request.body), 0, 0 },
+
+    { ngx_string("notify_delivery_status"), NULL,
+      ngx_http_notify_delivery_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* the first attempt: a background subrequest, after the commit */
+
+void
+ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
+{
+    ngx_buf_t                     *b;
+    ngx_str_t                      loc;
+    ngx_pool_t                    *pool;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_request_t            *r, *sr;
+    ngx_http_notify_ctx_t         *ctx, *sctx;
+    ngx_http_request_body_t       *rb;
+    ngx_http_notify_delivery_t    *dl;
+    ngx_http_post_subrequest_t    *ps;
+    ngx_http_notify_srv_conf_t    *nscf;
+
+    r = nr->request;
+    nscf = ngx_http_get_module_srv_conf(r, ngx_http_notify_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+    dl = NULL;
+
+    ngx_str_set(&ctx->delivery_status, "queued");
+
+    if (!nr->op->has_outbox || nr->op->duplicate || nr->op->rc != NGX_OK) {
+        if (nr->deliver_now) {
+            ngx_http_notify_scheduler_release();
+        }
+
+        if (!nr->op->has_outbox) {
+            ngx_str_set(&ctx->delivery_status, "off");
+
+        } else if (nr->op->duplicate) {
+            ngx_str_set(&ctx->delivery_status, "duplicate");
+
+        } else {
+            ngx_str_null(&ctx->delivery_status);
+        }
+
+        return;
+    }
+
+    if (!nr->deliver_now) {
+        ngx_http_notify_delivery_arm(0);
+        return;
+    }
+
+    /*
+     * The attempt has a pool of its own: its outcome is written to the
+     * store after the subrequest, when the caller's request may be gone;
+     * so is its connection, and the connection's log with it.
+     */
+
+    pool = ngx_create_pool(2048, ngx_cycle->log);
+    if (pool == NULL) {
+        goto failed;
+    }
+
+    dl = ngx_pcalloc(pool, sizeof(ngx_http_notify_delivery_t));
+    if (dl == NULL) {
+        ngx_destroy_pool(pool);
+        goto failed;
+    }
+
+    dl->pool = pool;
+    dl->ctx = ctx;
+
+    /*
+     * The request holds the attempt through a link in its own pool, until
+     * the subrequest reports: then the store's answer frees the attempt,
+     * and the link is cut.
+     */
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(void *));
+    if (cln == NULL) {
+        ngx_destroy_pool(pool);
+        dl = NULL;
+        goto failed;
+    }
+
+    cln->handler = ngx_http_notify_subrequest_abandon;
+    dl->owner = cln->data;
+    *dl->owner = dl;
+
+    if (ngx_http_notify_outbound_prepare(dl, nr->op->seq, NULL, 0,
+                                         nr->op->note, nr->recipients.elts,
+                                         nr->recipients.nelts, NULL, 0)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        goto failed;
+    }
+
+    ps->handler = ngx_http_notify_subrequest_done;
+    ps->data = dl;
+
+    loc = nscf->delivery_location;
+
+    if (ngx_http_subrequest(r, &loc, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND
+                            |NGX_HTTP_SUBREQUEST_IN_MEMORY)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_ctx_t));
+    if (sctx == NULL) {
+        goto failed;
+    }
+
+    sctx->delivery = dl;
+    ngx_http_set_ctx(sr, sctx, ngx_http_notify_module);
+
+    /* the rendered method, body, headers: nothing of the caller's request */
+
+    sr->method = dl->request.method;
+    sr->method_name = dl->request.method_name;
+    sr->header_only = 0;
+
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        goto failed;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        goto failed;
+    }
+
+    b->temporary = 1;
+    b->start = dl->request.body.data;
+    b->pos = dl->request.body.data;
+    b->last = dl->request.body.data + dl->request.body.len;
+    b->end = b->last;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    rb->bufs = ngx_alloc_chain_link(r->pool);
+    if (rb->bufs == NULL) {
+        goto failed;
+    }
+
+    rb->bufs->buf = b;
+    rb->bufs->next = NULL;
+    rb->buf = b;
+
+    sr->request_body = rb;
+
+    if (ngx_http_notify_subrequest_headers(sr, dl) != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_str_set(&ctx->delivery_status, "pending");
+
+    return;
+
+failed:
+
+    /* the entry is in the outbox: the timer takes it once its lease ends */
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "notify: cannot start the delivery subrequest, the outbox"
+                  " retries it");
+
+    if (dl == NULL) {
+        ngx_http_notify_scheduler_release();
+    }
+
+    /* else the cleanup of the request gives the attempt up */
+}
+
+
+/*
+ * The caller's request is freed: if its subrequest never reported (the
+ * connection was torn down), the attempt is given up here, and the outbox
+ * retries it once its lease ends.
+ */
+
+static void
+ngx_http_notify_subrequest_abandon(void *data)
+{
+    ngx_http_notify_delivery_t **link = data;
+
+    if (*link == NULL) {
+        return;     /* reported: the store's answer frees it */
+    }
+
+    ngx_http_notify_scheduler_release();
+    ngx_destroy_pool((*link)->pool);
+}
+
+
+static ngx_int_t
+ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
+    ngx_http_notify_delivery_t *dl)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_keyval_t     *kv;
+    ngx_table_elt_t  *h;
+
+    if (ngx_list_init(&sr->headers_in.headers, sr->pool, 8,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sr->headers_in.content_type = NULL;
+    sr->headers_in.user_agent = NULL;
+    sr->headers_in.authorization = NULL;
+    sr->headers_in.transfer_encoding = NULL;
+    sr->headers_in.chunked = 0;
+    sr->headers_in.content_length_n = dl->request.body.len;
+
+    kv = dl->request.headers.elts;
+
+    for (i = 0; i < dl->request.headers.nelts + 1; i++) {
+        h = ngx_list_push(&sr->headers_in.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (i == dl->request.headers.nelts) {
+            ngx_str_set(&h->key, "Content-Length");
+
+            p = ngx_pnalloc(sr->pool, NGX_OFF_T_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            h->value.data = p;
+            h->value.len = ngx_sprintf(p, "%uz", dl->request.body.len) - p;
+            sr->headers_in.content_length = h;
+
+        } else {
+            h->key = kv[i].key;
+            h->value = kv[i].value;
+        }
+
+        h->lowcase_key = ngx_pnalloc(sr->pool, h->key.len);
+        if (h->lowcase_key == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_notify_delivery_t *dl = data;
+
+    ngx_str_t         body, retry;
+    ngx_uint_t        status;
+    ngx_table_elt_t  *h;
+
+    if (dl->finished) {
+        return rc;
+    }
+
+    dl->finished = 1;
+    ngx_http_notify_scheduler_release();
+
+    /* from here on the attempt is the store's: cut the request's link */
+
+    if (dl->owner) {
+        *dl->owner = NULL;
+        dl->owner = NULL;
+    }
+
+    status = r->headers_out.status;
+
+    if (rc == NGX_ERROR || (rc >= NGX_HTTP_SPECIAL_RESPONSE
+                            && r->upstream == NULL))
+    {
+        status = 0;
+    }
+
+    ngx_str_null(&body);
+
+    if (r->out && r->out->buf) {
+        body.data = r->out->buf->pos;
+        body.len = r->out->buf->last - r->out->buf->pos;
+    }
+
+    h = ngx_http_notify_header(&r->headers_out.headers, "Retry-After");
+
+    if (h != NULL) {
+        retry = h->value;
+
+    } else {
+        ngx_str_null(&retry);
+    }
+
+    ngx_http_notify_scheduler_outcome(dl, status, &body, &retry,
+                                      status ? NULL : "no answer",
+                                      r->connection->log);
+
+    dl->ctx = NULL;
+
+    /* the subrequest's own output goes nowhere: it is ours */
+
+    return rc;
+}
+
+
+/* variables */
+
+ngx_int_t
+ngx_http_notify_delivery_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_notify_subrequest_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_target_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t              *s;
+    ngx_http_notify_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+
+    if (ctx == NULL || ctx->delivery == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx->delivery + data);
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_delivery_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_notify_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_notify_module);
+
+    if (ctx == NULL || ctx->delivery_status.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->delivery_status.len;
+    v->data = ctx->delivery_status.data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
