@@ -24,7 +24,9 @@
 #include <ngx_http.h>
 #include <nginx.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_delivery.h"
+#include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_store.h"
 #include "ngx_http_notify_curl.h"
 
 
@@ -83,7 +85,6 @@ static void ngx_http_notify_delivery_curl_done(
 static void ngx_http_notify_delivery_arm(ngx_msec_t delay);
 static ngx_int_t ngx_http_notify_delivery_subrequest_headers(
     ngx_http_request_t *sr, ngx_http_notify_delivery_t *dl);
-static ngx_int_t ngx_http_notify_outbox_handler(ngx_http_request_t *r);
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
 static ngx_int_t ngx_http_notify_target_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -172,12 +173,15 @@ char *
 ngx_http_notify_push_days_before(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
+    char  *p = conf;
 
-    ngx_int_t   n;
-    ngx_str_t  *value;
+    ngx_int_t                         n;
+    ngx_str_t                        *value;
+    ngx_http_notify_delivery_conf_t  *dc;
 
-    if (nmcf->delivery.keep != NGX_CONF_UNSET) {
+    dc = (ngx_http_notify_delivery_conf_t *) (p + cmd->offset);
+
+    if (dc->keep != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
@@ -186,7 +190,7 @@ ngx_http_notify_push_days_before(ngx_conf_t *cf, ngx_command_t *cmd,
     n = ngx_atoi(value[1].data, value[1].len);
 
     if (n != NGX_ERROR) {
-        nmcf->delivery.keep = n * 86400;
+        dc->keep = n * 86400;
 
     } else {
         n = ngx_parse_time(&value[1], 1);
@@ -198,10 +202,10 @@ ngx_http_notify_push_days_before(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        nmcf->delivery.keep = n;
+        dc->keep = n;
     }
 
-    if (nmcf->delivery.keep <= 0) {
+    if (dc->keep <= 0) {
         return "must be more than 0";
     }
 
@@ -214,23 +218,26 @@ ngx_http_notify_push_days_before(ngx_conf_t *cf, ngx_command_t *cmd,
 char *
 ngx_http_notify_push_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
+    char  *p = conf;
 
-    ngx_str_t                    *value;
-    ngx_uint_t                    i;
-    ngx_http_notify_push_flag_t  *f, *flags;
+    ngx_str_t                        *value;
+    ngx_uint_t                        i;
+    ngx_http_notify_push_flag_t      *f, *flags;
+    ngx_http_notify_delivery_conf_t  *dc;
+
+    dc = (ngx_http_notify_delivery_conf_t *) (p + cmd->offset);
 
     value = cf->args->elts;
 
-    if (nmcf->delivery.flags == NULL) {
-        nmcf->delivery.flags = ngx_array_create(cf->pool, 4,
-                                          sizeof(ngx_http_notify_push_flag_t));
-        if (nmcf->delivery.flags == NULL) {
+    if (dc->flags == NULL) {
+        dc->flags = ngx_array_create(cf->pool, 4,
+                                     sizeof(ngx_http_notify_push_flag_t));
+        if (dc->flags == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
-    f = ngx_array_push(nmcf->delivery.flags);
+    f = ngx_array_push(dc->flags);
     if (f == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -266,9 +273,9 @@ ngx_http_notify_push_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         f->tenant.len = value[3].len - 7;
     }
 
-    flags = nmcf->delivery.flags->elts;
+    flags = dc->flags->elts;
 
-    for (i = 0; i + 1 < nmcf->delivery.flags->nelts; i++) {
+    for (i = 0; i + 1 < dc->flags->nelts; i++) {
         if (flags[i].type.len == f->type.len
             && ngx_strncmp(flags[i].type.data, f->type.data, f->type.len) == 0
             && flags[i].tenant.len == f->tenant.len
@@ -288,12 +295,15 @@ ngx_http_notify_push_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
+    char  *p = conf;
 
-    ngx_str_t  *value;
-    ngx_msec_t  min, max;
+    ngx_str_t                        *value;
+    ngx_msec_t                        min, max;
+    ngx_http_notify_delivery_conf_t  *dc;
 
-    if (nmcf->delivery.retry_min != NGX_CONF_UNSET_MSEC) {
+    dc = (ngx_http_notify_delivery_conf_t *) (p + cmd->offset);
+
+    if (dc->retry_min != NGX_CONF_UNSET_MSEC) {
         return "is duplicate";
     }
 
@@ -309,8 +319,8 @@ ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                " the second";
     }
 
-    nmcf->delivery.retry_min = min;
-    nmcf->delivery.retry_max = max;
+    dc->retry_min = min;
+    dc->retry_max = max;
 
     return NGX_CONF_OK;
 }
@@ -361,16 +371,12 @@ ngx_http_notify_delivery_wanted(ngx_http_notify_delivery_conf_t *dc,
 
 
 ngx_int_t
-ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr)
+ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
     json_t                       *v;
     ngx_str_t                     event, tenant, loc;
     ngx_http_notify_deliverer_t  *dv;
-    ngx_http_notify_srv_conf_t   *nscf;
-    ngx_http_notify_main_conf_t  *nmcf;
 
-    nmcf = ngx_http_notify_main_conf(nr->request);
-    nscf = ngx_http_get_module_srv_conf(nr->request, ngx_http_notify_module);
     dv = &ngx_http_notify_deliverer;
 
     v = json_object_get(nr->note, "event");
@@ -389,19 +395,19 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr)
         ngx_str_set(&tenant, "");
     }
 
-    if (!ngx_http_notify_delivery_wanted(&nmcf->delivery, &event, &tenant)) {
+    if (!ngx_http_notify_delivery_wanted(dv->conf, &event, &tenant)) {
         return NGX_OK;
     }
 
     nr->op->has_outbox = 1;
-    nr->op->expires = ngx_time() + nmcf->delivery.keep;
+    nr->op->expires = ngx_time() + dv->conf->keep;
     nr->op->due = (uint64_t) ngx_time() * 1000;
 
-    loc = nscf->delivery_location;
+    loc = *location;
 
     /* the first attempt now, through a subrequest, if there is room */
 
-    if (loc.len && dv->inflight < nmcf->delivery.concurrency) {
+    if (loc.len && dv->inflight < dv->conf->concurrency) {
         nr->op->due += NGX_HTTP_NOTIFY_LEASE;
         nr->deliver_now = 1;
         dv->inflight++;
@@ -424,12 +430,9 @@ ngx_http_notify_delivery_prepare(ngx_http_notify_delivery_t *dl,
     json_t                           *json, *rcpt;
     ngx_uint_t                        i;
     ngx_keyval_t                     *kv;
-    ngx_http_notify_main_conf_t      *nmcf;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    nmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_notify_module);
-    dc = &nmcf->delivery;
+    dc = ngx_http_notify_deliverer.conf;
 
     dl->seq = seq;
 
@@ -549,7 +552,7 @@ ngx_http_notify_delivery_prepare(ngx_http_notify_delivery_t *dl,
 /* the first attempt: a background subrequest, after the commit */
 
 void
-ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
+ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
     ngx_buf_t                     *b;
     ngx_str_t                     *ids, loc;
@@ -562,12 +565,10 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     ngx_http_request_body_t       *rb;
     ngx_http_notify_delivery_t    *dl;
     ngx_http_post_subrequest_t    *ps;
-    ngx_http_notify_srv_conf_t    *nscf;
     ngx_http_notify_deliverer_t   *dv;
 
     r = nr->request;
     dv = &ngx_http_notify_deliverer;
-    nscf = ngx_http_get_module_srv_conf(r, ngx_http_notify_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
     dl = NULL;
 
@@ -660,7 +661,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     ps->handler = ngx_http_notify_delivery_done;
     ps->data = dl;
 
-    loc = nscf->delivery_location;
+    loc = *location;
 
     if (ngx_http_subrequest(r, &loc, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_BACKGROUND
@@ -901,12 +902,9 @@ ngx_http_notify_delivery_verdict(ngx_http_notify_delivery_t *dl,
     ngx_int_t                         n;
     ngx_uint_t                        ok, i;
     ngx_http_notify_store_op_t       *op;
-    ngx_http_notify_main_conf_t      *nmcf;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    nmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_notify_module);
-    dc = &nmcf->delivery;
+    dc = ngx_http_notify_deliverer.conf;
     op = &dl->op;
 
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
@@ -1359,23 +1357,13 @@ ngx_http_notify_delivery_status_variable(ngx_http_request_t *r,
  *   DELETE <prefix>/<id>           drop it
  */
 
-char *
-ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    return ngx_http_notify_prefix_handler(cf, conf,
-                                          ngx_http_notify_outbox_handler);
-}
-
-
-
-static ngx_int_t
-ngx_http_notify_outbox_handler(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
 {
     u_char                      *last, *slash;
     json_t                      *items, *json;
     ngx_int_t                    rc;
     ngx_str_t                    rest, id;
-    ngx_http_notify_loc_conf_t  *nlcf;
     ngx_http_notify_delivery_t  *dl;
 
     rc = ngx_http_discard_request_body(r);
@@ -1389,10 +1377,8 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
                                             "The store is not available.");
     }
 
-    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
-
-    rest.data = r->uri.data + nlcf->feed_prefix.len;
-    rest.len = r->uri.len - nlcf->feed_prefix.len;
+    rest.data = r->uri.data + prefix->len;
+    rest.len = r->uri.len - prefix->len;
 
     if (rest.len && rest.data[rest.len - 1] == '/') {
         rest.len--;

@@ -42,7 +42,6 @@ char *ngx_http_notify_push_type(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-char *ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 void ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc);
 char *ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     ngx_http_notify_delivery_conf_t *dc);
@@ -53,10 +52,16 @@ ngx_int_t ngx_http_notify_delivery_init_process(ngx_cycle_t *cycle,
 void ngx_http_notify_delivery_exit_process(ngx_cycle_t *cycle);
 
 /* before the commit: put the notification in the outbox? */
-ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr);
+ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
+    ngx_str_t *location);
 
 /* after the commit: the first attempt, as a background subrequest */
-void ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr);
+void ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr,
+    ngx_str_t *location);
+
+/* notify_outbox: the content handler of a location with the prefix */
+ngx_int_t ngx_http_notify_outbox_handler(ngx_http_request_t *r,
+    ngx_str_t *prefix);
 
 
 #endif /* _NGX_HTTP_NOTIFY_DELIVERY_H_INCLUDED_ */
