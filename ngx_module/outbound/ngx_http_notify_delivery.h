@@ -10,10 +10,13 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 
 
 /* notify_outbox: the outbox admin endpoint */
-char *ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* notify_outbox: the content handler of a location with the prefix */
+ngx_int_t ngx_http_notify_outbox_handler(ngx_http_request_t *r,
+    ngx_str_t *prefix);
 
 
 #endif /* _NGX_HTTP_NOTIFY_DELIVERY_H_INCLUDED_ */

@@ -19,7 +19,8 @@
 #include <ngx_http.h>
 #include <nginx.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_store.h"
+#include "ngx_http_notify_directory.h"
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
 #include "ngx_http_notify_subrequest.h"
@@ -65,7 +66,7 @@ static ngx_http_variable_t  ngx_http_notify_subrequest_vars[] = {
 /* the first attempt: a background subrequest, after the commit */
 
 void
-ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
+ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
     ngx_buf_t                     *b;
     ngx_str_t                     *ids, loc;
@@ -78,10 +79,8 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     ngx_http_request_body_t       *rb;
     ngx_http_notify_delivery_t    *dl;
     ngx_http_post_subrequest_t    *ps;
-    ngx_http_notify_srv_conf_t    *nscf;
 
     r = nr->request;
-    nscf = ngx_http_get_module_srv_conf(r, ngx_http_notify_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
     dl = NULL;
 
@@ -174,7 +173,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     ps->handler = ngx_http_notify_subrequest_done;
     ps->data = dl;
 
-    loc = nscf->delivery_location;
+    loc = *location;
 
     if (ngx_http_subrequest(r, &loc, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_BACKGROUND
