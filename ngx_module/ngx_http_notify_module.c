@@ -45,6 +45,7 @@ static char *ngx_http_notify_require_role(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_notify_subscription_key_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static void ngx_http_notify_join_commands(void);
 
 
 static ngx_http_notify_dialect_t  *ngx_http_notify_dialects[] = {
@@ -279,6 +280,12 @@ static ngx_command_t  ngx_http_notify_commands[] = {
 };
 
 
+/* the table nginx reads: the commands above, then auth's */
+static ngx_command_t  ngx_http_notify_all_commands[
+    sizeof(ngx_http_notify_commands) / sizeof(ngx_command_t)
+    + sizeof(ngx_http_notify_jwt_commands) / sizeof(ngx_command_t) - 1];
+
+
 static ngx_http_module_t  ngx_http_notify_module_ctx = {
     ngx_http_notify_add_variables,         /* preconfiguration */
     ngx_http_notify_postconfiguration,     /* postconfiguration */
@@ -458,6 +465,8 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    ngx_http_notify_join_commands();
+
     nmcf->loaded = ngx_time();
 
     nmcf->jwt = ngx_http_notify_jwt_create_conf(cf);
@@ -470,6 +479,32 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
     ngx_http_notify_delivery_create_conf(&nmcf->delivery);
 
     return nmcf;
+}
+
+
+/*
+ * At the start of http{}, before its directives are read: the module's
+ * commands and auth's, its offsets made relative to the main conf.
+ */
+
+static void
+ngx_http_notify_join_commands(void)
+{
+    ngx_uint_t      i, n;
+    ngx_command_t  *cmd;
+
+    cmd = ngx_http_notify_all_commands;
+    n = sizeof(ngx_http_notify_commands) / sizeof(ngx_command_t) - 1;
+
+    ngx_memcpy(cmd, ngx_http_notify_commands, n * sizeof(ngx_command_t));
+    ngx_memcpy(&cmd[n], ngx_http_notify_jwt_commands,
+               sizeof(ngx_http_notify_jwt_commands));
+
+    for (i = n; cmd[i].name.len; i++) {
+        cmd[i].offset += offsetof(ngx_http_notify_main_conf_t, jwt);
+    }
+
+    ngx_http_notify_module.commands = cmd;
 }
 
 

@@ -75,6 +75,20 @@ ngx_http_notify_jwt_alg_t  ngx_http_notify_jwt_algs[] = {
 static char  *ngx_http_notify_jwt_kty_names[] = { "RSA", "EC", "oct" };
 
 
+ngx_command_t  ngx_http_notify_jwt_commands[] = {
+
+    { ngx_string("set_notify_claim"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_SIF_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF
+                       |NGX_CONF_TAKE2,
+      ngx_http_notify_set_claim,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
 /* configuration */
 
 /* made with the module's main conf, so that every directive finds it */
@@ -96,6 +110,7 @@ ngx_http_notify_jwt_create_conf(ngx_conf_t *cf)
      *     jcf->issuer = { 0, NULL };
      *     jcf->audiences = NULL;
      *     jcf->cache = NULL;
+     *     jcf->claim_file = NULL;
      */
 
     jcf->leeway = NGX_CONF_UNSET;
@@ -202,6 +217,14 @@ ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf,
     ngx_http_notify_jwt_conf_t *jcf)
 {
     ngx_conf_init_value(jcf->leeway, NGX_HTTP_NOTIFY_JWT_LEEWAY);
+
+    if (jcf->claim_file != NULL && jcf->keys == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"set_notify_claim\" needs \"notify_jwt_keys\" at "
+                      "http level in %s:%ui",
+                      jcf->claim_file, jcf->claim_line);
+        return NGX_CONF_ERROR;
+    }
 
     return ngx_http_notify_jwt_cache_init(cf, jcf);
 }

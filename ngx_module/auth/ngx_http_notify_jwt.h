@@ -56,7 +56,19 @@ char *ngx_http_notify_jwt_leeway(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_notify_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-/* called from the module's init_main_conf: defaults, the cache zone */
+/*
+ * The directives auth declares itself (set_notify_claim), the null command
+ * last, sized so that the module can size its table: the module lists
+ * them with its own.  Each command's offset is relative to the pointer to
+ * the JWT conf in the module's main conf (NGX_HTTP_MAIN_CONF_OFFSET): the
+ * module adds that pointer's offset when it collects them.
+ */
+extern ngx_command_t  ngx_http_notify_jwt_commands[2];
+
+/*
+ * called from the module's init_main_conf: defaults, the cache zone, and
+ * set_notify_claim's need of notify_jwt_keys
+ */
 char *ngx_http_notify_jwt_init_main_conf(ngx_conf_t *cf,
     ngx_http_notify_jwt_conf_t *jcf);
 

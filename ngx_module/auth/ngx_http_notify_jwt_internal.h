@@ -59,6 +59,9 @@ struct ngx_http_notify_jwt_conf_s {
     time_t                        leeway;
     size_t                        cache_size;  /* 0: off */
     ngx_shm_zone_t               *cache;       /* NULL: no cache */
+    u_char                       *claim_file;  /* of the first
+                                                  set_notify_claim, or NULL */
+    ngx_uint_t                    claim_line;
 };
 
 
@@ -91,6 +94,10 @@ void ngx_http_notify_jwt_local_set(u_char *digest, json_t *claims);
 ngx_int_t ngx_http_notify_jwt_principal(ngx_http_request_t *r,
     json_t *claims, ngx_str_t *text, time_t expires,
     ngx_http_notify_principal_t **pp);
+
+/* ngx_http_notify_set_claim.c */
+char *ngx_http_notify_set_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_NOTIFY_JWT_INTERNAL_H_INCLUDED_ */
