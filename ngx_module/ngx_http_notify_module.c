@@ -45,7 +45,7 @@ static char *ngx_http_notify_require_role(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_notify_subscription_key_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static void ngx_http_notify_join_commands(void);
+static ngx_command_t *ngx_http_notify_join_commands(void);
 
 
 static ngx_http_notify_dialect_t  *ngx_http_notify_dialects[] = {
@@ -465,7 +465,7 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    ngx_http_notify_join_commands();
+    ngx_http_notify_module.commands = ngx_http_notify_join_commands();
 
     nmcf->loaded = ngx_time();
 
@@ -483,11 +483,12 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
 
 
 /*
- * At the start of http{}, before its directives are read: the module's
- * commands and auth's, its offsets made relative to the main conf.
+ * The module's commands and auth's, auth's offsets made relative to the
+ * main conf: the table nginx reads from the start of http{}, before its
+ * directives are.  Always the same, in static memory.
  */
 
-static void
+static ngx_command_t *
 ngx_http_notify_join_commands(void)
 {
     ngx_uint_t      i, n;
@@ -504,7 +505,7 @@ ngx_http_notify_join_commands(void)
         cmd[i].offset += offsetof(ngx_http_notify_main_conf_t, jwt);
     }
 
-    ngx_http_notify_module.commands = cmd;
+    return cmd;
 }
 
 
