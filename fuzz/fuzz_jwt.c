@@ -13,7 +13,11 @@
  *          them with the key, so that the claims' checks are reached too
  */
 
-#include "ngx_http_notify_jwt.c"
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_jwt_internal.h"
 #include "fuzz_request.h"
 
 #include <openssl/hmac.h>

@@ -53,6 +53,7 @@ static char *ngx_http_notify_prefix_handler(ngx_conf_t *cf,
     ngx_http_notify_loc_conf_t *nlcf, ngx_http_handler_pt handler);
 static char *ngx_http_notify_dialect_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_command_t *ngx_http_notify_join_commands(void);
 
 
 /*
@@ -262,6 +263,12 @@ static ngx_command_t  ngx_http_notify_commands[] = {
 };
 
 
+/* the table nginx reads: the commands above, then auth's */
+static ngx_command_t  ngx_http_notify_all_commands[
+    sizeof(ngx_http_notify_commands) / sizeof(ngx_command_t)
+    + sizeof(ngx_http_notify_jwt_commands) / sizeof(ngx_command_t) - 1];
+
+
 static ngx_http_module_t  ngx_http_notify_module_ctx = {
     ngx_http_notify_preconfiguration,      /* preconfiguration */
     ngx_http_notify_postconfiguration,     /* postconfiguration */
@@ -460,7 +467,8 @@ ngx_http_notify_preconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    cmds = ngx_http_notify_dialects_commands(cf, ngx_http_notify_commands,
+    cmds = ngx_http_notify_dialects_commands(cf,
+                                             ngx_http_notify_join_commands(),
                                              ngx_http_notify_dialect_set);
     if (cmds == NULL) {
         return NGX_ERROR;
@@ -536,6 +544,33 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
     ngx_http_notify_delivery_create_conf(&nmcf->delivery);
 
     return nmcf;
+}
+
+
+/*
+ * The module's commands and auth's, auth's offsets made relative to the
+ * main conf: the table nginx reads from the start of http{}, before its
+ * directives are.  Always the same, in static memory.
+ */
+
+static ngx_command_t *
+ngx_http_notify_join_commands(void)
+{
+    ngx_uint_t      i, n;
+    ngx_command_t  *cmd;
+
+    cmd = ngx_http_notify_all_commands;
+    n = sizeof(ngx_http_notify_commands) / sizeof(ngx_command_t) - 1;
+
+    ngx_memcpy(cmd, ngx_http_notify_commands, n * sizeof(ngx_command_t));
+    ngx_memcpy(&cmd[n], ngx_http_notify_jwt_commands,
+               sizeof(ngx_http_notify_jwt_commands));
+
+    for (i = n; cmd[i].name.len; i++) {
+        cmd[i].offset += offsetof(ngx_http_notify_main_conf_t, jwt);
+    }
+
+    return cmd;
 }
 
 
