@@ -195,10 +195,9 @@ struct ngx_http_notify_req_s {
  * The outbound half, which outbound/ calls for a target that speaks the
  * dialect (NULL for a dialect that is no target yet):
  *
- *   render  makes the request to the target from the notification to
- *           deliver (today the JSON the outbox keeps, with "recipients";
- *           one parameter, so that the canonical notification's C struct
- *           can take its place): method, URL, headers and body, in
+ *   render  makes the request to the target from the canonical
+ *           notification to deliver (read back from the outbox, with its
+ *           id and its recipients): method, URL, headers and body, in
  *           out->pool, with out->idempotency_key where the dialect carries
  *           it.  NGX_OK or NGX_ERROR.
  *
@@ -232,7 +231,7 @@ struct ngx_http_notify_dialect_s {
                                     struct ngx_http_notify_directory_s *dir);
 
     ngx_int_t                 (*render)(ngx_http_notify_target_t *target,
-                                        json_t *note,
+                                        ngx_http_notify_note_t *note,
                                         ngx_http_notify_outbound_req_t *out);
     ngx_http_notify_verdict_e (*judge)(ngx_http_notify_target_t *target,
                                        ngx_uint_t status, ngx_str_t *body,

@@ -85,7 +85,7 @@ static ngx_int_t ngx_http_notify_push_idem(ngx_http_notify_req_t *nr,
 static const char *ngx_http_notify_push_code(ngx_http_notify_req_t *nr);
 
 static ngx_int_t ngx_http_notify_push_render(ngx_http_notify_target_t *target,
-    json_t *note, ngx_http_notify_outbound_req_t *out);
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out);
 static ngx_http_notify_verdict_e ngx_http_notify_push_judge(
     ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
     u_char *reason, size_t size);
@@ -813,14 +813,44 @@ ngx_http_notify_push_check_conf(ngx_conf_t *cf, void *conf,
  */
 
 static ngx_int_t
-ngx_http_notify_push_render(ngx_http_notify_target_t *target, json_t *note,
-    ngx_http_notify_outbound_req_t *out)
+ngx_http_notify_push_render(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
     char          *text;
+    json_t        *json, *rcpt;
+    ngx_str_t     *id;
     ngx_uint_t     i, n;
     ngx_keyval_t  *kv, headers[4];
 
-    text = json_dumps(note, JSON_COMPACT);
+    /* the notification as the hub keeps it, with "recipients" */
+
+    json = ngx_http_notify_note_json(note, NULL);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    rcpt = json_array();
+
+    if (rcpt == NULL || json_object_set_new(json, "recipients", rcpt) != 0) {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    id = note->recipients;
+
+    for (i = 0; i < note->nrecipients; i++) {
+        if (json_array_append_new(rcpt, json_stringn((char *) id[i].data,
+                                                     id[i].len))
+            != 0)
+        {
+            json_decref(json);
+            return NGX_ERROR;
+        }
+    }
+
+    text = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+
     if (text == NULL) {
         return NGX_ERROR;
     }

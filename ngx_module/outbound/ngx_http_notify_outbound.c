@@ -28,8 +28,8 @@
 static ngx_int_t ngx_http_notify_outbound_wanted(
     ngx_http_notify_delivery_conf_t *dc, ngx_str_t *event,
     ngx_str_t *tenant);
-static json_t *ngx_http_notify_outbound_note(const char *note,
-    size_t note_len, json_t *note_json, ngx_str_t *ids, ngx_uint_t nids,
+static ngx_int_t ngx_http_notify_outbound_recipients(ngx_pool_t *pool,
+    ngx_http_notify_note_t *nt, ngx_str_t *ids, ngx_uint_t nids,
     u_char *packed_ids, size_t packed_len);
 
 
@@ -352,6 +352,7 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     ngx_int_t                         rc;
     ngx_uint_t                        i;
     ngx_keyval_t                     *kv;
+    ngx_http_notify_note_t            nt;
     ngx_http_notify_target_t         *target;
     ngx_http_notify_delivery_conf_t  *dc;
 
@@ -380,13 +381,23 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     p = ngx_http_notify_format_id(p, seq);
     dl->request.idempotency_key.len = p - dl->request.idempotency_key.data;
 
-    json = ngx_http_notify_outbound_note(note, note_len, note_json, ids, nids,
-                                         packed_ids, packed_len);
-    if (json == NULL) {
+    /* the canonical notification, as stored, with its recipients */
+
+    json = note_json ? json_incref(note_json)
+                     : json_loadb(note, note_len, 0, NULL);
+
+    if (json == NULL || ngx_http_notify_note_load(&nt, json) != NGX_OK) {
+        json_decref(json);
         return NGX_ERROR;
     }
 
-    rc = target->dialect->render(target, json, &dl->request);
+    rc = ngx_http_notify_outbound_recipients(dl->pool, &nt, ids, nids,
+                                             packed_ids, packed_len);
+    if (rc == NGX_OK) {
+        rc = target->dialect->render(target, &nt, &dl->request);
+    }
+
+    ngx_http_notify_note_free(&nt);
     json_decref(json);
 
     if (rc != NGX_OK) {
@@ -413,61 +424,53 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
 
 
 /*
- * The notification to deliver, as one JSON object: the notification as
- * stored, with "recipients", the user ids it went to.
+ * The user ids the notification went to: given (the first attempt), or
+ * NUL-separated as the outbox keeps them (a retry).
  */
 
-static json_t *
-ngx_http_notify_outbound_note(const char *note, size_t note_len,
-    json_t *note_json, ngx_str_t *ids, ngx_uint_t nids, u_char *packed_ids,
-    size_t packed_len)
+static ngx_int_t
+ngx_http_notify_outbound_recipients(ngx_pool_t *pool,
+    ngx_http_notify_note_t *nt, ngx_str_t *ids, ngx_uint_t nids,
+    u_char *packed_ids, size_t packed_len)
 {
     u_char      *p, *end, *nul;
-    json_t      *json, *rcpt;
-    ngx_uint_t   i;
+    ngx_str_t   *id;
+    ngx_uint_t   n;
 
-    if (note_json) {
-        json = json_deep_copy(note_json);
-
-    } else {
-        json = json_loadb(note, note_len, 0, NULL);
+    if (packed_ids == NULL) {
+        nt->recipients = ids;
+        nt->nrecipients = nids;
+        return NGX_OK;
     }
 
-    if (json == NULL || !json_is_object(json)) {
-        json_decref(json);
-        return NULL;
+    end = packed_ids + packed_len;
+    n = 0;
+
+    for (p = packed_ids; p < end; p++) {
+        n += (*p == '\0');
     }
 
-    rcpt = json_array();
-    if (rcpt == NULL) {
-        json_decref(json);
-        return NULL;
+    id = ngx_palloc(pool, (n + 1) * sizeof(ngx_str_t));
+    if (id == NULL) {
+        return NGX_ERROR;
     }
 
-    for (i = 0; i < nids; i++) {
-        json_array_append_new(rcpt, json_stringn((char *) ids[i].data,
-                                                 ids[i].len));
-    }
+    nt->recipients = id;
+    nt->nrecipients = 0;
 
-    if (packed_ids) {
-        p = packed_ids;
-        end = p + packed_len;
+    for (p = packed_ids; p < end; p = nul + 1) {
+        nul = ngx_strlchr(p, end, '\0');
+        if (nul == NULL) {
+            nul = end;
+        }
 
-        while (p < end) {
-            nul = ngx_strlchr(p, end, '\0');
-            if (nul == NULL) {
-                nul = end;
-            }
-
-            if (nul > p) {
-                json_array_append_new(rcpt, json_stringn((char *) p, nul - p));
-            }
-
-            p = nul + 1;
+        if (nul > p) {
+            id->data = p;
+            id->len = nul - p;
+            id++;
+            nt->nrecipients++;
         }
     }
 
-    json_object_set_new(json, "recipients", rcpt);
-
-    return json;
+    return NGX_OK;
 }
