@@ -11,7 +11,7 @@
 #include "ngx_http_notify_module.h"
 #include "ngx_http_notify_scheduler.h"
 #include "ngx_http_notify_subrequest.h"
-#include "ngx_http_notify_delivery.h"
+#include "ngx_http_notify_outbox.h"
 #include "ngx_http_notify_key_file.h"
 
 #include <curl/curl.h>

@@ -20,7 +20,7 @@
 #include "ngx_http_notify_directory.h"
 #include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
-#include "ngx_http_notify_delivery.h"
+#include "ngx_http_notify_outbox.h"
 #include "ngx_http_notify_inbound.h"
 #include "ngx_http_notify_feed.h"
 

@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_HTTP_NOTIFY_DELIVERY_H_INCLUDED_
-#define _NGX_HTTP_NOTIFY_DELIVERY_H_INCLUDED_
+#ifndef _NGX_HTTP_NOTIFY_OUTBOX_H_INCLUDED_
+#define _NGX_HTTP_NOTIFY_OUTBOX_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -19,4 +19,4 @@ ngx_int_t ngx_http_notify_outbox_handler(ngx_http_request_t *r,
     ngx_str_t *prefix);
 
 
-#endif /* _NGX_HTTP_NOTIFY_DELIVERY_H_INCLUDED_ */
+#endif /* _NGX_HTTP_NOTIFY_OUTBOX_H_INCLUDED_ */

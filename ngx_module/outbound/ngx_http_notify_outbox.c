@@ -19,7 +19,7 @@
 #include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
-#include "ngx_http_notify_delivery.h"
+#include "ngx_http_notify_outbox.h"
 
 
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
