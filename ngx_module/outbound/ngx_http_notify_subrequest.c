@@ -279,6 +279,16 @@ ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
     ngx_keyval_t     *kv;
     ngx_table_elt_t  *h;
 
+    /*
+     * nginx made the subrequest with a copy of the caller's headers_in:
+     * all of it goes (its Host, Cookie, X-Forwarded-For, Referer, ... would
+     * otherwise reach the delivery location's variables, $http_cookie or
+     * $proxy_add_x_forwarded_for), and the rendered headers are all there
+     * is, as on the retry path
+     */
+
+    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+
     if (ngx_list_init(&sr->headers_in.headers, sr->pool, 8,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
@@ -286,12 +296,8 @@ ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
         return NGX_ERROR;
     }
 
-    sr->headers_in.content_type = NULL;
-    sr->headers_in.user_agent = NULL;
-    sr->headers_in.authorization = NULL;
-    sr->headers_in.transfer_encoding = NULL;
-    sr->headers_in.chunked = 0;
     sr->headers_in.content_length_n = dl->request.body.len;
+    sr->headers_in.keep_alive_n = -1;
 
     kv = dl->request.headers.elts;
 
@@ -327,6 +333,27 @@ ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
 #if (nginx_version >= 1023000)
         h->next = NULL;
 #endif
+
+        /* the headers nginx keeps a pointer to, for $http_user_agent, ... */
+
+        if (h->key.len == sizeof("User-Agent") - 1
+            && ngx_strncmp(h->lowcase_key, "user-agent", h->key.len) == 0)
+        {
+            sr->headers_in.user_agent = h;
+
+        } else if (h->key.len == sizeof("Content-Type") - 1
+                   && ngx_strncmp(h->lowcase_key, "content-type", h->key.len)
+                      == 0)
+        {
+            sr->headers_in.content_type = h;
+
+        } else if (h->key.len == sizeof("Authorization") - 1
+                   && ngx_strncmp(h->lowcase_key, "authorization",
+                                  h->key.len)
+                      == 0)
+        {
+            sr->headers_in.authorization = h;
+        }
     }
 
     return NGX_OK;
