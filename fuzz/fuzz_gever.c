@@ -13,13 +13,13 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ngx_pool_t                  *pool;
-    ngx_http_notify_loc_conf_t  *nlcf;
+    ngx_pool_t  *pool;
 
     pool = ngx_create_pool(1024, &ngx_fuzz_log);
-    nlcf = ngx_fuzz_conf(pool, &ngx_http_notify_gever_dialect);
 
-    ngx_fuzz_parse(pool, nlcf, "/fuzz", size ? data[0] & 3 : 0, data, size);
+    ngx_fuzz_parse(pool, &ngx_http_notify_gever_dialect,
+                   ngx_fuzz_conf(pool, &ngx_http_notify_gever_dialect),
+                   "/fuzz", size ? data[0] & 3 : 0, data, size);
 
     return 0;
 }

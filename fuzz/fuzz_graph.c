@@ -27,14 +27,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_uint_t                         sel;
     ngx_pool_t                        *pool;
-    ngx_http_notify_loc_conf_t        *nlcf;
+    ngx_http_notify_graph_conf_t      *gcf;
     ngx_http_notify_graph_activity_t  *a;
     ngx_http_notify_graph_manifest_t  *m;
 
     sel = size ? data[0] : 0;
 
     pool = ngx_create_pool(1024, &ngx_fuzz_log);
-    nlcf = ngx_fuzz_conf(pool, &ngx_http_notify_graph_dialect);
+    gcf = ngx_fuzz_conf(pool, &ngx_http_notify_graph_dialect);
 
     m = ngx_pcalloc(pool, sizeof(ngx_http_notify_graph_manifest_t));
     ngx_str_set(&m->app_name, "Fuzz CI");
@@ -46,9 +46,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a = ngx_array_push(&m->activities);
     ngx_str_set(&a->type, "buildFailed");
     ngx_str_set(&a->template, "{actor}: build {buildId} failed on {branch}");
-    nlcf->graph_manifest = m;
+    gcf->manifest = m;
 
-    ngx_fuzz_parse(pool, nlcf, uris[sel & 3], (sel >> 2) & 7, data, size);
+    ngx_fuzz_parse(pool, &ngx_http_notify_graph_dialect, gcf, uris[sel & 3],
+                   (sel >> 2) & 7, data, size);
 
     return 0;
 }

@@ -13,7 +13,11 @@
  *          them with the key, so that the claims' checks are reached too
  */
 
-#include "ngx_http_notify_jwt.c"
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_jwt_internal.h"
 #include "fuzz_request.h"
 
 #include <openssl/hmac.h>
@@ -65,17 +69,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_notify_req_t        *nr;
     ngx_http_notify_jwt_key_t    *key;
     ngx_http_notify_jwt_conf_t   *jcf;
-    ngx_http_notify_loc_conf_t   *nlcf;
-    ngx_http_notify_main_conf_t  *nmcf;
 
     if (size == 0) {
         return 0;
     }
 
     pool = ngx_create_pool(1024, &ngx_fuzz_log);
-    nlcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_loc_conf_t));
-    r = ngx_fuzz_request(pool, nlcf, "/fuzz", 0, &nr);
-    nmcf = r->main_conf[0];
+    r = ngx_fuzz_request(pool, "/fuzz", 0, &nr);
 
     jcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_jwt_conf_t));
     jcf->keys = ngx_array_create(pool, 2, sizeof(ngx_http_notify_jwt_key_t));
@@ -90,7 +90,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aud = ngx_array_push(jcf->audiences);
     ngx_str_set(aud, "api://notify-hub");
     jcf->leeway = 60;
-    nmcf->jwt = jcf;
 
     h = ngx_list_push(&r->headers_in.headers);
     ngx_memzero(h, sizeof(ngx_table_elt_t));

@@ -15,16 +15,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char  *rcpt[] = { "u1@example.org", "devs", NULL };
 
-    ngx_pool_t                  *pool;
-    ngx_http_notify_loc_conf_t  *nlcf;
+    ngx_pool_t                   *pool;
+    ngx_http_notify_push_conf_t  *pcf;
 
     pool = ngx_create_pool(1024, &ngx_fuzz_log);
-    nlcf = ngx_fuzz_conf(pool, &ngx_http_notify_push_dialect);
+    pcf = ngx_fuzz_conf(pool, &ngx_http_notify_push_dialect);
 
-    nlcf->push_recipients = ngx_array_create(pool, 2, sizeof(ngx_str_t));
-    ngx_fuzz_strs(pool, nlcf->push_recipients, rcpt);
+    pcf->recipients = ngx_array_create(pool, 2, sizeof(ngx_str_t));
+    ngx_fuzz_strs(pool, pcf->recipients, rcpt);
 
-    ngx_fuzz_parse(pool, nlcf, "/fuzz", size ? data[0] & 3 : 0, data, size);
+    ngx_fuzz_parse(pool, &ngx_http_notify_push_dialect, pcf, "/fuzz",
+                   size ? data[0] & 3 : 0, data, size);
 
     return 0;
 }

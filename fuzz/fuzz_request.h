@@ -6,7 +6,8 @@
 
 /*
  * A request as the flow has it when it calls a dialect's parse(): a pool,
- * the module's configurations, an authenticated caller, the body read.
+ * the dialect's part of the location's configuration, an authenticated
+ * caller, the body read.
  * Included by the fuzz targets after the source file they test.
  */
 
@@ -17,7 +18,10 @@
 
 #include <stdint.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_jwt.h"
+#include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_store.h"
 
 
 void ngx_fuzz_set_time(time_t now);
@@ -105,8 +109,8 @@ ngx_fuzz_strs(ngx_pool_t *pool, ngx_array_t *a, const char **v)
 /* flags: 1 privileged roles, 2 delegated (scopes), 4 no content type */
 
 static ngx_http_request_t *
-ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
-    const char *uri, ngx_uint_t flags, ngx_http_notify_req_t **nrp)
+ngx_fuzz_request(ngx_pool_t *pool, const char *uri, ngx_uint_t flags,
+    ngx_http_notify_req_t **nrp)
 {
     static const char  *roles[] = { "access_as_application",
                                     "PrivilegedNotificationDispatcher",
@@ -119,7 +123,6 @@ ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
     ngx_table_elt_t               *ct;
     ngx_http_request_t            *r;
     ngx_http_notify_req_t         *nr;
-    ngx_http_notify_main_conf_t   *nmcf;
     ngx_http_notify_principal_t   *p;
 
     ngx_fuzz_set_time(1795000000);
@@ -153,11 +156,6 @@ ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
         r->headers_in.content_type = ct;
     }
 
-    nmcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_main_conf_t));
-    nmcf->directory = ngx_fuzz_directory();
-    r->main_conf[0] = nmcf;
-    r->srv_conf[0] = ngx_pcalloc(pool, sizeof(ngx_http_notify_srv_conf_t));
-    r->loc_conf[0] = nlcf;
     r->loc_conf[1] = ngx_pcalloc(pool, sizeof(ngx_http_core_loc_conf_t));
 
     p = ngx_pcalloc(pool, sizeof(ngx_http_notify_principal_t));
@@ -174,6 +172,7 @@ ngx_fuzz_request(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
 
     nr = ngx_pcalloc(pool, sizeof(ngx_http_notify_req_t));
     nr->request = r;
+    nr->directory = ngx_fuzz_directory();
     nr->op = ngx_pcalloc(pool, sizeof(ngx_http_notify_store_op_t));
     ngx_str_set(&nr->tenant, "fuzz-tenant");
     nr->auth = ngx_pcalloc(pool, sizeof(ngx_http_notify_auth_t));
@@ -203,18 +202,33 @@ ngx_fuzz_done(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
 }
 
 
-/* a location's configuration for one dialect, in "pool" */
+/*
+ * A location's part of the configuration for one dialect, in "pool", as
+ * merged with its defaults (or NULL: the dialect has none)
+ */
 
-static ngx_http_notify_loc_conf_t *
+static void *
 ngx_fuzz_conf(ngx_pool_t *pool, ngx_http_notify_dialect_t *dialect)
 {
-    ngx_http_notify_loc_conf_t  *nlcf;
+    void        *prev, *conf;
+    ngx_conf_t   cf;
 
-    nlcf = ngx_pcalloc(pool, sizeof(ngx_http_notify_loc_conf_t));
-    nlcf->max_body = 65536;
-    nlcf->dialect = dialect;
+    if (dialect->create_loc_conf == NULL) {
+        return NULL;
+    }
 
-    return nlcf;
+    ngx_memzero(&cf, sizeof(ngx_conf_t));
+    cf.pool = pool;
+    cf.log = &ngx_fuzz_log;
+
+    prev = dialect->create_loc_conf(&cf);
+    conf = dialect->create_loc_conf(&cf);
+
+    if (dialect->merge_loc_conf) {
+        (void) dialect->merge_loc_conf(&cf, prev, conf);
+    }
+
+    return conf;
 }
 
 
@@ -225,13 +239,15 @@ ngx_fuzz_conf(ngx_pool_t *pool, ngx_http_notify_dialect_t *dialect)
  */
 
 static void
-ngx_fuzz_parse(ngx_pool_t *pool, ngx_http_notify_loc_conf_t *nlcf,
-    const char *uri, ngx_uint_t caller, const uint8_t *data, size_t size)
+ngx_fuzz_parse(ngx_pool_t *pool, ngx_http_notify_dialect_t *dialect,
+    void *conf, const char *uri, ngx_uint_t caller, const uint8_t *data,
+    size_t size)
 {
     ngx_http_notify_req_t  *nr;
 
-    (void) ngx_fuzz_request(pool, nlcf, uri, caller, &nr);
-    nr->dialect = nlcf->dialect;
+    (void) ngx_fuzz_request(pool, uri, caller, &nr);
+    nr->dialect = dialect;
+    nr->conf = conf;
 
     nr->raw.len = size;
     nr->raw.data = ngx_pnalloc(pool, size);

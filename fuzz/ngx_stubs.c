@@ -16,7 +16,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
 
 
 typedef struct ngx_fuzz_chunk_s  ngx_fuzz_chunk_t;

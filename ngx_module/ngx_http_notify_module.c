@@ -11,16 +11,22 @@
 #include "ngx_http_notify_module.h"
 #include "ngx_http_notify_scheduler.h"
 #include "ngx_http_notify_subrequest.h"
-#include "ngx_http_notify_delivery.h"
+#include "ngx_http_notify_outbox.h"
+#include "ngx_http_notify_key_file.h"
 
 #include <curl/curl.h>
 
 
 static ngx_int_t ngx_http_notify_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_inbound_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_feed_location_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_outbox_location_handler(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_tenant_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
-static ngx_int_t ngx_http_notify_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_notify_preconfiguration(ngx_conf_t *cf);
+static void ngx_http_notify_commands_cleanup(void *data);
 static void *ngx_http_notify_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_notify_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_notify_merge_srv_conf(ngx_conf_t *cf, void *parent,
@@ -33,8 +39,6 @@ static char *ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_notify_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_notify_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_notify_postconfiguration(ngx_conf_t *cf);
-static ngx_int_t ngx_http_notify_request_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
 static void ngx_http_notify_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_notify_status(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -43,20 +47,19 @@ static char *ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_notify_require_role(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_notify_subscription_key_file(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+static char *ngx_http_notify_prefix_handler(ngx_conf_t *cf,
+    ngx_http_notify_loc_conf_t *nlcf, ngx_http_handler_pt handler);
+static char *ngx_http_notify_dialect_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_command_t *ngx_http_notify_join_commands(void);
 
 
-static ngx_http_notify_dialect_t  *ngx_http_notify_dialects[] = {
-    &ngx_http_notify_syntphony_dialect,
-    &ngx_http_notify_graph_dialect,
-    &ngx_http_notify_gever_dialect,
-    &ngx_http_notify_push_dialect,
-    NULL
-};
-
+/*
+ * The module's own directives; each dialect's are added to them before
+ * http{} is read (ngx_http_notify_preconfiguration()).
+ */
 
 static ngx_command_t  ngx_http_notify_commands[] = {
 
@@ -106,63 +109,42 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_notify_loc_conf_t, feed_admin_role),
+      offsetof(ngx_http_notify_loc_conf_t, feed.admin_role),
       NULL },
 
     { ngx_string("notify_feed_admin_write_role"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_notify_loc_conf_t, feed_admin_write_role),
+      offsetof(ngx_http_notify_loc_conf_t, feed.admin_write_role),
       NULL },
 
     { ngx_string("notify_require_role"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_notify_require_role,
+      ngx_http_notify_conf_set_list_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_loc_conf_t, inbound.roles),
       NULL },
 
     { ngx_string("notify_subscription_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_notify_require_role,
+      ngx_http_notify_conf_set_list_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      1,
+      offsetof(ngx_http_notify_loc_conf_t, inbound.keys),
       NULL },
 
     { ngx_string("notify_subscription_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_notify_subscription_key_file,
+      ngx_http_notify_key_file_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("notify_push_recipients"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_notify_push_recipients,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_loc_conf_t, inbound.keys),
       NULL },
 
     { ngx_string("notify_max_body"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_notify_loc_conf_t, max_body),
-      NULL },
-
-    { ngx_string("notify_graph_manifest"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_notify_graph_manifest,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("notify_gever_actor_claim"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_notify_loc_conf_t, gever_actor_claim),
+      offsetof(ngx_http_notify_loc_conf_t, inbound.max_body),
       NULL },
 
     { ngx_string("notify_push_url"),
@@ -183,14 +165,14 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_outbound_expiry,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, delivery),
       NULL },
 
     { ngx_string("notify_push_type"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_notify_outbound_type,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, delivery),
       NULL },
 
     { ngx_string("notify_push_default"),
@@ -225,7 +207,7 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_http_notify_delivery_retry,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_notify_main_conf_t, delivery),
       NULL },
 
     { ngx_string("notify_outbox"),
@@ -281,8 +263,14 @@ static ngx_command_t  ngx_http_notify_commands[] = {
 };
 
 
+/* the table nginx reads: the commands above, then auth's */
+static ngx_command_t  ngx_http_notify_all_commands[
+    sizeof(ngx_http_notify_commands) / sizeof(ngx_command_t)
+    + sizeof(ngx_http_notify_jwt_commands) / sizeof(ngx_command_t) - 1];
+
+
 static ngx_http_module_t  ngx_http_notify_module_ctx = {
-    ngx_http_notify_add_variables,         /* preconfiguration */
+    ngx_http_notify_preconfiguration,      /* preconfiguration */
     ngx_http_notify_postconfiguration,     /* postconfiguration */
 
     ngx_http_notify_create_main_conf,      /* create main configuration */
@@ -330,6 +318,7 @@ ngx_http_notify_status_handler(ngx_http_request_t *r)
     ngx_int_t                    rc;
     ngx_str_t                    tenant;
     curl_version_info_data      *curl;
+    ngx_http_notify_srv_conf_t  *nscf;
     ngx_http_notify_loc_conf_t  *nlcf;
     ngx_http_notify_main_conf_t *nmcf;
     const char                  *store, *store_version;
@@ -348,7 +337,9 @@ ngx_http_notify_status_handler(ngx_http_request_t *r)
     nmcf = ngx_http_get_module_main_conf(r, ngx_http_notify_module);
     nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
 
-    if (ngx_http_notify_tenant(r, &tenant) != NGX_OK) {
+    nscf = ngx_http_get_module_srv_conf(r, ngx_http_notify_module);
+
+    if (ngx_http_notify_tenant(r, nscf->tenant, &tenant) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -381,22 +372,55 @@ ngx_http_notify_status_handler(ngx_http_request_t *r)
 }
 
 
-ngx_int_t
-ngx_http_notify_tenant(ngx_http_request_t *r, ngx_str_t *tenant)
+/*
+ * The content handlers: each hands its stage the parts of the
+ * configurations it needs.
+ */
+
+static ngx_int_t
+ngx_http_notify_inbound_handler(ngx_http_request_t *r)
 {
-    ngx_http_notify_srv_conf_t  *nscf;
-    ngx_http_core_srv_conf_t    *cscf;
+    ngx_http_notify_flow_conf_t   fc;
+    ngx_http_notify_srv_conf_t   *nscf;
+    ngx_http_notify_loc_conf_t   *nlcf;
+    ngx_http_notify_main_conf_t  *nmcf;
 
+    nmcf = ngx_http_get_module_main_conf(r, ngx_http_notify_module);
     nscf = ngx_http_get_module_srv_conf(r, ngx_http_notify_module);
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
 
-    if (nscf->tenant != NULL) {
-        return ngx_http_complex_value(r, nscf->tenant, tenant);
-    }
+    fc.inbound = &nlcf->inbound;
+    fc.jwt = nmcf->jwt;
+    fc.directory = nmcf->directory;
+    fc.tenant = nscf->tenant;
+    fc.delivery_location = nscf->delivery_location;
 
-    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-    *tenant = cscf->server_name;
+    return ngx_http_notify_flow_handler(r, &fc);
+}
 
-    return NGX_OK;
+
+static ngx_int_t
+ngx_http_notify_feed_location_handler(ngx_http_request_t *r)
+{
+    ngx_http_notify_loc_conf_t   *nlcf;
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_get_module_main_conf(r, ngx_http_notify_module);
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    return ngx_http_notify_feed_handler(r, &nlcf->feed, &nlcf->prefix,
+                                        nmcf->jwt, nmcf->directory);
+}
+
+
+static ngx_int_t
+ngx_http_notify_outbox_location_handler(ngx_http_request_t *r)
+{
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    return ngx_http_notify_outbox_handler(r, &nlcf->prefix);
 }
 
 
@@ -404,9 +428,12 @@ static ngx_int_t
 ngx_http_notify_tenant_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t  tenant;
+    ngx_str_t                    tenant;
+    ngx_http_notify_srv_conf_t  *nscf;
 
-    if (ngx_http_notify_tenant(r, &tenant) != NGX_OK) {
+    nscf = ngx_http_get_module_srv_conf(r, ngx_http_notify_module);
+
+    if (ngx_http_notify_tenant(r, nscf->tenant, &tenant) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -420,11 +447,37 @@ ngx_http_notify_tenant_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * Before http{} is read: the variables, and the module's directives with
+ * every dialect's.  The array of directives lives in the cycle's pool; when
+ * the cycle goes (a reload, a configuration that failed), the module's own
+ * are put back, so that ngx_module_t never points to freed memory.
+ */
+
 static ngx_int_t
-ngx_http_notify_add_variables(ngx_conf_t *cf)
+ngx_http_notify_preconfiguration(ngx_conf_t *cf)
 {
+    ngx_command_t                *cmds;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_variable_t          *var, *v;
     ngx_http_notify_main_conf_t  *nmcf;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cmds = ngx_http_notify_dialects_commands(cf,
+                                             ngx_http_notify_join_commands(),
+                                             ngx_http_notify_dialect_set);
+    if (cmds == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_notify_commands_cleanup;
+    cln->data = cmds;
+
+    ngx_http_notify_module.commands = cmds;
 
     for (v = ngx_http_notify_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -444,6 +497,28 @@ ngx_http_notify_add_variables(ngx_conf_t *cf)
     nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
 
     return ngx_http_notify_jwt_add_variables(cf, nmcf->jwt);
+}
+
+
+static void
+ngx_http_notify_commands_cleanup(void *data)
+{
+    ngx_command_t  *cmds = data;
+
+    if (ngx_http_notify_module.commands == cmds) {
+        ngx_http_notify_module.commands = ngx_http_notify_commands;
+    }
+}
+
+
+/* a dialect's directive: the dialect's own handler, with its conf part */
+
+static char *
+ngx_http_notify_dialect_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    return ngx_http_notify_dialects_set(cf, cmd, &nlcf->inbound);
 }
 
 
@@ -472,14 +547,46 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
 }
 
 
+/*
+ * The module's commands and auth's, auth's offsets made relative to the
+ * main conf: the table nginx reads from the start of http{}, before its
+ * directives are.  Always the same, in static memory.
+ */
+
+static ngx_command_t *
+ngx_http_notify_join_commands(void)
+{
+    ngx_uint_t      i, n;
+    ngx_command_t  *cmd;
+
+    cmd = ngx_http_notify_all_commands;
+    n = sizeof(ngx_http_notify_commands) / sizeof(ngx_command_t) - 1;
+
+    ngx_memcpy(cmd, ngx_http_notify_commands, n * sizeof(ngx_command_t));
+    ngx_memcpy(&cmd[n], ngx_http_notify_jwt_commands,
+               sizeof(ngx_http_notify_jwt_commands));
+
+    for (i = n; cmd[i].name.len; i++) {
+        cmd[i].offset += offsetof(ngx_http_notify_main_conf_t, jwt);
+    }
+
+    return cmd;
+}
+
+
 static char *
 ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_notify_main_conf_t *nmcf = conf;
 
+    ngx_str_t  name;
+
     if (ngx_http_notify_store_init_conf(cf, &nmcf->store) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
+
+    ngx_str_set(&name, "push");
+    nmcf->delivery.target.dialect = ngx_http_notify_dialect(&name);
 
     if (ngx_http_notify_delivery_init_conf(cf, &nmcf->delivery)
         != NGX_CONF_OK)
@@ -603,19 +710,17 @@ ngx_http_notify_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     nlcf->handler = NULL;
-     *     nlcf->dialect = NULL;
-     *     nlcf->feed_admin_role = { 0, NULL };
-     *     nlcf->feed_admin_write_role = { 0, NULL };
-     *     nlcf->feed_prefix = { 0, NULL };
-     *     nlcf->gever_actor_claim = { 0, NULL };
+     *     nlcf->prefix = { 0, NULL };
+     *     nlcf->inbound.dialect = NULL;
+     *     nlcf->feed.admin_role = { 0, NULL };
+     *     nlcf->feed.admin_write_role = { 0, NULL };
      */
 
     nlcf->status_flags = NGX_CONF_UNSET_UINT;
-    nlcf->roles = NGX_CONF_UNSET_PTR;
-    nlcf->keys = NGX_CONF_UNSET_PTR;
-    nlcf->max_body = NGX_CONF_UNSET_SIZE;
-    nlcf->push_recipients = NGX_CONF_UNSET_PTR;
-    nlcf->graph_manifest = NGX_CONF_UNSET_PTR;
+
+    if (ngx_http_notify_inbound_create_conf(cf, &nlcf->inbound) != NGX_OK) {
+        return NULL;
+    }
 
     return nlcf;
 }
@@ -627,26 +732,22 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_notify_loc_conf_t *prev = parent;
     ngx_http_notify_loc_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t     *clcf;
     ngx_http_notify_main_conf_t  *nmcf;
 
     ngx_conf_merge_uint_value(conf->status_flags, prev->status_flags,
                               JSON_COMPACT);
-    ngx_conf_merge_ptr_value(conf->roles, prev->roles, NULL);
-    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
-    ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
-    ngx_conf_merge_ptr_value(conf->push_recipients, prev->push_recipients,
-                             NULL);
-    ngx_conf_merge_ptr_value(conf->graph_manifest, prev->graph_manifest,
-                             NULL);
-    ngx_conf_merge_str_value(conf->feed_admin_role, prev->feed_admin_role,
+    ngx_conf_merge_str_value(conf->feed.admin_role, prev->feed.admin_role,
                              "");
-    ngx_conf_merge_str_value(conf->feed_admin_write_role,
-                             prev->feed_admin_write_role, "");
-    ngx_conf_merge_str_value(conf->gever_actor_claim, prev->gever_actor_claim,
-                             "user_name");
+    ngx_conf_merge_str_value(conf->feed.admin_write_role,
+                             prev->feed.admin_write_role, "");
 
-    if (conf->dialect == NULL && conf->feed_prefix.data == NULL) {
+    if (ngx_http_notify_inbound_merge_conf(cf, &prev->inbound, &conf->inbound)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->inbound.dialect == NULL && conf->prefix.data == NULL) {
         return NGX_CONF_OK;
     }
 
@@ -655,125 +756,33 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (nmcf->store.path.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" needs \"notify_store\" at http level",
-                           conf->dialect ? "notify_inbound"
-                           : conf->handler == ngx_http_notify_feed_handler
+                           conf->inbound.dialect ? "notify_inbound"
+                           : conf->handler
+                             == ngx_http_notify_feed_location_handler
                            ? "notify_feed" : "notify_outbox");
         return NGX_CONF_ERROR;
     }
 
-    if (conf->dialect && nmcf->directory == NULL) {
+    if (conf->inbound.dialect == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (nmcf->directory == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"notify_inbound\" needs \"notify_directory\""
                            " at http level");
         return NGX_CONF_ERROR;
     }
 
-    if (conf->dialect) {
-        /*
-         * notify_max_body is the limit here, so that a body over it gets
-         * the dialect's 413, not nginx's page: nginx's own check is off
-         * (the core module's location configurations are merged before
-         * ours), and the request body filter below keeps the module from
-         * buffering a chunked body past the limit.
-         */
-
-        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-        clcf->client_max_body_size = 0;
-    }
-
-    if (conf->dialect == &ngx_http_notify_push_dialect
-        && ngx_http_notify_push_merge(cf, conf) != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_notify_inbound_check_conf(cf, &conf->inbound,
+                                              nmcf->directory);
 }
-
-
-static ngx_http_request_body_filter_pt  ngx_http_notify_next_body_filter;
 
 
 static ngx_int_t
 ngx_http_notify_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_notify_next_body_filter = ngx_http_top_request_body_filter;
-    ngx_http_top_request_body_filter = ngx_http_notify_request_body_filter;
-
-    return NGX_OK;
-}
-
-
-/*
- * A notify_inbound body past notify_max_body (a chunked one: a longer
- * Content-Length is answered before reading) ends there: what came is
- * dropped, the body is made to end (the rest is never read), and the flow
- * answers 413 in the dialect's shape; the connection is then closed, with
- * nginx's lingering close, as for nginx's own 413.
- */
-
-static ngx_int_t
-ngx_http_notify_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    ngx_chain_t                 *cl, *last;
-    ngx_http_notify_ctx_t       *ctx;
-    ngx_http_notify_loc_conf_t  *nlcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
-
-    if (ctx == NULL || ctx->inbound == NULL) {
-        return ngx_http_notify_next_body_filter(r, in);
-    }
-
-    if (ctx->body_too_large) {
-        /* the end was passed on already */
-        return NGX_OK;
-    }
-
-    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
-
-    for (cl = in; cl; cl = cl->next) {
-        ctx->body_seen += ngx_buf_size(cl->buf);
-    }
-
-    if (ctx->body_seen <= (off_t) nlcf->max_body) {
-        return ngx_http_notify_next_body_filter(r, in);
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "notify: the request body is larger than notify_max_body"
-                  " (%uz), not reading on", nlcf->max_body);
-
-    ctx->body_too_large = 1;
-
-    for (cl = in; cl; cl = cl->next) {
-        cl->buf->pos = cl->buf->last;
-
-        if (cl->buf->in_file) {
-            cl->buf->file_pos = cl->buf->file_last;
-        }
-    }
-
-    /* the body ends here: nothing more is read, the rest stays unread */
-
-    r->request_body->rest = 0;
-    r->keepalive = 0;
-    r->lingering_close = 1;
-
-    last = ngx_alloc_chain_link(r->pool);
-    if (last == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    last->buf = ngx_calloc_buf(r->pool);
-    if (last->buf == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    last->buf->last_buf = 1;
-    last->next = NULL;
-
-    return ngx_http_notify_next_body_filter(r, last);
+    return ngx_http_notify_flow_init(cf);
 }
 
 
@@ -818,8 +827,8 @@ ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_notify_loc_conf_t *nlcf = conf;
 
     ngx_str_t                   *value;
-    ngx_uint_t                   i;
     ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_notify_dialect_t   *d;
 
     if (nlcf->handler != NULL) {
         return "is duplicate";
@@ -827,23 +836,16 @@ ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 0; ngx_http_notify_dialects[i]; i++) {
-        if (ngx_http_notify_dialects[i]->name.len == value[1].len
-            && ngx_strncmp(ngx_http_notify_dialects[i]->name.data,
-                           value[1].data, value[1].len) == 0)
-        {
-            break;
-        }
-    }
+    d = ngx_http_notify_dialect(&value[1]);
 
-    if (ngx_http_notify_dialects[i] == NULL) {
+    if (d == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown dialect \"%V\" in \"notify_inbound\"",
                            &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    nlcf->dialect = ngx_http_notify_dialects[i];
+    nlcf->inbound.dialect = d;
     nlcf->handler = ngx_http_notify_inbound_handler;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -857,7 +859,15 @@ static char *
 ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     return ngx_http_notify_prefix_handler(cf, conf,
-                                          ngx_http_notify_feed_handler);
+                                       ngx_http_notify_feed_location_handler);
+}
+
+
+static char *
+ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_notify_prefix_handler(cf, conf,
+                                     ngx_http_notify_outbox_location_handler);
 }
 
 
@@ -866,7 +876,7 @@ ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * serves the prefix and what is below it.
  */
 
-char *
+static char *
 ngx_http_notify_prefix_handler(ngx_conf_t *cf,
     ngx_http_notify_loc_conf_t *nlcf, ngx_http_handler_pt handler)
 {
@@ -888,158 +898,9 @@ ngx_http_notify_prefix_handler(ngx_conf_t *cf,
         return "cannot be used in a named location";
     }
 
-    nlcf->feed_prefix = clcf->name;
+    nlcf->prefix = clcf->name;
     nlcf->handler = handler;
     clcf->handler = handler;
-
-    return NGX_CONF_OK;
-}
-
-
-/* notify_require_role and notify_subscription_key (cmd->offset 1) */
-
-static char *
-ngx_http_notify_require_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_notify_loc_conf_t *nlcf = conf;
-
-    ngx_str_t     *value, *s;
-    ngx_uint_t     i;
-    ngx_array_t  **list;
-
-    list = cmd->offset ? &nlcf->keys : &nlcf->roles;
-
-    if (*list != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    *list = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                             sizeof(ngx_str_t));
-    if (*list == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (value[i].len == 0) {
-            return "takes no empty value";
-        }
-
-        s = ngx_array_push(*list);
-        if (s == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *s = value[i];
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* one key a line; empty lines and lines starting with "#" are skipped */
-
-static char *
-ngx_http_notify_subscription_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_notify_loc_conf_t *nlcf = conf;
-
-    u_char           *p, *end, *eol, *start;
-    ssize_t           n;
-    ngx_str_t        *value, name, *key;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    if (nlcf->keys != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%s\" failed", name.data);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 1024 * 1024)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" is not a readable file of at most 1m",
-                           name.data);
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
-    if (p == NULL) {
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_file(&file, p, ngx_file_size(&fi), 0);
-    ngx_close_file(file.fd);
-
-    if (n != ngx_file_size(&fi)) {
-        return NGX_CONF_ERROR;
-    }
-
-    nlcf->keys = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-    if (nlcf->keys == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    end = p + n;
-
-    for ( /* void */ ; p < end; p = eol + 1) {
-        eol = ngx_strlchr(p, end, LF);
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        start = p;
-
-        while (start < eol && (*start == ' ' || *start == '\t')) {
-            start++;
-        }
-
-        p = eol;
-
-        while (p > start && (p[-1] == CR || p[-1] == ' ' || p[-1] == '\t')) {
-            p--;
-        }
-
-        if (p == start || *start == '#') {
-            continue;
-        }
-
-        key = ngx_array_push(nlcf->keys);
-        if (key == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        key->data = start;
-        key->len = p - start;
-    }
-
-    if (nlcf->keys->nelts == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" has no subscription key", name.data);
-        return NGX_CONF_ERROR;
-    }
 
     return NGX_CONF_OK;
 }

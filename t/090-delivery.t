@@ -429,3 +429,40 @@ invalid value "soon" of "notify_push_days_before"
 --- must_die
 --- error_log
 "notify_outbox" needs "notify_store" at http level
+
+
+
+=== TEST 26: the delivery subrequest carries nothing of the caller's request: not its cookies, not its X-Forwarded-For, not its Host
+--- http_config eval
+::conf('t26', ::delivery('')) =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
+--- config
+    notify_delivery_location /_deliver;
+    location = /_deliver {
+        internal;
+        proxy_pass $notify_target_url;
+        proxy_set_header X-Cookie "[$http_cookie][$cookie_session]";
+        proxy_set_header X-Fwd "[$proxy_add_x_forwarded_for][$http_x_forwarded_for]";
+        proxy_set_header X-Host "[$http_host][$http_referer][$http_user_agent]";
+        proxy_read_timeout 2s;
+    }
+    location = /n { notify_inbound syntphony; }
+--- more_headers eval
+$::App . "Cookie: session=secret-cookie\nX-Forwarded-For: 10.9.8.7\nReferer: http://caller.example/\nHost: caller.example\n"
+--- request eval: ::post()
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\nConnection: close\r\n\r\n{\"Success\":true,\"Code\":\"0\",\"Message\":\"OK\"}"
+--- tcp_query eval
+qr{\APOST /push HTTP/1\.0\r
+X-Cookie: \[\]\[\]\r
+X-Fwd: \[127\.0\.0\.1\]\[\]\r
+X-Host: \[\]\[\]\[DataNotifier\]\r
+Host: 127\.0\.0\.1:\d+\r
+Connection: close\r
+Content-Length: \d+\r
+User-Agent: DataNotifier\r
+}s
+--- tcp_query_auto_timeout: 0.1
+--- error_code: 200
+--- no_error_log
+[error]

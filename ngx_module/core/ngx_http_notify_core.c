@@ -632,3 +632,50 @@ ngx_http_notify_note_failed(ngx_http_notify_req_t *nr, json_error_t *err)
                                 "the notification could not be built: %s",
                                 err->text);
 }
+
+
+/*
+ * A directive's slot: its values, each non-empty, into the "ngx_array_t *"
+ * (of ngx_str_t) at cmd->offset, NGX_CONF_UNSET_PTR until set
+ * (notify_require_role, notify_subscription_key, notify_push_recipients)
+ */
+
+char *
+ngx_http_notify_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **list;
+
+    list = (ngx_array_t **) (p + cmd->offset);
+
+    if (*list != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *list = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                             sizeof(ngx_str_t));
+    if (*list == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0) {
+            return "takes no empty value";
+        }
+
+        s = ngx_array_push(*list);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}

@@ -62,6 +62,9 @@ typedef struct ngx_http_notify_auth_s       ngx_http_notify_auth_t;
 typedef struct ngx_http_notify_req_s        ngx_http_notify_req_t;
 typedef struct ngx_http_notify_directory_s  ngx_http_notify_directory_t;
 
+/* the directory (directory/), opaque here */
+struct ngx_http_notify_directory_s;
+
 
 /* the module's per-request context, made on first use */
 typedef struct {
@@ -142,6 +145,11 @@ struct ngx_http_notify_req_s {
     ngx_http_notify_auth_t     *auth;
     ngx_str_t                   tenant;        /* notify_tenant, else the
                                                   server's name */
+    struct ngx_http_notify_directory_s  *directory;  /* notify_directory */
+    void                       *conf;          /* the dialect's part of the
+                                                  location's configuration */
+    ngx_array_t                *keys;          /* notify_subscription_key,
+                                                  or NULL */
 
     ngx_str_t                   raw;           /* the request body */
     json_t                     *body;          /* parsed, or NULL */
@@ -185,13 +193,20 @@ struct ngx_http_notify_req_s {
  * or as no body when there is none).  send_error renders any error in the
  * dialect's shape.
  *
+ * A dialect brings its own directives: "commands" (ngx_null_command
+ * ends them) are location directives whose offsets are in the dialect's
+ * own configuration, made by create_loc_conf and merged by
+ * merge_loc_conf, as a module's location configuration is; the module
+ * collects them (inbound/ngx_http_notify_dialects.c).  check_loc_conf,
+ * if any, is called after the merge of a location whose notify_inbound
+ * names the dialect, with the directory loaded.
+ *
  * The outbound half, which outbound/ calls for a target that speaks the
  * dialect (NULL for a dialect that is no target yet):
  *
- *   render  makes the request to the target from the notification to
- *           deliver (today the JSON the outbox keeps, with "recipients";
- *           one parameter, so that the canonical notification's C struct
- *           can take its place): method, URL, headers and body, in
+ *   render  makes the request to the target from the canonical
+ *           notification to deliver (read back from the outbox, with its
+ *           id and its recipients): method, URL, headers and body, in
  *           out->pool, with out->idempotency_key where the dialect carries
  *           it.  NGX_OK or NGX_ERROR.
  *
@@ -217,8 +232,15 @@ struct ngx_http_notify_dialect_s {
     ngx_int_t                 (*send_error)(ngx_http_notify_req_t *nr);
     unsigned                    no_allow:1;    /* no "Allow" on a 405 */
 
+    ngx_command_t              *commands;      /* or NULL */
+    void                     *(*create_loc_conf)(ngx_conf_t *cf);
+    char                     *(*merge_loc_conf)(ngx_conf_t *cf, void *prev,
+                                                void *conf);
+    char                     *(*check_loc_conf)(ngx_conf_t *cf, void *conf,
+                                    struct ngx_http_notify_directory_s *dir);
+
     ngx_int_t                 (*render)(ngx_http_notify_target_t *target,
-                                        json_t *note,
+                                        ngx_http_notify_note_t *note,
                                         ngx_http_notify_outbound_req_t *out);
     ngx_http_notify_verdict_e (*judge)(ngx_http_notify_target_t *target,
                                        ngx_uint_t status, ngx_str_t *body,
@@ -260,6 +282,10 @@ ngx_uint_t ngx_http_notify_json_media_type(ngx_str_t *value, ngx_uint_t text,
 ngx_int_t ngx_http_notify_valid_datetime(const char *s, size_t len);
 ngx_int_t ngx_http_notify_valid_http_url(const char *s, size_t len);
 
+/* configuration (ngx_http_notify_core.c) */
+char *ngx_http_notify_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* the errors of an inbound notification (ngx_http_notify_core.c) */
 ngx_int_t ngx_http_notify_fail(ngx_http_notify_req_t *nr,
     ngx_http_notify_err_e error, ngx_uint_t status, const char *fmt, ...);
@@ -275,6 +301,8 @@ ngx_table_elt_t *ngx_http_notify_header(ngx_list_t *headers,
 ngx_int_t ngx_http_notify_set_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_notify_set_www_authenticate(ngx_http_request_t *r);
+ngx_int_t ngx_http_notify_tenant(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, ngx_str_t *tenant);
 ngx_int_t ngx_http_notify_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 ngx_int_t ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,

@@ -228,6 +228,25 @@ ngx_http_notify_set_www_authenticate(ngx_http_request_t *r)
 }
 
 
+/* the tenant of a request: notify_tenant ("cv"), else the server's name */
+
+ngx_int_t
+ngx_http_notify_tenant(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
+    ngx_str_t *tenant)
+{
+    ngx_http_core_srv_conf_t  *cscf;
+
+    if (cv != NULL) {
+        return ngx_http_complex_value(r, cv, tenant);
+    }
+
+    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+    *tenant = cscf->server_name;
+
+    return NGX_OK;
+}
+
+
 /* a header by name (in any case) in a list of headers, in or out */
 
 ngx_table_elt_t *

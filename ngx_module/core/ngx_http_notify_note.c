@@ -64,8 +64,9 @@ static ngx_http_notify_note_key_t  ngx_http_notify_note_keys[] = {
 
 
 /*
- * The notification as the store keeps it, with "id" null (the store sets
- * it when it gives the notification its number).  On failure, err says
+ * The notification as the store keeps it, with "id" null until the store
+ * has given it its number (an outbound half renders one read back, with
+ * its id).  On failure, err says
  * why (json_pack_ex's way), for ngx_http_notify_note_failed().
  */
 
@@ -90,7 +91,8 @@ ngx_http_notify_note_json(ngx_http_notify_note_t *note, json_error_t *err)
         switch (k->kind) {
 
         case NGX_HTTP_NOTIFY_NOTE_ID:
-            v = json_null();
+            s = (ngx_str_t *) (base + k->offset);
+            v = s->len ? json_stringn((char *) s->data, s->len) : json_null();
             break;
 
         case NGX_HTTP_NOTIFY_NOTE_TEXT:

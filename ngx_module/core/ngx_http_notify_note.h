@@ -46,6 +46,12 @@ typedef struct {
     ngx_str_t                   tenant;
     json_t                     *topic;         /* Graph: the topic's text */
     json_t                     *chain_id;      /* Graph: chainId, or null */
+
+    ngx_str_t                  *recipients;    /* the user ids it went to,
+                                                  for an outbound half: the
+                                                  store keeps them beside
+                                                  the JSON, not in it */
+    ngx_uint_t                  nrecipients;
 } ngx_http_notify_note_t;
 
 

@@ -19,7 +19,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_jwt.h"
+#include "ngx_http_notify_directory.h"
 
 
 #define NGX_HTTP_NOTIFY_GEVER_PRIVILEGED  "PrivilegedNotificationDispatcher"
@@ -37,6 +39,15 @@ typedef struct {
 } ngx_http_notify_gever_text_t;
 
 
+/* the gever part of a location's configuration */
+typedef struct {
+    ngx_str_t                   actor_claim;   /* notify_gever_actor_claim */
+} ngx_http_notify_gever_conf_t;
+
+
+static void *ngx_http_notify_gever_create_conf(ngx_conf_t *cf);
+static char *ngx_http_notify_gever_merge_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static ngx_int_t ngx_http_notify_gever_parse(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_gever_authorize(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_gever_validate(ngx_http_notify_req_t *nr);
@@ -83,6 +94,19 @@ static ngx_uint_t ngx_http_notify_gever_is_uri(json_t *s);
     ngx_http_notify_gever_add(t, s, sizeof(s) - 1)
 
 
+static ngx_command_t  ngx_http_notify_gever_commands[] = {
+
+    { ngx_string("notify_gever_actor_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_gever_conf_t, actor_claim),
+      NULL },
+
+      ngx_null_command
+};
+
+
 ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
     ngx_string("gever"),
     NGX_HTTP_POST,
@@ -96,6 +120,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
     ngx_http_notify_gever_send_answer,
     ngx_http_notify_gever_send_error,
     1,                               /* GEVER sends no "Allow" */
+    ngx_http_notify_gever_commands,
+    ngx_http_notify_gever_create_conf,
+    ngx_http_notify_gever_merge_conf,
+    NULL,
     NULL,                            /* no outbound half yet */
     NULL
 };
@@ -931,9 +959,7 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
     ngx_str_t                     name, caller;
     ngx_uint_t                    self, resolved;
     ngx_http_notify_user_t        user;
-    ngx_http_notify_main_conf_t  *nmcf;
 
-    nmcf = ngx_http_notify_main_conf(nr->request);
     self = !ngx_http_notify_gever_privileged(nr);
 
     nr->unresolved = json_array();
@@ -957,10 +983,10 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
             /* only the caller's own user, never a group */
             rc = NGX_DONE;
 
-            if (ngx_http_notify_caller_user(nmcf->directory,
+            if (ngx_http_notify_caller_user(nr->directory,
                                             nr->auth->principal, &caller)
                 == NGX_OK
-                && ngx_http_notify_directory_user_id(nmcf->directory,
+                && ngx_http_notify_directory_user_id(nr->directory,
                                                      &caller, &user)
                    == NGX_OK)
             {
@@ -968,7 +994,7 @@ ngx_http_notify_gever_expand(ngx_http_notify_req_t *nr)
             }
 
         } else {
-            rc = ngx_http_notify_add_name(nr, nmcf->directory, &name);
+            rc = ngx_http_notify_add_name(nr, nr->directory, &name);
         }
 
         if (rc != NGX_DONE) {
@@ -1259,13 +1285,13 @@ ngx_http_notify_gever_not_found(ngx_http_notify_req_t *nr)
 static ngx_int_t
 ngx_http_notify_gever_actor(ngx_http_notify_req_t *nr, ngx_str_t *id)
 {
-    ngx_http_notify_loc_conf_t  *nlcf;
+    ngx_http_notify_gever_conf_t  *gcf;
 
-    nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
+    gcf = nr->conf;
 
-    if (nlcf->gever_actor_claim.len == 0
-        || (nlcf->gever_actor_claim.len == sizeof("user_name") - 1
-            && ngx_strncmp(nlcf->gever_actor_claim.data, "user_name",
+    if (gcf->actor_claim.len == 0
+        || (gcf->actor_claim.len == sizeof("user_name") - 1
+            && ngx_strncmp(gcf->actor_claim.data, "user_name",
                            sizeof("user_name") - 1)
                == 0))
     {
@@ -1275,7 +1301,7 @@ ngx_http_notify_gever_actor(ngx_http_notify_req_t *nr, ngx_str_t *id)
 
     return ngx_http_notify_principal_claim(nr->request->pool,
                                            nr->auth->principal,
-                                           &nlcf->gever_actor_claim, id);
+                                           &gcf->actor_claim, id);
 }
 
 
@@ -1433,4 +1459,37 @@ ngx_http_notify_gever_language(ngx_http_request_t *r)
     }
 
     return best;
+}
+
+
+static void *
+ngx_http_notify_gever_create_conf(ngx_conf_t *cf)
+{
+    ngx_http_notify_gever_conf_t  *gcf;
+
+    gcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_notify_gever_conf_t));
+    if (gcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     gcf->actor_claim = { 0, NULL };
+     */
+
+    return gcf;
+}
+
+
+static char *
+ngx_http_notify_gever_merge_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_notify_gever_conf_t *prev = parent;
+    ngx_http_notify_gever_conf_t *conf = child;
+
+    ngx_conf_merge_str_value(conf->actor_claim, prev->actor_claim,
+                             "user_name");
+
+    return NGX_CONF_OK;
 }

@@ -29,7 +29,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_jwt.h"
+#include "ngx_http_notify_directory.h"
 
 #include <openssl/rand.h>
 
@@ -71,6 +73,12 @@ typedef struct {
 } ngx_http_notify_graph_manifest_t;
 
 
+/* the graph part of a location's configuration */
+typedef struct {
+    ngx_http_notify_graph_manifest_t  *manifest;  /* notify_graph_manifest */
+} ngx_http_notify_graph_conf_t;
+
+
 /* the dialect's state of one request (nr->data) */
 typedef struct {
     ngx_http_notify_graph_route_e   route;
@@ -97,6 +105,11 @@ typedef struct {
 } ngx_http_notify_graph_ctx_t;
 
 
+static void *ngx_http_notify_graph_create_conf(ngx_conf_t *cf);
+static char *ngx_http_notify_graph_merge_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_notify_graph_manifest(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_http_notify_graph_ctx_t *ngx_http_notify_graph_ctx(
     ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_graph_check_request(
@@ -171,6 +184,19 @@ static ngx_int_t ngx_http_notify_graph_pstr(ngx_pool_t *pool, json_t *s,
     ngx_str_t *out);
 
 
+static ngx_command_t  ngx_http_notify_graph_commands[] = {
+
+    { ngx_string("notify_graph_manifest"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_graph_manifest,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
 ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_string("graph"),
     NGX_HTTP_POST,
@@ -184,6 +210,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_http_notify_graph_send_answer,
     ngx_http_notify_graph_send_error,
     0,
+    ngx_http_notify_graph_commands,
+    ngx_http_notify_graph_create_conf,
+    ngx_http_notify_graph_merge_conf,
+    NULL,
     NULL,                              /* no outbound half yet */
     NULL
 };
@@ -261,7 +291,6 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
     ngx_str_t                     id;
     ngx_http_notify_graph_ctx_t  *ctx;
     ngx_http_notify_principal_t  *p;
-    ngx_http_notify_main_conf_t  *nmcf;
 
     ctx = ngx_http_notify_graph_ctx(nr);
     if (ctx == NULL) {
@@ -278,20 +307,19 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
         return NGX_ERROR;
     }
 
-    nmcf = ngx_http_notify_main_conf(nr->request);
     p = nr->auth->principal;
 
     if (ctx->delegated
-        && ngx_http_notify_caller_user(nmcf->directory, p, &id) == NGX_OK)
+        && ngx_http_notify_caller_user(nr->directory, p, &id) == NGX_OK)
     {
-        (void) ngx_http_notify_directory_user_id(nmcf->directory, &id,
+        (void) ngx_http_notify_directory_user_id(nr->directory, &id,
                                                  &ctx->caller);
     }
 
     switch (ctx->route) {
 
     case NGX_HTTP_NOTIFY_GRAPH_TEAM:
-        ctx->team = ngx_http_notify_directory_team(nmcf->directory, &ctx->id);
+        ctx->team = ngx_http_notify_directory_team(nr->directory, &ctx->id);
 
         if (ctx->team == NULL) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
@@ -303,7 +331,7 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
         break;
 
     case NGX_HTTP_NOTIFY_GRAPH_CHAT:
-        ctx->chat = ngx_http_notify_directory_chat(nmcf->directory, &ctx->id);
+        ctx->chat = ngx_http_notify_directory_chat(nr->directory, &ctx->id);
 
         if (ctx->chat == NULL) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
@@ -315,7 +343,7 @@ ngx_http_notify_graph_check_request(ngx_http_notify_req_t *nr)
         break;
 
     case NGX_HTTP_NOTIFY_GRAPH_USER:
-        if (ngx_http_notify_directory_user(nmcf->directory, &ctx->id,
+        if (ngx_http_notify_directory_user(nr->directory, &ctx->id,
                                            &ctx->user)
             != NGX_OK)
         {
@@ -1173,7 +1201,6 @@ ngx_http_notify_graph_entity(ngx_http_notify_req_t *nr,
     ngx_str_t                     id;
     ngx_uint_t                    n, i, ok;
     ngx_http_notify_user_t        user;
-    ngx_http_notify_main_conf_t  *nmcf;
 
     p = (u_char *) json_string_value(value);
     last = p + json_string_length(value);
@@ -1255,9 +1282,8 @@ ngx_http_notify_graph_entity(ngx_http_notify_req_t *nr,
 
     case NGX_HTTP_NOTIFY_GRAPH_USER:
         if (ngx_http_notify_graph_eq(&seg[1], "users")) {
-            nmcf = ngx_http_notify_main_conf(nr->request);
             ok = (n == 6
-                  && ngx_http_notify_directory_user(nmcf->directory, &id,
+                  && ngx_http_notify_directory_user(nr->directory, &id,
                                                     &user)
                      == NGX_OK
                   && user.id.len == ctx->user.id.len
@@ -1482,7 +1508,7 @@ ngx_http_notify_graph_title(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_activity_t  *a, *found;
     ngx_http_notify_graph_manifest_t  *m;
     ngx_http_notify_principal_t       *pr;
-    ngx_http_notify_loc_conf_t        *nlcf;
+    ngx_http_notify_graph_conf_t      *gcf;
 
     static ngx_str_t  system = ngx_string("systemDefaultText");
 
@@ -1504,8 +1530,8 @@ ngx_http_notify_graph_title(ngx_http_notify_req_t *nr,
         return NGX_OK;
     }
 
-    nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
-    m = nlcf->graph_manifest;
+    gcf = nr->conf;
+    m = gcf->manifest;
     found = NULL;
 
     if (m) {
@@ -1710,13 +1736,11 @@ ngx_http_notify_graph_add(ngx_http_notify_req_t *nr,
     ngx_http_notify_graph_kind_e  kind;
     ngx_http_notify_user_t        user;
     ngx_http_notify_channel_t    *channel;
-    ngx_http_notify_main_conf_t  *nmcf;
 
     if (ngx_http_notify_graph_recipient(nr, ctx, rcpt, &kind) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    nmcf = ngx_http_notify_main_conf(nr->request);
 
     switch (kind) {
 
@@ -1725,7 +1749,7 @@ ngx_http_notify_graph_add(ngx_http_notify_req_t *nr,
                                                                "userId"));
         id.len = json_string_length(json_object_get(rcpt, "userId"));
 
-        if (ngx_http_notify_directory_user(nmcf->directory, &id, &user)
+        if (ngx_http_notify_directory_user(nr->directory, &id, &user)
             != NGX_OK)
         {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_NOT_FOUND,
@@ -2183,16 +2207,44 @@ ngx_http_notify_graph_unescape(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+static void *
+ngx_http_notify_graph_create_conf(ngx_conf_t *cf)
+{
+    ngx_http_notify_graph_conf_t  *gcf;
+
+    gcf = ngx_palloc(cf->pool, sizeof(ngx_http_notify_graph_conf_t));
+    if (gcf == NULL) {
+        return NULL;
+    }
+
+    gcf->manifest = NGX_CONF_UNSET_PTR;
+
+    return gcf;
+}
+
+
+static char *
+ngx_http_notify_graph_merge_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_notify_graph_conf_t *prev = parent;
+    ngx_http_notify_graph_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->manifest, prev->manifest, NULL);
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * "notify_graph_manifest <file>;": the Teams app manifest, for its
  * activities.activityTypes (type, templateText) and name.short.
  */
 
-char *
+static char *
 ngx_http_notify_graph_manifest(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_notify_loc_conf_t *nlcf = conf;
+    ngx_http_notify_graph_conf_t *gcf = conf;
 
     size_t                             i, j;
     json_t                            *root, *name, *acts, *types, *t, *v;
@@ -2201,7 +2253,7 @@ ngx_http_notify_graph_manifest(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_notify_graph_activity_t  *a, *all;
     ngx_http_notify_graph_manifest_t  *m;
 
-    if (nlcf->graph_manifest != NGX_CONF_UNSET_PTR) {
+    if (gcf->manifest != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
@@ -2352,7 +2404,7 @@ ngx_http_notify_graph_manifest(ngx_conf_t *cf, ngx_command_t *cmd,
                   "notify: graph manifest \"%V\": %ui activity types",
                   &file, m->activities.nelts);
 
-    nlcf->graph_manifest = m;
+    gcf->manifest = m;
 
     return NGX_CONF_OK;
 }

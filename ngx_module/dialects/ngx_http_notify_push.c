@@ -36,7 +36,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_jwt.h"
+#include "ngx_http_notify_directory.h"
 
 
 #define NGX_HTTP_NOTIFY_PUSH_NUMBER_LEN  9     /* digits of a Type */
@@ -58,6 +60,11 @@ typedef struct {
 } ngx_http_notify_push_problems_t;
 
 
+static void *ngx_http_notify_push_create_conf(ngx_conf_t *cf);
+static char *ngx_http_notify_push_merge_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_notify_push_check_conf(ngx_conf_t *cf, void *conf,
+    ngx_http_notify_directory_t *directory);
 static ngx_int_t ngx_http_notify_push_check_request(
     ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_push_parse(ngx_http_notify_req_t *nr);
@@ -78,10 +85,29 @@ static ngx_int_t ngx_http_notify_push_idem(ngx_http_notify_req_t *nr,
 static const char *ngx_http_notify_push_code(ngx_http_notify_req_t *nr);
 
 static ngx_int_t ngx_http_notify_push_render(ngx_http_notify_target_t *target,
-    json_t *note, ngx_http_notify_outbound_req_t *out);
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out);
 static ngx_http_notify_verdict_e ngx_http_notify_push_judge(
     ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
     u_char *reason, size_t size);
+
+
+/* the push part of a location's configuration */
+typedef struct {
+    ngx_array_t                *recipients;    /* notify_push_recipients */
+} ngx_http_notify_push_conf_t;
+
+
+static ngx_command_t  ngx_http_notify_push_commands[] = {
+
+    { ngx_string("notify_push_recipients"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_notify_conf_set_list_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_push_conf_t, recipients),
+      NULL },
+
+      ngx_null_command
+};
 
 
 ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
@@ -98,6 +124,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
     ngx_http_notify_push_send_answer,
     ngx_http_notify_push_send_error,
     0,
+    ngx_http_notify_push_commands,
+    ngx_http_notify_push_create_conf,
+    ngx_http_notify_push_merge_conf,
+    ngx_http_notify_push_check_conf,
     ngx_http_notify_push_render,
     ngx_http_notify_push_judge
 };
@@ -489,16 +519,16 @@ static ngx_int_t
 ngx_http_notify_push_idem(ngx_http_notify_req_t *nr, u_char *type,
     json_t *item)
 {
-    char                        *text;
-    ngx_int_t                    rc;
-    ngx_str_t                   *parts, *names;
-    ngx_uint_t                   i, n;
-    ngx_http_notify_loc_conf_t  *nlcf;
+    char                         *text;
+    ngx_int_t                     rc;
+    ngx_str_t                    *parts, *names;
+    ngx_uint_t                    i, n;
+    ngx_http_notify_push_conf_t  *pcf;
 
-    nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
+    pcf = nr->conf;
 
-    n = nlcf->push_recipients->nelts;
-    names = nlcf->push_recipients->elts;
+    n = pcf->recipients->nelts;
+    names = pcf->recipients->elts;
 
     parts = ngx_palloc(nr->request->pool, (n + 3) * sizeof(ngx_str_t));
     if (parts == NULL) {
@@ -546,16 +576,13 @@ ngx_http_notify_push_expand(ngx_http_notify_req_t *nr)
     ngx_int_t                     rc;
     ngx_str_t                    *names;
     ngx_uint_t                    i;
-    ngx_http_notify_loc_conf_t   *nlcf;
-    ngx_http_notify_main_conf_t  *nmcf;
+    ngx_http_notify_push_conf_t  *pcf;
 
-    nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
-    nmcf = ngx_http_notify_main_conf(nr->request);
+    pcf = nr->conf;
+    names = pcf->recipients->elts;
 
-    names = nlcf->push_recipients->elts;
-
-    for (i = 0; i < nlcf->push_recipients->nelts; i++) {
-        rc = ngx_http_notify_add_name(nr, nmcf->directory, &names[i]);
+    for (i = 0; i < pcf->recipients->nelts; i++) {
+        rc = ngx_http_notify_add_name(nr, nr->directory, &names[i]);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,
@@ -706,72 +733,60 @@ ngx_http_notify_push_code(ngx_http_notify_req_t *nr)
 }
 
 
-/* notify_push_recipients <user or group> ...; */
-
-char *
-ngx_http_notify_push_recipients(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+static void *
+ngx_http_notify_push_create_conf(ngx_conf_t *cf)
 {
-    ngx_http_notify_loc_conf_t *nlcf = conf;
+    ngx_http_notify_push_conf_t  *pcf;
 
-    ngx_str_t   *value, *s;
-    ngx_uint_t   i;
-
-    if (nlcf->push_recipients != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
+    pcf = ngx_palloc(cf->pool, sizeof(ngx_http_notify_push_conf_t));
+    if (pcf == NULL) {
+        return NULL;
     }
 
-    nlcf->push_recipients = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                             sizeof(ngx_str_t));
-    if (nlcf->push_recipients == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    pcf->recipients = NGX_CONF_UNSET_PTR;
 
-    value = cf->args->elts;
+    return pcf;
+}
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (value[i].len == 0) {
-            return "takes no empty value";
-        }
 
-        s = ngx_array_push(nlcf->push_recipients);
-        if (s == NULL) {
-            return NGX_CONF_ERROR;
-        }
+static char *
+ngx_http_notify_push_merge_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_notify_push_conf_t *prev = parent;
+    ngx_http_notify_push_conf_t *conf = child;
 
-        *s = value[i];
-    }
+    ngx_conf_merge_ptr_value(conf->recipients, prev->recipients, NULL);
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * Called from the merge of a location with "notify_inbound push" (the
+ * Called after the merge of a location with "notify_inbound push" (the
  * directory is loaded by then): it needs recipients, and each must be a
  * user or a group of the directory.
  */
 
-char *
-ngx_http_notify_push_merge(ngx_conf_t *cf, ngx_http_notify_loc_conf_t *conf)
+static char *
+ngx_http_notify_push_check_conf(ngx_conf_t *cf, void *conf,
+    ngx_http_notify_directory_t *directory)
 {
-    ngx_str_t                    *names;
-    ngx_uint_t                    i;
-    ngx_http_notify_main_conf_t  *nmcf;
+    ngx_http_notify_push_conf_t *pcf = conf;
 
-    if (conf->push_recipients == NULL) {
+    ngx_str_t   *names;
+    ngx_uint_t   i;
+
+    if (pcf->recipients == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"notify_inbound push\" needs"
                            " \"notify_push_recipients\"");
         return NGX_CONF_ERROR;
     }
 
-    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
-    names = conf->push_recipients->elts;
+    names = pcf->recipients->elts;
 
-    for (i = 0; i < conf->push_recipients->nelts; i++) {
-        if (ngx_http_notify_directory_name(nmcf->directory, &names[i],
-                                           NULL, NULL)
+    for (i = 0; i < pcf->recipients->nelts; i++) {
+        if (ngx_http_notify_directory_name(directory, &names[i], NULL, NULL)
             == NGX_HTTP_NOTIFY_DIR_NONE)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -798,14 +813,44 @@ ngx_http_notify_push_merge(ngx_conf_t *cf, ngx_http_notify_loc_conf_t *conf)
  */
 
 static ngx_int_t
-ngx_http_notify_push_render(ngx_http_notify_target_t *target, json_t *note,
-    ngx_http_notify_outbound_req_t *out)
+ngx_http_notify_push_render(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
     char          *text;
+    json_t        *json, *rcpt;
+    ngx_str_t     *id;
     ngx_uint_t     i, n;
     ngx_keyval_t  *kv, headers[4];
 
-    text = json_dumps(note, JSON_COMPACT);
+    /* the notification as the hub keeps it, with "recipients" */
+
+    json = ngx_http_notify_note_json(note, NULL);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    rcpt = json_array();
+
+    if (rcpt == NULL || json_object_set_new(json, "recipients", rcpt) != 0) {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    id = note->recipients;
+
+    for (i = 0; i < note->nrecipients; i++) {
+        if (json_array_append_new(rcpt, json_stringn((char *) id[i].data,
+                                                     id[i].len))
+            != 0)
+        {
+            json_decref(json);
+            return NGX_ERROR;
+        }
+    }
+
+    text = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+
     if (text == NULL) {
         return NGX_ERROR;
     }

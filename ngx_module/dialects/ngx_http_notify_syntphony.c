@@ -16,7 +16,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_jwt.h"
+#include "ngx_http_notify_directory.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -48,6 +50,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
     NULL,
     ngx_http_notify_syntphony_send_error,
     0,
+    NULL,                              /* no directives of its own */
+    NULL,
+    NULL,
+    NULL,
     NULL,                              /* no outbound half yet */
     NULL
 };
@@ -71,14 +77,11 @@ static const ngx_http_notify_json_body_t  ngx_http_notify_syntphony_body = {
 static ngx_int_t
 ngx_http_notify_syntphony_check_headers(ngx_http_notify_req_t *nr)
 {
-    ngx_str_t                   *keys, key;
-    ngx_uint_t                   i;
-    ngx_table_elt_t             *h;
-    ngx_http_notify_loc_conf_t  *nlcf;
+    ngx_str_t        *keys, key;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
 
-    nlcf = ngx_http_get_module_loc_conf(nr->request, ngx_http_notify_module);
-
-    if (nlcf->keys == NULL) {
+    if (nr->keys == NULL) {
         return NGX_OK;
     }
 
@@ -104,9 +107,9 @@ ngx_http_notify_syntphony_check_headers(ngx_http_notify_req_t *nr)
                                     " to an API.");
     }
 
-    keys = nlcf->keys->elts;
+    keys = nr->keys->elts;
 
-    for (i = 0; i < nlcf->keys->nelts; i++) {
+    for (i = 0; i < nr->keys->nelts; i++) {
         if (keys[i].len == key.len
             && CRYPTO_memcmp(keys[i].data, key.data, key.len) == 0)
         {
@@ -311,10 +314,8 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
     json_t                       *accounts, *a;
     ngx_int_t                     rc;
     ngx_str_t                     name;
-    ngx_http_notify_main_conf_t  *nmcf;
     u_char                        list[512];
 
-    nmcf = ngx_http_notify_main_conf(nr->request);
 
     nr->unresolved = json_array();
     if (nr->unresolved == NULL) {
@@ -327,7 +328,7 @@ ngx_http_notify_syntphony_expand(ngx_http_notify_req_t *nr)
         name.data = (u_char *) json_string_value(a);
         name.len = json_string_length(a);
 
-        rc = ngx_http_notify_add_name(nr, nmcf->directory, &name);
+        rc = ngx_http_notify_add_name(nr, nr->directory, &name);
 
         if (rc == NGX_ERROR) {
             return ngx_http_notify_fail(nr, NGX_HTTP_NOTIFY_ERR_INTERNAL,

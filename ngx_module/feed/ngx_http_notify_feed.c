@@ -18,7 +18,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_feed.h"
+#include "ngx_http_notify_store.h"
 
 
 #define NGX_HTTP_NOTIFY_FEED_LIMIT      20
@@ -33,6 +34,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_notify_feed_user(ngx_http_request_t *r,
+    ngx_http_notify_feed_conf_t *fc, ngx_http_notify_directory_t *directory,
     ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
     ngx_int_t *rc);
 static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
@@ -47,14 +49,15 @@ static void ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op);
 
 
 ngx_int_t
-ngx_http_notify_feed_handler(ngx_http_request_t *r)
+ngx_http_notify_feed_handler(ngx_http_request_t *r,
+    ngx_http_notify_feed_conf_t *fc, ngx_str_t *prefix,
+    ngx_http_notify_jwt_conf_t *jwt, ngx_http_notify_directory_t *directory)
 {
-    u_char                      *last;
-    ngx_int_t                    rc;
-    ngx_str_t                    rest, user, id;
-    ngx_uint_t                   route, methods;
-    ngx_http_notify_auth_t      *auth;
-    ngx_http_notify_loc_conf_t  *nlcf;
+    u_char                  *last;
+    ngx_int_t                rc;
+    ngx_str_t                rest, user, id;
+    ngx_uint_t               route, methods;
+    ngx_http_notify_auth_t  *auth;
 
     enum { LIST, COUNT, READ_UNTIL, READ_ONE, NONE };
 
@@ -65,12 +68,10 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
-
     /* the route: what follows the location's prefix */
 
-    rest.data = r->uri.data + nlcf->feed_prefix.len;
-    rest.len = r->uri.len - nlcf->feed_prefix.len;
+    rest.data = r->uri.data + prefix->len;
+    rest.len = r->uri.len - prefix->len;
 
     if (rest.len && rest.data[rest.len - 1] == '/') {
         rest.len--;
@@ -130,7 +131,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
 
     /* who asks, and whose feed */
 
-    auth = ngx_http_notify_authenticate(r, ngx_http_notify_main_conf(r)->jwt);
+    auth = ngx_http_notify_authenticate(r, jwt);
     if (auth == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -151,7 +152,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
                                           : "Access token is not valid.");
     }
 
-    if (ngx_http_notify_feed_user(r, auth->principal,
+    if (ngx_http_notify_feed_user(r, fc, directory, auth->principal,
                                   route == LIST || route == COUNT ? 0 : 1,
                                   &user, &rc)
         != NGX_OK)
@@ -186,22 +187,18 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_notify_feed_user(ngx_http_request_t *r,
+    ngx_http_notify_feed_conf_t *fc, ngx_http_notify_directory_t *directory,
     ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
     ngx_int_t *rc)
 {
-    u_char                       *dst, *src;
-    ngx_str_t                     arg, name, *role;
-    ngx_array_t                   roles;
-    ngx_http_notify_user_t        u;
-    ngx_http_notify_loc_conf_t   *nlcf;
-    ngx_http_notify_main_conf_t  *nmcf;
-
-    nmcf = ngx_http_notify_main_conf(r);
-    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+    u_char                  *dst, *src;
+    ngx_str_t                arg, name, *role;
+    ngx_array_t              roles;
+    ngx_http_notify_user_t   u;
 
     if (ngx_http_arg(r, (u_char *) "user", 4, &arg) == NGX_OK) {
 
-        role = write ? &nlcf->feed_admin_write_role : &nlcf->feed_admin_role;
+        role = write ? &fc->admin_write_role : &fc->admin_role;
 
         roles.elts = role;
         roles.nelts = 1;
@@ -228,9 +225,7 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
         ngx_unescape_uri(&dst, &src, arg.len, 0);
         name.len = dst - name.data;
 
-        if (ngx_http_notify_directory_user(nmcf->directory, &name, &u)
-            != NGX_OK)
-        {
+        if (ngx_http_notify_directory_user(directory, &name, &u) != NGX_OK) {
             *rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
                                              "NotFound",
                                              "There is no such user.");
@@ -241,7 +236,7 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    (void) ngx_http_notify_caller_user(nmcf->directory, p, user);
+    (void) ngx_http_notify_caller_user(directory, p, user);
 
     if (user->len && user->len <= NGX_HTTP_NOTIFY_USER_MAX) {
         return NGX_OK;

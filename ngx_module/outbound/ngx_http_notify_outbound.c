@@ -20,7 +20,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
 
@@ -28,8 +28,8 @@
 static ngx_int_t ngx_http_notify_outbound_wanted(
     ngx_http_notify_delivery_conf_t *dc, ngx_str_t *event,
     ngx_str_t *tenant);
-static json_t *ngx_http_notify_outbound_note(const char *note,
-    size_t note_len, json_t *note_json, ngx_str_t *ids, ngx_uint_t nids,
+static ngx_int_t ngx_http_notify_outbound_recipients(ngx_pool_t *pool,
+    ngx_http_notify_note_t *nt, ngx_str_t *ids, ngx_uint_t nids,
     u_char *packed_ids, size_t packed_len);
 
 
@@ -75,9 +75,11 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    /* the one target today: the push contract at notify_push_url */
+    /*
+     * the one target today: the push contract at notify_push_url (its
+     * dialect is set by the caller, which knows the registry)
+     */
 
-    dc->target.dialect = &ngx_http_notify_push_dialect;
     dc->target.url = dc->url;
     dc->target.credential = dc->jwt;
 
@@ -94,12 +96,15 @@ char *
 ngx_http_notify_outbound_expiry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
+    char  *p = conf;
 
-    ngx_int_t   n;
-    ngx_str_t  *value;
+    ngx_int_t                         n;
+    ngx_str_t                        *value;
+    ngx_http_notify_delivery_conf_t  *dc;
 
-    if (nmcf->delivery.keep != NGX_CONF_UNSET) {
+    dc = (ngx_http_notify_delivery_conf_t *) (p + cmd->offset);
+
+    if (dc->keep != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
@@ -108,7 +113,7 @@ ngx_http_notify_outbound_expiry(ngx_conf_t *cf, ngx_command_t *cmd,
     n = ngx_atoi(value[1].data, value[1].len);
 
     if (n != NGX_ERROR) {
-        nmcf->delivery.keep = n * 86400;
+        dc->keep = n * 86400;
 
     } else {
         n = ngx_parse_time(&value[1], 1);
@@ -120,10 +125,10 @@ ngx_http_notify_outbound_expiry(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        nmcf->delivery.keep = n;
+        dc->keep = n;
     }
 
-    if (nmcf->delivery.keep <= 0) {
+    if (dc->keep <= 0) {
         return "must be more than 0";
     }
 
@@ -136,23 +141,26 @@ ngx_http_notify_outbound_expiry(ngx_conf_t *cf, ngx_command_t *cmd,
 char *
 ngx_http_notify_outbound_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
+    char  *p = conf;
 
     ngx_str_t                        *value;
     ngx_uint_t                        i;
     ngx_http_notify_outbound_flag_t  *f, *flags;
+    ngx_http_notify_delivery_conf_t  *dc;
+
+    dc = (ngx_http_notify_delivery_conf_t *) (p + cmd->offset);
 
     value = cf->args->elts;
 
-    if (nmcf->delivery.flags == NULL) {
-        nmcf->delivery.flags = ngx_array_create(cf->pool, 4,
+    if (dc->flags == NULL) {
+        dc->flags = ngx_array_create(cf->pool, 4,
                                       sizeof(ngx_http_notify_outbound_flag_t));
-        if (nmcf->delivery.flags == NULL) {
+        if (dc->flags == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
-    f = ngx_array_push(nmcf->delivery.flags);
+    f = ngx_array_push(dc->flags);
     if (f == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -188,9 +196,9 @@ ngx_http_notify_outbound_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         f->tenant.len = value[3].len - 7;
     }
 
-    flags = nmcf->delivery.flags->elts;
+    flags = dc->flags->elts;
 
-    for (i = 0; i + 1 < nmcf->delivery.flags->nelts; i++) {
+    for (i = 0; i + 1 < dc->flags->nelts; i++) {
         if (flags[i].type.len == f->type.len
             && ngx_strncmp(flags[i].type.data, f->type.data, f->type.len) == 0
             && flags[i].tenant.len == f->tenant.len
@@ -210,12 +218,15 @@ ngx_http_notify_outbound_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_notify_main_conf_t *nmcf = conf;
+    char  *p = conf;
 
-    ngx_str_t  *value;
-    ngx_msec_t  min, max;
+    ngx_str_t                        *value;
+    ngx_msec_t                        min, max;
+    ngx_http_notify_delivery_conf_t  *dc;
 
-    if (nmcf->delivery.retry_min != NGX_CONF_UNSET_MSEC) {
+    dc = (ngx_http_notify_delivery_conf_t *) (p + cmd->offset);
+
+    if (dc->retry_min != NGX_CONF_UNSET_MSEC) {
         return "is duplicate";
     }
 
@@ -231,8 +242,8 @@ ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                " the second";
     }
 
-    nmcf->delivery.retry_min = min;
-    nmcf->delivery.retry_max = max;
+    dc->retry_min = min;
+    dc->retry_max = max;
 
     return NGX_CONF_OK;
 }
@@ -287,15 +298,13 @@ ngx_http_notify_outbound_wanted(ngx_http_notify_delivery_conf_t *dc,
 
 
 ngx_int_t
-ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr)
+ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
-    json_t                       *v;
-    ngx_str_t                     event, tenant, loc;
-    ngx_http_notify_srv_conf_t   *nscf;
-    ngx_http_notify_main_conf_t  *nmcf;
+    json_t                           *v;
+    ngx_str_t                         event, tenant;
+    ngx_http_notify_delivery_conf_t  *dc;
 
-    nmcf = ngx_http_notify_main_conf(nr->request);
-    nscf = ngx_http_get_module_srv_conf(nr->request, ngx_http_notify_module);
+    dc = ngx_http_notify_scheduler_conf();
 
     v = nr->note.event;
     event.data = (u_char *) json_string_value(v);
@@ -311,20 +320,18 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr)
         ngx_str_set(&tenant, "");
     }
 
-    if (!ngx_http_notify_outbound_wanted(&nmcf->delivery, &event, &tenant)) {
+    if (!ngx_http_notify_outbound_wanted(dc, &event, &tenant)) {
         return NGX_OK;
     }
 
     nr->op->has_outbox = 1;
-    nr->op->expires = ngx_time() + nmcf->delivery.keep;
+    nr->op->expires = ngx_time() + dc->keep;
     nr->op->due = (uint64_t) ngx_time() * 1000;
-
-    loc = nscf->delivery_location;
 
     /* the first attempt now, through a subrequest, if there is room */
 
-    if (loc.len
-        && ngx_http_notify_scheduler_reserve(nmcf->delivery.concurrency)
+    if (location->len
+        && ngx_http_notify_scheduler_reserve(dc->concurrency)
            == NGX_OK)
     {
         nr->op->due += NGX_HTTP_NOTIFY_LEASE;
@@ -345,13 +352,11 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     ngx_int_t                         rc;
     ngx_uint_t                        i;
     ngx_keyval_t                     *kv;
+    ngx_http_notify_note_t            nt;
     ngx_http_notify_target_t         *target;
-    ngx_http_notify_main_conf_t      *nmcf;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    nmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_notify_module);
-    dc = &nmcf->delivery;
+    dc = ngx_http_notify_scheduler_conf();
     target = &dc->target;
 
     if (target->dialect->render == NULL) {
@@ -376,13 +381,23 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     p = ngx_http_notify_format_id(p, seq);
     dl->request.idempotency_key.len = p - dl->request.idempotency_key.data;
 
-    json = ngx_http_notify_outbound_note(note, note_len, note_json, ids, nids,
-                                         packed_ids, packed_len);
-    if (json == NULL) {
+    /* the canonical notification, as stored, with its recipients */
+
+    json = note_json ? json_incref(note_json)
+                     : json_loadb(note, note_len, 0, NULL);
+
+    if (json == NULL || ngx_http_notify_note_load(&nt, json) != NGX_OK) {
+        json_decref(json);
         return NGX_ERROR;
     }
 
-    rc = target->dialect->render(target, json, &dl->request);
+    rc = ngx_http_notify_outbound_recipients(dl->pool, &nt, ids, nids,
+                                             packed_ids, packed_len);
+    if (rc == NGX_OK) {
+        rc = target->dialect->render(target, &nt, &dl->request);
+    }
+
+    ngx_http_notify_note_free(&nt);
     json_decref(json);
 
     if (rc != NGX_OK) {
@@ -409,61 +424,53 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
 
 
 /*
- * The notification to deliver, as one JSON object: the notification as
- * stored, with "recipients", the user ids it went to.
+ * The user ids the notification went to: given (the first attempt), or
+ * NUL-separated as the outbox keeps them (a retry).
  */
 
-static json_t *
-ngx_http_notify_outbound_note(const char *note, size_t note_len,
-    json_t *note_json, ngx_str_t *ids, ngx_uint_t nids, u_char *packed_ids,
-    size_t packed_len)
+static ngx_int_t
+ngx_http_notify_outbound_recipients(ngx_pool_t *pool,
+    ngx_http_notify_note_t *nt, ngx_str_t *ids, ngx_uint_t nids,
+    u_char *packed_ids, size_t packed_len)
 {
     u_char      *p, *end, *nul;
-    json_t      *json, *rcpt;
-    ngx_uint_t   i;
+    ngx_str_t   *id;
+    ngx_uint_t   n;
 
-    if (note_json) {
-        json = json_deep_copy(note_json);
-
-    } else {
-        json = json_loadb(note, note_len, 0, NULL);
+    if (packed_ids == NULL) {
+        nt->recipients = ids;
+        nt->nrecipients = nids;
+        return NGX_OK;
     }
 
-    if (json == NULL || !json_is_object(json)) {
-        json_decref(json);
-        return NULL;
+    end = packed_ids + packed_len;
+    n = 0;
+
+    for (p = packed_ids; p < end; p++) {
+        n += (*p == '\0');
     }
 
-    rcpt = json_array();
-    if (rcpt == NULL) {
-        json_decref(json);
-        return NULL;
+    id = ngx_palloc(pool, (n + 1) * sizeof(ngx_str_t));
+    if (id == NULL) {
+        return NGX_ERROR;
     }
 
-    for (i = 0; i < nids; i++) {
-        json_array_append_new(rcpt, json_stringn((char *) ids[i].data,
-                                                 ids[i].len));
-    }
+    nt->recipients = id;
+    nt->nrecipients = 0;
 
-    if (packed_ids) {
-        p = packed_ids;
-        end = p + packed_len;
+    for (p = packed_ids; p < end; p = nul + 1) {
+        nul = ngx_strlchr(p, end, '\0');
+        if (nul == NULL) {
+            nul = end;
+        }
 
-        while (p < end) {
-            nul = ngx_strlchr(p, end, '\0');
-            if (nul == NULL) {
-                nul = end;
-            }
-
-            if (nul > p) {
-                json_array_append_new(rcpt, json_stringn((char *) p, nul - p));
-            }
-
-            p = nul + 1;
+        if (nul > p) {
+            id->data = p;
+            id->len = nul - p;
+            id++;
+            nt->nrecipients++;
         }
     }
 
-    json_object_set_new(json, "recipients", rcpt);
-
-    return json;
+    return NGX_OK;
 }

@@ -86,7 +86,8 @@ char *ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     ngx_http_notify_delivery_conf_t *dc);
 
 /* before the commit: put the notification in the outbox? */
-ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr);
+ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
+    ngx_str_t *location);
 
 /*
  * An attempt's request: the notification (its JSON, as text or as an

@@ -21,7 +21,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
 #include "ngx_http_notify_curl.h"
@@ -89,12 +89,9 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
     uint64_t                          delay, now;
     ngx_http_notify_verdict_e         verdict;
     ngx_http_notify_store_op_t       *op;
-    ngx_http_notify_main_conf_t      *nmcf;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    nmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_notify_module);
-    dc = &nmcf->delivery;
+    dc = ngx_http_notify_scheduler.conf;
     op = &dl->op;
 
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
@@ -225,6 +222,13 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
     ngx_destroy_pool(dl->pool);
 
     ngx_http_notify_delivery_arm(0);
+}
+
+
+ngx_http_notify_delivery_conf_t *
+ngx_http_notify_scheduler_conf(void)
+{
+    return ngx_http_notify_scheduler.conf;
 }
 
 

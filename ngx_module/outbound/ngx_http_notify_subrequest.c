@@ -19,7 +19,7 @@
 #include <ngx_http.h>
 #include <nginx.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
 #include "ngx_http_notify_subrequest.h"
@@ -65,7 +65,7 @@ static ngx_http_variable_t  ngx_http_notify_subrequest_vars[] = {
 /* the first attempt: a background subrequest, after the commit */
 
 void
-ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
+ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
     ngx_buf_t                     *b;
     ngx_str_t                      loc;
@@ -76,10 +76,8 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     ngx_http_request_body_t       *rb;
     ngx_http_notify_delivery_t    *dl;
     ngx_http_post_subrequest_t    *ps;
-    ngx_http_notify_srv_conf_t    *nscf;
 
     r = nr->request;
-    nscf = ngx_http_get_module_srv_conf(r, ngx_http_notify_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
     dl = NULL;
 
@@ -161,7 +159,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr)
     ps->handler = ngx_http_notify_subrequest_done;
     ps->data = dl;
 
-    loc = nscf->delivery_location;
+    loc = *location;
 
     if (ngx_http_subrequest(r, &loc, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_BACKGROUND
@@ -267,6 +265,16 @@ ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
     ngx_keyval_t     *kv;
     ngx_table_elt_t  *h;
 
+    /*
+     * nginx made the subrequest with a copy of the caller's headers_in:
+     * all of it goes (its Host, Cookie, X-Forwarded-For, Referer, ... would
+     * otherwise reach the delivery location's variables, $http_cookie or
+     * $proxy_add_x_forwarded_for), and the rendered headers are all there
+     * is, as on the retry path
+     */
+
+    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+
     if (ngx_list_init(&sr->headers_in.headers, sr->pool, 8,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
@@ -274,12 +282,8 @@ ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
         return NGX_ERROR;
     }
 
-    sr->headers_in.content_type = NULL;
-    sr->headers_in.user_agent = NULL;
-    sr->headers_in.authorization = NULL;
-    sr->headers_in.transfer_encoding = NULL;
-    sr->headers_in.chunked = 0;
     sr->headers_in.content_length_n = dl->request.body.len;
+    sr->headers_in.keep_alive_n = -1;
 
     kv = dl->request.headers.elts;
 
@@ -315,6 +319,27 @@ ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
 #if (nginx_version >= 1023000)
         h->next = NULL;
 #endif
+
+        /* the headers nginx keeps a pointer to, for $http_user_agent, ... */
+
+        if (h->key.len == sizeof("User-Agent") - 1
+            && ngx_strncmp(h->lowcase_key, "user-agent", h->key.len) == 0)
+        {
+            sr->headers_in.user_agent = h;
+
+        } else if (h->key.len == sizeof("Content-Type") - 1
+                   && ngx_strncmp(h->lowcase_key, "content-type", h->key.len)
+                      == 0)
+        {
+            sr->headers_in.content_type = h;
+
+        } else if (h->key.len == sizeof("Authorization") - 1
+                   && ngx_strncmp(h->lowcase_key, "authorization",
+                                  h->key.len)
+                      == 0)
+        {
+            sr->headers_in.authorization = h;
+        }
     }
 
     return NGX_OK;

@@ -26,7 +26,8 @@
 ngx_int_t ngx_http_notify_delivery_add_variables(ngx_conf_t *cf);
 
 /* after the commit: the first attempt, as a background subrequest */
-void ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr);
+void ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr,
+    ngx_str_t *location);
 
 
 #endif /* _NGX_HTTP_NOTIFY_SUBREQUEST_H_INCLUDED_ */

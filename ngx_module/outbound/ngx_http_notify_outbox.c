@@ -16,13 +16,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_notify_module.h"
+#include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
-#include "ngx_http_notify_delivery.h"
+#include "ngx_http_notify_outbox.h"
 
 
-static ngx_int_t ngx_http_notify_outbox_handler(ngx_http_request_t *r);
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
 
 
@@ -34,17 +33,8 @@ static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
  *   DELETE <prefix>/<id>           drop it
  */
 
-char *
-ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    return ngx_http_notify_prefix_handler(cf, conf,
-                                          ngx_http_notify_outbox_handler);
-}
-
-
-
-static ngx_int_t
-ngx_http_notify_outbox_handler(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
 {
     u_char                          *last, *slash, *p;
     json_t                          *items, *json;
@@ -52,7 +42,6 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
     ngx_str_t                        rest, id;
     ngx_uint_t                       i;
     ngx_array_t                      entries;
-    ngx_http_notify_loc_conf_t      *nlcf;
     ngx_http_notify_delivery_t      *dl;
     ngx_http_notify_outbox_entry_t  *e;
     u_char                           sid[NGX_HTTP_NOTIFY_ID_LEN];
@@ -71,10 +60,8 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r)
                                             "The store is not available.");
     }
 
-    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
-
-    rest.data = r->uri.data + nlcf->feed_prefix.len;
-    rest.len = r->uri.len - nlcf->feed_prefix.len;
+    rest.data = r->uri.data + prefix->len;
+    rest.len = r->uri.len - prefix->len;
 
     if (rest.len && rest.data[rest.len - 1] == '/') {
         rest.len--;

@@ -1,0 +1,419 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The caller: the principal made of a verified token's claims, what it
+ * holds (a claim, a role, the caller's user in the directory), and the
+ * $notify_caller variables.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_principal.h"
+#include "ngx_http_notify_jwt_internal.h"
+
+
+static ngx_int_t ngx_http_notify_jwt_claim(ngx_pool_t *pool, json_t *claims,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_notify_jwt_push(ngx_array_t *a, const char *data,
+    size_t len);
+static ngx_int_t ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* a variable's data: the conf it authenticates with, and which field */
+typedef struct {
+    ngx_http_notify_jwt_conf_t  *jcf;
+    ngx_uint_t                   field;        /* 0 caller, 1 app, 2 tenant */
+} ngx_http_notify_jwt_var_t;
+
+
+/* their data here is the field */
+static ngx_http_variable_t  ngx_http_notify_jwt_vars[] = {
+
+    { ngx_string("notify_caller"), NULL,
+      ngx_http_notify_jwt_caller_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("notify_caller_app"), NULL,
+      ngx_http_notify_jwt_caller_variable, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("notify_caller_tenant"), NULL,
+      ngx_http_notify_jwt_caller_variable, 2,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/*
+ * The principal of a verified token's claims; "text" is the payload they
+ * were parsed from, in the request pool, kept as the principal's claims.
+ */
+
+ngx_int_t
+ngx_http_notify_jwt_principal(ngx_http_request_t *r, json_t *claims,
+    ngx_str_t *text, time_t expires, ngx_http_notify_principal_t **pp)
+{
+    u_char                       *s, *last, *start;
+    json_t                       *v, *e;
+    size_t                        i, n;
+    ngx_uint_t                    k;
+    ngx_http_notify_principal_t  *p;
+
+    static const char            *app_claims[] = {
+        "azp", "appid", "client_id", NULL
+    };
+
+    static const char            *user_claims[] = {
+        "upn", "preferred_username", "unique_name", NULL
+    };
+
+    p = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_principal_t));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * every claim, as text, for the claims the principal has no field for:
+     * the token's payload itself, which lives in the request pool
+     */
+
+    p->claims = *text;
+
+    if (ngx_http_notify_jwt_claim(r->pool, claims, "oid", &p->object_id)
+        != NGX_OK
+        || ngx_http_notify_jwt_claim(r->pool, claims, "tid", &p->tenant_id)
+           != NGX_OK
+        || ngx_http_notify_jwt_claim(r->pool, claims, "sub", &p->subject)
+           != NGX_OK
+        || ngx_http_notify_jwt_claim(r->pool, claims, "iss", &p->issuer)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (k = 0; app_claims[k] != NULL && p->app_id.len == 0; k++) {
+        if (ngx_http_notify_jwt_claim(r->pool, claims, app_claims[k],
+                                      &p->app_id)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    p->sender = p->app_id.len ? p->app_id : p->subject;
+
+    for (k = 0; user_claims[k] != NULL && p->user_name.len == 0; k++) {
+        if (ngx_http_notify_jwt_claim(r->pool, claims, user_claims[k],
+                                      &p->user_name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    /* roles: an array of strings */
+
+    v = json_object_get(claims, "roles");
+    n = json_is_array(v) ? json_array_size(v) : 0;
+
+    if (ngx_array_init(&p->roles, r->pool, n ? n : 1, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        e = json_array_get(v, i);
+
+        if (json_is_string(e) && json_string_length(e) > 0
+            && ngx_http_notify_jwt_push(&p->roles, json_string_value(e),
+                                        json_string_length(e))
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    /* scp: scopes separated by spaces (an array is taken too) */
+
+    if (ngx_array_init(&p->scopes, r->pool, 4, sizeof(ngx_str_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v = json_object_get(claims, "scp");
+
+    if (json_is_string(v)) {
+        s = (u_char *) json_string_value(v);
+        last = s + json_string_length(v);
+
+        while (s < last) {
+            while (s < last && *s == ' ') {
+                s++;
+            }
+
+            start = s;
+
+            while (s < last && *s != ' ') {
+                s++;
+            }
+
+            if (s > start
+                && ngx_http_notify_jwt_push(&p->scopes, (char *) start,
+                                            s - start)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+    } else if (json_is_array(v)) {
+        for (i = 0; i < json_array_size(v); i++) {
+            e = json_array_get(v, i);
+
+            if (json_is_string(e) && json_string_length(e) > 0
+                && ngx_http_notify_jwt_push(&p->scopes, json_string_value(e),
+                                            json_string_length(e))
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    p->expires = expires;
+
+    *pp = p;
+
+    return NGX_OK;
+}
+
+
+/* a non-empty string claim, copied (NUL-terminated); else left empty */
+
+static ngx_int_t
+ngx_http_notify_jwt_claim(ngx_pool_t *pool, json_t *claims, const char *name,
+    ngx_str_t *value)
+{
+    json_t  *v;
+
+    v = json_object_get(claims, name);
+
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return NGX_OK;
+    }
+
+    value->len = json_string_length(v);
+    value->data = ngx_pnalloc(pool, value->len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value->data, json_string_value(v), value->len + 1);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_jwt_push(ngx_array_t *a, const char *data, size_t len)
+{
+    ngx_str_t  *s;
+
+    s = ngx_array_push(a);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->len = len;
+    s->data = ngx_pnalloc(a->pool, len + 1);
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(s->data, data, len);
+    s->data[len] = '\0';
+
+    return NGX_OK;
+}
+
+
+/* one string claim of the verified token; an empty value if none */
+
+ngx_int_t
+ngx_http_notify_principal_claim(ngx_pool_t *pool,
+    ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_str_t *value)
+{
+    json_t     *claims, *v;
+    ngx_int_t   rc;
+
+    ngx_str_null(value);
+
+    claims = json_loadb((char *) p->claims.data, p->claims.len, 0, NULL);
+    if (claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+    v = json_object_getn(claims, (char *) name->data, name->len);
+
+    if (json_is_string(v) && json_string_length(v)) {
+        value->len = json_string_length(v);
+        value->data = ngx_pnalloc(pool, value->len);
+
+        if (value->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(value->data, json_string_value(v), value->len);
+        }
+    }
+
+    json_decref(claims);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_notify_caller_user(ngx_http_notify_directory_t *dir,
+    ngx_http_notify_principal_t *p, ngx_str_t *id)
+{
+    ngx_int_t               rc;
+    ngx_http_notify_user_t  u;
+
+    /* the oid never changes: a user id only, as a UPN could be anyone's */
+
+    rc = ngx_http_notify_directory_user_id(dir, &p->object_id, &u);
+
+    /* a name claim can change hands: only ever a user, never a group */
+
+    if (rc != NGX_OK) {
+        rc = ngx_http_notify_directory_user(dir, &p->user_name, &u);
+    }
+
+    *id = (rc == NGX_OK) ? u.id : p->object_id;
+
+    return rc;
+}
+
+
+ngx_uint_t
+ngx_http_notify_has_role(ngx_http_notify_principal_t *p, ngx_array_t *roles)
+{
+    ngx_str_t   *have, *want;
+    ngx_uint_t   i, j;
+
+    if (p == NULL || roles == NULL) {
+        return 0;
+    }
+
+    have = p->roles.elts;
+    want = roles->elts;
+
+    for (i = 0; i < p->roles.nelts; i++) {
+        for (j = 0; j < roles->nelts; j++) {
+            if (have[i].len == want[j].len
+                && ngx_memcmp(have[i].data, want[j].data, have[i].len) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+ngx_int_t
+ngx_http_notify_jwt_add_variables(ngx_conf_t *cf,
+    ngx_http_notify_jwt_conf_t *jcf)
+{
+    ngx_http_variable_t        *var, *v;
+    ngx_http_notify_jwt_var_t  *jv;
+
+    for (v = ngx_http_notify_jwt_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        jv = ngx_palloc(cf->pool, sizeof(ngx_http_notify_jwt_var_t));
+        if (jv == NULL) {
+            return NGX_ERROR;
+        }
+
+        jv->jcf = jcf;
+        jv->field = v->data;
+
+        var->get_handler = v->get_handler;
+        var->data = (uintptr_t) jv;
+    }
+
+    return NGX_OK;
+}
+
+
+/* variables */
+
+static ngx_int_t
+ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_notify_jwt_var_t *jv = (ngx_http_notify_jwt_var_t *) data;
+
+    ngx_str_t                    *s;
+    ngx_http_notify_auth_t       *auth;
+    ngx_http_notify_principal_t  *p;
+
+    auth = ngx_http_notify_authenticate(r, jv->jcf);
+    if (auth == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = auth->principal;
+
+    if (p == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (jv->field == 1) {
+        s = &p->app_id;
+
+    } else if (jv->field == 2) {
+        s = &p->tenant_id;
+
+    } else if (p->user_name.len) {
+        s = &p->user_name;
+
+    } else if (p->object_id.len) {
+        s = &p->object_id;
+
+    } else {
+        s = &p->sender;
+    }
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
