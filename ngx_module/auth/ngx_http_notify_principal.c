@@ -5,9 +5,8 @@
 
 
 /*
- * The caller: the principal made of a verified token's claims, what it
- * holds (a claim, a role, the caller's user in the directory), and the
- * $notify_caller variables.
+ * The caller: the principal made of a verified token's claims, and what it
+ * holds (a claim, a role, the caller's user in the directory).
  */
 
 
@@ -25,34 +24,6 @@ static ngx_int_t ngx_http_notify_jwt_claim(ngx_pool_t *pool, json_t *claims,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_notify_jwt_push(ngx_array_t *a, const char *data,
     size_t len);
-static ngx_int_t ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-
-
-/* a variable's data: the conf it authenticates with, and which field */
-typedef struct {
-    ngx_http_notify_jwt_conf_t  *jcf;
-    ngx_uint_t                   field;        /* 0 caller, 1 app, 2 tenant */
-} ngx_http_notify_jwt_var_t;
-
-
-/* their data here is the field */
-static ngx_http_variable_t  ngx_http_notify_jwt_vars[] = {
-
-    { ngx_string("notify_caller"), NULL,
-      ngx_http_notify_jwt_caller_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("notify_caller_app"), NULL,
-      ngx_http_notify_jwt_caller_variable, 1,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("notify_caller_tenant"), NULL,
-      ngx_http_notify_jwt_caller_variable, 2,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
 
 
 /*
@@ -332,88 +303,4 @@ ngx_http_notify_has_role(ngx_http_notify_principal_t *p, ngx_array_t *roles)
     }
 
     return 0;
-}
-
-
-ngx_int_t
-ngx_http_notify_jwt_add_variables(ngx_conf_t *cf,
-    ngx_http_notify_jwt_conf_t *jcf)
-{
-    ngx_http_variable_t        *var, *v;
-    ngx_http_notify_jwt_var_t  *jv;
-
-    for (v = ngx_http_notify_jwt_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        jv = ngx_palloc(cf->pool, sizeof(ngx_http_notify_jwt_var_t));
-        if (jv == NULL) {
-            return NGX_ERROR;
-        }
-
-        jv->jcf = jcf;
-        jv->field = v->data;
-
-        var->get_handler = v->get_handler;
-        var->data = (uintptr_t) jv;
-    }
-
-    return NGX_OK;
-}
-
-
-/* variables */
-
-static ngx_int_t
-ngx_http_notify_jwt_caller_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_notify_jwt_var_t *jv = (ngx_http_notify_jwt_var_t *) data;
-
-    ngx_str_t                    *s;
-    ngx_http_notify_auth_t       *auth;
-    ngx_http_notify_principal_t  *p;
-
-    auth = ngx_http_notify_authenticate(r, jv->jcf);
-    if (auth == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = auth->principal;
-
-    if (p == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (jv->field == 1) {
-        s = &p->app_id;
-
-    } else if (jv->field == 2) {
-        s = &p->tenant_id;
-
-    } else if (p->user_name.len) {
-        s = &p->user_name;
-
-    } else if (p->object_id.len) {
-        s = &p->object_id;
-
-    } else {
-        s = &p->sender;
-    }
-
-    if (s->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
 }

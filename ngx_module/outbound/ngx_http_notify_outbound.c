@@ -22,7 +22,12 @@
 
 #include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
-#include "ngx_http_notify_scheduler.h"
+
+
+typedef struct {
+    ngx_http_notify_delivery_conf_t  *conf;
+    ngx_uint_t                        inflight;   /* places taken */
+} ngx_http_notify_outbound_t;
 
 
 static ngx_int_t ngx_http_notify_outbound_wanted(
@@ -31,6 +36,9 @@ static ngx_int_t ngx_http_notify_outbound_wanted(
 static ngx_int_t ngx_http_notify_outbound_recipients(ngx_pool_t *pool,
     ngx_http_notify_note_t *nt, ngx_str_t *ids, ngx_uint_t nids,
     u_char *packed_ids, size_t packed_len);
+
+
+static ngx_http_notify_outbound_t  ngx_http_notify_outbound;
 
 
 /* configuration */
@@ -297,6 +305,55 @@ ngx_http_notify_outbound_wanted(ngx_http_notify_delivery_conf_t *dc,
 }
 
 
+/* the worker's delivery state */
+
+void
+ngx_http_notify_outbound_init(ngx_http_notify_delivery_conf_t *dc)
+{
+    ngx_http_notify_outbound.conf = dc;
+    ngx_http_notify_outbound.inflight = 0;
+}
+
+
+ngx_http_notify_delivery_conf_t *
+ngx_http_notify_outbound_conf(void)
+{
+    return ngx_http_notify_outbound.conf;
+}
+
+
+ngx_uint_t
+ngx_http_notify_outbound_places(void)
+{
+    ngx_http_notify_outbound_t  *ob;
+
+    ob = &ngx_http_notify_outbound;
+
+    return ob->inflight < ob->conf->concurrency
+           ? ob->conf->concurrency - ob->inflight : 0;
+}
+
+
+ngx_int_t
+ngx_http_notify_outbound_reserve(void)
+{
+    if (ngx_http_notify_outbound_places() == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_notify_outbound.inflight++;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_notify_outbound_release(void)
+{
+    ngx_http_notify_outbound.inflight--;
+}
+
+
 ngx_int_t
 ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
@@ -304,7 +361,7 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
     ngx_str_t                         event, tenant;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    dc = ngx_http_notify_scheduler_conf();
+    dc = ngx_http_notify_outbound.conf;
 
     v = nr->note.event;
     event.data = (u_char *) json_string_value(v);
@@ -331,8 +388,7 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
     /* the first attempt now, through a subrequest, if there is room */
 
     if (location->len
-        && ngx_http_notify_scheduler_reserve(dc->concurrency)
-           == NGX_OK)
+        && ngx_http_notify_outbound_reserve() == NGX_OK)
     {
         nr->op->due += NGX_HTTP_NOTIFY_LEASE;
         nr->deliver_now = 1;
@@ -356,7 +412,7 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     ngx_http_notify_target_t         *target;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    dc = ngx_http_notify_scheduler_conf();
+    dc = ngx_http_notify_outbound.conf;
     target = &dc->target;
 
     if (target->dialect->render == NULL) {

@@ -85,6 +85,17 @@ void ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc);
 char *ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     ngx_http_notify_delivery_conf_t *dc);
 
+/*
+ * A worker's delivery state: the conf of its cycle (init_process gives it)
+ * and its places for attempts, notify_delivery_concurrency of them, taken
+ * by the first attempts and by the timer's alike.
+ */
+void ngx_http_notify_outbound_init(ngx_http_notify_delivery_conf_t *dc);
+ngx_http_notify_delivery_conf_t *ngx_http_notify_outbound_conf(void);
+ngx_uint_t ngx_http_notify_outbound_places(void);
+ngx_int_t ngx_http_notify_outbound_reserve(void);
+void ngx_http_notify_outbound_release(void);
+
 /* before the commit: put the notification in the outbox? */
 ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
     ngx_str_t *location);

@@ -28,8 +28,6 @@
 
 
 typedef struct {
-    ngx_http_notify_delivery_conf_t  *conf;
-    ngx_uint_t                        inflight;
     ngx_event_t                       timer;
     ngx_connection_t                  timer_conn;
     ngx_http_notify_store_op_t        claim;
@@ -51,29 +49,6 @@ static void ngx_http_notify_scheduler_curl_done(
 static ngx_http_notify_scheduler_t  ngx_http_notify_scheduler;
 
 
-/* the places for attempts */
-
-ngx_int_t
-ngx_http_notify_scheduler_reserve(ngx_uint_t concurrency)
-{
-    if (ngx_http_notify_scheduler.inflight >= concurrency) {
-        return NGX_DECLINED;
-    }
-
-    ngx_http_notify_scheduler.inflight++;
-
-    return NGX_OK;
-}
-
-
-void
-ngx_http_notify_scheduler_release(void)
-{
-    ngx_http_notify_scheduler.inflight--;
-}
-
-
-
 /*
  * The answer to an attempt.  No answer is a failed attempt; an answer is
  * judged by the target's dialect.  The outcome goes to the store; "dl"
@@ -91,7 +66,7 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
     ngx_http_notify_store_op_t       *op;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    dc = ngx_http_notify_scheduler.conf;
+    dc = ngx_http_notify_outbound_conf();
     op = &dl->op;
 
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
@@ -225,13 +200,6 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
 }
 
 
-ngx_http_notify_delivery_conf_t *
-ngx_http_notify_scheduler_conf(void)
-{
-    return ngx_http_notify_scheduler.conf;
-}
-
-
 /* the retries: a timer in one process */
 
 ngx_int_t
@@ -243,7 +211,7 @@ ngx_http_notify_delivery_init_process(ngx_cycle_t *cycle,
     dv = &ngx_http_notify_scheduler;
 
     ngx_memzero(dv, sizeof(ngx_http_notify_scheduler_t));
-    dv->conf = dc;
+    ngx_http_notify_outbound_init(dc);
 
     if (dc->url.len == 0 || !ngx_http_notify_store_ready()) {
         return NGX_OK;
@@ -321,9 +289,10 @@ ngx_http_notify_delivery_arm(ngx_msec_t delay)
 static void
 ngx_http_notify_scheduler_tick(ngx_event_t *ev)
 {
-    uint64_t                      due, now;
-    ngx_http_notify_scheduler_t  *dv;
-    ngx_http_notify_store_op_t   *op;
+    uint64_t                          due, now;
+    ngx_http_notify_scheduler_t      *dv;
+    ngx_http_notify_store_op_t       *op;
+    ngx_http_notify_delivery_conf_t  *dc;
 
     dv = &ngx_http_notify_scheduler;
 
@@ -331,7 +300,9 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
         return;
     }
 
-    if (dv->claiming || dv->inflight >= dv->conf->concurrency) {
+    dc = ngx_http_notify_outbound_conf();
+
+    if (dv->claiming || ngx_http_notify_outbound_places() == 0) {
         ngx_http_notify_delivery_arm(1000);
         return;
     }
@@ -355,8 +326,8 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
 
     op->type = NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM;
-    op->max = dv->conf->concurrency - dv->inflight;
-    op->due = dv->conf->timeout + 5000;     /* the lease of an attempt */
+    op->max = ngx_http_notify_outbound_places();
+    op->due = dc->timeout + 5000;           /* the lease of an attempt */
     op->done = ngx_http_notify_scheduler_claimed;
     op->log = ev->log;
 
@@ -431,7 +402,7 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
         dl->curl.url = dl->request.url;
         dl->curl.body = dl->request.body;
         dl->curl.headers = &dl->request.headers;
-        dl->curl.timeout = dv->conf->timeout;
+        dl->curl.timeout = ngx_http_notify_outbound_conf()->timeout;
         dl->curl.done = ngx_http_notify_scheduler_curl_done;
         dl->curl.data = dl;
         dl->curl.log = ngx_cycle->log;
@@ -444,7 +415,7 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
             continue;
         }
 
-        dv->inflight++;
+        (void) ngx_http_notify_outbound_reserve();
     }
 
     ngx_http_notify_store_claim_free(op);
@@ -460,7 +431,7 @@ ngx_http_notify_scheduler_curl_done(ngx_http_notify_curl_req_t *req)
 {
     ngx_http_notify_delivery_t *dl = req->data;
 
-    ngx_http_notify_scheduler.inflight--;
+    ngx_http_notify_outbound_release();
 
     ngx_http_notify_scheduler_outcome(dl, req->status, &req->response,
                                       &req->retry_after, req->error,

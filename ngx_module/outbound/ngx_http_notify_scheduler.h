@@ -30,12 +30,6 @@ void ngx_http_notify_delivery_exit_process(ngx_cycle_t *cycle);
 /* look at the outbox again in "delay" msec, unless a look is due sooner */
 void ngx_http_notify_delivery_arm(ngx_msec_t delay);
 
-/* the delivery conf of this cycle, as init_process was given it */
-ngx_http_notify_delivery_conf_t *ngx_http_notify_scheduler_conf(void);
-
-/* a place for an attempt: NGX_OK, or NGX_DECLINED when all are taken */
-ngx_int_t ngx_http_notify_scheduler_reserve(ngx_uint_t concurrency);
-void ngx_http_notify_scheduler_release(void);
 
 /*
  * The answer to an attempt ("status" 0: none, see "transport_error"):

@@ -85,7 +85,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 
     if (!nr->op->has_outbox || nr->op->duplicate || nr->op->rc != NGX_OK) {
         if (nr->deliver_now) {
-            ngx_http_notify_scheduler_release();
+            ngx_http_notify_outbound_release();
         }
 
         if (!nr->op->has_outbox) {
@@ -229,7 +229,7 @@ failed:
                   " retries it");
 
     if (dl == NULL) {
-        ngx_http_notify_scheduler_release();
+        ngx_http_notify_outbound_release();
     }
 
     /* else the cleanup of the request gives the attempt up */
@@ -251,7 +251,7 @@ ngx_http_notify_subrequest_abandon(void *data)
         return;     /* reported: the store's answer frees it */
     }
 
-    ngx_http_notify_scheduler_release();
+    ngx_http_notify_outbound_release();
     ngx_destroy_pool((*link)->pool);
 }
 
@@ -361,7 +361,7 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
     }
 
     dl->finished = 1;
-    ngx_http_notify_scheduler_release();
+    ngx_http_notify_outbound_release();
 
     /* from here on the attempt is the store's: cut the request's link */
 
