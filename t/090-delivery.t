@@ -466,3 +466,30 @@ User-Agent: DataNotifier\r
 --- error_code: 200
 --- no_error_log
 [error]
+
+
+
+=== TEST 27: a notification that cannot be built (a tenant of invalid UTF-8, from a header) is a 500 in the dialect's shape, and takes no place for a first attempt: with one place, the next notification still gets its subrequest
+--- http_config eval
+::conf('t27', ::delivery('', '    notify_delivery_concurrency 1;')) =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;}r
+. q{
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /push { return 200 '{"Success": true, "Code": "0", "Message": "OK"}'; }
+    }
+}
+--- config eval
+"    notify_tenant \$http_x_tenant;\n"
+. $::Server =~ s|location = /n \{ |location = /n { add_header X-Delivery \$notify_delivery_status always; |r
+--- more_headers eval
+[$::App . "X-Tenant: t-\xff\n", $::App . "X-Tenant: t-1\n"]
+--- request eval
+[::post('e1'), ::post('e2')]
+--- error_code eval
+[500, 200]
+--- response_headers eval
+["X-Delivery:", "X-Delivery: pending"]
+--- response_body_like eval
+[qr/^\{"type":"[^"]+","title":"An error occurred while processing your request\.","status":500,/, qr/^\{"id":"0000000000000001",/]
+--- error_log
+the notification could not be built: Invalid UTF-8 string in "tenant"

@@ -96,12 +96,31 @@ ngx_http_notify_note_json(ngx_http_notify_note_t *note, json_error_t *err)
             break;
 
         case NGX_HTTP_NOTIFY_NOTE_TEXT:
-            s = (ngx_str_t *) (base + k->offset);
-            v = json_stringn(s->len ? (char *) s->data : "", s->len);
-            break;
-
         case NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL:
-            v = ngx_http_notify_json_str((ngx_str_t *) (base + k->offset));
+            s = (ngx_str_t *) (base + k->offset);
+
+            if (k->kind == NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL && s->len == 0) {
+                v = json_null();
+                break;
+            }
+
+            v = json_stringn(s->len ? (char *) s->data : "", s->len);
+
+            if (v == NULL && s->len) {
+                /* a text of the caller's (a tenant from a header, say) */
+
+                json_decref(json);
+
+                if (err) {
+                    ngx_memzero(err, sizeof(json_error_t));
+                    (void) ngx_sprintf((u_char *) err->text,
+                                       "Invalid UTF-8 string in \"%s\"%Z",
+                                       k->key);
+                }
+
+                return NULL;
+            }
+
             break;
 
         case NGX_HTTP_NOTIFY_NOTE_TIME:

@@ -229,6 +229,14 @@ ngx_http_notify_flow_process(ngx_http_notify_req_t *nr)
         return ngx_http_notify_flow_error(nr);
     }
 
+    /* its JSON, as the store will keep it: a failure is the parse's */
+
+    nr->op->note = ngx_http_notify_note_json(&nr->note, &err);
+    if (nr->op->note == NULL) {
+        (void) ngx_http_notify_note_failed(nr, &err);
+        return ngx_http_notify_flow_error(nr);
+    }
+
     if (d->authorize && d->authorize(nr) != NGX_OK) {
         return ngx_http_notify_flow_error(nr);
     }
@@ -259,12 +267,6 @@ ngx_http_notify_flow_process(ngx_http_notify_req_t *nr)
     }
 
     op = nr->op;
-
-    op->note = ngx_http_notify_note_json(&nr->note, &err);
-    if (op->note == NULL) {
-        (void) ngx_http_notify_note_failed(nr, &err);
-        return ngx_http_notify_flow_error(nr);
-    }
 
     op->type = NGX_HTTP_NOTIFY_OP_PUT;
     op->recipients = nr->recipients.elts;
