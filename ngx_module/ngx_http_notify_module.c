@@ -732,7 +732,22 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_notify_loc_conf_t *prev = parent;
     ngx_http_notify_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t     *clcf;
     ngx_http_notify_main_conf_t  *nmcf;
+
+    /*
+     * An "if" or "limit_except" block in a location of the module: nginx
+     * runs the location's handler there with the block's conf, which must
+     * then say what the location's says (as the proxy module does).
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->noname && conf->handler == NULL && prev->handler != NULL) {
+        conf->handler = prev->handler;
+        conf->prefix = prev->prefix;
+        conf->inbound.dialect = prev->inbound.dialect;
+    }
 
     ngx_conf_merge_uint_value(conf->status_flags, prev->status_flags,
                               JSON_COMPACT);

@@ -495,3 +495,37 @@ out of memory
  qr/^\{"message":"The request body is not valid JSON: /]
 --- no_error_log
 [error]
+
+
+
+=== TEST 29: an "if" or "limit_except" block in the module's locations (a CORS answer, say) runs the location's handler with its configuration: nothing crashes, each answers as without the block
+--- http_config eval: $::Hub
+--- config
+    location = /n {
+        notify_subscription_key k1;
+        notify_inbound syntphony;
+        if ($arg_trace) { set $traced 1; }
+        limit_except POST { deny all; }
+    }
+    location /activities {
+        notify_feed;
+        if ($arg_trace) { set $traced 1; }
+    }
+    location /notify/outbox {
+        notify_outbox;
+        if ($arg_trace) { set $traced 1; }
+    }
+--- request eval
+["POST /n?trace=1\n" . '{"eventId":"e","title":"t","url":"http://x.example.org/","accounts":["ada@example.org"]}',
+ "GET /n?trace=1",
+ "GET /activities/count?trace=1",
+ "GET /activities?trace=1",
+ "GET /notify/outbox?trace=1"]
+--- more_headers eval
+["ocp-apim-subscription-key: k1\n$::App", "ocp-apim-subscription-key: k1\n$::App", $::Ada, $::Ada, ""]
+--- error_code eval: [200, 403, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{"id":"\d{16}","recipients":1,"unresolved":\[\]\}$/, qr/403 Forbidden/, qr/^\{"unread":\d+\}$/, qr/^\{"items":\[\{"id":"\d{16}","dialect":"syntphony",/, qr/^\{"items":\[\]\}$/]
+--- no_error_log
+[alert]
+[crit]
