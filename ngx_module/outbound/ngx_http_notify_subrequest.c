@@ -159,15 +159,10 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     ps->handler = ngx_http_notify_subrequest_done;
     ps->data = dl;
 
-    loc = *location;
-
-    if (ngx_http_subrequest(r, &loc, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND
-                            |NGX_HTTP_SUBREQUEST_IN_MEMORY)
-        != NGX_OK)
-    {
-        goto failed;
-    }
+    /*
+     * All that can fail before the subrequest exists: once made, it runs,
+     * and must then have the rendered request and nothing of the caller's
+     */
 
     sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_ctx_t));
     if (sctx == NULL) {
@@ -175,13 +170,6 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     }
 
     sctx->delivery = dl;
-    ngx_http_set_ctx(sr, sctx, ngx_http_notify_module);
-
-    /* the rendered method, body, headers: nothing of the caller's request */
-
-    sr->method = dl->request.method;
-    sr->method_name = dl->request.method_name;
-    sr->header_only = 0;
 
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (rb == NULL) {
@@ -210,6 +198,23 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     rb->bufs->next = NULL;
     rb->buf = b;
 
+    loc = *location;
+
+    if (ngx_http_subrequest(r, &loc, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND
+                            |NGX_HTTP_SUBREQUEST_IN_MEMORY)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ngx_http_set_ctx(sr, sctx, ngx_http_notify_module);
+
+    /* the rendered method, body, headers: nothing of the caller's request */
+
+    sr->method = dl->request.method;
+    sr->method_name = dl->request.method_name;
+    sr->header_only = 0;
     sr->request_body = rb;
 
     if (ngx_http_notify_subrequest_headers(sr, dl) != NGX_OK) {

@@ -1454,6 +1454,8 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
             cl->recipients = malloc(nval.mv_size);
 
             if (cl->recipients == NULL) {
+                free(cl->note);             /* not counted: not freed later */
+                cl->note = NULL;
                 rc = ENOMEM;
                 break;
             }
