@@ -376,11 +376,10 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
             "Operations committed in one write transaction (group"
             " commit).");
 
-    p = ngx_http_notify_metrics_histogram(p, "notify_store_commit_batch_size",
-                                          m->batch,
-                                          ngx_http_notify_metrics_batch,
-                                          NGX_HTTP_NOTIFY_METRICS_NBATCH, 0,
-                                          m->batch_sum);
+    p = ngx_http_notify_metrics_histogram(p,
+            "notify_store_commit_batch_size", m->batch,
+            ngx_http_notify_metrics_batch, NGX_HTTP_NOTIFY_METRICS_NBATCH, 0,
+            m->batch_sum);
 
     p = ngx_http_notify_metrics_family(p,
             "notify_store_commit_duration_seconds", "histogram",
@@ -388,11 +387,9 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
             " its sync (fsync included).");
 
     p = ngx_http_notify_metrics_histogram(p,
-                                          "notify_store_commit_duration_seconds",
-                                          m->usec,
-                                          ngx_http_notify_metrics_usec,
-                                          NGX_HTTP_NOTIFY_METRICS_NUSEC, 1,
-                                          m->usec_sum);
+            "notify_store_commit_duration_seconds", m->usec,
+            ngx_http_notify_metrics_usec, NGX_HTTP_NOTIFY_METRICS_NUSEC, 1,
+            m->usec_sum);
 
     if (s->store) {
         p = ngx_http_notify_metrics_family(p, "notify_store_map_used_bytes",
