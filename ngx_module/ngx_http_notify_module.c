@@ -1062,23 +1062,23 @@ ngx_http_notify_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_core_loc_conf_t     *clcf;
     ngx_http_notify_main_conf_t  *nmcf;
 
-    if (nlcf->handler != NULL) {
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (nlcf->handler) {
         return "is duplicate";
     }
 
-    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
-
     if (nmcf->metrics == NULL) {
         nmcf->metrics = ngx_http_notify_metrics_zone(cf);
+
         if (nmcf->metrics == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
     nlcf->handler = ngx_http_notify_metrics_handler;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_notify_metrics_handler;
+    clcf->handler = nlcf->handler;
 
     return NGX_CONF_OK;
 }

@@ -75,6 +75,8 @@ static ngx_int_t ngx_http_notify_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static u_char *ngx_http_notify_metrics_family(u_char *p, const char *name,
     const char *type, const char *help);
+static u_char *ngx_http_notify_metrics_one(u_char *p, const char *name,
+    const char *type, const char *help, uint64_t value);
 static u_char *ngx_http_notify_metrics_seconds(u_char *p, ngx_uint_t usec);
 static u_char *ngx_http_notify_metrics_histogram(u_char *p, const char *name,
     ngx_atomic_t *buckets, ngx_uint_t *bounds, ngx_uint_t n,
@@ -392,30 +394,24 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
             m->usec_sum);
 
     if (s->store) {
-        p = ngx_http_notify_metrics_family(p, "notify_store_map_used_bytes",
+        p = ngx_http_notify_metrics_one(p, "notify_store_map_used_bytes",
                 "gauge", "Bytes of the store's map in use, up to its"
-                " highest page.");
-        p = ngx_sprintf(p, "notify_store_map_used_bytes %uL\n", s->map_used);
+                " highest page.", s->map_used);
 
-        p = ngx_http_notify_metrics_family(p, "notify_store_map_free_bytes",
-                "gauge", "Bytes of the store's map not yet used.");
-        p = ngx_sprintf(p, "notify_store_map_free_bytes %uL\n", s->map_free);
+        p = ngx_http_notify_metrics_one(p, "notify_store_map_free_bytes",
+                "gauge", "Bytes of the store's map not yet used.",
+                s->map_free);
     }
 
     /* the token cache */
 
-    p = ngx_http_notify_metrics_family(p, "notify_token_cache_hits_total",
-            "counter",
-            "Tokens found verified in notify_jwt_cache.");
-    p = ngx_sprintf(p, "notify_token_cache_hits_total %uA\n",
-                    (ngx_atomic_uint_t) m->cache_hits);
+    p = ngx_http_notify_metrics_one(p, "notify_token_cache_hits_total",
+            "counter", "Tokens found verified in notify_jwt_cache.",
+            m->cache_hits);
 
-    p = ngx_http_notify_metrics_family(p, "notify_token_cache_misses_total",
-            "counter",
-            "Tokens looked up in notify_jwt_cache and not found (or"
-            " expired).");
-    p = ngx_sprintf(p, "notify_token_cache_misses_total %uA\n",
-                    (ngx_atomic_uint_t) m->cache_misses);
+    p = ngx_http_notify_metrics_one(p, "notify_token_cache_misses_total",
+            "counter", "Tokens looked up in notify_jwt_cache and not found"
+            " (or expired).", m->cache_misses);
 
     /* the feed */
 
@@ -477,6 +473,18 @@ ngx_http_notify_metrics_family(u_char *p, const char *name, const char *type,
 {
     return ngx_sprintf(p, "# HELP %s %s\n# TYPE %s %s\n",
                        name, help, name, type);
+}
+
+
+/* a metric of one sample, without labels */
+
+static u_char *
+ngx_http_notify_metrics_one(u_char *p, const char *name, const char *type,
+    const char *help, uint64_t value)
+{
+    p = ngx_http_notify_metrics_family(p, name, type, help);
+
+    return ngx_sprintf(p, "%s %uL\n", name, value);
 }
 
 
