@@ -26,14 +26,8 @@ our $App = $Json . NotifyTest::bearer(NotifyTest::app_token());
 our $Ada = NotifyTest::bearer(NotifyTest::user_token('u-ada', 'ada@example.org'));
 our $Type = 'text/plain; version=0.0.4; charset=utf-8';
 
-our $Config = <<'CONF';
+our $Config = <<'CONF' . $NotifyTest::DialectLocations;
     location = /n { notify_inbound syntphony; }
-    location ~ /sendActivityNotification$ { notify_inbound graph; }
-    location = /@external-activities { notify_inbound gever; }
-    location = /push {
-        notify_push_recipients devs@example.org;
-        notify_inbound push;
-    }
     location /activities { notify_feed; }
     location = /metrics { notify_metrics; }
     location = /last { return 200 "last\n"; }
@@ -41,73 +35,32 @@ CONF
 
 our $Note = '{"eventId":"e","title":"t","url":"http://x.example.org","accounts":["u-ada"]}';
 
+# a caller with these roles, in a header of its dialect
+sub caller_of {
+    my ($app, $roles) = @_;
+    return $Json . NotifyTest::bearer(NotifyTest::token(azp => $app,
+                                                        roles => $roles));
+}
+
 # one accepted request of each dialect: [request, headers]
 our @Accepted = (
     ["POST /n\n$Note", $App],
-    ["POST /v1.0/users/u-ada/teamwork/sendActivityNotification\n"
-     . '{"topic":{"source":"text","value":"t","webUrl":"https://teams.microsoft.com/l/x"},'
-     . '"activityType":"systemDefault","previewText":{"content":"p"},'
-     . '"templateParameters":[{"name":"systemDefaultText","value":"v"}]}',
-     $Json . NotifyTest::bearer(NotifyTest::token(azp => 'app-teams',
-                                                  roles => ['TeamsActivity.Send']))],
-    ["POST /\@external-activities\n"
-     . '{"description":{"en":"d"},"label":{"en":"l"},"notification_recipients":["u-ada"],'
-     . '"resource_url":"https://external.example.org/","summary":{"en":"s"},"title":{"en":"t"}}',
-     $Json . NotifyTest::bearer(NotifyTest::token(azp => 'app-gever',
-                                roles => ['PrivilegedNotificationDispatcher']))],
+    [$NotifyTest::Accepted{graph}[0],
+     caller_of('app-teams', $NotifyTest::Accepted{graph}[1])],
+    [$NotifyTest::Accepted{gever}[0],
+     caller_of('app-gever', $NotifyTest::Accepted{gever}[1])],
     ["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-1\"}}",
      $Json . "User-Agent: DataNotifier\nAuthorization: "
      . NotifyTest::token(azp => 'app-push') . "\n"],
 );
 
-# the body of the first request is a whole request of its own: were it
-# taken as the next request, nginx would answer /smuggled before /last
-our $Smuggled = "GET /smuggled HTTP/1.1\r\nHost: localhost\r\n"
-                . "Content-Length: 1\r\n\r\nx";
-
-sub smuggle { return ["$_[0]\n$Smuggled", "GET /last"] }
+sub smuggle { return NotifyTest::smuggle(@_) }
 
 # the exposition holds each of these lines: a string exactly, a regex as a
 # whole line
 sub lines {
     my $re = join '', map { ref $_ ? "(?=.*^(?:$_)\$)" : "(?=.*^\Q$_\E\$)" } @_;
     return qr/\A$re/ms;
-}
-
-sub reqs { return [map { $_->[0] } @_] }
-sub hdrs { return [map { $_->[1] } @_] }
-
-# SIGHUP to the master; then wait until the old workers shut down (the new
-# configuration serves).  As t/050-reload.t does.
-sub reload {
-    my $log = server_root() . '/logs/error.log';
-    my $pidfile = server_root() . '/logs/nginx.pid';
-
-    open my $fh, '<', $pidfile or die "$pidfile: $!";
-    my $pid = <$fh>;
-    close $fh;
-    chomp $pid;
-
-    my $from = -s $log;
-    kill 'HUP', $pid or die "kill HUP $pid: $!";
-
-    for (1 .. 600) {
-        Time::HiRes::sleep(0.05);
-        open my $lf, '<', $log or die "$log: $!";
-        seek $lf, $from, 0;
-        my $new = do { local $/; <$lf> } // '';
-        close $lf;
-
-        next unless $new =~ /reconfiguring/;
-        return 'failed' if $new =~ /\[emerg\]/;
-
-        if ($new =~ /gracefully shutting down/) {
-            Time::HiRes::sleep(0.3);
-            return 'reloaded';
-        }
-    }
-
-    return 'timed out';
 }
 
 # one scrape, on a connection of its own
@@ -136,7 +89,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
 
     my $r = $block->reload_after;
     if (ref $r eq 'ARRAY' && grep { $_ == $req_idx } @$r) {
-        Test::More::is(reload(), 'reloaded',
+        Test::More::is(NotifyTest::reload(), 'reloaded',
                        $block->name . " - reload after request $req_idx");
     }
 
@@ -244,22 +197,24 @@ __DATA__
 
 
 
-=== TEST 3: the counts go on across a reload
+=== TEST 3: the requests of two workers count together, and the counts go on across a reload
 --- http_config eval: ::conf('metrics-3')
 --- config eval: $::Config
 --- request eval
-["POST /n\n$::Note", "POST /n\n{}", "POST /n\n$::Note", "GET /metrics"]
---- more_headers eval: [$::App, $::App, $::App, '']
+["POST /n\n$::Note", ("POST /n\n$::Note") x 6, "POST /n\n{}", "POST /n\n$::Note",
+ "GET /metrics"]
+--- more_headers eval: [$::App, ($::Json) x 6, ($::App) x 2, '']
 --- reload_after eval: [0]
---- error_code eval: [200, 400, 200, 200]
+--- error_code eval: [200, (401) x 6, 400, 200, 200]
 --- response_body_like eval
-[(qr/^/) x 3,
- ::lines('notify_inbound_requests_total{dialect="syntphony",code="200"} 2',
+[(qr/^/) x 9,
+ ::lines('notify_inbound_requests_total{dialect="syntphony",code="401"} 6',
+         'notify_inbound_requests_total{dialect="syntphony",code="200"} 2',
          'notify_inbound_requests_total{dialect="syntphony",code="400"} 1',
          'notify_token_cache_hits_total 1',
          'notify_token_cache_misses_total 2',
          qr/notify_store_commit_batch_size_count [1-9]\d*/)]
---- promtool eval: [3]
+--- promtool eval: [9]
 --- error_log eval
 [qr/\[notice\] .*signal 1 \(SIGHUP\) received.*reconfiguring/]
 --- no_error_log
@@ -269,26 +224,7 @@ __DATA__
 
 
 
-=== TEST 4: two workers count into the same counters
---- http_config eval: ::conf('metrics-4')
---- config eval: $::Config
---- request eval
-[("POST /n\n$::Note") x 8, ("POST /n\n{}") x 4, "GET /metrics"]
---- more_headers eval: [($::Json) x 8, ($::App) x 4, '']
---- error_code eval: [(401) x 8, (400) x 4, 200]
---- response_body_like eval
-[(qr/^/) x 12,
- ::lines('notify_inbound_requests_total{dialect="syntphony",code="401"} 8',
-         'notify_inbound_requests_total{dialect="syntphony",code="400"} 4',
-         'notify_token_cache_hits_total 3',
-         'notify_token_cache_misses_total 1')]
---- no_error_log
-[error]
-[alert]
-
-
-
-=== TEST 5: a method other than GET and HEAD: 405, and the body is no request
+=== TEST 4: a method other than GET and HEAD: 405, and the body is no request
 --- http_config eval: ::conf('metrics-5')
 --- config eval: $::Config
 --- pipelined_requests eval: ::smuggle('POST /metrics')
@@ -302,7 +238,7 @@ smuggled
 
 
 
-=== TEST 6: a GET with a body: the body is discarded, never the next request
+=== TEST 5: a GET with a body: the body is discarded, never the next request
 --- http_config eval: ::conf('metrics-6')
 --- config eval: $::Config
 --- pipelined_requests eval: ::smuggle('GET /metrics')
@@ -314,7 +250,7 @@ smuggled
 
 
 
-=== TEST 7: HEAD: the headers of the text, no body
+=== TEST 6: HEAD: the headers of the text, no body
 --- http_config eval: ::conf('metrics-7')
 --- config eval: $::Config
 --- request
@@ -328,7 +264,7 @@ HEAD /metrics
 
 
 
-=== TEST 8: without a store: the counters, and no gauge of the store
+=== TEST 7: without a store: the counters, and no gauge of the store
 --- http_config
 --- config
     location = /metrics { notify_metrics; }
@@ -342,7 +278,7 @@ HEAD /metrics
 
 
 
-=== TEST 9: a delivery: counted by target and result once the downstream took it
+=== TEST 8: a delivery: counted by target and result once the downstream took it
 --- http_config eval: ::conf('metrics-9') . $NotifyTest::PushHttp
 --- config eval: $::Config . $NotifyTest::PushServer
 --- request eval: ["POST /n\n$::Note"]
@@ -360,7 +296,7 @@ HEAD /metrics
 
 
 
-=== TEST 10: a downstream that is not there: the entry waits in the outbox, its attempts are retries
+=== TEST 9: a downstream that is not there: the entry waits in the outbox, its attempts are retries
 --- http_config eval: ::conf('metrics-10') . "    notify_push_url http://127.0.0.1:1/push;\n    notify_delivery_retry 1s 10s;\n"
 --- config eval: $::Config
 --- request eval: ["POST /n\n$::Note", "GET /metrics"]
@@ -379,7 +315,7 @@ HEAD /metrics
 
 
 
-=== TEST 11: notify_metrics takes no argument
+=== TEST 10: notify_metrics takes no argument
 --- http_config
 --- config
     location = /metrics { notify_metrics on; }
@@ -389,7 +325,7 @@ invalid number of arguments in "notify_metrics" directive
 
 
 
-=== TEST 12: notify_metrics twice in a location
+=== TEST 11: notify_metrics twice in a location
 --- http_config
 --- config
     location = /metrics { notify_metrics; notify_metrics; }
@@ -399,7 +335,7 @@ invalid number of arguments in "notify_metrics" directive
 
 
 
-=== TEST 13: notify_metrics where another handler of the module is
+=== TEST 12: notify_metrics where another handler of the module is
 --- http_config
 --- config
     location = /metrics { notify_status; notify_metrics; }
@@ -409,7 +345,7 @@ invalid number of arguments in "notify_metrics" directive
 
 
 
-=== TEST 14: notify_metrics is a location's directive
+=== TEST 13: notify_metrics is a location's directive
 --- http_config
     notify_metrics;
 --- config
