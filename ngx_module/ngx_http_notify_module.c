@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_notify_inbound_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_feed_location_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_outbox_location_handler(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_metrics_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_tenant_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -48,6 +50,8 @@ static char *ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_notify_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_notify_prefix_handler(ngx_conf_t *cf,
     ngx_http_notify_loc_conf_t *nlcf, ngx_http_handler_pt handler);
@@ -213,6 +217,13 @@ static ngx_command_t  ngx_http_notify_commands[] = {
     { ngx_string("notify_outbox"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_notify_outbox,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_notify_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -421,6 +432,121 @@ ngx_http_notify_outbox_location_handler(ngx_http_request_t *r)
     nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
 
     return ngx_http_notify_outbox_handler(r, &nlcf->prefix);
+}
+
+
+/*
+ * notify_metrics: the counters, and what the store says of itself now
+ * (the registry's dialects and the targets name the series).
+ */
+
+static ngx_int_t
+ngx_http_notify_metrics_handler(ngx_http_request_t *r)
+{
+    u_char                            *p, *text;
+    time_t                             now;
+    ngx_uint_t                         i;
+    ngx_str_t                          names[NGX_HTTP_NOTIFY_METRICS_DIALECTS];
+    ngx_http_notify_dialect_t         *d;
+    ngx_http_notify_main_conf_t       *nmcf;
+    ngx_http_notify_store_stats_t      ss;
+    ngx_http_notify_metrics_scrape_t   s;
+
+    static ngx_str_t  allow = ngx_string("GET, HEAD");
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_notify_set_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    nmcf = ngx_http_get_module_main_conf(r, ngx_http_notify_module);
+
+    ngx_memzero(&s, sizeof(ngx_http_notify_metrics_scrape_t));
+
+    for (i = 0; i < NGX_HTTP_NOTIFY_METRICS_DIALECTS; i++) {
+        d = ngx_http_notify_dialect_at(i);
+        if (d == NULL) {
+            break;
+        }
+
+        names[i] = d->name;
+    }
+
+    s.dialects = names;
+    s.ndialects = i;
+
+    /* the one target today: notify_push_url's (issue 13 brings more) */
+
+    if (nmcf->delivery.target.dialect) {
+        s.targets = &nmcf->delivery.target.dialect->name;
+        s.ntargets = 1;
+    }
+
+    if (ngx_http_notify_store_stats(&ss, r->connection->log) == NGX_OK) {
+        now = ngx_time();
+
+        s.store = 1;
+        s.map_used = ss.map_used;
+        s.map_free = ss.map_size - ss.map_used;
+        s.outbox = ss.outbox;
+        s.outbox_age = (ss.outbox_oldest && ss.outbox_oldest < now)
+                       ? (uint64_t) (now - ss.outbox_oldest) : 0;
+    }
+
+    text = ngx_pnalloc(r->pool, ngx_http_notify_metrics_size(&s));
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_http_notify_metrics_write(text, &s);
+
+    return ngx_http_notify_send_body(r, NGX_HTTP_OK,
+                                     "text/plain; version=0.0.4;"
+                                     " charset=utf-8", text, p - text);
+}
+
+
+/*
+ * With notify_metrics: a request to a notify_inbound location is counted
+ * by its dialect's place in the registry and the status it was answered.
+ */
+
+static ngx_int_t
+ngx_http_notify_log_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                   i, status;
+    ngx_http_notify_dialect_t   *d;
+    ngx_http_notify_loc_conf_t  *nlcf;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    nlcf = ngx_http_get_module_loc_conf(r, ngx_http_notify_module);
+
+    if (nlcf->handler != ngx_http_notify_inbound_handler) {
+        return NGX_OK;
+    }
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
+    for (i = 0; /* void */ ; i++) {
+        d = ngx_http_notify_dialect_at(i);
+
+        if (d == NULL) {
+            break;
+        }
+
+        if (d == nlcf->inbound.dialect) {
+            ngx_http_notify_metrics_inbound(i, status);
+            break;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -638,6 +764,9 @@ ngx_http_notify_init_process(ngx_cycle_t *cycle)
     ngx_http_notify_main_conf_t  *nmcf;
 
     nmcf = ngx_http_notify_cycle_main_conf(cycle);
+
+    ngx_http_notify_metrics_init_process(nmcf ? nmcf->metrics : NULL);
+
     if (nmcf == NULL) {
         return NGX_OK;
     }
@@ -797,6 +926,23 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_notify_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt          *h;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+
+    if (nmcf->metrics) {
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_notify_log_handler;
+    }
+
     return ngx_http_notify_flow_init(cf);
 }
 
@@ -916,6 +1062,38 @@ ngx_http_notify_prefix_handler(ngx_conf_t *cf,
     nlcf->prefix = clcf->name;
     nlcf->handler = handler;
     clcf->handler = handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* notify_metrics: the counters' zone is the module's, one for all */
+
+static char *
+ngx_http_notify_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (nlcf->handler) {
+        return "is duplicate";
+    }
+
+    if (nmcf->metrics == NULL) {
+        nmcf->metrics = ngx_http_notify_metrics_zone(cf);
+
+        if (nmcf->metrics == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    nlcf->handler = ngx_http_notify_metrics_handler;
+    clcf->handler = nlcf->handler;
 
     return NGX_CONF_OK;
 }

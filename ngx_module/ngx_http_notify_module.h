@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "ngx_http_notify_core.h"
+#include "ngx_http_notify_metrics.h"
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
 #include "ngx_http_notify_store.h"
@@ -39,6 +40,7 @@ typedef struct {
     ngx_http_notify_directory_t  *directory;   /* NULL: no notify_directory */
     ngx_http_notify_store_conf_t  store;
     ngx_http_notify_delivery_conf_t  delivery;
+    ngx_shm_zone_t               *metrics;     /* NULL: no notify_metrics */
 } ngx_http_notify_main_conf_t;
 
 

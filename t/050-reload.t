@@ -57,42 +57,6 @@ sub write_file {
     rename "$file.new", $file or die "$file: $!";
 }
 
-# SIGHUP to the master; then wait until the log says how it went: the old
-# worker shutting down (the new configuration serves), or an [emerg] (the
-# old one keeps serving).  Returns "reloaded", "failed" or "timed out".
-sub reload {
-    my $log = server_root() . '/logs/error.log';
-    my $pidfile = server_root() . '/logs/nginx.pid';
-
-    open my $fh, '<', $pidfile or die "$pidfile: $!";
-    my $pid = <$fh>;
-    close $fh;
-    chomp $pid;
-
-    my $from = -s $log;
-    kill 'HUP', $pid or die "kill HUP $pid: $!";
-
-    for (1 .. 600) {
-        Time::HiRes::sleep(0.05);
-        open my $lf, '<', $log or die "$log: $!";
-        seek $lf, $from, 0;
-        my $new = do { local $/; <$lf> } // '';
-        close $lf;
-
-        next unless $new =~ /reconfiguring/;
-        return 'failed' if $new =~ /\[emerg\]/;
-
-        if ($new =~ /gracefully shutting down/) {
-            # the old worker has closed its listening sockets (or is about
-            # to): give it a moment
-            Time::HiRes::sleep(0.3);
-            return 'reloaded';
-        }
-    }
-
-    return 'timed out';
-}
-
 add_block_preprocessor(sub {
     my $block = shift;
     my $initial = $block->initial_directory;
@@ -111,7 +75,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
                ? $results->[$req_idx] : 'reloaded';
 
     write_file(dir_file(number($block)), $texts->[$req_idx]);
-    Test::More::is(reload(), $want,
+    Test::More::is(NotifyTest::reload(), $want,
                    $block->name . " - reload after request $req_idx");
 });
 

@@ -14,30 +14,22 @@ our $Ada = NotifyTest::bearer(NotifyTest::user_token('u-ada', 'ada@example.org')
 
 our $Hub = conf('hub');
 
-our $Config = <<'CONF';
+our $Config = <<'CONF' . $NotifyTest::DialectLocations . <<'MORE';
     location = /n {
         notify_subscription_key k1;
         notify_inbound syntphony;
     }
-    location ~ /sendActivityNotification$ { notify_inbound graph; }
-    location = /@external-activities { notify_inbound gever; }
-    location = /push {
-        notify_push_recipients devs@example.org;
-        notify_inbound push;
-    }
+CONF
     location /activities { notify_feed; }
     location /notify/outbox { notify_outbox; }
     location = /notify/status { notify_status; }
     location = /last { return 200 "last\n"; }
-CONF
+MORE
 
-# the body of the first request is a whole request of its own: were it
-# taken as the next request, nginx would answer /smuggled (and log that
-# html/smuggled does not exist) before /last
-our $Smuggled = "GET /smuggled HTTP/1.1\r\nHost: localhost\r\n"
-                . "Content-Length: 1\r\n\r\nx";
+# a body that is a request of its own (NotifyTest.pm)
+our $Smuggled = $NotifyTest::Smuggled;
 
-sub smuggle { return ["$_[0]\n$Smuggled", "GET /last"] }
+sub smuggle { return NotifyTest::smuggle(@_) }
 
 # the same as one raw request on a keep-alive connection
 sub raw {
@@ -50,15 +42,9 @@ sub raw {
 }
 
 # every dialect, with a small notify_max_body
-our $Small = <<'CONF';
+our $Small = <<'CONF' . $NotifyTest::DialectLocations;
     notify_max_body 1k;
     location = /n { notify_inbound syntphony; }
-    location ~ /sendActivityNotification$ { notify_inbound graph; }
-    location = /@external-activities { notify_inbound gever; }
-    location = /push {
-        notify_push_recipients devs@example.org;
-        notify_inbound push;
-    }
 CONF
 
 # a chunked body that goes on past the limit and never ends: only the
@@ -89,15 +75,8 @@ sub without_azp {
     my (@reqs, @hdrs);
     my %call = (
         syntphony => ["POST /plain\n{$::Note}", ['access_as_application']],
-        graph => ["POST /v1.0/users/u-ada/teamwork/sendActivityNotification\n"
-                  . '{"topic":{"source":"text","value":"t","webUrl":"https://teams.microsoft.com/l/x"},'
-                  . '"activityType":"systemDefault","previewText":{"content":"p"},'
-                  . '"templateParameters":[{"name":"systemDefaultText","value":"v"}]}',
-                  ['TeamsActivity.Send']],
-        gever => ["POST /\@external-activities\n"
-                  . '{"description":{"en":"d"},"label":{"en":"l"},"notification_recipients":["u-ada"],'
-                  . '"resource_url":"https://external.example.org/","summary":{"en":"s"},"title":{"en":"t"}}',
-                  ['PrivilegedNotificationDispatcher']],
+        graph => $NotifyTest::Accepted{graph},
+        gever => $NotifyTest::Accepted{gever},
         push => ["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-%s\"}}", []],
     );
     for my $d (qw(syntphony graph gever push)) {

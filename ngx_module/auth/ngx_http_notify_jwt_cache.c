@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_notify_core.h"
+#include "ngx_http_notify_metrics.h"
 #include "ngx_http_notify_jwt_internal.h"
 
 #include <openssl/evp.h>
@@ -385,6 +386,10 @@ ngx_http_notify_jwt_cache_get(ngx_http_request_t *r,
     }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    if (rc != NGX_ERROR) {
+        ngx_http_notify_metrics_token_cache(rc == NGX_OK);
+    }
 
     return rc;
 }

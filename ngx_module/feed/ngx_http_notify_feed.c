@@ -19,6 +19,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_notify_feed.h"
+#include "ngx_http_notify_metrics.h"
 #include "ngx_http_notify_store.h"
 
 
@@ -100,6 +101,11 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
     } else {
         route = NONE;
     }
+
+    ngx_http_notify_metrics_feed(route == LIST ? NGX_HTTP_NOTIFY_FEED_PAGE
+                                 : route == COUNT ? NGX_HTTP_NOTIFY_FEED_COUNT
+                                 : route == NONE ? NGX_HTTP_NOTIFY_FEED_OTHER
+                                 : NGX_HTTP_NOTIFY_FEED_MARK);
 
     if (route == NONE) {
         return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",

@@ -63,6 +63,19 @@ ngx_http_notify_dialect(ngx_str_t *name)
 }
 
 
+/* the i-th dialect of the registry, NULL past its end (notify_metrics) */
+
+ngx_http_notify_dialect_t *
+ngx_http_notify_dialect_at(ngx_uint_t i)
+{
+    if (i >= sizeof(ngx_http_notify_dialects) / sizeof(void *) - 1) {
+        return NULL;
+    }
+
+    return ngx_http_notify_dialects[i];
+}
+
+
 /*
  * The module's directives: its own ("own", ended by ngx_null_command) and
  * every dialect's, each with "set" as its handler, which is to call

@@ -48,6 +48,7 @@ typedef struct {
 
 /* the registry of dialects (ngx_http_notify_dialects.c) */
 ngx_http_notify_dialect_t *ngx_http_notify_dialect(ngx_str_t *name);
+ngx_http_notify_dialect_t *ngx_http_notify_dialect_at(ngx_uint_t i);
 ngx_command_t *ngx_http_notify_dialects_commands(ngx_conf_t *cf,
     ngx_command_t *own, char *(*set)(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf));

@@ -21,6 +21,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_notify_metrics.h"
 #include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
@@ -181,10 +182,17 @@ ngx_http_notify_scheduler_backoff(ngx_http_notify_delivery_conf_t *dc,
 }
 
 
+/*
+ * The outcome is in the store.  notify_metrics counts it for the target
+ * (the one there is today: index 0).
+ */
+
 static void
 ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
 {
     ngx_http_notify_delivery_t *dl = op->data;
+
+    ngx_http_notify_result_e  result;
 
     if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY && op->rc == NGX_OK
         && op->nexpired)
@@ -193,6 +201,24 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
                       "notify: delivery of %016uxL expired after %ui"
                       " attempts, dropped", dl->seq, op->max);
     }
+
+    switch (op->type) {
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_DONE:
+        result = NGX_HTTP_NOTIFY_RESULT_DELIVERED;
+        break;
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_DROP:
+        result = NGX_HTTP_NOTIFY_RESULT_GIVE_UP;
+        break;
+
+    default: /* NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY */
+        result = (op->rc == NGX_OK && op->nexpired)
+                 ? NGX_HTTP_NOTIFY_RESULT_EXPIRED
+                 : NGX_HTTP_NOTIFY_RESULT_RETRY;
+    }
+
+    ngx_http_notify_metrics_delivery(0, result, 1);
 
     ngx_destroy_pool(dl->pool);
 
@@ -360,6 +386,9 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
                       "notify: delivery of %016uxL expired, dropped",
                       op->expired[i]);
     }
+
+    ngx_http_notify_metrics_delivery(0, NGX_HTTP_NOTIFY_RESULT_EXPIRED,
+                                     op->nexpired);
 
     for (i = 0; i < op->nclaimed; i++) {
         cl = &op->claimed[i];

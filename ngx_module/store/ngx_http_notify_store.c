@@ -19,6 +19,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_notify_core.h"
+#include "ngx_http_notify_metrics.h"
 #include "ngx_http_notify_store.h"
 
 
@@ -71,6 +72,7 @@ static int ngx_http_notify_store_commit(void *txn,
 static void ngx_http_notify_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_notify_store_sync(ngx_http_notify_store_op_t *ops);
 static int ngx_http_notify_store_cause(int rc);
+static uint64_t ngx_http_notify_store_usec(void);
 static void ngx_http_notify_store_start(void);
 static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
@@ -423,6 +425,8 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
 {
     int                               rc;
     void                             *txn;
+    uint64_t                          start;
+    ngx_uint_t                        n;
     ngx_http_notify_store_t          *st;
     ngx_http_notify_store_op_t       *ops, *op, *next;
     ngx_http_notify_store_backend_t  *be;
@@ -448,10 +452,19 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
     }
 
     if (rc == 0) {
+        start = ngx_http_notify_store_usec();
+
         rc = ngx_http_notify_store_commit(txn, ops);
 
         if (rc == 0) {
             ngx_http_notify_store_sync(ops);
+
+            for (n = 0, op = ops; op; op = op->next) {
+                n++;
+            }
+
+            ngx_http_notify_metrics_commit(n,
+                                     ngx_http_notify_store_usec() - start);
             return;
         }
     }
@@ -487,6 +500,30 @@ ngx_http_notify_store_thread(void *data, ngx_log_t *log)
     }
 
     ngx_http_notify_store_sync(ops);
+}
+
+
+/*
+ * A clock for the time of a commit, in the committing thread (nginx's
+ * cached time is the event loop's): monotonic where there is one.
+ */
+
+static uint64_t
+ngx_http_notify_store_usec(void)
+{
+#if (NGX_HAVE_CLOCK_MONOTONIC)
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+#else
+    struct timeval   tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+#endif
 }
 
 
@@ -961,4 +998,20 @@ ngx_http_notify_store_outbox(ngx_array_t *entries, ngx_uint_t limit,
     }
 
     return be->outbox(entries, limit, log);
+}
+
+
+/* notify_metrics, at a scrape */
+
+ngx_int_t
+ngx_http_notify_store_stats(ngx_http_notify_store_stats_t *stats,
+    ngx_log_t *log)
+{
+    if (!ngx_http_notify_store.open) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(stats, sizeof(ngx_http_notify_store_stats_t));
+
+    return ngx_http_notify_store.backend->stats(stats, log);
 }

@@ -174,6 +174,16 @@ typedef struct {
 } ngx_http_notify_outbox_entry_t;
 
 
+/* what notify_metrics shows of the store, read at a scrape */
+typedef struct {
+    uint64_t                        map_size;    /* bytes */
+    uint64_t                        map_used;
+    uint64_t                        outbox;      /* entries */
+    time_t                          outbox_oldest;  /* the oldest entry's
+                                                       creation; 0: none */
+} ngx_http_notify_store_stats_t;
+
+
 /* what a PUT writes, made by the shared part for the backend */
 typedef struct {
     uint64_t                        seq;         /* the backend's next_id */
@@ -257,6 +267,11 @@ struct ngx_http_notify_store_backend_s {
     ngx_int_t  (*outbox)(ngx_array_t *entries, ngx_uint_t limit,
                          ngx_log_t *log);
     ngx_int_t  (*next_due)(uint64_t *due, ngx_log_t *log);
+
+    /* notify_metrics: the map's size and use, the outbox's depth and its
+       oldest entry; bounded (no walk of the data) */
+    ngx_int_t  (*stats)(ngx_http_notify_store_stats_t *stats,
+                        ngx_log_t *log);
 };
 
 
@@ -293,6 +308,9 @@ void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
 ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_outbox(ngx_array_t *entries,
     ngx_uint_t limit, ngx_log_t *log);
+/* NGX_DECLINED: no store open in this process */
+ngx_int_t ngx_http_notify_store_stats(ngx_http_notify_store_stats_t *stats,
+    ngx_log_t *log);
 
 u_char *ngx_http_notify_format_id(u_char *p, uint64_t seq);
 ngx_int_t ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq);

@@ -133,6 +133,8 @@ static ngx_int_t ngx_http_notify_lmdb_unread(ngx_str_t *user,
     uint64_t *unread, ngx_log_t *log);
 static ngx_int_t ngx_http_notify_lmdb_outbox(ngx_array_t *entries,
     ngx_uint_t limit, ngx_log_t *log);
+static ngx_int_t ngx_http_notify_lmdb_stats(
+    ngx_http_notify_store_stats_t *stats, ngx_log_t *log);
 static ngx_int_t ngx_http_notify_lmdb_next_due(uint64_t *due,
     ngx_log_t *log);
 static MDB_txn *ngx_http_notify_lmdb_read_begin(ngx_log_t *log);
@@ -167,7 +169,8 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
     ngx_http_notify_lmdb_feed,
     ngx_http_notify_lmdb_unread,
     ngx_http_notify_lmdb_outbox,
-    ngx_http_notify_lmdb_next_due
+    ngx_http_notify_lmdb_next_due,
+    ngx_http_notify_lmdb_stats
 };
 
 
@@ -1497,6 +1500,68 @@ ngx_http_notify_lmdb_next_due(uint64_t *due, ngx_log_t *log)
 
         if (rc == 0 && key.mv_size == 16) {
             *due = ngx_http_notify_get_u64(key.mv_data);
+        }
+
+        mdb_cursor_close(cur);
+    }
+
+    ngx_http_notify_lmdb_read_end(txn);
+
+    return (rc == 0 || rc == MDB_NOTFOUND) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * notify_metrics: the map (its size, and the pages up to the last one
+ * used, those on LMDB's free list included), the outbox's entries (the
+ * count LMDB keeps) and its oldest (the first key: ids grow with commit
+ * order).  Two lookups, whatever the store holds.
+ */
+
+static ngx_int_t
+ngx_http_notify_lmdb_stats(ngx_http_notify_store_stats_t *stats,
+    ngx_log_t *log)
+{
+    int                           rc;
+    MDB_val                       key, val;
+    MDB_txn                      *txn;
+    MDB_stat                      ms;
+    MDB_cursor                   *cur;
+    MDB_envinfo                   info;
+    ngx_http_notify_outbox_rec_t  rec;
+
+    if (mdb_env_info(ngx_http_notify_lmdb.env, &info) != 0
+        || mdb_env_stat(ngx_http_notify_lmdb.env, &ms) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    stats->map_size = info.me_mapsize;
+    stats->map_used = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
+
+    if (stats->map_used > stats->map_size) {
+        stats->map_used = stats->map_size;
+    }
+
+    txn = ngx_http_notify_lmdb_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mdb_stat(txn, ngx_http_notify_lmdb.outbox, &ms);
+
+    if (rc == 0) {
+        stats->outbox = ms.ms_entries;
+
+        rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.outbox, &cur);
+    }
+
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+
+        if (rc == 0 && val.mv_size == sizeof(ngx_http_notify_outbox_rec_t)) {
+            ngx_memcpy(&rec, val.mv_data, sizeof(rec));
+            stats->outbox_oldest = (time_t) rec.created;
         }
 
         mdb_cursor_close(cur);

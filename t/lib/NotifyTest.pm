@@ -29,6 +29,7 @@ use File::Spec;
 use File::Temp qw(tempdir);
 use JSON::PP qw(decode_json);
 use MIME::Base64 qw(decode_base64url);
+use Time::HiRes ();
 
 our @EXPORT = qw(token bearer conf);
 
@@ -210,6 +211,78 @@ sub body_relations {
             }
         }
     });
+}
+
+# the locations of graph, gever and push as the files that speak every
+# dialect write them (each file has its own syntphony location)
+our $DialectLocations = <<'CONF';
+    location ~ /sendActivityNotification$ { notify_inbound graph; }
+    location = /@external-activities { notify_inbound gever; }
+    location = /push {
+        notify_push_recipients devs@example.org;
+        notify_inbound push;
+    }
+CONF
+
+# a request of graph and of gever that is accepted, to u-ada, and the roles
+# its caller needs: [request, roles]
+our %Accepted = (
+    graph => ["POST /v1.0/users/u-ada/teamwork/sendActivityNotification\n"
+              . '{"topic":{"source":"text","value":"t","webUrl":"https://teams.microsoft.com/l/x"},'
+              . '"activityType":"systemDefault","previewText":{"content":"p"},'
+              . '"templateParameters":[{"name":"systemDefaultText","value":"v"}]}',
+              ['TeamsActivity.Send']],
+    gever => ["POST /\@external-activities\n"
+              . '{"description":{"en":"d"},"label":{"en":"l"},"notification_recipients":["u-ada"],'
+              . '"resource_url":"https://external.example.org/","summary":{"en":"s"},"title":{"en":"t"}}',
+              ['PrivilegedNotificationDispatcher']],
+);
+
+# the body of the first request is a whole request of its own: were it
+# taken as the next request of the keep-alive connection, nginx would
+# answer /smuggled (and log that html/smuggled does not exist) before
+# /last; smuggle('POST /x') is a "--- pipelined_requests" of the two
+our $Smuggled = "GET /smuggled HTTP/1.1\r\nHost: localhost\r\n"
+                . "Content-Length: 1\r\n\r\nx";
+
+sub smuggle { return ["$_[0]\n$Smuggled", "GET /last"] }
+
+# SIGHUP to the master (master_on()); then wait until the log says how it
+# went: the old worker shutting down (the new configuration serves), or an
+# [emerg] (the old one keeps serving).  Returns "reloaded", "failed" or
+# "timed out".
+sub reload {
+    my $root = Test::Nginx::Util::server_root();
+    my $log = "$root/logs/error.log";
+    my $pidfile = "$root/logs/nginx.pid";
+
+    open my $fh, '<', $pidfile or die "$pidfile: $!";
+    my $pid = <$fh>;
+    close $fh;
+    chomp $pid;
+
+    my $from = -s $log;
+    kill 'HUP', $pid or die "kill HUP $pid: $!";
+
+    for (1 .. 600) {
+        Time::HiRes::sleep(0.05);
+        open my $lf, '<', $log or die "$log: $!";
+        seek $lf, $from, 0;
+        my $new = do { local $/; <$lf> } // '';
+        close $lf;
+
+        next unless $new =~ /reconfiguring/;
+        return 'failed' if $new =~ /\[emerg\]/;
+
+        if ($new =~ /gracefully shutting down/) {
+            # the old worker has closed its listening sockets (or is about
+            # to): give it a moment
+            Time::HiRes::sleep(0.3);
+            return 'reloaded';
+        }
+    }
+
+    return 'timed out';
 }
 
 # setup(option => value, ...): the file's store folder (new for each file;
