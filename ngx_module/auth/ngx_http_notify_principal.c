@@ -219,12 +219,20 @@ ngx_http_notify_jwt_push(ngx_array_t *a, const char *data, size_t len)
 }
 
 
-/* one string claim of the verified token; an empty value if none */
+/*
+ * One claim of the verified token: a string as it is; with "any", another
+ * value as its compact JSON text, at most as long as the token's claims
+ * (only a real number's text can grow beyond them: it is left empty).
+ * An empty value when there is no such claim, it is null, or (without
+ * "any") it is no string.  NGX_ERROR only for memory.
+ */
 
 ngx_int_t
 ngx_http_notify_principal_claim(ngx_pool_t *pool,
-    ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_str_t *value)
+    ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_uint_t any,
+    ngx_str_t *value)
 {
+    size_t      len;
     json_t     *claims, *v;
     ngx_int_t   rc;
 
@@ -235,18 +243,37 @@ ngx_http_notify_principal_claim(ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    rc = NGX_OK;
     v = json_object_getn(claims, (char *) name->data, name->len);
 
-    if (json_is_string(v) && json_string_length(v)) {
-        value->len = json_string_length(v);
-        value->data = ngx_pnalloc(pool, value->len);
+    if (json_is_string(v)) {
+        len = json_string_length(v);
+
+    } else if (any && v != NULL && !json_is_null(v)) {
+        len = json_dumpb(v, NULL, 0, NGX_HTTP_NOTIFY_CLAIM_JSON);
+
+        if (len > p->claims.len) {
+            len = 0;
+        }
+
+    } else {
+        len = 0;
+    }
+
+    rc = NGX_OK;
+
+    if (len) {
+        value->data = ngx_pnalloc(pool, len);
 
         if (value->data == NULL) {
             rc = NGX_ERROR;
 
+        } else if (json_is_string(v)) {
+            ngx_memcpy(value->data, json_string_value(v), len);
+            value->len = len;
+
         } else {
-            ngx_memcpy(value->data, json_string_value(v), value->len);
+            value->len = json_dumpb(v, (char *) value->data, len,
+                                    NGX_HTTP_NOTIFY_CLAIM_JSON);
         }
     }
 

@@ -38,9 +38,13 @@ typedef struct {
 } ngx_http_notify_principal_t;
 
 
-/* one string claim by name (empty when absent or not a string) */
+/* how a claim that is not a string is written (principal_claim, "any") */
+#define NGX_HTTP_NOTIFY_CLAIM_JSON  (JSON_COMPACT | JSON_ENCODE_ANY)
+
+/* one claim by name: a string, or with "any" a value's JSON text */
 ngx_int_t ngx_http_notify_principal_claim(ngx_pool_t *pool,
-    ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_str_t *value);
+    ngx_http_notify_principal_t *p, ngx_str_t *name, ngx_uint_t any,
+    ngx_str_t *value);
 
 /*
  * The caller's user in the directory (README: "Who the caller is"): the

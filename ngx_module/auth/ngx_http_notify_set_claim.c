@@ -22,10 +22,6 @@
 #include "ngx_http_notify_jwt_internal.h"
 
 
-/* how a claim that is not a string is written */
-#define NGX_HTTP_NOTIFY_CLAIM_JSON  (JSON_COMPACT | JSON_ENCODE_ANY)
-
-
 /* the data of one set_notify_claim */
 typedef struct {
     ngx_http_notify_jwt_conf_t  *jcf;
@@ -77,12 +73,8 @@ ngx_http_notify_set_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/*
- * The claim's value, at most the size of the token's payload (and so of
- * the token): only a real number's JSON text can grow beyond it when
- * written again, and such a value is left empty.  NGX_ERROR only for
- * memory; a request without a valid token gets an empty value.
- */
+/* the claim's value (ngx_http_notify_principal_claim()); empty without a
+   valid token; NGX_ERROR only for memory */
 
 static ngx_int_t
 ngx_http_notify_set_claim_value(ngx_http_request_t *r, ngx_str_t *val,
@@ -90,11 +82,8 @@ ngx_http_notify_set_claim_value(ngx_http_request_t *r, ngx_str_t *val,
 {
     ngx_http_notify_set_claim_t *sc = data;
 
-    size_t                        len;
-    json_t                       *claims, *v;
-    ngx_int_t                     rc;
-    ngx_http_notify_auth_t       *auth;
-    ngx_http_notify_principal_t  *p;
+    ngx_int_t                rc;
+    ngx_http_notify_auth_t  *auth;
 
     ngx_str_set(val, "");
 
@@ -103,54 +92,16 @@ ngx_http_notify_set_claim_value(ngx_http_request_t *r, ngx_str_t *val,
         return NGX_ERROR;
     }
 
-    p = auth->principal;
-
-    if (p == NULL) {
+    if (auth->principal == NULL) {
         return NGX_OK;
     }
 
-    claims = json_loadb((char *) p->claims.data, p->claims.len, 0, NULL);
-    if (claims == NULL) {
-        return NGX_ERROR;
+    rc = ngx_http_notify_principal_claim(r->pool, auth->principal, &sc->name,
+                                         1, val);
+
+    if (val->data == NULL) {
+        ngx_str_set(val, "");
     }
-
-    rc = NGX_OK;
-    v = json_object_getn(claims, (char *) sc->name.data, sc->name.len);
-
-    if (v == NULL || json_is_null(v)) {
-        len = 0;
-
-    } else if (json_is_string(v)) {
-        len = json_string_length(v);
-
-    } else {
-        len = json_dumpb(v, NULL, 0, NGX_HTTP_NOTIFY_CLAIM_JSON);
-
-        if (len > p->claims.len) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "notify: claim \"%V\" longer than the token, "
-                           "left empty", &sc->name);
-            len = 0;
-        }
-    }
-
-    if (len) {
-        val->data = ngx_pnalloc(r->pool, len);
-
-        if (val->data == NULL) {
-            rc = NGX_ERROR;
-
-        } else if (json_is_string(v)) {
-            ngx_memcpy(val->data, json_string_value(v), len);
-            val->len = len;
-
-        } else {
-            val->len = json_dumpb(v, (char *) val->data, len,
-                                  NGX_HTTP_NOTIFY_CLAIM_JSON);
-        }
-    }
-
-    json_decref(claims);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "notify: set_notify_claim \"%V\": %uz bytes",

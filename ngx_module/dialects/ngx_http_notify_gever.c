@@ -1301,7 +1301,7 @@ ngx_http_notify_gever_actor(ngx_http_notify_req_t *nr, ngx_str_t *id)
 
     return ngx_http_notify_principal_claim(nr->request->pool,
                                            nr->auth->principal,
-                                           &gcf->actor_claim, id);
+                                           &gcf->actor_claim, 0, id);
 }
 
 
