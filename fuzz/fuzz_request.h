@@ -189,6 +189,90 @@ ngx_fuzz_request(ngx_pool_t *pool, const char *uri, ngx_uint_t flags,
 
 /* what the flow's cleanup frees */
 
+/*
+ * The texts the store keeps, written from the struct, are the bytes that
+ * jansson writes of the notification's JSON (with the id the store would
+ * put in); the feed's view is the same without "sender" and "tenant".
+ * A difference aborts.
+ */
+
+static void ngx_fuzz_json_write(json_t *json, ngx_pool_t *pool);
+
+
+static void
+ngx_fuzz_note_text(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
+{
+    char          *want_full, *want_view;
+    json_t        *json;
+    ngx_str_t      full, view;
+    json_error_t   err;
+
+    ngx_str_set(&nr->note.id, "0000000000000000");
+
+    json = ngx_http_notify_note_json(&nr->note, &err);
+
+    if (ngx_http_notify_note_text(&nr->note, pool, &full, &view, &err)
+        != NGX_OK)
+    {
+        if (json != NULL) {
+            abort();
+        }
+
+        return;
+    }
+
+    if (json == NULL) {
+        abort();
+    }
+
+    want_full = json_dumps(json, JSON_COMPACT);
+    (void) json_object_del(json, "sender");
+    (void) json_object_del(json, "tenant");
+    want_view = json_dumps(json, JSON_COMPACT);
+
+    if (want_full == NULL || want_view == NULL
+        || full.len != ngx_strlen(want_full)
+        || ngx_memcmp(full.data, want_full, full.len) != 0
+        || view.len != ngx_strlen(want_view)
+        || ngx_memcmp(view.data, want_view, view.len) != 0)
+    {
+        abort();
+    }
+
+    free(want_full);
+    free(want_view);
+    json_decref(json);
+    ngx_str_null(&nr->note.id);
+}
+
+
+/* the writer of answers, on all that a body may hold, as jansson writes */
+
+static void
+ngx_fuzz_json_write(json_t *json, ngx_pool_t *pool)
+{
+    char    *want;
+    size_t   len;
+    u_char  *p, *last;
+
+    want = json_dumps(json, JSON_COMPACT|JSON_ENCODE_ANY);
+    len = ngx_http_notify_json_size(json);
+
+    if (want == NULL || len != ngx_strlen(want)) {
+        abort();
+    }
+
+    p = ngx_pnalloc(pool, len);
+    last = ngx_http_notify_json_write(p, json);
+
+    if ((size_t) (last - p) != len || ngx_memcmp(p, want, len) != 0) {
+        abort();
+    }
+
+    free(want);
+}
+
+
 static void
 ngx_fuzz_done(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
 {
@@ -253,10 +337,18 @@ ngx_fuzz_parse(ngx_pool_t *pool, ngx_http_notify_dialect_t *dialect,
     nr->raw.data = ngx_pnalloc(pool, size);
     ngx_memcpy(nr->raw.data, data, size);
 
-    if (nr->dialect->check_request == NULL
-        || nr->dialect->check_request(nr) == NGX_OK)
+    nr->note.dialect = dialect->name;
+    nr->note.tenant = nr->tenant;
+
+    if ((nr->dialect->check_request == NULL
+         || nr->dialect->check_request(nr) == NGX_OK)
+        && nr->dialect->parse(nr) == NGX_OK)
     {
-        (void) nr->dialect->parse(nr);
+        ngx_fuzz_note_text(nr, pool);
+    }
+
+    if (nr->body != NULL) {
+        ngx_fuzz_json_write(nr->body, pool);
     }
 
     ngx_fuzz_done(nr, pool);

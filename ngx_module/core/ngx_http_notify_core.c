@@ -17,6 +17,7 @@
 #include "ngx_http_notify_core.h"
 
 
+static ngx_uint_t ngx_http_notify_utf8_len(u_char *p, u_char *last);
 static void ngx_http_notify_utf8_mend(u_char *p, u_char *last);
 static ngx_int_t ngx_http_notify_digits(const char *s, size_t n,
     ngx_int_t *v);
@@ -73,6 +74,58 @@ ngx_http_notify_parse_iso8601(const char *s, size_t len, time_t *t)
 
 
 /*
+ * The length of the UTF-8 sequence at p, or 0 if none starts there
+ * (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), as
+ * jansson checks its strings.
+ */
+
+static ngx_uint_t
+ngx_http_notify_utf8_len(u_char *p, u_char *last)
+{
+    u_char      lo, hi;
+    ngx_uint_t  n, i;
+
+    if (*p < 0x80) {
+        return 1;
+    }
+
+    /* the length of the sequence, and the range of its second byte */
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (*p >= 0xc2 && *p <= 0xdf) {
+        n = 2;
+
+    } else if (*p >= 0xe0 && *p <= 0xef) {
+        n = 3;
+        lo = (*p == 0xe0) ? 0xa0 : 0x80;
+        hi = (*p == 0xed) ? 0x9f : 0xbf;
+
+    } else if (*p >= 0xf0 && *p <= 0xf4) {
+        n = 4;
+        lo = (*p == 0xf0) ? 0x90 : 0x80;
+        hi = (*p == 0xf4) ? 0x8f : 0xbf;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
+}
+
+
+/*
  * A message may quote what the caller sent (an id of the path, a field)
  * and may have been cut at the end of the buffer: each byte that starts no
  * valid UTF-8 sequence becomes '?', so that every dialect can put the
@@ -82,56 +135,42 @@ ngx_http_notify_parse_iso8601(const char *s, size_t len, time_t *t)
 static void
 ngx_http_notify_utf8_mend(u_char *p, u_char *last)
 {
-    u_char      lo, hi;
-    ngx_uint_t  n, i;
+    ngx_uint_t  n;
 
     while (p < last) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
+        n = ngx_http_notify_utf8_len(p, last);
 
-        /* the length of the sequence, and the range of its second byte
-           (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF) */
-
-        lo = 0x80;
-        hi = 0xbf;
-
-        if (*p >= 0xc2 && *p <= 0xdf) {
-            n = 2;
-
-        } else if (*p >= 0xe0 && *p <= 0xef) {
-            n = 3;
-            lo = (*p == 0xe0) ? 0xa0 : 0x80;
-            hi = (*p == 0xed) ? 0x9f : 0xbf;
-
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            n = 4;
-            lo = (*p == 0xf0) ? 0x90 : 0x80;
-            hi = (*p == 0xf4) ? 0x8f : 0xbf;
-
-        } else {
-            n = 0;
-        }
-
-        if (n == 0 || (size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
-            *p++ = '?';
-            continue;
-        }
-
-        for (i = 2; i < n; i++) {
-            if (p[i] < 0x80 || p[i] > 0xbf) {
-                break;
-            }
-        }
-
-        if (i < n) {
+        if (n == 0) {
             *p++ = '?';
             continue;
         }
 
         p += n;
     }
+}
+
+
+/* a text that jansson takes as a string: valid UTF-8 */
+
+ngx_int_t
+ngx_http_notify_utf8_valid(u_char *p, size_t len)
+{
+    u_char      *last;
+    ngx_uint_t   n;
+
+    last = p + len;
+
+    while (p < last) {
+        n = ngx_http_notify_utf8_len(p, last);
+
+        if (n == 0) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -203,6 +242,220 @@ ngx_http_notify_json_str(ngx_str_t *s)
     }
 
     return json_stringn((char *) s->data, s->len);
+}
+
+
+/*
+ * A value's JSON text, the bytes json_dumps() writes with JSON_COMPACT
+ * (what is stored and answered stays the same), without its allocations
+ * and its hash of the containers it has seen: the size first, then the
+ * text into a buffer of that size.  The values are trees that jansson
+ * parsed or built, so valid UTF-8, and as deep as a body may be.  A real
+ * number is left to jansson (its shortest form of a double).  0: a value
+ * jansson would not write.
+ */
+
+size_t
+ngx_http_notify_json_size(json_t *v)
+{
+    void        *it;
+    size_t       size, n;
+    ngx_uint_t   i, count;
+    u_char       buf[NGX_INT64_LEN];
+
+    switch (json_typeof(v)) {
+
+    case JSON_OBJECT:
+        size = 1;
+
+        for (it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+        {
+            n = ngx_http_notify_json_size(json_object_iter_value(it));
+            if (n == 0) {
+                return 0;
+            }
+
+            size += 2 + n
+                    + ngx_http_notify_json_text_size(
+                          (u_char *) json_object_iter_key(it),
+                          json_object_iter_key_len(it));
+        }
+
+        return size + (size == 1);
+
+    case JSON_ARRAY:
+        size = 1;
+        count = json_array_size(v);
+
+        for (i = 0; i < count; i++) {
+            n = ngx_http_notify_json_size(json_array_get(v, i));
+            if (n == 0) {
+                return 0;
+            }
+
+            size += 1 + n;
+        }
+
+        return size + (count == 0);
+
+    case JSON_STRING:
+        return ngx_http_notify_json_text_size(
+                   (u_char *) json_string_value(v), json_string_length(v));
+
+    case JSON_INTEGER:
+        return ngx_sprintf(buf, "%L", (int64_t) json_integer_value(v)) - buf;
+
+    case JSON_REAL:
+        return json_dumpb(v, NULL, 0, JSON_ENCODE_ANY|JSON_COMPACT);
+
+    case JSON_FALSE:
+        return sizeof("false") - 1;
+
+    default: /* JSON_TRUE, JSON_NULL */
+        return sizeof("null") - 1;
+    }
+}
+
+
+u_char *
+ngx_http_notify_json_write(u_char *p, json_t *v)
+{
+    void        *it;
+    size_t       n;
+    ngx_uint_t   i, count;
+
+    switch (json_typeof(v)) {
+
+    case JSON_OBJECT:
+        *p++ = '{';
+
+        for (it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+        {
+            if (p[-1] != '{') {
+                *p++ = ',';
+            }
+
+            p = ngx_http_notify_json_text_write(p,
+                                    (u_char *) json_object_iter_key(it),
+                                    json_object_iter_key_len(it));
+            *p++ = ':';
+            p = ngx_http_notify_json_write(p, json_object_iter_value(it));
+        }
+
+        *p++ = '}';
+        return p;
+
+    case JSON_ARRAY:
+        *p++ = '[';
+        count = json_array_size(v);
+
+        for (i = 0; i < count; i++) {
+            if (i) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_notify_json_write(p, json_array_get(v, i));
+        }
+
+        *p++ = ']';
+        return p;
+
+    case JSON_STRING:
+        return ngx_http_notify_json_text_write(p,
+                                               (u_char *) json_string_value(v),
+                                               json_string_length(v));
+
+    case JSON_INTEGER:
+        return ngx_sprintf(p, "%L", (int64_t) json_integer_value(v));
+
+    case JSON_REAL:
+        n = json_dumpb(v, NULL, 0, JSON_ENCODE_ANY|JSON_COMPACT);
+        return p + json_dumpb(v, (char *) p, n, JSON_ENCODE_ANY|JSON_COMPACT);
+
+    case JSON_TRUE:
+        return ngx_cpymem(p, "true", sizeof("true") - 1);
+
+    case JSON_FALSE:
+        return ngx_cpymem(p, "false", sizeof("false") - 1);
+
+    default: /* JSON_NULL */
+        return ngx_cpymem(p, "null", sizeof("null") - 1);
+    }
+}
+
+
+/* a string: quoted, with '"', '\\' and the control characters escaped */
+
+size_t
+ngx_http_notify_json_text_size(u_char *s, size_t len)
+{
+    size_t   size;
+    u_char  *last;
+
+    size = 2 + len;
+
+    for (last = s + len; s < last; s++) {
+        if (*s == '"' || *s == '\\') {
+            size++;
+
+        } else if (*s < 0x20) {
+            size += (*s == '\b' || *s == '\f' || *s == '\n' || *s == '\r'
+                     || *s == '\t') ? 1 : 5;
+        }
+    }
+
+    return size;
+}
+
+
+u_char *
+ngx_http_notify_json_text_write(u_char *p, u_char *s, size_t len)
+{
+    u_char  *last;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    *p++ = '"';
+
+    for (last = s + len; s < last; s++) {
+
+        if (*s >= 0x20 && *s != '"' && *s != '\\') {
+            *p++ = *s;
+            continue;
+        }
+
+        *p++ = '\\';
+
+        switch (*s) {
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        case '"':
+        case '\\':
+            *p++ = *s;
+            break;
+        default:
+            p = ngx_cpymem(p, "u00", 3);
+            *p++ = hex[*s >> 4];
+            *p++ = hex[*s & 0xf];
+        }
+    }
+
+    *p++ = '"';
+
+    return p;
 }
 
 

@@ -273,6 +273,11 @@ ngx_int_t ngx_http_notify_parse_iso8601(const char *s, size_t len, time_t *t);
 void ngx_http_notify_trim(ngx_str_t *s);
 uint32_t ngx_http_notify_hash(u_char *p, size_t len, ngx_uint_t caseless);
 json_t *ngx_http_notify_json_str(ngx_str_t *s);
+size_t ngx_http_notify_json_size(json_t *v);
+u_char *ngx_http_notify_json_write(u_char *p, json_t *v);
+size_t ngx_http_notify_json_text_size(u_char *s, size_t len);
+u_char *ngx_http_notify_json_text_write(u_char *p, u_char *s, size_t len);
+ngx_int_t ngx_http_notify_utf8_valid(u_char *p, size_t len);
 json_t *ngx_http_notify_json_load(ngx_str_t *text, size_t flags,
     json_error_t *err);
 ngx_int_t ngx_http_notify_json_object_body(ngx_http_notify_req_t *nr,

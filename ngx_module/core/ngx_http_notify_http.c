@@ -62,22 +62,28 @@ ngx_http_notify_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 /*
  * Sends "json" as the whole response.  The text is written straight into
- * a buffer from the request pool: json_dumpb() is asked for the size first,
- * so no malloc()ed copy is made.
+ * a buffer from the request pool, its size known first, so no malloc()ed
+ * copy is made; compact, by the module's own writer, else by jansson.
  */
 
 ngx_int_t
 ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, json_t *json, size_t flags)
 {
-    size_t   len, n;
-    u_char  *p;
+    size_t      len, n;
+    u_char     *p;
+    ngx_uint_t  own;
+
+    /* compact, in the order of the keys: the module's own writer */
+    own = ((flags & ~JSON_COMPACT) == 0 && json_is_object(json));
 
     if (!(flags & JSON_MAX_INDENT)) {
         flags |= JSON_COMPACT;
     }
 
-    len = json_dumpb(json, NULL, 0, flags);
+    len = own ? ngx_http_notify_json_size(json)
+              : json_dumpb(json, NULL, 0, flags);
+
     if (len == 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -87,7 +93,8 @@ ngx_http_notify_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = json_dumpb(json, (char *) p, len, flags);
+    n = own ? (size_t) (ngx_http_notify_json_write(p, json) - p)
+            : json_dumpb(json, (char *) p, len, flags);
 
     if (flags & JSON_MAX_INDENT) {
         p[n++] = LF;

@@ -172,55 +172,189 @@ nomem:
 
 
 /*
- * The two texts the store keeps of a notification: all of it (the outbox
- * delivers it) and the feed's part, without what names the sender and the
- * tenant.  Both are malloc()ed, for free(); this runs in the store's
- * thread.
+ * The two texts the store keeps of a notification, written from the struct
+ * in one walk into the pool: all of it (what the outbox delivers) and the
+ * feed's part, without what names the sender and the tenant; the bytes of
+ * ngx_http_notify_note_json() dumped compact.  "id" comes first in both:
+ * zeros until the store writes its number there, in place
+ * (ngx_http_notify_note_set_id()).  On failure, err says why, as
+ * ngx_http_notify_note_json() says it.
  */
 
 ngx_int_t
-ngx_http_notify_note_dump(json_t *json, char **full, char **feed)
+ngx_http_notify_note_text(ngx_http_notify_note_t *note, ngx_pool_t *pool,
+    ngx_str_t *full, ngx_str_t *view, json_error_t *err)
 {
-    json_t                      *pub, *v;
+    size_t                       size, n;
+    u_char                      *base, *p, *v, *start;
+    ngx_str_t                   *s;
     ngx_http_notify_note_key_t  *k;
 
-    *full = NULL;
-    *feed = NULL;
+    base = (u_char *) note;
 
-    pub = json_object();
-    if (pub == NULL) {
-        return NGX_ERROR;
-    }
+    /* the size, and what jansson would not take */
+
+    size = sizeof("{}") - 1;
 
     for (k = ngx_http_notify_note_keys; k->key; k++) {
-        if (!k->feed) {
+
+        switch (k->kind) {
+
+        case NGX_HTTP_NOTIFY_NOTE_ID:
+            n = NGX_HTTP_NOTIFY_NOTE_ID_LEN + 2;
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TEXT:
+        case NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL:
+            s = (ngx_str_t *) (base + k->offset);
+
+            if (k->kind == NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL && s->len == 0) {
+                n = sizeof("null") - 1;
+                break;
+            }
+
+            if (ngx_http_notify_utf8_valid(s->data, s->len) != NGX_OK) {
+                /* a text of the caller's (a tenant from a header, say) */
+                ngx_memzero(err, sizeof(json_error_t));
+                (void) ngx_sprintf((u_char *) err->text,
+                                   "Invalid UTF-8 string in \"%s\"%Z",
+                                   k->key);
+                return NGX_ERROR;
+            }
+
+            n = ngx_http_notify_json_text_size(s->data, s->len);
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TIME:
+            n = sizeof("\"1970-01-01T00:00:00Z\"") - 1;
+            break;
+
+        default: /* VALUE, OPTIONAL */
+            if (*(json_t **) (base + k->offset) == NULL) {
+                if (k->kind == NGX_HTTP_NOTIFY_NOTE_OPTIONAL) {
+                    continue;
+                }
+
+                ngx_memzero(err, sizeof(json_error_t));
+                (void) ngx_sprintf((u_char *) err->text,
+                                   "no value for \"%s\"%Z", k->key);
+                return NGX_ERROR;
+            }
+
+            n = ngx_http_notify_json_size(*(json_t **) (base + k->offset));
+
+            if (n == 0) {
+                goto failed;
+            }
+        }
+
+        /* ,"key": */
+        size += ngx_strlen(k->key) + 4 + n;
+    }
+
+    p = ngx_pnalloc(pool, 2 * size);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    full->data = p;
+    view->data = p + size;
+    v = view->data;
+
+    /* the text, and the feed's keys copied from it */
+
+    *p++ = '{';
+    *v++ = '{';
+
+    for (k = ngx_http_notify_note_keys; k->key; k++) {
+
+        if (k->kind == NGX_HTTP_NOTIFY_NOTE_OPTIONAL
+            && *(json_t **) (base + k->offset) == NULL)
+        {
             continue;
         }
 
-        v = json_object_get(json, k->key);
+        start = p;
 
-        if (v != NULL && json_object_set(pub, k->key, v) != 0) {
-            json_decref(pub);
-            return NGX_ERROR;
+        if (k != ngx_http_notify_note_keys) {
+            *p++ = ',';
+        }
+
+        *p++ = '"';
+        p = ngx_cpymem(p, k->key, ngx_strlen(k->key));
+        *p++ = '"';
+        *p++ = ':';
+
+        switch (k->kind) {
+
+        case NGX_HTTP_NOTIFY_NOTE_ID:
+            s = (ngx_str_t *) (base + k->offset);
+            *p++ = '"';
+
+            if (s->len == NGX_HTTP_NOTIFY_NOTE_ID_LEN) {
+                p = ngx_cpymem(p, s->data, s->len);
+
+            } else {
+                p = ngx_cpymem(p, "0000000000000000",
+                               NGX_HTTP_NOTIFY_NOTE_ID_LEN);
+            }
+
+            *p++ = '"';
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TEXT:
+        case NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL:
+            s = (ngx_str_t *) (base + k->offset);
+
+            if (k->kind == NGX_HTTP_NOTIFY_NOTE_TEXT_OR_NULL && s->len == 0) {
+                p = ngx_cpymem(p, "null", sizeof("null") - 1);
+
+            } else {
+                p = ngx_http_notify_json_text_write(p, s->data, s->len);
+            }
+
+            break;
+
+        case NGX_HTTP_NOTIFY_NOTE_TIME:
+            *p++ = '"';
+            p = ngx_http_notify_iso8601(p, *(time_t *) (base + k->offset));
+            *p++ = '"';
+            break;
+
+        default: /* VALUE, OPTIONAL */
+            p = ngx_http_notify_json_write(p, *(json_t **) (base + k->offset));
+        }
+
+        if (k->feed) {
+            v = ngx_cpymem(v, start, p - start);
         }
     }
 
-    *feed = json_dumps(pub, JSON_COMPACT);
-    json_decref(pub);
+    *p++ = '}';
+    *v++ = '}';
 
-    if (*feed == NULL) {
-        return NGX_ERROR;
-    }
-
-    *full = json_dumps(json, JSON_COMPACT);
-
-    if (*full == NULL) {
-        free(*feed);
-        *feed = NULL;
-        return NGX_ERROR;
-    }
+    full->len = p - full->data;
+    view->len = v - view->data;
 
     return NGX_OK;
+
+failed:
+
+    ngx_memzero(err, sizeof(json_error_t));
+    (void) ngx_cpystrn((u_char *) err->text, (u_char *) "out of memory",
+                       sizeof(err->text));
+
+    return NGX_ERROR;
+}
+
+
+/* the store's number, written in place into a text of note_text() */
+
+void
+ngx_http_notify_note_set_id(ngx_str_t *text, u_char *id)
+{
+    ngx_memcpy(text->data + NGX_HTTP_NOTIFY_NOTE_ID_AT, id,
+               NGX_HTTP_NOTIFY_NOTE_ID_LEN);
 }
 
 

@@ -55,9 +55,16 @@ typedef struct {
 } ngx_http_notify_note_t;
 
 
+/* where the texts of ngx_http_notify_note_text() have the id's digits */
+#define NGX_HTTP_NOTIFY_NOTE_ID_AT   (sizeof("{\"id\":\"") - 1)
+#define NGX_HTTP_NOTIFY_NOTE_ID_LEN  16
+
+
 json_t *ngx_http_notify_note_json(ngx_http_notify_note_t *note,
     json_error_t *err);
-ngx_int_t ngx_http_notify_note_dump(json_t *json, char **full, char **feed);
+ngx_int_t ngx_http_notify_note_text(ngx_http_notify_note_t *note,
+    ngx_pool_t *pool, ngx_str_t *full, ngx_str_t *view, json_error_t *err);
+void ngx_http_notify_note_set_id(ngx_str_t *text, u_char *id);
 ngx_int_t ngx_http_notify_note_load(ngx_http_notify_note_t *note,
     json_t *json);
 void ngx_http_notify_note_free(ngx_http_notify_note_t *note);

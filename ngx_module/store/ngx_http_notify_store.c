@@ -726,7 +726,7 @@ static int
 ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
 {
     int                                rc;
-    char                              *text, *view, *answer_text;
+    char                              *answer_text;
     json_t                            *answer, *id;
     uint64_t                           seq;
     ngx_str_t                          kept;
@@ -767,41 +767,43 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
 
     (void) ngx_http_notify_format_id(idbuf, seq);
 
-    id = json_stringn((char *) idbuf, NGX_HTTP_NOTIFY_ID_LEN);
-    if (id == NULL) {
-        return ENOMEM;
-    }
+    /* the texts, written from the canonical notification before the
+       commit, get their id in place; so does the answer */
 
-    json_object_set(op->note, "id", id);
+    ngx_http_notify_note_set_id(&op->text, idbuf);
+    ngx_http_notify_note_set_id(&op->view, idbuf);
+
+    answer_text = NULL;
 
     if (op->answer) {
-        json_object_set(op->answer, "id", id);
-    }
+        id = json_stringn((char *) idbuf, NGX_HTTP_NOTIFY_ID_LEN);
 
-    json_decref(id);
+        if (id == NULL || json_object_set_new(op->answer, "id", id) != 0) {
+            return ENOMEM;
+        }
 
-    /* the texts, written from the canonical notification in one place */
+        if (op->has_idem) {
+            note.answer.len = ngx_http_notify_json_size(op->answer);
 
-    text = NULL;
-    view = NULL;
+            answer_text = malloc(note.answer.len);
+            if (note.answer.len == 0 || answer_text == NULL) {
+                free(answer_text);
+                return ENOMEM;
+            }
 
-    rc = ngx_http_notify_note_dump(op->note, &text, &view);
-
-    answer_text = (op->has_idem && op->answer)
-                  ? json_dumps(op->answer, JSON_COMPACT) : NULL;
-
-    if (rc != NGX_OK || (op->has_idem && op->answer && answer_text == NULL)) {
-        rc = ENOMEM;
-        goto done;
+            (void) ngx_http_notify_json_write((u_char *) answer_text,
+                                              op->answer);
+        }
     }
 
     note.seq = seq;
-    note.note.data = (u_char *) text;
-    note.note.len = ngx_strlen(text);
-    note.view.data = (u_char *) view;
-    note.view.len = ngx_strlen(view);
+    note.note = op->text;
+    note.view = op->view;
     note.answer.data = (u_char *) answer_text;
-    note.answer.len = answer_text ? ngx_strlen(answer_text) : 0;
+
+    if (answer_text == NULL) {
+        note.answer.len = 0;
+    }
 
     rc = be->put(txn, op, &note);
 
@@ -809,10 +811,6 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
         op->seq = seq;
     }
 
-done:
-
-    free(text);
-    free(view);
     free(answer_text);
 
     return rc;

@@ -78,7 +78,13 @@ struct ngx_http_notify_store_op_s {
 
     /* in: PUT */
     json_t                         *note;        /* the canonical notification
-                                                    (object, owned by op) */
+                                                    (object, owned by op),
+                                                    for a first attempt;
+                                                    or NULL */
+    ngx_str_t                       text;        /* its JSON and the feed's
+                                                    view, with the id's
+                                                    place (note_text()) */
+    ngx_str_t                       view;
     ngx_str_t                      *recipients;  /* user ids */
     ngx_uint_t                      nrecipients;
     time_t                          created;
