@@ -797,6 +797,13 @@ ngx_http_notify_lmdb_unchain(MDB_txn *txn, u_char *chain, ngx_str_t *user,
 }
 
 
+/*
+ * A user's unread count, changed by delta (0: read only).  A change goes
+ * through a cursor, so that the count found is replaced where it is
+ * rather than looked for a second time: a notification to a group changes
+ * thousands of them in one put.
+ */
+
 static int
 ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
     uint64_t *result)
@@ -804,12 +811,25 @@ ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
     int                       rc;
     u_char                    buf[8];
     int64_t                   n;
-    MDB_val                   val;
+    MDB_val                   key, val;
+    MDB_cursor               *cur;
     ngx_http_notify_lmdb_t   *st;
 
     st = &ngx_http_notify_lmdb;
+    cur = NULL;
 
-    rc = mdb_get(txn, st->unread, user, &val);
+    if (delta == 0) {
+        rc = mdb_get(txn, st->unread, user, &val);
+
+    } else {
+        rc = mdb_cursor_open(txn, st->unread, &cur);
+        if (rc != 0) {
+            return rc;
+        }
+
+        key = *user;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+    }
 
     if (rc == 0 && val.mv_size == 8) {
         n = (int64_t) ngx_http_notify_get_u64(val.mv_data);
@@ -818,7 +838,8 @@ ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
         n = 0;
 
     } else {
-        return rc ? rc : MDB_CORRUPTED;
+        rc = rc ? rc : MDB_CORRUPTED;
+        goto done;
     }
 
     n += delta;
@@ -840,7 +861,15 @@ ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
     val.mv_data = buf;
     val.mv_size = 8;
 
-    return mdb_put(txn, st->unread, user, &val, 0);
+    rc = mdb_cursor_put(cur, user, &val, rc == 0 ? MDB_CURRENT : 0);
+
+done:
+
+    if (cur) {
+        mdb_cursor_close(cur);
+    }
+
+    return rc;
 }
 
 
