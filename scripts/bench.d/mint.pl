@@ -102,6 +102,13 @@ my %runs = (
     'syntphony-group' => ['POST', '/ActivityCenter/app/setExternalNotification',
                           {%$json_h, Authorization => "Bearer $app"},
                           syntphony_body('build-failed', 'all@bench.example')],
+    # the same, one request at a time (one connection)
+    fanout => ['POST', '/ActivityCenter/app/setExternalNotification',
+               {%$json_h, Authorization => "Bearer $app"},
+               syntphony_body('build-failed', 'all@bench.example')],
+    # the soak: one recipient, BENCH_LIMIT answers a thread
+    soak => ['POST', '/ActivityCenter/app/setExternalNotification',
+             {%$json_h, Authorization => "Bearer $app"}, $one],
     prefill => ['POST', '/ActivityCenter/app/setExternalNotification',
                 {%$json_h, Authorization => "Bearer $app"},
                 syntphony_body('build-failed', 'reader@bench.example')],
@@ -145,8 +152,8 @@ function request()
 end
 LUA
     }
-    if ($name eq 'prefill') {
-        # stop after LIMIT answers (one thread)
+    if ($name eq 'prefill' || $name eq 'soak') {
+        # stop after LIMIT answers (a thread)
         print $l <<'LUA';
 local got = 0
 local limit = tonumber(os.getenv("BENCH_LIMIT") or "10000")
