@@ -207,6 +207,13 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_main_conf_t, delivery.timeout),
       NULL },
 
+    { ngx_string("notify_delivery_first_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.first_timeout),
+      NULL },
+
     { ngx_string("notify_delivery_retry"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_http_notify_delivery_retry,

@@ -50,6 +50,7 @@ ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc)
     dc->default_on = NGX_CONF_UNSET;
     dc->concurrency = NGX_CONF_UNSET_UINT;
     dc->timeout = NGX_CONF_UNSET_MSEC;
+    dc->first_timeout = NGX_CONF_UNSET_MSEC;
     dc->retry_min = NGX_CONF_UNSET_MSEC;
     dc->retry_max = NGX_CONF_UNSET_MSEC;
 }
@@ -63,6 +64,7 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     ngx_conf_init_value(dc->default_on, 1);
     ngx_conf_init_uint_value(dc->concurrency, 64);
     ngx_conf_init_msec_value(dc->timeout, 10000);
+    ngx_conf_init_msec_value(dc->first_timeout, 500);
     ngx_conf_init_msec_value(dc->retry_min, 1000);
     ngx_conf_init_msec_value(dc->retry_max, 3600000);
 
@@ -73,6 +75,13 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"notify_push_url\" must be an http or https URL,"
                            " not \"%V\"", &dc->url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (dc->first_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"notify_delivery_first_timeout\" must be more"
+                           " than 0");
         return NGX_CONF_ERROR;
     }
 
