@@ -51,6 +51,7 @@ ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc)
     dc->concurrency = NGX_CONF_UNSET_UINT;
     dc->timeout = NGX_CONF_UNSET_MSEC;
     dc->first_timeout = NGX_CONF_UNSET_MSEC;
+    ngx_http_notify_breaker_create_conf(&dc->breaker);
     dc->retry_min = NGX_CONF_UNSET_MSEC;
     dc->retry_max = NGX_CONF_UNSET_MSEC;
 }
@@ -100,7 +101,12 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     dc->target.url = dc->url;
     dc->target.credential = dc->jwt;
 
-    return NGX_CONF_OK;
+    if (dc->url.len == 0) {
+        dc->breaker.failures = 0;
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_notify_breaker_init_conf(cf, &dc->breaker);
 }
 
 
@@ -321,6 +327,8 @@ ngx_http_notify_outbound_init(ngx_http_notify_delivery_conf_t *dc)
 {
     ngx_http_notify_outbound.conf = dc;
     ngx_http_notify_outbound.inflight = 0;
+
+    ngx_http_notify_breaker_init_process(&dc->breaker);
 }
 
 
@@ -394,9 +402,13 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
     nr->op->expires = ngx_time() + dc->keep;
     nr->op->due = (uint64_t) ngx_time() * 1000;
 
-    /* the first attempt now, through a subrequest, if there is room */
+    /*
+     * the first attempt now, through a subrequest, if there is room and
+     * the target's breaker is closed (open, the timer probes it)
+     */
 
     if (location->len
+        && ngx_http_notify_breaker_closed(0)
         && ngx_http_notify_outbound_reserve() == NGX_OK)
     {
         nr->op->due += NGX_HTTP_NOTIFY_LEASE;

@@ -25,6 +25,7 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_store.h"
 #include "ngx_http_notify_curl.h"
+#include "ngx_http_notify_breaker.h"
 
 
 /* msec the first attempt (a subrequest) holds its outbox entry */
@@ -53,6 +54,7 @@ typedef struct {
     ngx_msec_t                  retry_max;
     ngx_http_notify_target_t    target;        /* the push target: the push
                                                   dialect, url, jwt */
+    ngx_http_notify_breaker_conf_t  breaker;   /* notify_delivery_breaker */
 } ngx_http_notify_delivery_conf_t;
 
 

@@ -23,12 +23,14 @@
 
 
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
+static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r);
 
 
 /*
  * notify_outbox: the pending deliveries.
  *
  *   GET    <prefix>                {"items": [...]}
+ *   GET    <prefix>/targets        {"targets": [...]}: their breakers
  *   POST   <prefix>/<id>/retry     try it now
  *   DELETE <prefix>/<id>           drop it
  */
@@ -130,6 +132,12 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
         return rc;
     }
 
+    if (rest.len == sizeof("/targets") - 1
+        && ngx_strncmp(rest.data, "/targets", rest.len) == 0)
+    {
+        return ngx_http_notify_outbox_targets(r);
+    }
+
     /* /<id> or /<id>/retry */
 
     last = rest.data + rest.len;
@@ -220,4 +228,72 @@ ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The targets and their breakers (nothing of their credentials):
+ *
+ *   {"targets": [{"name": "push", "breaker": "open", "failures": 5,
+ *                 "opened": 1, "next_probe": "2026-...Z"}]}
+ */
+
+static ngx_int_t
+ngx_http_notify_outbox_targets(ngx_http_request_t *r)
+{
+    u_char                           *p;
+    json_t                           *targets, *target, *json;
+    ngx_int_t                         rc;
+    ngx_http_notify_breaker_info_t    info;
+    ngx_http_notify_delivery_conf_t  *dc;
+    u_char                            next[sizeof("1970-01-01T00:00:00.000Z")];
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    targets = json_array();
+    if (targets == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    dc = ngx_http_notify_outbound_conf();
+
+    if (dc != NULL && dc->url.len && dc->target.dialect) {
+        rc = ngx_http_notify_breaker_info(0, &info);
+
+        target = json_pack("{s:s%, s:s, s:i, s:i}",
+                           "name", (char *) dc->target.dialect->name.data,
+                           dc->target.dialect->name.len,
+                           "breaker", rc == NGX_OK
+                           ? ngx_http_notify_breaker_state_name(info.state)
+                           : "off",
+                           "failures", (int) info.failures,
+                           "opened", (int) info.opened);
+
+        if (target != NULL && info.next_probe) {
+            p = ngx_http_notify_iso8601(next,
+                                        (time_t) (info.next_probe / 1000));
+            p = ngx_sprintf(p - 1, ".%03uLZ", info.next_probe % 1000);
+            *p = '\0';
+
+            json_object_set_new(target, "next_probe",
+                                json_string((char *) next));
+        }
+
+        if (target == NULL || json_array_append_new(targets, target) != 0) {
+            json_decref(targets);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    json = json_pack("{s:o}", "targets", targets);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
+    json_decref(json);
+
+    return rc;
 }

@@ -1,0 +1,391 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The targets' circuit breakers, in a shared memory zone of their own
+ * ("notify_breaker", kept across reloads): one slot of atomics a target,
+ * changed without a lock (a compare-and-set decides each change of state,
+ * so that one process logs it).  Times are nginx's monotonic msec, the
+ * same clock in every process of the machine.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_outbound.h"
+#include "ngx_http_notify_breaker.h"
+
+
+/* a probe that never reported (its worker went away) is made again */
+#define NGX_HTTP_NOTIFY_BREAKER_PROBE_LOST  NGX_HTTP_NOTIFY_LEASE
+
+
+typedef struct {
+    ngx_atomic_t                state;
+    ngx_atomic_t                failures;      /* in a row */
+    ngx_atomic_t                opened_at;     /* msec */
+    ngx_atomic_t                probe_at;      /* msec */
+    ngx_atomic_t                opened;        /* times */
+} ngx_http_notify_breaker_slot_t;
+
+
+typedef struct {
+    ngx_http_notify_breaker_slot_t  slot[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+} ngx_http_notify_breaker_shm_t;
+
+
+static ngx_int_t ngx_http_notify_breaker_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_notify_breaker_slot_t *ngx_http_notify_breaker_slot(
+    ngx_uint_t target);
+
+
+static ngx_str_t  ngx_http_notify_breaker_zone_name =
+    ngx_string("notify_breaker");
+
+static ngx_http_notify_breaker_conf_t  *ngx_http_notify_breaker_conf;
+static ngx_http_notify_breaker_shm_t   *ngx_http_notify_breaker_shm;
+
+
+/* notify_delivery_breaker failures cooldown | off */
+
+char *
+ngx_http_notify_breaker_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_int_t                        n;
+    ngx_str_t                       *value;
+    ngx_msec_t                       ms;
+    ngx_http_notify_breaker_conf_t  *bc;
+
+    bc = (ngx_http_notify_breaker_conf_t *) (p + cmd->offset);
+
+    if (bc->failures != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+        if (ngx_strcmp(value[1].data, "off") == 0) {
+            bc->failures = 0;
+            return NGX_CONF_OK;
+        }
+
+        return "takes a number of failures and a time, or \"off\"";
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of failures \"%V\" in \"%V\","
+                           " it must be 1 or more", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ms = ngx_parse_time(&value[2], 0);
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cool-down \"%V\" in \"%V\", it must be"
+                           " a time more than 0", &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    bc->failures = n;
+    bc->cooldown = ms;
+
+    return NGX_CONF_OK;
+}
+
+
+void
+ngx_http_notify_breaker_create_conf(ngx_http_notify_breaker_conf_t *bc)
+{
+    bc->failures = NGX_CONF_UNSET_UINT;
+    bc->cooldown = NGX_CONF_UNSET_MSEC;
+}
+
+
+/* the zone exists when there is a target and a breaker */
+
+char *
+ngx_http_notify_breaker_init_conf(ngx_conf_t *cf,
+    ngx_http_notify_breaker_conf_t *bc)
+{
+    ngx_shm_zone_t  *shm_zone;
+
+    ngx_conf_init_uint_value(bc->failures, 5);
+    ngx_conf_init_msec_value(bc->cooldown, 30000);
+
+    if (bc->failures == 0) {
+        return NGX_CONF_OK;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &ngx_http_notify_breaker_zone_name,
+                                     8 * ngx_pagesize,
+                                     &ngx_http_notify_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone->init = ngx_http_notify_breaker_init_zone;
+    bc->zone = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t                *shpool;
+    ngx_http_notify_breaker_shm_t  *sh;
+
+    if (data) {
+        shm_zone->data = data;      /* a reload: the state goes on */
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_notify_breaker_shm_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = sh;
+    shm_zone->data = sh;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_notify_breaker_init_process(ngx_http_notify_breaker_conf_t *bc)
+{
+    ngx_http_notify_breaker_conf = bc;
+    ngx_http_notify_breaker_shm = (bc && bc->zone) ? bc->zone->data : NULL;
+}
+
+
+static ngx_http_notify_breaker_slot_t *
+ngx_http_notify_breaker_slot(ngx_uint_t target)
+{
+    if (ngx_http_notify_breaker_shm == NULL
+        || target >= NGX_HTTP_NOTIFY_BREAKER_TARGETS)
+    {
+        return NULL;
+    }
+
+    return &ngx_http_notify_breaker_shm->slot[target];
+}
+
+
+ngx_uint_t
+ngx_http_notify_breaker_closed(ngx_uint_t target)
+{
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+
+    return s == NULL || s->state == NGX_HTTP_NOTIFY_BREAKER_CLOSED;
+}
+
+
+ngx_int_t
+ngx_http_notify_breaker_allow(ngx_uint_t target, ngx_str_t *name,
+    ngx_msec_t *wait, ngx_log_t *log)
+{
+    ngx_msec_t                       now, cooldown;
+    ngx_msec_int_t                   elapsed;
+    ngx_atomic_uint_t                at;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+
+    if (s == NULL || s->state == NGX_HTTP_NOTIFY_BREAKER_CLOSED) {
+        return NGX_OK;
+    }
+
+    now = ngx_current_msec;
+    cooldown = ngx_http_notify_breaker_conf->cooldown;
+    *wait = 1000;
+
+    if (s->state == NGX_HTTP_NOTIFY_BREAKER_OPEN) {
+        elapsed = (ngx_msec_int_t) (now - (ngx_msec_t) s->opened_at);
+
+        if (elapsed >= 0 && (ngx_msec_t) elapsed < cooldown) {
+            *wait = cooldown - elapsed;
+            return NGX_DECLINED;
+        }
+
+        s->probe_at = now;
+
+        if (!ngx_atomic_cmp_set(&s->state, NGX_HTTP_NOTIFY_BREAKER_OPEN,
+                                NGX_HTTP_NOTIFY_BREAKER_PROBING))
+        {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "notify: target \"%V\": breaker half-open, one attempt"
+                      " probes it", name);
+
+        return NGX_DONE;
+    }
+
+    /* probing: another attempt only if that one was lost */
+
+    at = s->probe_at;
+
+    if ((ngx_msec_int_t) (now - (ngx_msec_t) at)
+        < NGX_HTTP_NOTIFY_BREAKER_PROBE_LOST
+        || !ngx_atomic_cmp_set(&s->probe_at, at, now))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "notify: target \"%V\": breaker half-open, the probe did"
+                  " not report, another one", name);
+
+    return NGX_DONE;
+}
+
+
+/* the probe could not be made: the next look makes it */
+
+void
+ngx_http_notify_breaker_unprobe(ngx_uint_t target)
+{
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+
+    if (s != NULL) {
+        (void) ngx_atomic_cmp_set(&s->state, NGX_HTTP_NOTIFY_BREAKER_PROBING,
+                                  NGX_HTTP_NOTIFY_BREAKER_OPEN);
+    }
+}
+
+
+void
+ngx_http_notify_breaker_outcome(ngx_uint_t target, ngx_uint_t ok,
+    ngx_str_t *name, ngx_log_t *log)
+{
+    ngx_atomic_uint_t                n, state;
+    ngx_http_notify_breaker_conf_t  *bc;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+    if (s == NULL) {
+        return;
+    }
+
+    bc = ngx_http_notify_breaker_conf;
+    state = s->state;
+
+    if (ok) {
+        s->failures = 0;
+
+        if (state != NGX_HTTP_NOTIFY_BREAKER_CLOSED
+            && ngx_atomic_cmp_set(&s->state, state,
+                                  NGX_HTTP_NOTIFY_BREAKER_CLOSED))
+        {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "notify: target \"%V\": breaker closed, the target"
+                          " answers again", name);
+        }
+
+        return;
+    }
+
+    n = ngx_atomic_fetch_add(&s->failures, 1) + 1;
+
+    if (state == NGX_HTTP_NOTIFY_BREAKER_OPEN
+        || (state == NGX_HTTP_NOTIFY_BREAKER_CLOSED && n < bc->failures))
+    {
+        return;
+    }
+
+    s->opened_at = ngx_current_msec;
+
+    if (!ngx_atomic_cmp_set(&s->state, state, NGX_HTTP_NOTIFY_BREAKER_OPEN)) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&s->opened, 1);
+
+    if (state == NGX_HTTP_NOTIFY_BREAKER_PROBING) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "notify: target \"%V\": the probe failed, breaker open"
+                      " again; nothing is attempted for %Mms", name,
+                      bc->cooldown);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "notify: target \"%V\": breaker open after %uA failed"
+                  " attempts in a row; nothing is attempted for %Mms", name,
+                  n, bc->cooldown);
+}
+
+
+ngx_int_t
+ngx_http_notify_breaker_info(ngx_uint_t target,
+    ngx_http_notify_breaker_info_t *info)
+{
+    uint64_t                         wall;
+    ngx_msec_int_t                   left;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    ngx_memzero(info, sizeof(ngx_http_notify_breaker_info_t));
+
+    s = ngx_http_notify_breaker_slot(target);
+    if (s == NULL) {
+        return NGX_DECLINED;
+    }
+
+    info->state = (ngx_http_notify_breaker_state_e) s->state;
+    info->failures = s->failures;
+    info->opened = s->opened;
+
+    if (info->state == NGX_HTTP_NOTIFY_BREAKER_OPEN) {
+        left = (ngx_msec_int_t) ((ngx_msec_t) s->opened_at
+                                 + ngx_http_notify_breaker_conf->cooldown
+                                 - ngx_current_msec);
+        wall = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+        info->next_probe = wall + (left > 0 ? left : 0);
+    }
+
+    return NGX_OK;
+}
+
+
+const char *
+ngx_http_notify_breaker_state_name(ngx_http_notify_breaker_state_e state)
+{
+    switch (state) {
+
+    case NGX_HTTP_NOTIFY_BREAKER_OPEN:
+        return "open";
+
+    case NGX_HTTP_NOTIFY_BREAKER_PROBING:
+        return "half-open";
+
+    default:
+        return "closed";
+    }
+}

@@ -1,0 +1,167 @@
+# The circuit breaker of a target (notify_delivery_breaker): failed
+# attempts in a row open it; open, no first attempt is made (the caller's
+# connection is not held either) and the timer attempts nothing until the
+# cool-down ends; then one attempt probes it: delivered closes it, failed
+# opens it again.  Its state in the outbox admin, the metrics and the log.
+use lib 't/lib';
+use NotifyTest;
+use Downstream;
+use JSON::PP;
+use Test::Nginx::Socket 'no_plan';
+
+BEGIN {
+    NotifyTest::setup();
+    $ENV{TEST_NGINX_DOWNSTREAM} = 'http://127.0.0.1:' . Downstream::start();
+}
+
+our $App = "Content-Type: application/json\n"
+           . NotifyTest::bearer(NotifyTest::app_token());
+
+sub post {
+    my ($event) = @_;
+    return "POST /n\n" . encode_json({eventId => $event, title => 't',
+                                      url => 'http://x.example.org/', accounts => ['u-ada']});
+}
+
+# pushes to the downstream's <path>, with <extra> directives
+sub delivery {
+    my ($path, $extra) = @_;
+    return <<"CONF";
+    notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}$path;
+    notify_push_jwt push-secret-jwt;
+    notify_delivery_timeout 2s;
+    log_format delivery '\$request_method \$uri \$status delivery=\$notify_delivery_status';
+$extra
+CONF
+}
+
+our $Server = <<'CONF';
+    notify_delivery_location /_deliver;
+    access_log logs/access.log delivery;
+    location = /_deliver {
+        internal;
+        proxy_pass $notify_target_url;
+        proxy_read_timeout 2s;
+    }
+    location = /n { notify_inbound syntphony; }
+    location /outbox { notify_outbox; }
+    location = /metrics { notify_metrics; }
+CONF
+
+no_shuffle();
+no_long_string();
+check_accum_error_log();
+run_tests();
+
+my @r = Downstream::requests('/fail/500/1000/t1');
+is(scalar @r, 2, 'TEST 1: two attempts reached the downstream, none while open');
+
+__DATA__
+
+=== TEST 1: two failed attempts in a row open it: the third notification gets no first attempt (on one keep-alive connection, so that each outcome is in before the next request); the outbox admin and the metrics show it open
+--- http_config eval
+::conf('t1', ::delivery('/fail/500/1000/t1', "    notify_delivery_breaker 2 60s;\n    notify_delivery_retry 60s 60s;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), ::post('e3'), "GET /outbox/targets", "GET /metrics"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001",/, qr/^\{"id":"0000000000000002",/, qr/^\{"id":"0000000000000003",/,
+ qr/^\{"targets":\[\{(?=.*"name":"push")(?=.*"breaker":"open")(?=.*"failures":2)(?=.*"opened":1)(?=.*"next_probe":"\d{4}-\d\d-\d\dT[\d:.]+Z")/,
+ qr/^notify_breaker_state\{target="push"\} 1$/m]
+--- error_log
+notify: delivery of 0000000000000001 failed (attempt 1): HTTP 500
+notify: delivery of 0000000000000002 failed (attempt 1): HTTP 500
+notify: target "push": breaker open after 2 failed attempts in a row; nothing is attempted for 60000ms
+--- access_log
+POST /n 200 delivery=failed
+POST /n 200 delivery=failed
+POST /n 200 delivery=queued
+
+
+
+=== TEST 2: the cool-down ends: one attempt probes; it fails, the breaker opens again; the next probe is delivered, the breaker closes and the rest is delivered
+--- http_config eval
+::conf('t2', ::delivery('/fail/500/3', "    notify_delivery_breaker 2 200ms;\n    notify_delivery_retry 100ms 200ms;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2')]
+--- error_code eval
+[200, 200]
+--- wait: 4
+--- error_log
+notify: target "push": breaker open after 2 failed attempts in a row
+notify: target "push": breaker half-open, one attempt probes it
+notify: target "push": the probe failed, breaker open again; nothing is attempted for 200ms
+notify: target "push": breaker closed, the target answers again
+notify: delivered 0000000000000001
+notify: delivered 0000000000000002
+
+
+
+=== TEST 3: (the same store) closed: the outbox admin and the metrics say so, and a notification gets its first attempt
+--- http_config eval
+::conf('t2', ::delivery('/ok', "    notify_delivery_breaker 2 200ms;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e3'), "GET /outbox/targets", "GET /metrics"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000003",/,
+ qr/^\{"targets":\[\{(?=.*"name":"push")(?=.*"breaker":"closed")(?=.*"failures":0)(?!.*next_probe)/,
+ qr/^notify_breaker_state\{target="push"\} 0$/m]
+--- access_log
+POST /n 200 delivery=delivered
+
+
+
+=== TEST 4: notify_delivery_breaker off: failures never stop the first attempts
+--- http_config eval
+::conf('t4', ::delivery('/fail/500/1000/t4', "    notify_delivery_breaker off;\n    notify_delivery_retry 60s 60s;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), ::post('e3'), ::post('e4'), ::post('e5'), ::post('e6'), "GET /outbox/targets"]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/"id"/, qr/"id"/, qr/"id"/, qr/"id"/, qr/"id"/, qr/"id"/, qr/"breaker":"off"/]
+--- error_log
+notify: delivery of 0000000000000006 failed (attempt 1): HTTP 500
+--- no_error_log
+breaker open
+
+
+
+=== TEST 5: bad values
+--- http_config eval: ::conf('t5') . "    notify_delivery_breaker 0 1s;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+invalid number of failures "0" in "notify_delivery_breaker", it must be 1 or more
+
+
+
+=== TEST 6: a cool-down that is no time
+--- http_config eval: ::conf('t6') . "    notify_delivery_breaker 3 soon;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+invalid cool-down "soon" in "notify_delivery_breaker", it must be a time more than 0
+
+
+
+=== TEST 7: one argument is "off" or nothing
+--- http_config eval: ::conf('t7') . "    notify_delivery_breaker 3;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+"notify_delivery_breaker" directive takes a number of failures and a time, or "off"
