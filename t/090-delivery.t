@@ -38,28 +38,11 @@ sub post {
 # the delivery directives for conf(): pushes to the downstream's <path>
 sub delivery {
     my ($path, $extra) = @_;
-    $extra //= '';
-    return <<"CONF";
-    notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}$path;
-    notify_push_jwt push-secret-jwt;
-    notify_delivery_retry 300ms 1s;
-    notify_delivery_timeout 2s;
-    log_format delivery '\$request_method \$uri \$status delivery=\$notify_delivery_status';
-$extra
-CONF
+    return NotifyTest::delivery($path, "    notify_delivery_retry 300ms 1s;\n"
+                                       . ($extra // ''));
 }
 
-our $Server = <<'CONF';
-    notify_delivery_location /_deliver;
-    access_log logs/access.log delivery;
-    location = /_deliver {
-        internal;
-        proxy_pass $notify_target_url;
-        proxy_read_timeout 2s;
-    }
-    location = /n { notify_inbound syntphony; }
-    location /outbox { notify_outbox; }
-CONF
+our $Server = $NotifyTest::DeliveryServer;
 
 no_shuffle();
 no_long_string();

@@ -2,7 +2,8 @@
 # attempts in a row open it; open, no first attempt is made (the caller's
 # connection is not held either) and the timer attempts nothing until the
 # cool-down ends; then one attempt probes it: delivered closes it, failed
-# opens it again.  Its state in the outbox admin, the metrics and the log.
+# opens it again.  A 410 Gone disables the target until it is enabled from
+# notify_outbox.  Its state in the outbox admin, the metrics and the log.
 use lib 't/lib';
 use NotifyTest;
 use Downstream;
@@ -23,30 +24,10 @@ sub post {
                                       url => 'http://x.example.org/', accounts => ['u-ada']});
 }
 
-# pushes to the downstream's <path>, with <extra> directives
-sub delivery {
-    my ($path, $extra) = @_;
-    return <<"CONF";
-    notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}$path;
-    notify_push_jwt push-secret-jwt;
-    notify_delivery_timeout 2s;
-    log_format delivery '\$request_method \$uri \$status delivery=\$notify_delivery_status';
-$extra
-CONF
-}
+sub delivery { NotifyTest::delivery(@_) }
 
-our $Server = <<'CONF';
-    notify_delivery_location /_deliver;
-    access_log logs/access.log delivery;
-    location = /_deliver {
-        internal;
-        proxy_pass $notify_target_url;
-        proxy_read_timeout 2s;
-    }
-    location = /n { notify_inbound syntphony; }
-    location /outbox { notify_outbox; }
-    location = /metrics { notify_metrics; }
-CONF
+our $Server = $NotifyTest::DeliveryServer
+              . "    location = /metrics { notify_metrics; }\n";
 
 no_shuffle();
 no_long_string();
@@ -131,6 +112,13 @@ POST /n 200 delivery=delivered
 [200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
 [qr/"id"/, qr/"id"/, qr/"id"/, qr/"id"/, qr/"id"/, qr/"id"/, qr/"breaker":"off"/]
+--- access_log
+POST /n 200 delivery=failed
+POST /n 200 delivery=failed
+POST /n 200 delivery=failed
+POST /n 200 delivery=failed
+POST /n 200 delivery=failed
+POST /n 200 delivery=failed
 --- error_log
 notify: delivery of 0000000000000006 failed (attempt 1): HTTP 500
 --- no_error_log
@@ -165,3 +153,35 @@ invalid cool-down "soon" in "notify_delivery_breaker", it must be a time more th
 --- must_die
 --- error_log
 "notify_delivery_breaker" directive takes a number of failures and a time, or "off"
+
+
+
+=== TEST 8: 410 Gone disables the target: no first attempt, no retry; the outbox admin and the metrics say so; enabled again from notify_outbox, what waited is delivered
+--- http_config eval
+::conf('t8', ::delivery('/fail/gone/1', "    notify_delivery_retry 100ms 200ms;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), "GET /outbox/targets", "GET /metrics", "POST /outbox/targets/push/enable",
+ ::post('e3'), "GET /outbox/targets", "POST /outbox/targets/nope/enable", "GET /outbox/targets/push/enable"]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200, 404, 405]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001",/, qr/^\{"id":"0000000000000002",/,
+ qr/^\{"targets":\[\{(?=.*"name":"push")(?=.*"breaker":"disabled")/,
+ qr/^notify_breaker_state\{target="push"\} 3$/m,
+ qr/^\{"name":"push","breaker":"closed"\}$/,
+ qr/^\{"id":"0000000000000003",/,
+ qr/"breaker":"closed"/, qr/"NotFound"/, qr/405/]
+--- wait: 3
+--- error_log
+notify: delivery of 0000000000000001 failed (attempt 1): HTTP 410
+notify: target "push" answered 410 Gone: disabled, nothing is attempted until it is enabled again (notify_outbox)
+notify: target "push" enabled again
+notify: delivered 0000000000000001
+notify: delivered 0000000000000002
+notify: delivered 0000000000000003
+--- access_log
+POST /n 200 delivery=failed
+POST /n 200 delivery=queued
+POST /n 200 delivery=delivered

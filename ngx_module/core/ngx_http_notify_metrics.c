@@ -467,7 +467,7 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
     if (s->breakers) {
         p = ngx_http_notify_metrics_family(p, "notify_breaker_state",
                 "gauge", "The circuit breaker of each target: 0 closed,"
-                " 1 open, 2 half-open (probing).");
+                " 1 open, 2 half-open (probing), 3 disabled (410 Gone).");
 
         for (i = 0;
              i < s->ntargets && i < NGX_HTTP_NOTIFY_METRICS_TARGETS;

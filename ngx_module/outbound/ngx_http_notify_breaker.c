@@ -113,7 +113,7 @@ ngx_http_notify_breaker_create_conf(ngx_http_notify_breaker_conf_t *bc)
 }
 
 
-/* the zone exists when there is a target and a breaker */
+/* the zone exists when there is a target */
 
 char *
 ngx_http_notify_breaker_init_conf(ngx_conf_t *cf,
@@ -123,10 +123,6 @@ ngx_http_notify_breaker_init_conf(ngx_conf_t *cf,
 
     ngx_conf_init_uint_value(bc->failures, 5);
     ngx_conf_init_msec_value(bc->cooldown, 30000);
-
-    if (bc->failures == 0) {
-        return NGX_CONF_OK;
-    }
 
     shm_zone = ngx_shared_memory_add(cf, &ngx_http_notify_breaker_zone_name,
                                      8 * ngx_pagesize,
@@ -223,6 +219,10 @@ ngx_http_notify_breaker_allow(ngx_uint_t target, ngx_str_t *name,
     cooldown = ngx_http_notify_breaker_conf->cooldown;
     *wait = 1000;
 
+    if (s->state == NGX_HTTP_NOTIFY_BREAKER_DISABLED) {
+        return NGX_DECLINED;
+    }
+
     if (s->state == NGX_HTTP_NOTIFY_BREAKER_OPEN) {
         elapsed = (ngx_msec_int_t) (now - (ngx_msec_t) s->opened_at);
 
@@ -297,6 +297,10 @@ ngx_http_notify_breaker_outcome(ngx_uint_t target, ngx_uint_t ok,
     bc = ngx_http_notify_breaker_conf;
     state = s->state;
 
+    if (state == NGX_HTTP_NOTIFY_BREAKER_DISABLED) {
+        return;                     /* until an admin enables it */
+    }
+
     if (ok) {
         s->failures = 0;
 
@@ -315,7 +319,8 @@ ngx_http_notify_breaker_outcome(ngx_uint_t target, ngx_uint_t ok,
     n = ngx_atomic_fetch_add(&s->failures, 1) + 1;
 
     if (state == NGX_HTTP_NOTIFY_BREAKER_OPEN
-        || (state == NGX_HTTP_NOTIFY_BREAKER_CLOSED && n < bc->failures))
+        || (state == NGX_HTTP_NOTIFY_BREAKER_CLOSED
+            && (bc->failures == 0 || n < bc->failures)))
     {
         return;
     }
@@ -340,6 +345,56 @@ ngx_http_notify_breaker_outcome(ngx_uint_t target, ngx_uint_t ok,
                   "notify: target \"%V\": breaker open after %uA failed"
                   " attempts in a row; nothing is attempted for %Mms", name,
                   n, bc->cooldown);
+}
+
+
+void
+ngx_http_notify_breaker_disable(ngx_uint_t target, ngx_str_t *name,
+    ngx_log_t *log)
+{
+    ngx_atomic_uint_t                state;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+    if (s == NULL) {
+        return;
+    }
+
+    state = s->state;
+
+    if (state != NGX_HTTP_NOTIFY_BREAKER_DISABLED
+        && ngx_atomic_cmp_set(&s->state, state,
+                              NGX_HTTP_NOTIFY_BREAKER_DISABLED))
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "notify: target \"%V\" answered 410 Gone: disabled,"
+                      " nothing is attempted until it is enabled again"
+                      " (notify_outbox)", name);
+    }
+}
+
+
+ngx_int_t
+ngx_http_notify_breaker_enable(ngx_uint_t target, ngx_str_t *name,
+    ngx_log_t *log)
+{
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+    if (s == NULL) {
+        return NGX_DECLINED;
+    }
+
+    s->failures = 0;
+
+    if (ngx_atomic_cmp_set(&s->state, NGX_HTTP_NOTIFY_BREAKER_DISABLED,
+                           NGX_HTTP_NOTIFY_BREAKER_CLOSED))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "notify: target \"%V\" enabled again", name);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -375,9 +430,9 @@ ngx_http_notify_breaker_info(ngx_uint_t target,
 
 
 const char *
-ngx_http_notify_breaker_state_name(ngx_http_notify_breaker_state_e state)
+ngx_http_notify_breaker_state_name(ngx_http_notify_breaker_info_t *info)
 {
-    switch (state) {
+    switch (info->state) {
 
     case NGX_HTTP_NOTIFY_BREAKER_OPEN:
         return "open";
@@ -385,7 +440,10 @@ ngx_http_notify_breaker_state_name(ngx_http_notify_breaker_state_e state)
     case NGX_HTTP_NOTIFY_BREAKER_PROBING:
         return "half-open";
 
+    case NGX_HTTP_NOTIFY_BREAKER_DISABLED:
+        return "disabled";
+
     default:
-        return "closed";
+        return ngx_http_notify_breaker_conf->failures ? "closed" : "off";
     }
 }

@@ -10,7 +10,8 @@
  * many failed attempts in a row it opens, and nothing is attempted, on
  * either path, for the cool-down; then the scheduler's timer makes one
  * attempt, the probe (half-open): delivered closes it, failed opens it
- * again for another cool-down.
+ * again for another cool-down.  A target that answers 410 Gone is disabled:
+ * nothing is attempted until an admin enables it again (notify_outbox).
  */
 
 
@@ -29,12 +30,14 @@
 typedef enum {
     NGX_HTTP_NOTIFY_BREAKER_CLOSED = 0,
     NGX_HTTP_NOTIFY_BREAKER_OPEN,
-    NGX_HTTP_NOTIFY_BREAKER_PROBING
+    NGX_HTTP_NOTIFY_BREAKER_PROBING,
+    NGX_HTTP_NOTIFY_BREAKER_DISABLED
 } ngx_http_notify_breaker_state_e;
 
 
 typedef struct {
-    ngx_uint_t                  failures;      /* in a row; 0: off */
+    ngx_uint_t                  failures;      /* in a row; 0: never
+                                                  open (410 disables) */
     ngx_msec_t                  cooldown;
     ngx_shm_zone_t             *zone;
 } ngx_http_notify_breaker_conf_t;
@@ -73,10 +76,16 @@ void ngx_http_notify_breaker_unprobe(ngx_uint_t target);
 void ngx_http_notify_breaker_outcome(ngx_uint_t target, ngx_uint_t ok,
     ngx_str_t *name, ngx_log_t *log);
 
+/* 410 Gone: nothing until enabled again */
+void ngx_http_notify_breaker_disable(ngx_uint_t target, ngx_str_t *name,
+    ngx_log_t *log);
+ngx_int_t ngx_http_notify_breaker_enable(ngx_uint_t target, ngx_str_t *name,
+    ngx_log_t *log);
+
 ngx_int_t ngx_http_notify_breaker_info(ngx_uint_t target,
     ngx_http_notify_breaker_info_t *info);
 const char *ngx_http_notify_breaker_state_name(
-    ngx_http_notify_breaker_state_e state);
+    ngx_http_notify_breaker_info_t *info);
 
 
 #endif /* _NGX_HTTP_NOTIFY_BREAKER_H_INCLUDED_ */

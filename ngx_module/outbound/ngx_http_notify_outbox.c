@@ -23,7 +23,10 @@
 
 
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
-static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r);
+static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r,
+    ngx_str_t *rest);
+static ngx_int_t ngx_http_notify_outbox_send(ngx_http_request_t *r,
+    const char *key, json_t *array);
 
 
 /*
@@ -31,6 +34,7 @@ static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r);
  *
  *   GET    <prefix>                {"items": [...]}
  *   GET    <prefix>/targets        {"targets": [...]}: their breakers
+ *   POST   <prefix>/targets/<name>/enable   after a 410 Gone
  *   POST   <prefix>/<id>/retry     try it now
  *   DELETE <prefix>/<id>           drop it
  */
@@ -39,7 +43,7 @@ ngx_int_t
 ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
 {
     u_char                          *last, *slash, *p;
-    json_t                          *items, *json;
+    json_t                          *items;
     ngx_int_t                        rc;
     ngx_str_t                        rest, id;
     ngx_uint_t                       i;
@@ -121,21 +125,18 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
                           "last_error", (char *) e[i].error));
         }
 
-        json = json_pack("{s:o}", "items", items);
-        if (json == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
-        json_decref(json);
-
-        return rc;
+        return ngx_http_notify_outbox_send(r, "items", items);
     }
 
-    if (rest.len == sizeof("/targets") - 1
-        && ngx_strncmp(rest.data, "/targets", rest.len) == 0)
+    if (rest.len >= sizeof("/targets") - 1
+        && ngx_strncmp(rest.data, "/targets", sizeof("/targets") - 1) == 0
+        && (rest.len == sizeof("/targets") - 1
+            || rest.data[sizeof("/targets") - 1] == '/'))
     {
-        return ngx_http_notify_outbox_targets(r);
+        rest.data += sizeof("/targets") - 1;
+        rest.len -= sizeof("/targets") - 1;
+
+        return ngx_http_notify_outbox_targets(r, &rest);
     }
 
     /* /<id> or /<id>/retry */
@@ -234,19 +235,67 @@ ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op)
 /*
  * The targets and their breakers (nothing of their credentials):
  *
- *   {"targets": [{"name": "push", "breaker": "open", "failures": 5,
- *                 "opened": 1, "next_probe": "2026-...Z"}]}
+ *   GET  /targets      {"targets": [{"name": "push", "breaker": "open",
+ *                        "failures": 5, "opened": 1,
+ *                        "next_probe": "2026-...Z"}]}
+ *   POST /targets/<name>/enable    {"name": "push", "breaker": "closed"}
  */
 
 static ngx_int_t
-ngx_http_notify_outbox_targets(ngx_http_request_t *r)
+ngx_http_notify_outbox_targets(ngx_http_request_t *r, ngx_str_t *rest)
 {
     u_char                           *p;
     json_t                           *targets, *target, *json;
     ngx_int_t                         rc;
+    ngx_str_t                        *name;
     ngx_http_notify_breaker_info_t    info;
     ngx_http_notify_delivery_conf_t  *dc;
     u_char                            next[sizeof("1970-01-01T00:00:00.000Z")];
+
+    dc = ngx_http_notify_outbound_conf();
+    name = (dc != NULL && dc->url.len && dc->target.dialect)
+           ? &dc->target.dialect->name : NULL;
+
+    if (rest->len) {
+
+        /* /<name>/enable */
+
+        if (name == NULL
+            || rest->len != 1 + name->len + sizeof("/enable") - 1
+            || ngx_strncmp(rest->data + 1, name->data, name->len) != 0
+            || ngx_strncmp(rest->data + 1 + name->len, "/enable",
+                           sizeof("/enable") - 1)
+               != 0)
+        {
+            return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
+                                              "NotFound",
+                                              "No such target.");
+        }
+
+        if (r->method != NGX_HTTP_POST) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        if (ngx_http_notify_breaker_enable(0, name, r->connection->log)
+            == NGX_OK)
+        {
+            ngx_http_notify_delivery_arm(0);
+        }
+
+        (void) ngx_http_notify_breaker_info(0, &info);
+
+        json = json_pack("{s:s%, s:s}",
+                         "name", (char *) name->data, name->len,
+                         "breaker", ngx_http_notify_breaker_state_name(&info));
+        if (json == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
+        json_decref(json);
+
+        return rc;
+    }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -257,17 +306,12 @@ ngx_http_notify_outbox_targets(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    dc = ngx_http_notify_outbound_conf();
-
-    if (dc != NULL && dc->url.len && dc->target.dialect) {
-        rc = ngx_http_notify_breaker_info(0, &info);
+    if (name != NULL) {
+        (void) ngx_http_notify_breaker_info(0, &info);
 
         target = json_pack("{s:s%, s:s, s:i, s:i}",
-                           "name", (char *) dc->target.dialect->name.data,
-                           dc->target.dialect->name.len,
-                           "breaker", rc == NGX_OK
-                           ? ngx_http_notify_breaker_state_name(info.state)
-                           : "off",
+                           "name", (char *) name->data, name->len,
+                           "breaker", ngx_http_notify_breaker_state_name(&info),
                            "failures", (int) info.failures,
                            "opened", (int) info.opened);
 
@@ -287,7 +331,20 @@ ngx_http_notify_outbox_targets(ngx_http_request_t *r)
         }
     }
 
-    json = json_pack("{s:o}", "targets", targets);
+    return ngx_http_notify_outbox_send(r, "targets", targets);
+}
+
+
+/* {"<key>": <array>}, the array the answer's */
+
+static ngx_int_t
+ngx_http_notify_outbox_send(ngx_http_request_t *r, const char *key,
+    json_t *array)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+
+    json = json_pack("{s:o}", key, array);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
