@@ -214,6 +214,13 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_main_conf_t, delivery.breaker),
       NULL },
 
+    { ngx_string("notify_delivery_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_notify_rate_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.breaker),
+      NULL },
+
     { ngx_string("notify_delivery_first_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,

@@ -4,6 +4,8 @@
 # cool-down ends; then one attempt probes it: delivered closes it, failed
 # opens it again.  A 410 Gone disables the target until it is enabled from
 # notify_outbox.  Its state in the outbox admin, the metrics and the log.
+# The target's rate (notify_delivery_rate), a token bucket in the same
+# shared zone: what has no token waits in the outbox.
 use lib 't/lib';
 use NotifyTest;
 use Downstream;
@@ -36,6 +38,8 @@ run_tests();
 
 my @r = Downstream::requests('/fail/500/1000/t1');
 is(scalar @r, 2, 'TEST 1: two attempts reached the downstream, none while open');
+is(scalar(Downstream::requests('/t9-rate')), 1, 'TEST 9: one attempt in the minute');
+is(scalar(Downstream::requests('/t10-rate')), 3, 'TEST 10: the burst, and no more');
 
 __DATA__
 
@@ -185,3 +189,70 @@ notify: delivered 0000000000000003
 POST /n 200 delivery=failed
 POST /n 200 delivery=queued
 POST /n 200 delivery=delivered
+
+
+
+=== TEST 9: notify_delivery_rate 1r/m: the first notification is delivered at once, the next two have no token and wait in the outbox (on either path)
+--- http_config eval
+::conf('t9', ::delivery('/t9-rate', "    notify_delivery_rate 1r/m;\n    notify_delivery_retry 100ms 200ms;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), ::post('e3'), "GET /outbox"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[qr/"id"/, qr/"id"/, qr/"id"/,
+ qr/^\{"items":\[(?=.*"id":"0000000000000002")(?=.*"id":"0000000000000003")(?!.*"id":"0000000000000001")/]
+--- wait: 1.5
+--- error_log
+notify: delivered 0000000000000001 (attempt 1)
+--- no_error_log
+delivered 0000000000000002
+delivered 0000000000000003
+--- access_log
+POST /n 200 delivery=delivered
+POST /n 200 delivery=queued
+POST /n 200 delivery=queued
+
+
+
+=== TEST 10: burst=2: three at once, the fourth waits
+--- http_config eval
+::conf('t10', ::delivery('/t10-rate', "    notify_delivery_rate 1r/m burst=2;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), ::post('e3'), ::post('e4')]
+--- error_code eval
+[200, 200, 200, 200]
+--- wait: 1
+--- error_log
+notify: delivered 0000000000000003 (attempt 1)
+--- no_error_log
+delivered 0000000000000004
+--- access_log
+POST /n 200 delivery=delivered
+POST /n 200 delivery=delivered
+POST /n 200 delivery=delivered
+POST /n 200 delivery=queued
+
+
+
+=== TEST 11: a rate is requests per second or per minute
+--- http_config eval: ::conf('t11') . "    notify_delivery_rate 5;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+invalid rate "5" in "notify_delivery_rate", it must be like "5r/s" or "10r/m"
+
+
+
+=== TEST 12: burst is a number
+--- http_config eval: ::conf('t12') . "    notify_delivery_rate 5r/s burst=many;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+invalid parameter "burst=many" in "notify_delivery_rate", it must be "burst=<number>"

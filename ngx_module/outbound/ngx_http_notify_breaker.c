@@ -26,6 +26,9 @@
 
 
 typedef struct {
+    ngx_atomic_t                tat;           /* usec: the bucket's
+                                                  theoretical arrival
+                                                  time (GCRA) */
     ngx_atomic_t                state;
     ngx_atomic_t                failures;      /* in a row */
     ngx_atomic_t                opened_at;     /* msec */
@@ -110,6 +113,70 @@ ngx_http_notify_breaker_create_conf(ngx_http_notify_breaker_conf_t *bc)
 {
     bc->failures = NGX_CONF_UNSET_UINT;
     bc->cooldown = NGX_CONF_UNSET_MSEC;
+    bc->interval = (uint64_t) NGX_CONF_UNSET;
+}
+
+
+/* notify_delivery_rate <n>r/s | <n>r/m [burst=<n>] */
+
+char *
+ngx_http_notify_rate_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    size_t                           len;
+    u_char                          *unit;
+    ngx_int_t                        n, per, burst;
+    ngx_str_t                       *value;
+    ngx_http_notify_breaker_conf_t  *bc;
+
+    bc = (ngx_http_notify_breaker_conf_t *) (p + cmd->offset);
+
+    if (bc->interval != (uint64_t) NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    len = value[1].len;
+    unit = value[1].data + len - 3;
+    per = 0;
+
+    if (len > 3 && ngx_strncmp(unit, "r/s", 3) == 0) {
+        per = 1;
+
+    } else if (len > 3 && ngx_strncmp(unit, "r/m", 3) == 0) {
+        per = 60;
+    }
+
+    n = per ? ngx_atoi(value[1].data, len - 3) : NGX_ERROR;
+
+    if (n == NGX_ERROR || n == 0 || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid rate \"%V\" in \"%V\", it must be like"
+                           " \"5r/s\" or \"10r/m\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    burst = 0;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "burst=", 6) != 0
+            || (burst = ngx_atoi(value[2].data + 6, value[2].len - 6))
+               == NGX_ERROR)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\", it"
+                               " must be \"burst=<number>\"", &value[2],
+                               &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    bc->interval = (uint64_t) per * 1000000 / n;
+    bc->burst = burst;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -123,6 +190,11 @@ ngx_http_notify_breaker_init_conf(ngx_conf_t *cf,
 
     ngx_conf_init_uint_value(bc->failures, 5);
     ngx_conf_init_msec_value(bc->cooldown, 30000);
+
+    if (bc->interval == (uint64_t) NGX_CONF_UNSET) {
+        bc->interval = 0;
+        bc->burst = 0;
+    }
 
     shm_zone = ngx_shared_memory_add(cf, &ngx_http_notify_breaker_zone_name,
                                      8 * ngx_pagesize,
@@ -262,6 +334,69 @@ ngx_http_notify_breaker_allow(ngx_uint_t target, ngx_str_t *name,
                   " not report, another one", name);
 
     return NGX_DONE;
+}
+
+
+/*
+ * The rate: GCRA, a token bucket kept as one time.  An attempt may be made
+ * while the bucket's time is at most "burst" intervals ahead of now; each
+ * attempt moves it one interval on.
+ */
+
+ngx_uint_t
+ngx_http_notify_rate_take(ngx_uint_t target, ngx_uint_t n, ngx_msec_t *wait)
+{
+    uint64_t                         now, tat, next, limit, interval;
+    ngx_uint_t                       taken;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+    interval = ngx_http_notify_breaker_conf
+               ? ngx_http_notify_breaker_conf->interval : 0;
+
+    if (s == NULL || interval == 0) {
+        return n;
+    }
+
+    limit = ngx_http_notify_breaker_conf->burst * interval;
+    taken = 0;
+
+    while (taken < n) {
+        now = (uint64_t) ngx_current_msec * 1000;
+        tat = s->tat;
+        next = ngx_max(tat, now);
+
+        if (next - now > limit) {
+            *wait = (ngx_msec_t) ((next - now - limit) / 1000 + 1);
+            break;
+        }
+
+        if (ngx_atomic_cmp_set(&s->tat, tat, next + interval)) {
+            taken++;
+        }
+    }
+
+    return taken;
+}
+
+
+void
+ngx_http_notify_rate_give_back(ngx_uint_t target, ngx_uint_t n)
+{
+    uint64_t                         tat, back;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+
+    if (s == NULL || n == 0 || ngx_http_notify_breaker_conf->interval == 0) {
+        return;
+    }
+
+    back = n * ngx_http_notify_breaker_conf->interval;
+
+    do {
+        tat = s->tat;
+    } while (!ngx_atomic_cmp_set(&s->tat, tat, tat > back ? tat - back : 0));
 }
 
 

@@ -39,6 +39,10 @@ typedef struct {
     ngx_uint_t                  failures;      /* in a row; 0: never
                                                   open (410 disables) */
     ngx_msec_t                  cooldown;
+    uint64_t                    interval;      /* usec between attempts
+                                                  (notify_delivery_rate);
+                                                  0: no limit */
+    uint64_t                    burst;         /* attempts above it */
     ngx_shm_zone_t             *zone;
 } ngx_http_notify_breaker_conf_t;
 
@@ -75,6 +79,17 @@ void ngx_http_notify_breaker_unprobe(ngx_uint_t target);
 /* an attempt's outcome: the target answered as it should, or not */
 void ngx_http_notify_breaker_outcome(ngx_uint_t target, ngx_uint_t ok,
     ngx_str_t *name, ngx_log_t *log);
+
+/*
+ * notify_delivery_rate: a token bucket shared by all worker processes
+ * (in the breaker's zone).  take: up to "n" attempts now, how many may be
+ * made (0: none for "wait" msec); give back what was not made.
+ */
+char *ngx_http_notify_rate_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_uint_t ngx_http_notify_rate_take(ngx_uint_t target, ngx_uint_t n,
+    ngx_msec_t *wait);
+void ngx_http_notify_rate_give_back(ngx_uint_t target, ngx_uint_t n);
 
 /* 410 Gone: nothing until enabled again */
 void ngx_http_notify_breaker_disable(ngx_uint_t target, ngx_str_t *name,

@@ -376,6 +376,7 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
     json_t                           *v;
     ngx_str_t                         event, tenant;
+    ngx_msec_t                        wait;
     ngx_http_notify_delivery_conf_t  *dc;
 
     dc = ngx_http_notify_outbound.conf;
@@ -411,6 +412,11 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
         && ngx_http_notify_breaker_closed(0)
         && ngx_http_notify_outbound_reserve() == NGX_OK)
     {
+        if (ngx_http_notify_rate_take(0, 1, &wait) == 0) {
+            ngx_http_notify_outbound_release();     /* the timer's */
+            return NGX_OK;
+        }
+
         nr->op->due += NGX_HTTP_NOTIFY_LEASE;
         nr->deliver_now = 1;
     }

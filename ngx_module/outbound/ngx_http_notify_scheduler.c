@@ -331,6 +331,7 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
 {
     uint64_t                          due, now;
     ngx_int_t                         rc;
+    ngx_uint_t                        n;
     ngx_msec_t                        wait;
     ngx_http_notify_scheduler_t      *dv;
     ngx_http_notify_store_op_t       *op;
@@ -375,12 +376,27 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
 
     dv->probe = (rc == NGX_DONE);
 
+    /* notify_delivery_rate: as many as the bucket allows now */
+
+    n = ngx_http_notify_rate_take(0, dv->probe
+                                     ? 1 : ngx_http_notify_outbound_places(),
+                                  &wait);
+    if (n == 0) {
+        if (dv->probe) {
+            dv->probe = 0;
+            ngx_http_notify_breaker_unprobe(0);
+        }
+
+        ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
+        return;
+    }
+
     op = &dv->claim;
     ngx_http_notify_store_claim_free(op);
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
 
     op->type = NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM;
-    op->max = dv->probe ? 1 : ngx_http_notify_outbound_places();
+    op->max = n;
     op->due = dc->timeout + 5000;           /* the lease of an attempt */
     op->done = ngx_http_notify_scheduler_claimed;
     op->log = ev->log;
@@ -405,6 +421,8 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
     started = 0;
 
     if (op->rc != NGX_OK) {
+        ngx_http_notify_rate_give_back(0, op->max);
+
         if (dv->probe) {
             dv->probe = 0;
             ngx_http_notify_breaker_unprobe(0);
@@ -481,6 +499,8 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
         (void) ngx_http_notify_outbound_reserve();
         started++;
     }
+
+    ngx_http_notify_rate_give_back(0, op->max - started);
 
     if (dv->probe) {
         dv->probe = 0;
