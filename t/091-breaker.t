@@ -256,3 +256,17 @@ invalid rate "5" in "notify_delivery_rate", it must be like "5r/s" or "10r/m"
 --- must_die
 --- error_log
 invalid parameter "burst=many" in "notify_delivery_rate", it must be "burst=<number>"
+
+
+
+=== TEST 13: 429 with Retry-After waits as long as asked (2s, where the backoff would say 100ms), on the first attempt's path too; one 429 does not open the breaker
+--- http_config eval
+::conf('t13', ::delivery('/fail/limited/1', "    notify_delivery_breaker 1 60s;\n    notify_delivery_retry 100ms 200ms;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post('e1')
+--- wait: 4
+--- error_code: 200
+--- error_log
+failed (attempt 1): HTTP 429; next in 2000ms
+notify: delivered 0000000000000001 (attempt 2)

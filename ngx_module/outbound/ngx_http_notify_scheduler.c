@@ -95,16 +95,20 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
     op->done = ngx_http_notify_scheduler_stored;
 
     /*
-     * an answer the target means, even a refusal, is not a failure; 410
-     * Gone disables the target (the entry waits in the outbox)
+     * The breaker: an answer the target means, even a refusal, is not a
+     * failure; a 429 is neither (the target is there, and says when: its
+     * entry waits as asked); 410 Gone disables the target (the entry waits
+     * in the outbox).
      */
 
     if (status == 410) {
         ngx_http_notify_breaker_disable(0, &dl->target->dialect->name, log);
     }
 
-    ngx_http_notify_breaker_outcome(0, verdict != NGX_HTTP_NOTIFY_RETRY,
-                                    &dl->target->dialect->name, log);
+    if (status != 429) {
+        ngx_http_notify_breaker_outcome(0, verdict != NGX_HTTP_NOTIFY_RETRY,
+                                        &dl->target->dialect->name, log);
+    }
 
     switch (verdict) {
 
