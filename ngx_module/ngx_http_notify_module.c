@@ -207,6 +207,27 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_main_conf_t, delivery.timeout),
       NULL },
 
+    { ngx_string("notify_delivery_breaker"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_notify_breaker_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.breaker),
+      NULL },
+
+    { ngx_string("notify_delivery_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_notify_rate_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.breaker),
+      NULL },
+
+    { ngx_string("notify_delivery_first_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery.first_timeout),
+      NULL },
+
     { ngx_string("notify_delivery_retry"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_http_notify_delivery_retry,
@@ -450,6 +471,7 @@ ngx_http_notify_metrics_handler(ngx_http_request_t *r)
     ngx_http_notify_dialect_t         *d;
     ngx_http_notify_main_conf_t       *nmcf;
     ngx_http_notify_store_stats_t      ss;
+    ngx_http_notify_breaker_info_t     bi;
     ngx_http_notify_metrics_scrape_t   s;
 
     static ngx_str_t  allow = ngx_string("GET, HEAD");
@@ -483,6 +505,11 @@ ngx_http_notify_metrics_handler(ngx_http_request_t *r)
     if (nmcf->delivery.target.dialect) {
         s.targets = &nmcf->delivery.target.dialect->name;
         s.ntargets = 1;
+
+        if (ngx_http_notify_breaker_info(0, &bi) == NGX_OK) {
+            s.breakers = 1;
+            s.breaker[0] = bi.state;
+        }
     }
 
     if (ngx_http_notify_store_stats(&ss, r->connection->log) == NGX_OK) {

@@ -4,11 +4,26 @@ use lib 't/lib';
 use NotifyTest;
 use Downstream;
 use JSON::PP;
+use IO::Socket::INET;
 use Test::Nginx::Socket 'no_plan';
+
+our ($Hang, $Refused);
 
 BEGIN {
     NotifyTest::setup();
     $ENV{TEST_NGINX_DOWNSTREAM} = 'http://127.0.0.1:' . Downstream::start();
+
+    # a downstream that accepts connections (the kernel completes them into
+    # its queue) and never answers; and a port where nothing listens
+    $Hang = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "cannot listen: $!";
+    $ENV{TEST_NGINX_HANG} = $Hang->sockport;
+
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0) or die "cannot listen: $!";
+    $ENV{TEST_NGINX_REFUSED} = $s->sockport;
+    close $s;
 }
 
 our $App = "Content-Type: application/json\n"
@@ -23,28 +38,11 @@ sub post {
 # the delivery directives for conf(): pushes to the downstream's <path>
 sub delivery {
     my ($path, $extra) = @_;
-    $extra //= '';
-    return <<"CONF";
-    notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}$path;
-    notify_push_jwt push-secret-jwt;
-    notify_delivery_retry 300ms 1s;
-    notify_delivery_timeout 2s;
-    log_format delivery '\$request_method \$uri \$status delivery=\$notify_delivery_status';
-$extra
-CONF
+    return NotifyTest::delivery($path, "    notify_delivery_retry 300ms 1s;\n"
+                                       . ($extra // ''));
 }
 
-our $Server = <<'CONF';
-    notify_delivery_location /_deliver;
-    access_log logs/access.log delivery;
-    location = /_deliver {
-        internal;
-        proxy_pass $notify_target_url;
-        proxy_read_timeout 2s;
-    }
-    location = /n { notify_inbound syntphony; }
-    location /outbox { notify_outbox; }
-CONF
+our $Server = $NotifyTest::DeliveryServer;
 
 no_shuffle();
 no_long_string();
@@ -493,3 +491,50 @@ User-Agent: DataNotifier\r
 [qr/^\{"type":"[^"]+","title":"An error occurred while processing your request\.","status":500,/, qr/^\{"id":"0000000000000001",/]
 --- error_log
 the notification could not be built: Invalid UTF-8 string in "tenant"
+
+
+
+=== TEST 28: a downstream that accepts and never answers holds no keep-alive caller: every request on one connection is answered, each first attempt ends at notify_delivery_first_timeout (not at the delivery location's proxy_read_timeout), and its entry stays in the outbox
+--- http_config eval
+::conf('t28', ::delivery('', '    notify_delivery_first_timeout 100ms;')) =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:$ENV{TEST_NGINX_HANG}/push;}r
+--- config eval: $::Server =~ s/proxy_read_timeout 2s/proxy_read_timeout 300s/r
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), ::post('e3'), "GET /outbox"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001",/, qr/^\{"id":"0000000000000002",/, qr/^\{"id":"0000000000000003",/,
+ qr/^(?=.*"id":"0000000000000001")(?=.*"id":"0000000000000002")(?=.*"id":"0000000000000003")/s]
+--- error_log
+notify: delivery of 0000000000000001 failed (attempt 1): no answer: none within notify_delivery_first_timeout
+notify: delivery of 0000000000000002 failed (attempt 1): no answer: none within notify_delivery_first_timeout
+notify: delivery of 0000000000000003 failed (attempt 1): no answer: none within notify_delivery_first_timeout
+
+
+
+=== TEST 29: a downstream that refuses connections: every request on one keep-alive connection is answered, the entries stay in the outbox
+--- http_config eval
+::conf('t29', ::delivery('')) =~ s{\Qnotify_push_url \E\S+}{notify_push_url http://127.0.0.1:$ENV{TEST_NGINX_REFUSED}/push;}r
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), "GET /outbox"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001",/, qr/^\{"id":"0000000000000002",/,
+ qr/^(?=.*"id":"0000000000000001")(?=.*"id":"0000000000000002")/s]
+--- error_log
+notify: delivery of 0000000000000001 failed (attempt 1): no answer
+notify: delivery of 0000000000000002 failed (attempt 1): no answer
+
+
+
+=== TEST 30: notify_delivery_first_timeout is more than 0
+--- http_config eval: ::conf('t30') . "    notify_delivery_first_timeout 0;\n"
+--- config
+    location = /x { return 204; }
+--- must_die
+--- error_log
+"notify_delivery_first_timeout" must be more than 0

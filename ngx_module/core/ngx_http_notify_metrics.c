@@ -315,7 +315,8 @@ ngx_http_notify_metrics_size(ngx_http_notify_metrics_scrape_t *s)
             + NGX_HTTP_NOTIFY_METRICS_NBATCH + 3
             + NGX_HTTP_NOTIFY_METRICS_NUSEC + 3
             + 2 + 2 + NGX_HTTP_NOTIFY_FEED_KINDS
-            + s->ntargets * (2 + NGX_HTTP_NOTIFY_RESULTS);
+            + s->ntargets * (2 + NGX_HTTP_NOTIFY_RESULTS)
+            + 2 + s->ntargets;                         /* breakers */
 
     return lines * (NGX_HTTP_NOTIFY_METRICS_LINE + name);
 }
@@ -460,6 +461,20 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
                             "{target=\"%V\",result=\"%s\"} %uA\n",
                             &s->targets[i], ngx_http_notify_results[k],
                             (ngx_atomic_uint_t) m->deliveries[i][k]);
+        }
+    }
+
+    if (s->breakers) {
+        p = ngx_http_notify_metrics_family(p, "notify_breaker_state",
+                "gauge", "The circuit breaker of each target: 0 closed,"
+                " 1 open, 2 half-open (probing), 3 disabled (410 Gone).");
+
+        for (i = 0;
+             i < s->ntargets && i < NGX_HTTP_NOTIFY_METRICS_TARGETS;
+             i++)
+        {
+            p = ngx_sprintf(p, "notify_breaker_state{target=\"%V\"} %ui\n",
+                            &s->targets[i], s->breaker[i]);
         }
     }
 

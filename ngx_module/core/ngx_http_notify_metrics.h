@@ -51,6 +51,11 @@ typedef struct {
     ngx_uint_t                  ndialects;
     ngx_str_t                  *targets;       /* the targets' names */
     ngx_uint_t                  ntargets;
+    unsigned                    breakers:1;    /* the targets have them */
+    ngx_uint_t                  breaker[NGX_HTTP_NOTIFY_METRICS_TARGETS];
+                                               /* 0 closed, 1 open,
+                                                  2 half-open,
+                                                  3 disabled */
 
     unsigned                    store:1;       /* the rest is known */
     uint64_t                    map_used;      /* bytes */

@@ -50,6 +50,8 @@ ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc)
     dc->default_on = NGX_CONF_UNSET;
     dc->concurrency = NGX_CONF_UNSET_UINT;
     dc->timeout = NGX_CONF_UNSET_MSEC;
+    dc->first_timeout = NGX_CONF_UNSET_MSEC;
+    ngx_http_notify_breaker_create_conf(&dc->breaker);
     dc->retry_min = NGX_CONF_UNSET_MSEC;
     dc->retry_max = NGX_CONF_UNSET_MSEC;
 }
@@ -63,6 +65,7 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     ngx_conf_init_value(dc->default_on, 1);
     ngx_conf_init_uint_value(dc->concurrency, 64);
     ngx_conf_init_msec_value(dc->timeout, 10000);
+    ngx_conf_init_msec_value(dc->first_timeout, 500);
     ngx_conf_init_msec_value(dc->retry_min, 1000);
     ngx_conf_init_msec_value(dc->retry_max, 3600000);
 
@@ -73,6 +76,13 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"notify_push_url\" must be an http or https URL,"
                            " not \"%V\"", &dc->url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (dc->first_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"notify_delivery_first_timeout\" must be more"
+                           " than 0");
         return NGX_CONF_ERROR;
     }
 
@@ -91,7 +101,12 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     dc->target.url = dc->url;
     dc->target.credential = dc->jwt;
 
-    return NGX_CONF_OK;
+    if (dc->url.len == 0) {
+        dc->breaker.failures = 0;
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_notify_breaker_init_conf(cf, &dc->breaker);
 }
 
 
@@ -312,6 +327,8 @@ ngx_http_notify_outbound_init(ngx_http_notify_delivery_conf_t *dc)
 {
     ngx_http_notify_outbound.conf = dc;
     ngx_http_notify_outbound.inflight = 0;
+
+    ngx_http_notify_breaker_init_process(&dc->breaker);
 }
 
 
@@ -359,6 +376,7 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
     json_t                           *v;
     ngx_str_t                         event, tenant;
+    ngx_msec_t                        wait;
     ngx_http_notify_delivery_conf_t  *dc;
 
     dc = ngx_http_notify_outbound.conf;
@@ -385,11 +403,20 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
     nr->op->expires = ngx_time() + dc->keep;
     nr->op->due = (uint64_t) ngx_time() * 1000;
 
-    /* the first attempt now, through a subrequest, if there is room */
+    /*
+     * the first attempt now, through a subrequest, if there is room and
+     * the target's breaker is closed (open, the timer probes it)
+     */
 
     if (location->len
+        && ngx_http_notify_breaker_closed(0)
         && ngx_http_notify_outbound_reserve() == NGX_OK)
     {
+        if (ngx_http_notify_rate_take(0, 1, &wait) == 0) {
+            ngx_http_notify_outbound_release();     /* the timer's */
+            return NGX_OK;
+        }
+
         nr->op->due += NGX_HTTP_NOTIFY_LEASE;
         nr->deliver_now = 1;
     }

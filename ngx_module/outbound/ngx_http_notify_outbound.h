@@ -25,6 +25,7 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_store.h"
 #include "ngx_http_notify_curl.h"
+#include "ngx_http_notify_breaker.h"
 
 
 /* msec the first attempt (a subrequest) holds its outbox entry */
@@ -47,10 +48,13 @@ typedef struct {
     ngx_array_t                *flags;         /* notify_push_type */
     ngx_uint_t                  concurrency;   /* per worker */
     ngx_msec_t                  timeout;       /* one attempt, curl */
+    ngx_msec_t                  first_timeout; /* the first attempt's hold
+                                                  on its caller */
     ngx_msec_t                  retry_min;     /* backoff */
     ngx_msec_t                  retry_max;
     ngx_http_notify_target_t    target;        /* the push target: the push
                                                   dialect, url, jwt */
+    ngx_http_notify_breaker_conf_t  breaker;   /* notify_delivery_breaker */
 } ngx_http_notify_delivery_conf_t;
 
 
@@ -68,9 +72,13 @@ typedef struct {
                                                   while its subrequest runs */
     void                           **owner;    /* ditto: the request's link
                                                   to this attempt */
+    ngx_http_request_t              *subrequest;  /* the first attempt's */
+    ngx_event_t                      hold;     /* its bound, armed while
+                                                  it runs */
     ngx_http_notify_store_op_t       op;
     ngx_http_notify_curl_req_t       curl;
     unsigned                         finished:1;
+    unsigned                         cut:1;    /* by the hold's bound */
 } ngx_http_notify_delivery_t;
 
 

@@ -23,12 +23,18 @@
 
 
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
+static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r,
+    ngx_str_t *rest);
+static ngx_int_t ngx_http_notify_outbox_send(ngx_http_request_t *r,
+    const char *key, json_t *array);
 
 
 /*
  * notify_outbox: the pending deliveries.
  *
  *   GET    <prefix>                {"items": [...]}
+ *   GET    <prefix>/targets        {"targets": [...]}: their breakers
+ *   POST   <prefix>/targets/<name>/enable   after a 410 Gone
  *   POST   <prefix>/<id>/retry     try it now
  *   DELETE <prefix>/<id>           drop it
  */
@@ -37,7 +43,7 @@ ngx_int_t
 ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
 {
     u_char                          *last, *slash, *p;
-    json_t                          *items, *json;
+    json_t                          *items;
     ngx_int_t                        rc;
     ngx_str_t                        rest, id;
     ngx_uint_t                       i;
@@ -119,15 +125,18 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
                           "last_error", (char *) e[i].error));
         }
 
-        json = json_pack("{s:o}", "items", items);
-        if (json == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        return ngx_http_notify_outbox_send(r, "items", items);
+    }
 
-        rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
-        json_decref(json);
+    if (rest.len >= sizeof("/targets") - 1
+        && ngx_strncmp(rest.data, "/targets", sizeof("/targets") - 1) == 0
+        && (rest.len == sizeof("/targets") - 1
+            || rest.data[sizeof("/targets") - 1] == '/'))
+    {
+        rest.data += sizeof("/targets") - 1;
+        rest.len -= sizeof("/targets") - 1;
 
-        return rc;
+        return ngx_http_notify_outbox_targets(r, &rest);
     }
 
     /* /<id> or /<id>/retry */
@@ -220,4 +229,128 @@ ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The targets and their breakers (nothing of their credentials):
+ *
+ *   GET  /targets      {"targets": [{"name": "push", "breaker": "open",
+ *                        "failures": 5, "opened": 1,
+ *                        "next_probe": "2026-...Z"}]}
+ *   POST /targets/<name>/enable    {"name": "push", "breaker": "closed"}
+ */
+
+static ngx_int_t
+ngx_http_notify_outbox_targets(ngx_http_request_t *r, ngx_str_t *rest)
+{
+    u_char                           *p;
+    json_t                           *targets, *target, *json;
+    ngx_int_t                         rc;
+    ngx_str_t                        *name;
+    ngx_http_notify_breaker_info_t    info;
+    ngx_http_notify_delivery_conf_t  *dc;
+    u_char                            next[sizeof("1970-01-01T00:00:00.000Z")];
+
+    dc = ngx_http_notify_outbound_conf();
+    name = (dc != NULL && dc->url.len && dc->target.dialect)
+           ? &dc->target.dialect->name : NULL;
+
+    if (rest->len) {
+
+        /* /<name>/enable */
+
+        if (name == NULL
+            || rest->len != 1 + name->len + sizeof("/enable") - 1
+            || ngx_strncmp(rest->data + 1, name->data, name->len) != 0
+            || ngx_strncmp(rest->data + 1 + name->len, "/enable",
+                           sizeof("/enable") - 1)
+               != 0)
+        {
+            return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
+                                              "NotFound",
+                                              "No such target.");
+        }
+
+        if (r->method != NGX_HTTP_POST) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        if (ngx_http_notify_breaker_enable(0, name, r->connection->log)
+            == NGX_OK)
+        {
+            ngx_http_notify_delivery_arm(0);
+        }
+
+        (void) ngx_http_notify_breaker_info(0, &info);
+
+        json = json_pack("{s:s%, s:s}",
+                         "name", (char *) name->data, name->len,
+                         "breaker", ngx_http_notify_breaker_state_name(&info));
+        if (json == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
+        json_decref(json);
+
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    targets = json_array();
+    if (targets == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (name != NULL) {
+        (void) ngx_http_notify_breaker_info(0, &info);
+
+        target = json_pack("{s:s%, s:s, s:i, s:i}",
+                           "name", (char *) name->data, name->len,
+                           "breaker", ngx_http_notify_breaker_state_name(&info),
+                           "failures", (int) info.failures,
+                           "opened", (int) info.opened);
+
+        if (target != NULL && info.next_probe) {
+            p = ngx_http_notify_iso8601(next,
+                                        (time_t) (info.next_probe / 1000));
+            p = ngx_sprintf(p - 1, ".%03uLZ", info.next_probe % 1000);
+            *p = '\0';
+
+            json_object_set_new(target, "next_probe",
+                                json_string((char *) next));
+        }
+
+        if (target == NULL || json_array_append_new(targets, target) != 0) {
+            json_decref(targets);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_notify_outbox_send(r, "targets", targets);
+}
+
+
+/* {"<key>": <array>}, the array the answer's */
+
+static ngx_int_t
+ngx_http_notify_outbox_send(ngx_http_request_t *r, const char *key,
+    json_t *array)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+
+    json = json_pack("{s:o}", key, array);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_notify_send_json(r, NGX_HTTP_OK, NULL, json, 0);
+    json_decref(json);
+
+    return rc;
 }

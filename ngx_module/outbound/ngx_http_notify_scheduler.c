@@ -33,6 +33,8 @@ typedef struct {
     ngx_connection_t                  timer_conn;
     ngx_http_notify_store_op_t        claim;
     unsigned                          claiming:1;
+    unsigned                          probe:1;   /* the claim is the
+                                                    breaker's probe */
     unsigned                          active:1;
 } ngx_http_notify_scheduler_t;
 
@@ -91,6 +93,22 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
     op->log = ngx_cycle->log;
     op->data = dl;
     op->done = ngx_http_notify_scheduler_stored;
+
+    /*
+     * The breaker: an answer the target means, even a refusal, is not a
+     * failure; a 429 is neither (the target is there, and says when: its
+     * entry waits as asked); 410 Gone disables the target (the entry waits
+     * in the outbox).
+     */
+
+    if (status == 410) {
+        ngx_http_notify_breaker_disable(0, &dl->target->dialect->name, log);
+    }
+
+    if (status != 429) {
+        ngx_http_notify_breaker_outcome(0, verdict != NGX_HTTP_NOTIFY_RETRY,
+                                        &dl->target->dialect->name, log);
+    }
 
     switch (verdict) {
 
@@ -316,6 +334,9 @@ static void
 ngx_http_notify_scheduler_tick(ngx_event_t *ev)
 {
     uint64_t                          due, now;
+    ngx_int_t                         rc;
+    ngx_uint_t                        n;
+    ngx_msec_t                        wait;
     ngx_http_notify_scheduler_t      *dv;
     ngx_http_notify_store_op_t       *op;
     ngx_http_notify_delivery_conf_t  *dc;
@@ -347,12 +368,39 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
         return;
     }
 
+    /* the target's breaker: open, nothing; half-open, one probe */
+
+    rc = ngx_http_notify_breaker_allow(0, &dc->target.dialect->name, &wait,
+                                       ev->log);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
+        return;
+    }
+
+    dv->probe = (rc == NGX_DONE);
+
+    /* notify_delivery_rate: as many as the bucket allows now */
+
+    n = ngx_http_notify_rate_take(0, dv->probe
+                                     ? 1 : ngx_http_notify_outbound_places(),
+                                  &wait);
+    if (n == 0) {
+        if (dv->probe) {
+            dv->probe = 0;
+            ngx_http_notify_breaker_unprobe(0);
+        }
+
+        ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
+        return;
+    }
+
     op = &dv->claim;
     ngx_http_notify_store_claim_free(op);
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
 
     op->type = NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM;
-    op->max = ngx_http_notify_outbound_places();
+    op->max = n;
     op->due = dc->timeout + 5000;           /* the lease of an attempt */
     op->done = ngx_http_notify_scheduler_claimed;
     op->log = ev->log;
@@ -366,7 +414,7 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
 static void
 ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
 {
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, started;
     ngx_pool_t                   *pool;
     ngx_http_notify_claim_t      *cl;
     ngx_http_notify_delivery_t   *dl;
@@ -374,8 +422,16 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
 
     dv = &ngx_http_notify_scheduler;
     dv->claiming = 0;
+    started = 0;
 
     if (op->rc != NGX_OK) {
+        ngx_http_notify_rate_give_back(0, op->max);
+
+        if (dv->probe) {
+            dv->probe = 0;
+            ngx_http_notify_breaker_unprobe(0);
+        }
+
         ngx_http_notify_store_claim_free(op);
         ngx_http_notify_delivery_arm(1000);
         return;
@@ -445,6 +501,17 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
         }
 
         (void) ngx_http_notify_outbound_reserve();
+        started++;
+    }
+
+    ngx_http_notify_rate_give_back(0, op->max - started);
+
+    if (dv->probe) {
+        dv->probe = 0;
+
+        if (started == 0) {
+            ngx_http_notify_breaker_unprobe(0);
+        }
     }
 
     ngx_http_notify_store_claim_free(op);

@@ -26,6 +26,7 @@
 
 
 static void ngx_http_notify_subrequest_abandon(void *data);
+static void ngx_http_notify_subrequest_hold(ngx_event_t *ev);
 static ngx_int_t ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
     ngx_http_notify_delivery_t *dl);
 static ngx_int_t ngx_http_notify_subrequest_done(ngx_http_request_t *r,
@@ -221,6 +222,20 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
         goto failed;
     }
 
+    /*
+     * The caller's connection waits for its subrequest: nginx keeps the
+     * main request (r->main->count) until every subrequest is done, and a
+     * keep-alive caller's next request is read only then.  The hold is
+     * bounded: see ngx_http_notify_subrequest_hold().
+     */
+
+    dl->subrequest = sr;
+    dl->hold.handler = ngx_http_notify_subrequest_hold;
+    dl->hold.data = dl;
+    dl->hold.log = r->connection->log;
+
+    ngx_add_timer(&dl->hold, ngx_http_notify_outbound_conf()->first_timeout);
+
     ngx_str_set(&ctx->delivery_status, "pending");
 
     return;
@@ -256,8 +271,67 @@ ngx_http_notify_subrequest_abandon(void *data)
         return;     /* reported: the store's answer frees it */
     }
 
+    if ((*link)->hold.timer_set) {
+        ngx_del_timer(&(*link)->hold);
+    }
+
     ngx_http_notify_outbound_release();
     ngx_destroy_pool((*link)->pool);
+}
+
+
+/*
+ * notify_delivery_first_timeout: the first attempt has not reported in
+ * time.  While it waits on its upstream (connecting, sending, reading the
+ * answer), that wait ends now as if the upstream's own timer had expired
+ * (the event's timer, then its handler, as nginx's timers do): the
+ * upstream module closes the connection to the downstream and finalizes
+ * the subrequest with 504, with no next upstream (its bound is the
+ * attempt's, not a peer's), and the caller's connection goes on.  The
+ * outcome is a failed attempt, which the timer retries with libcurl.
+ * Anywhere else (not yet connecting: a resolver, a delay of the delivery
+ * location) it is looked at again after the same time.
+ */
+
+static void
+ngx_http_notify_subrequest_hold(ngx_event_t *ev)
+{
+    ngx_http_notify_delivery_t *dl = ev->data;
+
+    ngx_event_t          *wait;
+    ngx_connection_t     *c;
+    ngx_http_upstream_t  *u;
+
+    u = dl->subrequest->upstream;
+    c = (u != NULL) ? u->peer.connection : NULL;
+    wait = NULL;
+
+    if (c != NULL) {
+        if (c->write->timer_set) {
+            wait = c->write;
+
+        } else if (c->read->timer_set) {
+            wait = c->read;
+        }
+    }
+
+    if (wait == NULL) {
+        ngx_add_timer(ev, ngx_http_notify_outbound_conf()->first_timeout);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "notify: first attempt of %016uxL cut", dl->seq);
+
+    dl->cut = 1;
+    u->peer.tries = 1;
+
+    ngx_del_timer(wait);
+    wait->timedout = 1;
+
+    /* the subrequest reports from here: "dl" is the store's after it */
+
+    wait->handler(wait);
 }
 
 
@@ -357,6 +431,7 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
 {
     ngx_http_notify_delivery_t *dl = data;
 
+    char             *error;
     ngx_str_t         body, retry;
     ngx_uint_t        status;
     ngx_table_elt_t  *h;
@@ -368,6 +443,10 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
     dl->finished = 1;
     ngx_http_notify_outbound_release();
 
+    if (dl->hold.timer_set) {
+        ngx_del_timer(&dl->hold);
+    }
+
     /* from here on the attempt is the store's: cut the request's link */
 
     if (dl->owner) {
@@ -377,8 +456,9 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
 
     status = r->headers_out.status;
 
-    if (rc == NGX_ERROR || (rc >= NGX_HTTP_SPECIAL_RESPONSE
-                            && r->upstream == NULL))
+    if (dl->cut
+        || rc == NGX_ERROR
+        || (rc >= NGX_HTTP_SPECIAL_RESPONSE && r->upstream == NULL))
     {
         status = 0;
     }
@@ -399,8 +479,11 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
         ngx_str_null(&retry);
     }
 
+    error = dl->cut ? "none within notify_delivery_first_timeout"
+                    : "no answer";
+
     ngx_http_notify_scheduler_outcome(dl, status, &body, &retry,
-                                      status ? NULL : "no answer",
+                                      status ? NULL : error,
                                       r->connection->log);
 
     dl->ctx = NULL;

@@ -9,7 +9,8 @@ package Downstream;
 #   /fail/<kind>/<n>      the first <n> requests to this path fail, then OK;
 #                         kinds: 500, false (Success false, Code "12"),
 #                         garbage (200 with HTML), close (no answer at all),
-#                         busy (503 with Retry-After: 1)
+#                         busy (503 with Retry-After: 1), gone (410),
+#                         limited (429 with Retry-After: 2)
 #
 # Every request is appended to <dir>/requests.log as one JSON line:
 # {"path", "method", "headers": {lower-case name: value}, "body"}.
@@ -81,6 +82,9 @@ sub serve {
                                         Message => "work item locked"}))
                      : $kind eq 'garbage' ? HTTP::Response->new(200, 'OK',
                            ['Content-Type' => 'text/html'], '<html>maintenance</html>')
+                     : $kind eq 'gone' ? HTTP::Response->new(410, 'Gone', [], 'gone')
+                     : $kind eq 'limited' ? HTTP::Response->new(429, 'Too Many Requests',
+                           ['Retry-After' => '2'], 'slow down')
                      : HTTP::Response->new(503, 'Busy', ['Retry-After' => '1'], 'busy');
             } elsif ($path eq '/int') {
                 $res = HTTP::Response->new(200, 'OK', ['Content-Type' => 'application/json'],

@@ -148,6 +148,33 @@ our $PushReply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     . '{"Success":true,"Code":"0"}';
 
 # the pushed request, as a tcp_query regex: its body's sender and tenant
+# The delivery tests' directives (t/090, t/091): pushes to
+# $ENV{TEST_NGINX_DOWNSTREAM}<path> (t/lib/Downstream.pm), then <extra>; and
+# their server: the delivery location, a syntphony inbound, the outbox
+sub delivery {
+    my ($path, $extra) = @_;
+    $extra //= '';
+    return <<"CONF";
+    notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}$path;
+    notify_push_jwt push-secret-jwt;
+    notify_delivery_timeout 2s;
+    log_format delivery '\$request_method \$uri \$status delivery=\$notify_delivery_status';
+$extra
+CONF
+}
+
+our $DeliveryServer = <<'CONF';
+    notify_delivery_location /_deliver;
+    access_log logs/access.log delivery;
+    location = /_deliver {
+        internal;
+        proxy_pass $notify_target_url;
+        proxy_read_timeout 2s;
+    }
+    location = /n { notify_inbound syntphony; }
+    location /outbox { notify_outbox; }
+CONF
+
 sub pushed_sender {
     my ($sender, $tenant) = @_;
     my $s = defined $sender ? qq("$sender") : 'null';
