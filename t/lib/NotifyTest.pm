@@ -24,6 +24,7 @@ use warnings;
 use Crypt::JWT qw(encode_jwt);
 use Crypt::PK::ECC;
 use Crypt::PK::RSA;
+use Digest::MD5 qw(md5_hex);
 use Exporter 'import';
 use File::Spec;
 use File::Temp qw(tempdir);
@@ -174,7 +175,8 @@ sub conf {
     }
 
     my $c = '';
-    $c .= "    notify_store $o{store};\n" if length($o{store} // '');
+    $c .= "    notify_store " . store($o{store}) . ";\n"
+        if length($o{store} // '');
     $c .= "    notify_directory $o{directory};\n" if length $o{directory};
     $c .= "    notify_jwt_keys $o{keys};\n" if length $o{keys};
     $c .= "    notify_jwt_issuer $Issuer;\n";
@@ -182,6 +184,40 @@ sub conf {
     $c .= "    notify_graph_manifest $o{manifest};\n" if $o{manifest};
     $c .= "$o{extra}\n" if defined $o{extra} && length $o{extra};
     return $c;
+}
+
+# The kind of store the suite runs against (scripts/test --store): "lmdb"
+# or "postgres"
+our $StoreKind = $ENV{TEST_NGINX_STORE_KIND} || 'lmdb';
+
+sub postgres { return $StoreKind eq 'postgres' }
+
+# store(PATH [PARAMETERS]): notify_store's arguments for a store named by
+# its folder.  With the PostgreSQL store, the folder names a schema of its
+# own in the suite's private server (so that tests see no other test's
+# data, and a block that names the store of a previous one finds its data);
+# the parameters are kept as they are.
+sub store {
+    my ($store) = @_;
+
+    return $store unless postgres();
+
+    my ($path, $params) = $store =~ /^(\S+)(.*)$/s;
+    my $dir = $ENV{TEST_NGINX_PG_DIR}
+        or die "TEST_NGINX_PG_DIR: no PostgreSQL server (scripts/test "
+               . "--store postgres starts one)\n";
+    my $schema = 't_' . substr(md5_hex($path), 0, 16);
+    return "postgres:///notify?host=$dir/sock&user=notify schema=$schema"
+           . $params;
+}
+
+# pg(COMMAND): scripts/pg COMMAND on the suite's server ("kill", "stop",
+# "restart"); dies when it fails
+sub pg {
+    my ($cmd) = @_;
+    my $script = File::Spec->rel2abs('scripts/pg');
+    system($script, $cmd, $ENV{TEST_NGINX_PG_DIR}) == 0
+        or die "scripts/pg $cmd failed: $?\n";
 }
 
 # "--- body_same eval [undef, 0]": request 1's body equals request 0's;
