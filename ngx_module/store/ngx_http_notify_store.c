@@ -1001,6 +1001,78 @@ ngx_http_notify_store_outbox(ngx_array_t *entries, ngx_uint_t limit,
 }
 
 
+/*
+ * A read in callback form.  A backend without its own (LMDB reads in the
+ * event loop) is answered here at once, by the functions above.
+ */
+
+void
+ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
+{
+    size_t                            size;
+    ngx_uint_t                        n;
+    ngx_http_notify_store_backend_t  *be;
+
+    rd->rc = NGX_ERROR;
+    rd->next = 0;
+    rd->unread = 0;
+    rd->due = 0;
+
+    be = ngx_http_notify_store_reader(rd->log);
+    if (be == NULL) {
+        rd->done(rd);
+        return;
+    }
+
+    if (rd->type == NGX_HTTP_NOTIFY_READ_FEED
+        || rd->type == NGX_HTTP_NOTIFY_READ_OUTBOX)
+    {
+        if (rd->type == NGX_HTTP_NOTIFY_READ_FEED) {
+            n = (rd->query.limit
+                 && rd->query.limit < NGX_HTTP_NOTIFY_FEED_PAGE_MAX)
+                ? rd->query.limit : NGX_HTTP_NOTIFY_FEED_PAGE_MAX;
+            size = sizeof(ngx_http_notify_feed_entry_t);
+
+        } else {
+            n = 16;
+            size = sizeof(ngx_http_notify_outbox_entry_t);
+        }
+
+        if (ngx_array_init(&rd->items, rd->pool, n, size) != NGX_OK) {
+            rd->done(rd);
+            return;
+        }
+    }
+
+    if (be->read) {
+        be->read(rd);
+        return;
+    }
+
+    switch (rd->type) {
+
+    case NGX_HTTP_NOTIFY_READ_FEED:
+        rd->rc = be->feed(&rd->query, &rd->items, &rd->next, &rd->unread,
+                          rd->log);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_UNREAD:
+        rd->rc = be->unread(&rd->query.user, &rd->unread, rd->log);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_OUTBOX:
+        rd->rc = be->outbox(&rd->items, rd->limit, rd->log);
+        break;
+
+    default: /* NGX_HTTP_NOTIFY_READ_NEXT_DUE */
+        rd->rc = be->next_due(&rd->due, rd->log);
+        break;
+    }
+
+    rd->done(rd);
+}
+
+
 /* notify_metrics, at a scrape */
 
 ngx_int_t

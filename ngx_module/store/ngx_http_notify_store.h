@@ -184,6 +184,51 @@ typedef struct {
 } ngx_http_notify_store_stats_t;
 
 
+/*
+ * A read in callback form: "done" runs when the answer is there, which is
+ * before ngx_http_notify_store_read() returns for a backend that reads in
+ * the event loop (LMDB), or later, when the query returns, for one that
+ * asks a server.  Callers are ready for both: a request counts itself
+ * (r->main->count++) before the read and finalizes in "done".
+ */
+
+typedef enum {
+    NGX_HTTP_NOTIFY_READ_FEED = 0,    /* a page and the unread count */
+    NGX_HTTP_NOTIFY_READ_UNREAD,      /* the unread count */
+    NGX_HTTP_NOTIFY_READ_OUTBOX,      /* the pending deliveries */
+    NGX_HTTP_NOTIFY_READ_NEXT_DUE     /* the earliest due time */
+} ngx_http_notify_read_type_e;
+
+
+typedef struct ngx_http_notify_store_read_s  ngx_http_notify_store_read_t;
+
+typedef void (*ngx_http_notify_store_read_pt)(
+    ngx_http_notify_store_read_t *rd);
+
+
+struct ngx_http_notify_store_read_s {
+    ngx_http_notify_read_type_e     type;
+
+    /* in */
+    ngx_http_notify_feed_query_t    query;       /* FEED; UNREAD: its user */
+    ngx_uint_t                      limit;       /* OUTBOX: entries at most */
+    ngx_pool_t                     *pool;        /* FEED, OUTBOX: of items */
+
+    /* out */
+    ngx_int_t                       rc;          /* NGX_OK or NGX_ERROR */
+    ngx_array_t                     items;       /* FEED: feed entries;
+                                                    OUTBOX: outbox entries */
+    uint64_t                        next;        /* FEED: the next page's
+                                                    cursor, 0: none */
+    uint64_t                        unread;      /* FEED, UNREAD */
+    uint64_t                        due;         /* NEXT_DUE: msec, 0: none */
+
+    ngx_http_notify_store_read_pt   done;
+    void                           *data;
+    ngx_log_t                      *log;
+};
+
+
 /* what a PUT writes, made by the shared part for the backend */
 typedef struct {
     uint64_t                        seq;         /* the backend's next_id */
@@ -272,6 +317,14 @@ struct ngx_http_notify_store_backend_s {
        oldest entry; bounded (no walk of the data) */
     ngx_int_t  (*stats)(ngx_http_notify_store_stats_t *stats,
                         ngx_log_t *log);
+
+    /*
+     * The reads in callback form, for a backend that answers later (the
+     * items' array is initialized, in rd->pool); NULL: the shared part
+     * calls feed, unread, outbox or next_due above and runs rd->done at
+     * once.
+     */
+    void       (*read)(ngx_http_notify_store_read_t *rd);
 };
 
 
@@ -303,6 +356,9 @@ ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
+
+/* a read in callback form: rd->done runs with rd->rc, at once or later */
+void ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd);
 
 void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
 ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
