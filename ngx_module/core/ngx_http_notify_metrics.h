@@ -53,6 +53,7 @@ typedef struct {
     ngx_uint_t                  ntargets;
 
     unsigned                    store:1;       /* the rest is known */
+    unsigned                    map:1;         /* the store has a map */
     uint64_t                    map_used;      /* bytes */
     uint64_t                    map_free;
     uint64_t                    outbox;        /* entries, all targets */

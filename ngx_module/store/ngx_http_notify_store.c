@@ -60,6 +60,8 @@ typedef struct {
     ngx_connection_t                  prune_conn;  /* timer's data, no fd */
     ngx_http_notify_store_op_t        prune_op;
     unsigned                          pruning:1;
+
+    uint64_t                          start;       /* submit(): usec */
 } ngx_http_notify_store_t;
 
 
@@ -78,6 +80,10 @@ static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
 static void ngx_http_notify_store_guard(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op);
+
+
+static char *ngx_http_notify_store_set_pg(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf);
 
 
 static ngx_http_notify_store_t  ngx_http_notify_store;
@@ -145,12 +151,20 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (ngx_strncmp(value[1].data, "postgres://", 11) == 0
+        || ngx_strncmp(value[1].data, "postgresql://", 13) == 0)
+    {
+        return ngx_http_notify_store_set_pg(cf, scf);
+    }
+
     scf->path = value[1];
     scf->backend = &ngx_http_notify_store_lmdb;
 
     if (ngx_conf_full_name(cf->cycle, &scf->path, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    scf->name = scf->path;
 
     ngx_str_null(&name);
 
@@ -200,6 +214,103 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has thread_pool= but nginx was built without threads";
     }
 #endif
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * notify_store postgres://...: the conninfo is libpq's (a URL, its
+ * parameters included), checked here; the log names the store by its
+ * server, database and schema, without the password.
+ */
+
+static char *
+ngx_http_notify_store_set_pg(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf)
+{
+    u_char      *p;
+    ngx_str_t   *value, s;
+    ngx_int_t    n;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    scf->backend = &ngx_http_notify_store_pg;
+    scf->path = value[1];
+    ngx_str_set(&scf->schema, "notify");
+    scf->connections = 2;
+    scf->timeout = 10000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "schema=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            for (p = s.data; p < s.data + s.len; p++) {
+                if (!((*p >= 'a' && *p <= 'z') || *p == '_'
+                      || (p > s.data && *p >= '0' && *p <= '9')))
+                {
+                    break;
+                }
+            }
+
+            if (s.len == 0 || s.len > 63 || p != s.data + s.len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid schema \"%V\" of notify_store,"
+                                   " it must be 1 to 63 of a-z, 0-9 and _,"
+                                   " not starting with a digit", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            scf->schema = s;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connections=", 12) == 0) {
+            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
+
+            if (n < 1 || n > 64) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" of notify_store, it must"
+                                   " be a number from 1 to 64", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            scf->connections = (ngx_uint_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            scf->timeout = ngx_parse_time(&s, 0);
+
+            if (scf->timeout == (ngx_msec_t) NGX_ERROR || scf->timeout == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" of notify_store, it must"
+                                   " be a time", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of notify_store%s",
+                           &value[i],
+                           ngx_strncmp(value[i].data, "max_size=", 9) == 0
+                           || ngx_strncmp(value[i].data, "thread_pool=", 12)
+                              == 0
+                           ? ": it is one of the LMDB store" : "");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_notify_store_pg_check(cf, scf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -260,13 +371,17 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     if (rc != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "notify: cannot open store \"%V\": %s",
-                      &scf->path, st->backend->strerror(rc));
+                      &scf->name, st->backend->strerror(rc));
         return NGX_ERROR;
     }
 
     st->open = 1;
 
 #if (NGX_THREADS)
+    if (st->backend->submit) {
+        goto started;
+    }
+
     st->thread_pool = scf->thread_pool;
 
     st->task = ngx_thread_task_alloc(cycle->pool, 0);
@@ -282,6 +397,8 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     st->task->event.handler = ngx_http_notify_store_batch_done;
     st->task->event.data = NULL;
     st->task->event.log = cycle->log;
+
+started:
 #endif
 
     st->guard_conn.fd = (ngx_socket_t) -1;
@@ -304,7 +421,7 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     }
 
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
-                  "notify: store \"%V\" open", &scf->path);
+                  "notify: store \"%V\" open", &scf->name);
 
     return NGX_OK;
 }
@@ -325,7 +442,9 @@ ngx_http_notify_store_exit_process(ngx_cycle_t *cycle)
     st->open = 0;
 
 #if (NGX_THREADS)
-    (void) ngx_thread_mutex_destroy(&st->mutex, cycle->log);
+    if (st->task) {
+        (void) ngx_thread_mutex_destroy(&st->mutex, cycle->log);
+    }
 #endif
 }
 
@@ -383,7 +502,8 @@ ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
 static void
 ngx_http_notify_store_start(void)
 {
-    ngx_http_notify_store_t  *st;
+    ngx_http_notify_store_t     *st;
+    ngx_http_notify_store_op_t  *ops;
 
     st = &ngx_http_notify_store;
 
@@ -391,6 +511,20 @@ ngx_http_notify_store_start(void)
 
     if (!st->guard.timer_set) {
         ngx_add_timer(&st->guard, 1000);
+    }
+
+    if (st->backend->submit) {
+
+        /* the backend writes the batch itself, and says when it is done */
+
+        ops = st->queue;
+        st->queue = NULL;
+        st->queue_last = &st->queue;
+        st->batch = ops;
+        st->start = ngx_http_notify_store_usec();
+
+        st->backend->submit(ops);
+        return;
     }
 
 #if (NGX_THREADS)
@@ -614,6 +748,27 @@ ngx_http_notify_store_cause(int rc)
 }
 
 
+/* a backend's submit() is done with the batch: in the event loop */
+
+void
+ngx_http_notify_store_written(ngx_http_notify_store_op_t *ops)
+{
+    ngx_uint_t                   n;
+    ngx_http_notify_store_op_t  *op;
+
+    for (n = 0, op = ops; op; op = op->next) {
+        n++;
+    }
+
+    if (n && ops->rc != NGX_ERROR) {
+        ngx_http_notify_metrics_commit(n, ngx_http_notify_store_usec()
+                                          - ngx_http_notify_store.start);
+    }
+
+    ngx_http_notify_store_batch_done(NULL);
+}
+
+
 static void
 ngx_http_notify_store_batch_done(ngx_event_t *ev)
 {
@@ -726,13 +881,10 @@ static int
 ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
 {
     int                                rc;
-    char                              *text, *view, *answer_text;
-    json_t                            *answer, *id;
     uint64_t                           seq;
     ngx_str_t                          kept;
     ngx_http_notify_store_note_t       note;
     ngx_http_notify_store_backend_t   *be;
-    u_char                             idbuf[NGX_HTTP_NOTIFY_ID_LEN];
 
     be = ngx_http_notify_store.backend;
 
@@ -745,18 +897,8 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
             return rc;
         }
 
-        if (kept.len) {
-            answer = json_loadb((char *) kept.data, kept.len, 0, NULL);
-
-            if (answer != NULL) {
-                if (op->answer) {
-                    json_decref(op->answer);
-                }
-
-                op->answer = answer;
-                op->duplicate = 1;
-                return 0;
-            }
+        if (kept.len && ngx_http_notify_store_replay(op, &kept) == NGX_OK) {
+            return 0;
         }
     }
 
@@ -764,6 +906,63 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
     if (rc != 0) {
         return rc;
     }
+
+    rc = ngx_http_notify_store_note_make(op, seq, &note);
+
+    if (rc == 0) {
+        rc = be->put(txn, op, &note);
+    }
+
+    if (rc == 0) {
+        op->seq = seq;
+    }
+
+    ngx_http_notify_store_note_free(&note);
+
+    return rc;
+}
+
+
+/* an idempotent replay: the answer kept for the key, parsed */
+
+ngx_int_t
+ngx_http_notify_store_replay(ngx_http_notify_store_op_t *op, ngx_str_t *kept)
+{
+    json_t  *answer;
+
+    answer = json_loadb((char *) kept->data, kept->len, 0, NULL);
+    if (answer == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (op->answer) {
+        json_decref(op->answer);
+    }
+
+    op->answer = answer;
+    op->duplicate = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The notification gets its id (in it and in its answer), and the texts a
+ * backend writes are made from the canonical notification in one place:
+ * the whole notification, the feed's view of it, and the answer to give a
+ * replay.  The texts are freed with ngx_http_notify_store_note_free(),
+ * whatever this returned.
+ */
+
+int
+ngx_http_notify_store_note_make(ngx_http_notify_store_op_t *op, uint64_t seq,
+    ngx_http_notify_store_note_t *note)
+{
+    char    *text, *view, *answer_text;
+    json_t  *id;
+    u_char   idbuf[NGX_HTTP_NOTIFY_ID_LEN];
+
+    ngx_memzero(note, sizeof(ngx_http_notify_store_note_t));
 
     (void) ngx_http_notify_format_id(idbuf, seq);
 
@@ -780,42 +979,43 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
 
     json_decref(id);
 
-    /* the texts, written from the canonical notification in one place */
-
     text = NULL;
     view = NULL;
 
-    rc = ngx_http_notify_note_dump(op->note, &text, &view);
-
-    answer_text = (op->has_idem && op->answer)
-                  ? json_dumps(op->answer, JSON_COMPACT) : NULL;
-
-    if (rc != NGX_OK || (op->has_idem && op->answer && answer_text == NULL)) {
-        rc = ENOMEM;
-        goto done;
+    if (ngx_http_notify_note_dump(op->note, &text, &view) != NGX_OK) {
+        free(text);
+        free(view);
+        return ENOMEM;
     }
 
-    note.seq = seq;
-    note.note.data = (u_char *) text;
-    note.note.len = ngx_strlen(text);
-    note.view.data = (u_char *) view;
-    note.view.len = ngx_strlen(view);
-    note.answer.data = (u_char *) answer_text;
-    note.answer.len = answer_text ? ngx_strlen(answer_text) : 0;
+    note->seq = seq;
+    note->note.data = (u_char *) text;
+    note->note.len = ngx_strlen(text);
+    note->view.data = (u_char *) view;
+    note->view.len = ngx_strlen(view);
 
-    rc = be->put(txn, op, &note);
+    if (op->has_idem && op->answer) {
+        answer_text = json_dumps(op->answer, JSON_COMPACT);
+        if (answer_text == NULL) {
+            return ENOMEM;
+        }
 
-    if (rc == 0) {
-        op->seq = seq;
+        note->answer.data = (u_char *) answer_text;
+        note->answer.len = ngx_strlen(answer_text);
     }
 
-done:
+    return 0;
+}
 
-    free(text);
-    free(view);
-    free(answer_text);
 
-    return rc;
+void
+ngx_http_notify_store_note_free(ngx_http_notify_store_note_t *note)
+{
+    free(note->note.data);
+    free(note->view.data);
+    free(note->answer.data);
+
+    ngx_memzero(note, sizeof(ngx_http_notify_store_note_t));
 }
 
 
@@ -1064,8 +1264,13 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
         rd->rc = be->outbox(&rd->items, rd->limit, rd->log);
         break;
 
-    default: /* NGX_HTTP_NOTIFY_READ_NEXT_DUE */
+    case NGX_HTTP_NOTIFY_READ_NEXT_DUE:
         rd->rc = be->next_due(&rd->due, rd->log);
+        break;
+
+    default: /* NGX_HTTP_NOTIFY_READ_STATS */
+        ngx_memzero(&rd->stats, sizeof(ngx_http_notify_store_stats_t));
+        rd->rc = be->stats(&rd->stats, rd->log);
         break;
     }
 

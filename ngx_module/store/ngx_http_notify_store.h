@@ -142,6 +142,16 @@ typedef struct {
     time_t                          retention;
     ngx_thread_pool_t              *thread_pool;
     ngx_http_notify_store_backend_t  *backend;
+
+    /* what the log names the store by: the folder, or the server and
+       the schema (never a password) */
+    ngx_str_t                       name;
+
+    /* PostgreSQL: the schema, the connections of a worker, the time a
+       query or a connection may take */
+    ngx_str_t                       schema;
+    ngx_uint_t                      connections;
+    ngx_msec_t                      timeout;
 } ngx_http_notify_store_conf_t;
 
 
@@ -176,7 +186,7 @@ typedef struct {
 
 /* what notify_metrics shows of the store, read at a scrape */
 typedef struct {
-    uint64_t                        map_size;    /* bytes */
+    uint64_t                        map_size;    /* bytes; 0: no map */
     uint64_t                        map_used;
     uint64_t                        outbox;      /* entries */
     time_t                          outbox_oldest;  /* the oldest entry's
@@ -196,7 +206,8 @@ typedef enum {
     NGX_HTTP_NOTIFY_READ_FEED = 0,    /* a page and the unread count */
     NGX_HTTP_NOTIFY_READ_UNREAD,      /* the unread count */
     NGX_HTTP_NOTIFY_READ_OUTBOX,      /* the pending deliveries */
-    NGX_HTTP_NOTIFY_READ_NEXT_DUE     /* the earliest due time */
+    NGX_HTTP_NOTIFY_READ_NEXT_DUE,    /* the earliest due time */
+    NGX_HTTP_NOTIFY_READ_STATS        /* what notify_metrics shows */
 } ngx_http_notify_read_type_e;
 
 
@@ -222,6 +233,8 @@ struct ngx_http_notify_store_read_s {
                                                     cursor, 0: none */
     uint64_t                        unread;      /* FEED, UNREAD */
     uint64_t                        due;         /* NEXT_DUE: msec, 0: none */
+    ngx_http_notify_store_stats_t   stats;       /* STATS (rc NGX_DECLINED:
+                                                    none) */
 
     ngx_http_notify_store_read_pt   done;
     void                           *data;
@@ -325,10 +338,25 @@ struct ngx_http_notify_store_backend_s {
      * once.
      */
     void       (*read)(ngx_http_notify_store_read_t *rd);
+
+    /*
+     * The writes of a batch, for a backend that writes them itself without
+     * the thread pool (a server, asked without blocking): all the
+     * operations in one transaction, in order; each op's rc and err set,
+     * then ngx_http_notify_store_written() called in the event loop once
+     * the transaction committed (or failed).  NULL: begin()...sync() above
+     * in a pool thread.
+     */
+    void       (*submit)(ngx_http_notify_store_op_t *ops);
 };
 
 
 extern ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb;
+extern ngx_http_notify_store_backend_t  ngx_http_notify_store_pg;
+
+/* notify_store postgres://...: the conninfo checked, the store's name */
+ngx_int_t ngx_http_notify_store_pg_check(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf);
 
 
 char *ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -367,6 +395,20 @@ ngx_int_t ngx_http_notify_store_outbox(ngx_array_t *entries,
 /* NGX_DECLINED: no store open in this process */
 ngx_int_t ngx_http_notify_store_stats(ngx_http_notify_store_stats_t *stats,
     ngx_log_t *log);
+
+/*
+ * For a backend with submit(): the batch given is written; the part of a
+ * put that is no backend's: the replay of a kept answer (0: op->answer is
+ * it, op->duplicate set; NGX_DECLINED: "kept" is no answer), and the id in
+ * the notification and its answer with the texts to write (malloc()ed,
+ * freed with ngx_http_notify_store_note_free()).
+ */
+void ngx_http_notify_store_written(ngx_http_notify_store_op_t *ops);
+ngx_int_t ngx_http_notify_store_replay(ngx_http_notify_store_op_t *op,
+    ngx_str_t *kept);
+int ngx_http_notify_store_note_make(ngx_http_notify_store_op_t *op,
+    uint64_t seq, ngx_http_notify_store_note_t *note);
+void ngx_http_notify_store_note_free(ngx_http_notify_store_note_t *note);
 
 u_char *ngx_http_notify_format_id(u_char *p, uint64_t seq);
 ngx_int_t ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq);

@@ -171,7 +171,8 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
     ngx_http_notify_lmdb_outbox,
     ngx_http_notify_lmdb_next_due,
     ngx_http_notify_lmdb_stats,
-    NULL                                /* reads answer at once */
+    NULL,                               /* reads answer at once */
+    NULL                                /* a transaction in a thread */
 };
 
 

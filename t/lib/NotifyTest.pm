@@ -192,6 +192,10 @@ our $StoreKind = $ENV{TEST_NGINX_STORE_KIND} || 'lmdb';
 
 sub postgres { return $StoreKind eq 'postgres' }
 
+# "--- skip_eval: N: NotifyTest::lmdb_only()": what only LMDB has (its map,
+# max_size, its reader slots) is skipped with the PostgreSQL store
+sub lmdb_only { return postgres() }
+
 # store(PATH [PARAMETERS]): notify_store's arguments for a store named by
 # its folder.  With the PostgreSQL store, the folder names a schema of its
 # own in the suite's private server (so that tests see no other test's
