@@ -85,7 +85,7 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NULL },
 
     { ngx_string("notify_store"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_notify_store_set,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_notify_main_conf_t, store),
@@ -470,16 +470,9 @@ ngx_http_notify_metrics_handler(ngx_http_request_t *r)
     }
 
     rd->type = NGX_HTTP_NOTIFY_READ_STATS;
-    rd->pool = r->pool;
-    rd->done = ngx_http_notify_metrics_read;
-    rd->data = r;
-    rd->log = r->connection->log;
 
-    r->main->count++;
-
-    ngx_http_notify_store_read(rd);
-
-    return NGX_DONE;
+    return ngx_http_notify_store_read_for(r, rd,
+                                          ngx_http_notify_metrics_read);
 }
 
 

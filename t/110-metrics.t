@@ -35,24 +35,8 @@ CONF
 
 our $Note = '{"eventId":"e","title":"t","url":"http://x.example.org","accounts":["u-ada"]}';
 
-# a caller with these roles, in a header of its dialect
-sub caller_of {
-    my ($app, $roles) = @_;
-    return $Json . NotifyTest::bearer(NotifyTest::token(azp => $app,
-                                                        roles => $roles));
-}
-
 # one accepted request of each dialect: [request, headers]
-our @Accepted = (
-    ["POST /n\n$Note", $App],
-    [$NotifyTest::Accepted{graph}[0],
-     caller_of('app-teams', $NotifyTest::Accepted{graph}[1])],
-    [$NotifyTest::Accepted{gever}[0],
-     caller_of('app-gever', $NotifyTest::Accepted{gever}[1])],
-    ["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-1\"}}",
-     $Json . "User-Agent: DataNotifier\nAuthorization: "
-     . NotifyTest::token(azp => 'app-push') . "\n"],
-);
+our @Accepted = NotifyTest::accepted_requests($Note, $App);
 
 sub smuggle { return NotifyTest::smuggle(@_) }
 

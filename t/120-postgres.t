@@ -30,37 +30,14 @@ CONF
 
 our $Note = '{"eventId":"e","title":"t","url":"http://x.example.org","accounts":["u-ada"]}';
 
-sub caller_of {
-    my ($app, $roles) = @_;
-    return $Json . NotifyTest::bearer(NotifyTest::token(azp => $app,
-                                                        roles => $roles));
-}
-
 # one request of each dialect: [request, headers]
-our @Dialects = (
-    ["POST /n\n$Note", $App],
-    [$NotifyTest::Accepted{graph}[0],
-     caller_of('app-teams', $NotifyTest::Accepted{graph}[1])],
-    [$NotifyTest::Accepted{gever}[0],
-     caller_of('app-gever', $NotifyTest::Accepted{gever}[1])],
-    ["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-1\"}}",
-     $Json . "User-Agent: DataNotifier\nAuthorization: "
-     . NotifyTest::token(azp => 'app-push') . "\n"],
-);
+our @Dialects = NotifyTest::accepted_requests($Note, $App);
 
 # the URL of the suite's server, with no schema
 our $Url = NotifyTest::postgres()
     ? (NotifyTest::store('/x') =~ /^(\S+)/)[0] : 'postgres:///notify';
 
 sub pg_only { return !NotifyTest::postgres() }
-
-sub slurp {
-    my $file = shift;
-    open my $fh, '<', $file or return '';
-    my $text = do { local $/; <$fh> } // '';
-    close $fh;
-    return $text;
-}
 
 # a schema of a version the module does not know yet, made with psql
 sub newer_schema {
@@ -88,7 +65,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
         die "log_after: $@" if $@;
 
         for my $re (@{ $want->{$req_idx} || [] }) {
-            Test::More::like(slurp($log), $re, $block->name
+            Test::More::like(NotifyTest::slurp($log), $re, $block->name
                              . " - the error log so far has $re");
         }
     }
@@ -97,13 +74,13 @@ Test::Nginx::Socket::add_response_body_check(sub {
     my $cmd = eval $spec;
     die "pg_after: $@" if $@;
     $cmd = $cmd->{$req_idx} or return;
-    my $before = () = slurp($log) =~ /connected again/g;
+    my $before = () = NotifyTest::slurp($log) =~ /connected again/g;
 
     NotifyTest::pg($cmd);
     return unless $cmd eq 'restart';
 
     while (1) {
-        my $n = () = slurp($log) =~ /connected again/g;
+        my $n = () = NotifyTest::slurp($log) =~ /connected again/g;
         last if $n > $before;
         Time::HiRes::sleep(0.05);
     }

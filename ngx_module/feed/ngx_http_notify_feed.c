@@ -42,8 +42,6 @@ static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
     ngx_str_t *user);
 static ngx_int_t ngx_http_notify_feed_page(ngx_http_request_t *r,
     ngx_http_notify_store_read_t *rd);
-static ngx_int_t ngx_http_notify_feed_read(ngx_http_request_t *r,
-    ngx_http_notify_store_read_t *rd);
 static void ngx_http_notify_feed_read_done(ngx_http_notify_store_read_t *rd);
 static ngx_int_t ngx_http_notify_feed_unread(ngx_http_request_t *r,
     uint64_t unread);
@@ -319,7 +317,8 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
 
     rd->type = NGX_HTTP_NOTIFY_READ_FEED;
 
-    return ngx_http_notify_feed_read(r, rd);
+    return ngx_http_notify_store_read_for(r, rd,
+                                          ngx_http_notify_feed_read_done);
 }
 
 
@@ -407,30 +406,8 @@ ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
     rd->type = NGX_HTTP_NOTIFY_READ_UNREAD;
     rd->query.user = *user;
 
-    return ngx_http_notify_feed_read(r, rd);
-}
-
-
-/*
- * The store's read, for a page or the count: "done" may run before the
- * read returns or later, so the request counts itself and is finalized
- * there.
- */
-
-static ngx_int_t
-ngx_http_notify_feed_read(ngx_http_request_t *r,
-    ngx_http_notify_store_read_t *rd)
-{
-    rd->pool = r->pool;
-    rd->done = ngx_http_notify_feed_read_done;
-    rd->data = r;
-    rd->log = r->connection->log;
-
-    r->main->count++;
-
-    ngx_http_notify_store_read(rd);
-
-    return NGX_DONE;
+    return ngx_http_notify_store_read_for(r, rd,
+                                          ngx_http_notify_feed_read_done);
 }
 
 

@@ -75,17 +75,9 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
 
         rd->type = NGX_HTTP_NOTIFY_READ_OUTBOX;
         rd->limit = 1000;
-        rd->pool = r->pool;
-        rd->done = ngx_http_notify_outbox_listed;
-        rd->data = r;
-        rd->log = r->connection->log;
 
-        /* the read may answer now or later: finalized in its "done" */
-        r->main->count++;
-
-        ngx_http_notify_store_read(rd);
-
-        return NGX_DONE;
+        return ngx_http_notify_store_read_for(r, rd,
+                                              ngx_http_notify_outbox_listed);
     }
 
     /* /<id> or /<id>/retry */

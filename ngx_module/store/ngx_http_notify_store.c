@@ -1128,6 +1128,26 @@ ngx_http_notify_store_reader(ngx_log_t *log)
 }
 
 
+/* the reads that answer at once: only a backend without read() has them */
+
+static ngx_http_notify_store_backend_t *
+ngx_http_notify_store_reader_now(ngx_log_t *log)
+{
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store_reader(log);
+
+    if (be && be->read) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "notify: the %s store reads only through"
+                      " ngx_http_notify_store_read()", be->name);
+        return NULL;
+    }
+
+    return be;
+}
+
+
 ngx_int_t
 ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
     ngx_array_t *items, uint64_t *next, uint64_t *unread, ngx_log_t *log)
@@ -1135,7 +1155,7 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
     ngx_uint_t                        n;
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
@@ -1159,7 +1179,7 @@ ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
 {
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
@@ -1175,7 +1195,7 @@ ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log)
 {
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
@@ -1192,7 +1212,7 @@ ngx_http_notify_store_outbox(ngx_array_t *entries, ngx_uint_t limit,
 {
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
@@ -1275,6 +1295,28 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
     }
 
     rd->done(rd);
+}
+
+
+/*
+ * A request's read: "done" may run before this returns or later, so the
+ * request counts itself, and "done" finalizes it.
+ */
+
+ngx_int_t
+ngx_http_notify_store_read_for(ngx_http_request_t *r,
+    ngx_http_notify_store_read_t *rd, ngx_http_notify_store_read_pt done)
+{
+    rd->pool = r->pool;
+    rd->done = done;
+    rd->data = r;
+    rd->log = r->connection->log;
+
+    r->main->count++;
+
+    ngx_http_notify_store_read(rd);
+
+    return NGX_DONE;
 }
 
 

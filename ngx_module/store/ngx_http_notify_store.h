@@ -387,6 +387,10 @@ ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
 
 /* a read in callback form: rd->done runs with rd->rc, at once or later */
 void ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd);
+/* the same for a request, counted until "done" (which finalizes it) runs;
+   returns NGX_DONE, for the content handler */
+ngx_int_t ngx_http_notify_store_read_for(ngx_http_request_t *r,
+    ngx_http_notify_store_read_t *rd, ngx_http_notify_store_read_pt done);
 
 void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
 ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);

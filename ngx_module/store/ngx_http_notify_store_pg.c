@@ -399,9 +399,10 @@ typedef struct {
     const char                   *values[4];
 
     ngx_str_t                     name;
-    char                         *q_lock, *q_last, *q_idem, *q_put, *q_read, *q_until,
-                                 *q_prune, *q_claim, *q_finish, *q_feed,
-                                 *q_unread, *q_outbox, *q_due, *q_stats;
+    char                         *q_lock, *q_last, *q_idem, *q_put,
+                                 *q_read, *q_until, *q_prune, *q_claim,
+                                 *q_finish, *q_feed, *q_unread, *q_outbox,
+                                 *q_due, *q_stats;
 
     /* the write batch: one at a time in a worker */
     ngx_http_notify_pg_job_t      batch;

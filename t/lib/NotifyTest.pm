@@ -278,6 +278,26 @@ our %Accepted = (
               ['PrivilegedNotificationDispatcher']],
 );
 
+# the caller of an application with these roles, its token in a header
+sub caller_of {
+    my ($app, $roles) = @_;
+    return "Content-Type: application/json\n"
+           . bearer(token(azp => $app, roles => $roles));
+}
+
+# accepted_requests(NOTE, HEADERS): one request of each dialect that is
+# accepted, as [request, headers]: syntphony (NOTE, its body, sent with
+# HEADERS), graph, gever, push
+sub accepted_requests {
+    my ($note, $headers) = @_;
+    return (["POST /n\n$note", $headers],
+            [$Accepted{graph}[0], caller_of('app-teams', $Accepted{graph}[1])],
+            [$Accepted{gever}[0], caller_of('app-gever', $Accepted{gever}[1])],
+            ["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-1\"}}",
+             "Content-Type: application/json\nUser-Agent: DataNotifier\n"
+             . "Authorization: " . token(azp => 'app-push') . "\n"]);
+}
+
 # the body of the first request is a whole request of its own: were it
 # taken as the next request of the keep-alive connection, nginx would
 # answer /smuggled (and log that html/smuggled does not exist) before
