@@ -23,6 +23,9 @@ static ngx_int_t ngx_http_notify_feed_location_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_outbox_location_handler(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_metrics_handler(ngx_http_request_t *r);
+static void ngx_http_notify_metrics_read(ngx_http_notify_store_read_t *rd);
+static ngx_int_t ngx_http_notify_metrics_answer(ngx_http_request_t *r,
+    ngx_http_notify_store_stats_t *ss);
 static ngx_int_t ngx_http_notify_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_tenant_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -82,7 +85,7 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NULL },
 
     { ngx_string("notify_store"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_notify_store_set,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_notify_main_conf_t, store),
@@ -464,15 +467,7 @@ ngx_http_notify_outbox_location_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_notify_metrics_handler(ngx_http_request_t *r)
 {
-    u_char                            *p, *text;
-    time_t                             now;
-    ngx_uint_t                         i;
-    ngx_str_t                          names[NGX_HTTP_NOTIFY_METRICS_DIALECTS];
-    ngx_http_notify_dialect_t         *d;
-    ngx_http_notify_main_conf_t       *nmcf;
-    ngx_http_notify_store_stats_t      ss;
-    ngx_http_notify_breaker_info_t     bi;
-    ngx_http_notify_metrics_scrape_t   s;
+    ngx_http_notify_store_read_t  *rd;
 
     static ngx_str_t  allow = ngx_string("GET, HEAD");
 
@@ -483,6 +478,51 @@ ngx_http_notify_metrics_handler(ngx_http_request_t *r)
 
         return NGX_HTTP_NOT_ALLOWED;
     }
+
+    if (!ngx_http_notify_store_ready()) {
+        return ngx_http_notify_metrics_answer(r, NULL);
+    }
+
+    /* the store's part is a read: answered now or later */
+
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_store_read_t));
+    if (rd == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rd->type = NGX_HTTP_NOTIFY_READ_STATS;
+
+    return ngx_http_notify_store_read_for(r, rd,
+                                          ngx_http_notify_metrics_read);
+}
+
+
+static void
+ngx_http_notify_metrics_read(ngx_http_notify_store_read_t *rd)
+{
+    ngx_http_request_t  *r;
+
+    r = rd->data;
+
+    ngx_http_finalize_request(r, ngx_http_notify_metrics_answer(r,
+                                     rd->rc == NGX_OK ? &rd->stats : NULL));
+}
+
+
+/* the scrape's text; "ss" NULL: nothing of the store */
+
+static ngx_int_t
+ngx_http_notify_metrics_answer(ngx_http_request_t *r,
+    ngx_http_notify_store_stats_t *ss)
+{
+    u_char                            *p, *text;
+    time_t                             now;
+    ngx_uint_t                         i;
+    ngx_str_t                          names[NGX_HTTP_NOTIFY_METRICS_DIALECTS];
+    ngx_http_notify_dialect_t         *d;
+    ngx_http_notify_main_conf_t       *nmcf;
+    ngx_http_notify_breaker_info_t     bi;
+    ngx_http_notify_metrics_scrape_t   s;
 
     nmcf = ngx_http_get_module_main_conf(r, ngx_http_notify_module);
 
@@ -512,15 +552,16 @@ ngx_http_notify_metrics_handler(ngx_http_request_t *r)
         }
     }
 
-    if (ngx_http_notify_store_stats(&ss, r->connection->log) == NGX_OK) {
+    if (ss) {
         now = ngx_time();
 
         s.store = 1;
-        s.map_used = ss.map_used;
-        s.map_free = ss.map_size - ss.map_used;
-        s.outbox = ss.outbox;
-        s.outbox_age = (ss.outbox_oldest && ss.outbox_oldest < now)
-                       ? (uint64_t) (now - ss.outbox_oldest) : 0;
+        s.map = (ss->map_size != 0);
+        s.map_used = ss->map_used;
+        s.map_free = ss->map_size - ss->map_used;
+        s.outbox = ss->outbox;
+        s.outbox_age = (ss->outbox_oldest && ss->outbox_oldest < now)
+                       ? (uint64_t) (now - ss->outbox_oldest) : 0;
     }
 
     text = ngx_pnalloc(r->pool, ngx_http_notify_metrics_size(&s));

@@ -1,5 +1,6 @@
 # Every configuration in conf-examples/ passes "nginx -t" with the module
-# as built (TLS certificates aside, which an example cannot ship).
+# as built (TLS certificates aside, which an example cannot ship; nor does
+# nginx -t reach the PostgreSQL store's server).
 use strict;
 use warnings;
 
@@ -16,7 +17,8 @@ my ($notify) = grep { m{/ngx_http_notify_module\.so$} } @modules;
 plan skip_all => 'TEST_NGINX_LOAD_MODULES names no ngx_http_notify_module.so'
     unless $ndk && $notify;
 
-my @confs = sort glob('conf-examples/*.conf');
+# and those of a setup of several files (conf-examples/two-nodes/)
+my @confs = sort glob('conf-examples/*.conf conf-examples/*/*.conf');
 ok(@confs >= 4, 'there are example configurations') or diag "@confs";
 
 for my $conf (@confs) {

@@ -493,6 +493,7 @@ POST /n
 
 
 === TEST 25: a full store: 503 in the dialect's shape, and the log says why
+--- skip_eval: 4: NotifyTest::lmdb_only()
 --- http_config eval: ::conf("$ENV{TEST_NGINX_STORE}-small max_size=64k")
 --- config
     location = /n { notify_max_body 256k; notify_inbound syntphony; }
@@ -562,6 +563,7 @@ open() "/nonexistent/keys.txt" failed
 
 
 === TEST 31: max_size takes k, m and g
+--- skip_eval: 2: NotifyTest::lmdb_only()
 --- http_config eval: ::conf("$ENV{TEST_NGINX_STORE}-g max_size=2g")
 --- config
     location = /n { notify_inbound syntphony; }

@@ -12,6 +12,14 @@
 # the test waits until a new worker has opened the store.
 use lib 't/lib';
 use NotifyTest;
+
+BEGIN {
+    if (NotifyTest::postgres()) {
+        require Test::More;
+        Test::More->import(skip_all => 'LMDB reader slots: the PostgreSQL'
+                                       . ' store has none');
+    }
+}
 use JSON::PP;
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';

@@ -424,6 +424,7 @@ notify: None of the recipients configured for this endpoint is an active user.
 
 
 === TEST 19: a full store: 503, code 9, and the log says why
+--- skip_eval: 4: NotifyTest::lmdb_only()
 --- http_config eval: ::conf('small max_size=64k')
 --- config
     location = /push { notify_max_body 256k; notify_push_recipients u-ada; notify_inbound push; }

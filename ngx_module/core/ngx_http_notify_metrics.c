@@ -394,7 +394,7 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
             ngx_http_notify_metrics_usec, NGX_HTTP_NOTIFY_METRICS_NUSEC, 1,
             m->usec_sum);
 
-    if (s->store) {
+    if (s->store && s->map) {
         p = ngx_http_notify_metrics_one(p, "notify_store_map_used_bytes",
                 "gauge", "Bytes of the store's map in use, up to its"
                 " highest page.", s->map_used);

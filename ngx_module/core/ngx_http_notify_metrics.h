@@ -58,6 +58,7 @@ typedef struct {
                                                   3 disabled */
 
     unsigned                    store:1;       /* the rest is known */
+    unsigned                    map:1;         /* the store has a map */
     uint64_t                    map_used;      /* bytes */
     uint64_t                    map_free;
     uint64_t                    outbox;        /* entries, all targets */

@@ -40,6 +40,11 @@ static ngx_int_t ngx_http_notify_feed_user(ngx_http_request_t *r,
     ngx_int_t *rc);
 static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
     ngx_str_t *user);
+static ngx_int_t ngx_http_notify_feed_page(ngx_http_request_t *r,
+    ngx_http_notify_store_read_t *rd);
+static void ngx_http_notify_feed_read_done(ngx_http_notify_store_read_t *rd);
+static ngx_int_t ngx_http_notify_feed_unread(ngx_http_request_t *r,
+    uint64_t unread);
 static ngx_int_t ngx_http_notify_feed_count(ngx_http_request_t *r,
     ngx_str_t *user);
 static ngx_int_t ngx_http_notify_feed_mark(ngx_http_request_t *r,
@@ -257,19 +262,19 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
 {
-    u_char                        *body, *p;
-    size_t                         len;
-    uint64_t                       next, unread;
     ngx_int_t                      n;
     ngx_str_t                      arg;
-    ngx_uint_t                     i;
-    ngx_array_t                    items;
-    ngx_http_notify_feed_query_t   q;
-    ngx_http_notify_feed_entry_t  *e;
+    ngx_http_notify_feed_query_t  *q;
+    ngx_http_notify_store_read_t  *rd;
 
-    ngx_memzero(&q, sizeof(q));
-    q.user = *user;
-    q.limit = NGX_HTTP_NOTIFY_FEED_LIMIT;
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_store_read_t));
+    if (rd == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q = &rd->query;
+    q->user = *user;
+    q->limit = NGX_HTTP_NOTIFY_FEED_LIMIT;
 
     if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
         n = ngx_atoi(arg.data, arg.len);
@@ -281,11 +286,11 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
                                               " 1 to 100.");
         }
 
-        q.limit = n;
+        q->limit = n;
     }
 
     if (ngx_http_arg(r, (u_char *) "cursor", 6, &arg) == NGX_OK
-        && ngx_http_notify_parse_id(&arg, &q.cursor) != NGX_OK)
+        && ngx_http_notify_parse_id(&arg, &q->cursor) != NGX_OK)
     {
         return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
                                           "BadRequest",
@@ -297,7 +302,7 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         if (arg.len == 4 && ngx_strncasecmp(arg.data, (u_char *) "true", 4)
                             == 0)
         {
-            q.unread_only = 1;
+            q->unread_only = 1;
 
         } else if (!(arg.len == 5
                      && ngx_strncasecmp(arg.data, (u_char *) "false", 5)
@@ -310,14 +315,29 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         }
     }
 
-    if (ngx_http_notify_store_feed(&q, r->pool, &items, &next, &unread,
-                                   r->connection->log)
-        != NGX_OK)
-    {
-        return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "ServiceUnavailable",
-                                          "The feed could not be read.");
-    }
+    rd->type = NGX_HTTP_NOTIFY_READ_FEED;
+
+    return ngx_http_notify_store_read_for(r, rd,
+                                          ngx_http_notify_feed_read_done);
+}
+
+
+/* the page read: the answer */
+
+static ngx_int_t
+ngx_http_notify_feed_page(ngx_http_request_t *r,
+    ngx_http_notify_store_read_t *rd)
+{
+    u_char                        *body, *p;
+    size_t                         len;
+    uint64_t                       next, unread;
+    ngx_uint_t                     i;
+    ngx_array_t                    items;
+    ngx_http_notify_feed_entry_t  *e;
+
+    items = rd->items;
+    next = rd->next;
+    unread = rd->unread;
 
     /*
      * Each item is the view the store kept (JSON text already), with
@@ -376,17 +396,52 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
 static ngx_int_t
 ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
 {
-    json_t     *json;
-    uint64_t    unread;
-    ngx_int_t   rc;
+    ngx_http_notify_store_read_t  *rd;
 
-    if (ngx_http_notify_store_unread(user, &unread, r->connection->log)
-        != NGX_OK)
-    {
-        return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "ServiceUnavailable",
-                                          "The feed could not be read.");
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_store_read_t));
+    if (rd == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    rd->type = NGX_HTTP_NOTIFY_READ_UNREAD;
+    rd->query.user = *user;
+
+    return ngx_http_notify_store_read_for(r, rd,
+                                          ngx_http_notify_feed_read_done);
+}
+
+
+static void
+ngx_http_notify_feed_read_done(ngx_http_notify_store_read_t *rd)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = rd->data;
+
+    if (rd->rc != NGX_OK) {
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "ServiceUnavailable",
+                                        "The feed could not be read.");
+
+    } else if (rd->type == NGX_HTTP_NOTIFY_READ_FEED) {
+        rc = ngx_http_notify_feed_page(r, rd);
+
+    } else {
+        rc = ngx_http_notify_feed_unread(r, rd->unread);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* the count read: the answer */
+
+static ngx_int_t
+ngx_http_notify_feed_unread(ngx_http_request_t *r, uint64_t unread)
+{
+    json_t     *json;
+    ngx_int_t   rc;
 
     json = json_pack("{s:I}", "unread", (json_int_t) unread);
     if (json == NULL) {

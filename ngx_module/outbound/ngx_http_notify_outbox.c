@@ -22,6 +22,9 @@
 #include "ngx_http_notify_outbox.h"
 
 
+static void ngx_http_notify_outbox_listed(ngx_http_notify_store_read_t *rd);
+static ngx_int_t ngx_http_notify_outbox_list(ngx_http_request_t *r,
+    ngx_array_t *entries);
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
 static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r,
     ngx_str_t *rest);
@@ -42,18 +45,11 @@ static ngx_int_t ngx_http_notify_outbox_send(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
 {
-    u_char                          *last, *slash, *p;
-    json_t                          *items;
-    ngx_int_t                        rc;
-    ngx_str_t                        rest, id;
-    ngx_uint_t                       i;
-    ngx_array_t                      entries;
-    ngx_http_notify_delivery_t      *dl;
-    ngx_http_notify_outbox_entry_t  *e;
-    u_char                           sid[NGX_HTTP_NOTIFY_ID_LEN];
-    u_char                           next[sizeof("1970-01-01T00:00:00.000Z")];
-    u_char                           created[sizeof("1970-01-01T00:00:00Z")];
-    u_char                           expires[sizeof("1970-01-01T00:00:00Z")];
+    u_char                        *last, *slash;
+    ngx_int_t                      rc;
+    ngx_str_t                      rest, id;
+    ngx_http_notify_delivery_t    *dl;
+    ngx_http_notify_store_read_t  *rd;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -78,54 +74,16 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
             return NGX_HTTP_NOT_ALLOWED;
         }
 
-        items = json_array();
-        if (items == NULL) {
+        rd = ngx_pcalloc(r->pool, sizeof(ngx_http_notify_store_read_t));
+        if (rd == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ngx_array_init(&entries, r->pool, 16,
-                           sizeof(ngx_http_notify_outbox_entry_t))
-            != NGX_OK)
-        {
-            json_decref(items);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        rd->type = NGX_HTTP_NOTIFY_READ_OUTBOX;
+        rd->limit = 1000;
 
-        if (ngx_http_notify_store_outbox(&entries, 1000, r->connection->log)
-            != NGX_OK)
-        {
-            json_decref(items);
-            return ngx_http_notify_send_error(r,
-                                                NGX_HTTP_SERVICE_UNAVAILABLE,
-                                                "ServiceUnavailable",
-                                                "The outbox could not be"
-                                                " read.");
-        }
-
-        e = entries.elts;
-
-        for (i = 0; i < entries.nelts; i++) {
-            (void) ngx_http_notify_format_id(sid, e[i].seq);
-
-            p = ngx_http_notify_iso8601(next, (time_t) (e[i].due / 1000));
-            p = ngx_sprintf(p - 1, ".%03uLZ", e[i].due % 1000);
-            *p = '\0';
-
-            *ngx_http_notify_iso8601(created, e[i].created) = '\0';
-            *ngx_http_notify_iso8601(expires, e[i].expires) = '\0';
-
-            json_array_append_new(items,
-                json_pack("{s:s%, s:i, s:s, s:s, s:s, s:s}",
-                          "id", (char *) sid,
-                          (size_t) NGX_HTTP_NOTIFY_ID_LEN,
-                          "attempts", (int) e[i].attempts,
-                          "next_attempt", (char *) next,
-                          "created", (char *) created,
-                          "expires", (char *) expires,
-                          "last_error", (char *) e[i].error));
-        }
-
-        return ngx_http_notify_outbox_send(r, "items", items);
+        return ngx_http_notify_store_read_for(r, rd,
+                                              ngx_http_notify_outbox_listed);
     }
 
     if (rest.len >= sizeof("/targets") - 1
@@ -184,6 +142,72 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
     ngx_http_notify_store_post(&dl->op);
 
     return NGX_DONE;
+}
+
+
+static void
+ngx_http_notify_outbox_listed(ngx_http_notify_store_read_t *rd)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = rd->data;
+
+    if (rd->rc != NGX_OK) {
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "ServiceUnavailable",
+                                        "The outbox could not be read.");
+
+    } else {
+        rc = ngx_http_notify_outbox_list(r, &rd->items);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* the list read: {"items": [...]} */
+
+static ngx_int_t
+ngx_http_notify_outbox_list(ngx_http_request_t *r, ngx_array_t *entries)
+{
+    u_char                          *p;
+    json_t                          *items;
+    ngx_uint_t                       i;
+    ngx_http_notify_outbox_entry_t  *e;
+    u_char                           sid[NGX_HTTP_NOTIFY_ID_LEN];
+    u_char                           next[sizeof("1970-01-01T00:00:00.000Z")];
+    u_char                           created[sizeof("1970-01-01T00:00:00Z")];
+    u_char                           expires[sizeof("1970-01-01T00:00:00Z")];
+
+    items = json_array();
+    if (items == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    e = entries->elts;
+
+    for (i = 0; i < entries->nelts; i++) {
+        (void) ngx_http_notify_format_id(sid, e[i].seq);
+
+        p = ngx_http_notify_iso8601(next, (time_t) (e[i].due / 1000));
+        p = ngx_sprintf(p - 1, ".%03uLZ", e[i].due % 1000);
+        *p = '\0';
+
+        *ngx_http_notify_iso8601(created, e[i].created) = '\0';
+        *ngx_http_notify_iso8601(expires, e[i].expires) = '\0';
+
+        json_array_append_new(items,
+            json_pack("{s:s%, s:i, s:s, s:s, s:s, s:s}",
+                      "id", (char *) sid, (size_t) NGX_HTTP_NOTIFY_ID_LEN,
+                      "attempts", (int) e[i].attempts,
+                      "next_attempt", (char *) next,
+                      "created", (char *) created,
+                      "expires", (char *) expires,
+                      "last_error", (char *) e[i].error));
+    }
+
+    return ngx_http_notify_outbox_send(r, "items", items);
 }
 
 

@@ -32,9 +32,10 @@ typedef struct {
     ngx_event_t                       timer;
     ngx_connection_t                  timer_conn;
     ngx_http_notify_store_op_t        claim;
-    unsigned                          claiming:1;
-    unsigned                          probe:1;   /* the claim is the
-                                                    breaker's probe */
+    ngx_http_notify_store_read_t      look;        /* is anything due? */
+    unsigned                          claiming:1;  /* a look or a claim */
+    unsigned                          probe:1;     /* the claim is the
+                                                      breaker's probe */
     unsigned                          active:1;
 } ngx_http_notify_scheduler_t;
 
@@ -44,6 +45,8 @@ static uint64_t ngx_http_notify_scheduler_backoff(
     ngx_uint_t status, ngx_str_t *retry_after);
 static void ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op);
 static void ngx_http_notify_scheduler_tick(ngx_event_t *ev);
+static void ngx_http_notify_scheduler_looked(
+    ngx_http_notify_store_read_t *rd);
 static void ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op);
 static void ngx_http_notify_scheduler_curl_done(
     ngx_http_notify_curl_req_t *req);
@@ -333,6 +336,38 @@ ngx_http_notify_delivery_arm(ngx_msec_t delay)
 static void
 ngx_http_notify_scheduler_tick(ngx_event_t *ev)
 {
+    ngx_http_notify_scheduler_t   *dv;
+    ngx_http_notify_store_read_t  *rd;
+
+    dv = &ngx_http_notify_scheduler;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (dv->claiming || ngx_http_notify_outbound_places() == 0) {
+        ngx_http_notify_delivery_arm(1000);
+        return;
+    }
+
+    /* a look without writing: is anything due?  (answered now or later) */
+
+    rd = &dv->look;
+    ngx_memzero(rd, sizeof(ngx_http_notify_store_read_t));
+
+    rd->type = NGX_HTTP_NOTIFY_READ_NEXT_DUE;
+    rd->done = ngx_http_notify_scheduler_looked;
+    rd->log = ev->log;
+
+    dv->claiming = 1;
+
+    ngx_http_notify_store_read(rd);
+}
+
+
+static void
+ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
+{
     uint64_t                          due, now;
     ngx_int_t                         rc;
     ngx_uint_t                        n;
@@ -342,25 +377,18 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
     ngx_http_notify_delivery_conf_t  *dc;
 
     dv = &ngx_http_notify_scheduler;
+    dv->claiming = 0;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    dc = ngx_http_notify_outbound_conf();
-
-    if (dv->claiming || ngx_http_notify_outbound_places() == 0) {
+    if (rd->rc != NGX_OK) {
         ngx_http_notify_delivery_arm(1000);
         return;
     }
 
-    /* a look without writing: is anything due? */
-
-    if (ngx_http_notify_store_next_due(&due, ev->log) != NGX_OK) {
-        ngx_http_notify_delivery_arm(1000);
-        return;
-    }
-
+    due = rd->due;
     now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
 
     if (due == 0 || due > now) {
@@ -368,10 +396,12 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
         return;
     }
 
+    dc = ngx_http_notify_outbound_conf();
+
     /* the target's breaker: open, nothing; half-open, one probe */
 
     rc = ngx_http_notify_breaker_allow(0, &dc->target.dialect->name, &wait,
-                                       ev->log);
+                                       rd->log);
 
     if (rc == NGX_DECLINED) {
         ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
@@ -403,7 +433,7 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
     op->max = n;
     op->due = dc->timeout + 5000;           /* the lease of an attempt */
     op->done = ngx_http_notify_scheduler_claimed;
-    op->log = ev->log;
+    op->log = rd->log;
 
     dv->claiming = 1;
 

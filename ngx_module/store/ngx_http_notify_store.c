@@ -60,6 +60,8 @@ typedef struct {
     ngx_connection_t                  prune_conn;  /* timer's data, no fd */
     ngx_http_notify_store_op_t        prune_op;
     unsigned                          pruning:1;
+
+    uint64_t                          start;       /* submit(): usec */
 } ngx_http_notify_store_t;
 
 
@@ -78,6 +80,10 @@ static void ngx_http_notify_store_batch_done(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_timer(ngx_event_t *ev);
 static void ngx_http_notify_store_guard(ngx_event_t *ev);
 static void ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op);
+
+
+static char *ngx_http_notify_store_set_pg(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf);
 
 
 static ngx_http_notify_store_t  ngx_http_notify_store;
@@ -145,12 +151,20 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (ngx_strncmp(value[1].data, "postgres://", 11) == 0
+        || ngx_strncmp(value[1].data, "postgresql://", 13) == 0)
+    {
+        return ngx_http_notify_store_set_pg(cf, scf);
+    }
+
     scf->path = value[1];
     scf->backend = &ngx_http_notify_store_lmdb;
 
     if (ngx_conf_full_name(cf->cycle, &scf->path, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    scf->name = scf->path;
 
     ngx_str_null(&name);
 
@@ -200,6 +214,103 @@ ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has thread_pool= but nginx was built without threads";
     }
 #endif
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * notify_store postgres://...: the conninfo is libpq's (a URL, its
+ * parameters included), checked here; the log names the store by its
+ * server, database and schema, without the password.
+ */
+
+static char *
+ngx_http_notify_store_set_pg(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf)
+{
+    u_char      *p;
+    ngx_str_t   *value, s;
+    ngx_int_t    n;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    scf->backend = &ngx_http_notify_store_pg;
+    scf->path = value[1];
+    ngx_str_set(&scf->schema, "notify");
+    scf->connections = 2;
+    scf->timeout = 10000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "schema=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            for (p = s.data; p < s.data + s.len; p++) {
+                if (!((*p >= 'a' && *p <= 'z') || *p == '_'
+                      || (p > s.data && *p >= '0' && *p <= '9')))
+                {
+                    break;
+                }
+            }
+
+            if (s.len == 0 || s.len > 63 || p != s.data + s.len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid schema \"%V\" of notify_store,"
+                                   " it must be 1 to 63 of a-z, 0-9 and _,"
+                                   " not starting with a digit", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            scf->schema = s;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connections=", 12) == 0) {
+            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
+
+            if (n < 1 || n > 64) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" of notify_store, it must"
+                                   " be a number from 1 to 64", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            scf->connections = (ngx_uint_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            scf->timeout = ngx_parse_time(&s, 0);
+
+            if (scf->timeout == (ngx_msec_t) NGX_ERROR || scf->timeout == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" of notify_store, it must"
+                                   " be a time", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of notify_store%s",
+                           &value[i],
+                           ngx_strncmp(value[i].data, "max_size=", 9) == 0
+                           || ngx_strncmp(value[i].data, "thread_pool=", 12)
+                              == 0
+                           ? ": it is one of the LMDB store" : "");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_notify_store_pg_check(cf, scf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -260,13 +371,17 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     if (rc != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "notify: cannot open store \"%V\": %s",
-                      &scf->path, st->backend->strerror(rc));
+                      &scf->name, st->backend->strerror(rc));
         return NGX_ERROR;
     }
 
     st->open = 1;
 
 #if (NGX_THREADS)
+    if (st->backend->submit) {
+        goto started;
+    }
+
     st->thread_pool = scf->thread_pool;
 
     st->task = ngx_thread_task_alloc(cycle->pool, 0);
@@ -282,6 +397,8 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     st->task->event.handler = ngx_http_notify_store_batch_done;
     st->task->event.data = NULL;
     st->task->event.log = cycle->log;
+
+started:
 #endif
 
     st->guard_conn.fd = (ngx_socket_t) -1;
@@ -304,7 +421,7 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     }
 
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
-                  "notify: store \"%V\" open", &scf->path);
+                  "notify: store \"%V\" open", &scf->name);
 
     return NGX_OK;
 }
@@ -325,7 +442,9 @@ ngx_http_notify_store_exit_process(ngx_cycle_t *cycle)
     st->open = 0;
 
 #if (NGX_THREADS)
-    (void) ngx_thread_mutex_destroy(&st->mutex, cycle->log);
+    if (st->task) {
+        (void) ngx_thread_mutex_destroy(&st->mutex, cycle->log);
+    }
 #endif
 }
 
@@ -383,7 +502,8 @@ ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
 static void
 ngx_http_notify_store_start(void)
 {
-    ngx_http_notify_store_t  *st;
+    ngx_http_notify_store_t     *st;
+    ngx_http_notify_store_op_t  *ops;
 
     st = &ngx_http_notify_store;
 
@@ -391,6 +511,20 @@ ngx_http_notify_store_start(void)
 
     if (!st->guard.timer_set) {
         ngx_add_timer(&st->guard, 1000);
+    }
+
+    if (st->backend->submit) {
+
+        /* the backend writes the batch itself, and says when it is done */
+
+        ops = st->queue;
+        st->queue = NULL;
+        st->queue_last = &st->queue;
+        st->batch = ops;
+        st->start = ngx_http_notify_store_usec();
+
+        st->backend->submit(ops);
+        return;
     }
 
 #if (NGX_THREADS)
@@ -614,6 +748,27 @@ ngx_http_notify_store_cause(int rc)
 }
 
 
+/* a backend's submit() is done with the batch: in the event loop */
+
+void
+ngx_http_notify_store_written(ngx_http_notify_store_op_t *ops)
+{
+    ngx_uint_t                   n;
+    ngx_http_notify_store_op_t  *op;
+
+    for (n = 0, op = ops; op; op = op->next) {
+        n++;
+    }
+
+    if (n && ops->rc != NGX_ERROR) {
+        ngx_http_notify_metrics_commit(n, ngx_http_notify_store_usec()
+                                          - ngx_http_notify_store.start);
+    }
+
+    ngx_http_notify_store_batch_done(NULL);
+}
+
+
 static void
 ngx_http_notify_store_batch_done(ngx_event_t *ev)
 {
@@ -726,13 +881,10 @@ static int
 ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
 {
     int                                rc;
-    char                              *answer_text;
-    json_t                            *answer, *id;
     uint64_t                           seq;
     ngx_str_t                          kept;
     ngx_http_notify_store_note_t       note;
     ngx_http_notify_store_backend_t   *be;
-    u_char                             idbuf[NGX_HTTP_NOTIFY_ID_LEN];
 
     be = ngx_http_notify_store.backend;
 
@@ -745,18 +897,8 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
             return rc;
         }
 
-        if (kept.len) {
-            answer = json_loadb((char *) kept.data, kept.len, 0, NULL);
-
-            if (answer != NULL) {
-                if (op->answer) {
-                    json_decref(op->answer);
-                }
-
-                op->answer = answer;
-                op->duplicate = 1;
-                return 0;
-            }
+        if (kept.len && ngx_http_notify_store_replay(op, &kept) == NGX_OK) {
+            return 0;
         }
     }
 
@@ -764,6 +906,63 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
     if (rc != 0) {
         return rc;
     }
+
+    rc = ngx_http_notify_store_note_make(op, seq, &note);
+
+    if (rc == 0) {
+        rc = be->put(txn, op, &note);
+    }
+
+    if (rc == 0) {
+        op->seq = seq;
+    }
+
+    ngx_http_notify_store_note_free(&note);
+
+    return rc;
+}
+
+
+/* an idempotent replay: the answer kept for the key, parsed */
+
+ngx_int_t
+ngx_http_notify_store_replay(ngx_http_notify_store_op_t *op, ngx_str_t *kept)
+{
+    json_t  *answer;
+
+    answer = json_loadb((char *) kept->data, kept->len, 0, NULL);
+    if (answer == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (op->answer) {
+        json_decref(op->answer);
+    }
+
+    op->answer = answer;
+    op->duplicate = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The notification gets its id, in the texts a backend writes and in its
+ * answer: the whole notification and the feed's view of it (written from
+ * the canonical notification before the commit, op->text and op->view),
+ * and the answer to give a replay, written here.  The note is freed with
+ * ngx_http_notify_store_note_free(), whatever this returned.
+ */
+
+int
+ngx_http_notify_store_note_make(ngx_http_notify_store_op_t *op, uint64_t seq,
+    ngx_http_notify_store_note_t *note)
+{
+    json_t  *id;
+    u_char  *answer_text;
+    u_char   idbuf[NGX_HTTP_NOTIFY_ID_LEN];
+
+    ngx_memzero(note, sizeof(ngx_http_notify_store_note_t));
 
     (void) ngx_http_notify_format_id(idbuf, seq);
 
@@ -773,47 +972,49 @@ ngx_http_notify_store_put(void *txn, ngx_http_notify_store_op_t *op)
     ngx_http_notify_note_set_id(&op->text, idbuf);
     ngx_http_notify_note_set_id(&op->view, idbuf);
 
-    answer_text = NULL;
+    note->seq = seq;
+    note->note = op->text;
+    note->view = op->view;
 
-    if (op->answer) {
-        id = json_stringn((char *) idbuf, NGX_HTTP_NOTIFY_ID_LEN);
-
-        if (id == NULL || json_object_set_new(op->answer, "id", id) != 0) {
-            return ENOMEM;
-        }
-
-        if (op->has_idem) {
-            note.answer.len = ngx_http_notify_json_size(op->answer);
-
-            answer_text = malloc(note.answer.len);
-            if (note.answer.len == 0 || answer_text == NULL) {
-                free(answer_text);
-                return ENOMEM;
-            }
-
-            (void) ngx_http_notify_json_write((u_char *) answer_text,
-                                              op->answer);
-        }
+    if (op->answer == NULL) {
+        return 0;
     }
 
-    note.seq = seq;
-    note.note = op->text;
-    note.view = op->view;
-    note.answer.data = (u_char *) answer_text;
+    id = json_stringn((char *) idbuf, NGX_HTTP_NOTIFY_ID_LEN);
 
-    if (answer_text == NULL) {
-        note.answer.len = 0;
+    if (id == NULL || json_object_set_new(op->answer, "id", id) != 0) {
+        return ENOMEM;
     }
 
-    rc = be->put(txn, op, &note);
-
-    if (rc == 0) {
-        op->seq = seq;
+    if (!op->has_idem) {
+        return 0;
     }
 
-    free(answer_text);
+    note->answer.len = ngx_http_notify_json_size(op->answer);
 
-    return rc;
+    answer_text = malloc(note->answer.len);
+    if (note->answer.len == 0 || answer_text == NULL) {
+        free(answer_text);
+        note->answer.len = 0;
+        return ENOMEM;
+    }
+
+    (void) ngx_http_notify_json_write(answer_text, op->answer);
+
+    note->answer.data = answer_text;
+
+    return 0;
+}
+
+
+/* the texts are the request's (its pool); the answer is malloc()ed */
+
+void
+ngx_http_notify_store_note_free(ngx_http_notify_store_note_t *note)
+{
+    free(note->answer.data);
+
+    ngx_memzero(note, sizeof(ngx_http_notify_store_note_t));
 }
 
 
@@ -926,6 +1127,26 @@ ngx_http_notify_store_reader(ngx_log_t *log)
 }
 
 
+/* the reads that answer at once: only a backend without read() has them */
+
+static ngx_http_notify_store_backend_t *
+ngx_http_notify_store_reader_now(ngx_log_t *log)
+{
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store_reader(log);
+
+    if (be && be->read) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "notify: the %s store reads only through"
+                      " ngx_http_notify_store_read()", be->name);
+        return NULL;
+    }
+
+    return be;
+}
+
+
 ngx_int_t
 ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
     ngx_array_t *items, uint64_t *next, uint64_t *unread, ngx_log_t *log)
@@ -933,7 +1154,7 @@ ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q, ngx_pool_t *pool,
     ngx_uint_t                        n;
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
@@ -957,7 +1178,7 @@ ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
 {
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
@@ -973,7 +1194,7 @@ ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log)
 {
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
@@ -990,12 +1211,111 @@ ngx_http_notify_store_outbox(ngx_array_t *entries, ngx_uint_t limit,
 {
     ngx_http_notify_store_backend_t  *be;
 
-    be = ngx_http_notify_store_reader(log);
+    be = ngx_http_notify_store_reader_now(log);
     if (be == NULL) {
         return NGX_ERROR;
     }
 
     return be->outbox(entries, limit, log);
+}
+
+
+/*
+ * A read in callback form.  A backend without its own (LMDB reads in the
+ * event loop) is answered here at once, by the functions above.
+ */
+
+void
+ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
+{
+    size_t                            size;
+    ngx_uint_t                        n;
+    ngx_http_notify_store_backend_t  *be;
+
+    rd->rc = NGX_ERROR;
+    rd->next = 0;
+    rd->unread = 0;
+    rd->due = 0;
+
+    be = ngx_http_notify_store_reader(rd->log);
+    if (be == NULL) {
+        rd->done(rd);
+        return;
+    }
+
+    if (rd->type == NGX_HTTP_NOTIFY_READ_FEED
+        || rd->type == NGX_HTTP_NOTIFY_READ_OUTBOX)
+    {
+        if (rd->type == NGX_HTTP_NOTIFY_READ_FEED) {
+            n = (rd->query.limit
+                 && rd->query.limit < NGX_HTTP_NOTIFY_FEED_PAGE_MAX)
+                ? rd->query.limit : NGX_HTTP_NOTIFY_FEED_PAGE_MAX;
+            size = sizeof(ngx_http_notify_feed_entry_t);
+
+        } else {
+            n = 16;
+            size = sizeof(ngx_http_notify_outbox_entry_t);
+        }
+
+        if (ngx_array_init(&rd->items, rd->pool, n, size) != NGX_OK) {
+            rd->done(rd);
+            return;
+        }
+    }
+
+    if (be->read) {
+        be->read(rd);
+        return;
+    }
+
+    switch (rd->type) {
+
+    case NGX_HTTP_NOTIFY_READ_FEED:
+        rd->rc = be->feed(&rd->query, &rd->items, &rd->next, &rd->unread,
+                          rd->log);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_UNREAD:
+        rd->rc = be->unread(&rd->query.user, &rd->unread, rd->log);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_OUTBOX:
+        rd->rc = be->outbox(&rd->items, rd->limit, rd->log);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_NEXT_DUE:
+        rd->rc = be->next_due(&rd->due, rd->log);
+        break;
+
+    default: /* NGX_HTTP_NOTIFY_READ_STATS */
+        ngx_memzero(&rd->stats, sizeof(ngx_http_notify_store_stats_t));
+        rd->rc = be->stats(&rd->stats, rd->log);
+        break;
+    }
+
+    rd->done(rd);
+}
+
+
+/*
+ * A request's read: "done" may run before this returns or later, so the
+ * request counts itself, and "done" finalizes it.
+ */
+
+ngx_int_t
+ngx_http_notify_store_read_for(ngx_http_request_t *r,
+    ngx_http_notify_store_read_t *rd, ngx_http_notify_store_read_pt done)
+{
+    rd->pool = r->pool;
+    rd->done = done;
+    rd->data = r;
+    rd->log = r->connection->log;
+
+    r->main->count++;
+
+    ngx_http_notify_store_read(rd);
+
+    return NGX_DONE;
 }
 
 

@@ -148,6 +148,16 @@ typedef struct {
     time_t                          retention;
     ngx_thread_pool_t              *thread_pool;
     ngx_http_notify_store_backend_t  *backend;
+
+    /* what the log names the store by: the folder, or the server and
+       the schema (never a password) */
+    ngx_str_t                       name;
+
+    /* PostgreSQL: the schema, the connections of a worker, the time a
+       query or a connection may take */
+    ngx_str_t                       schema;
+    ngx_uint_t                      connections;
+    ngx_msec_t                      timeout;
 } ngx_http_notify_store_conf_t;
 
 
@@ -182,12 +192,60 @@ typedef struct {
 
 /* what notify_metrics shows of the store, read at a scrape */
 typedef struct {
-    uint64_t                        map_size;    /* bytes */
+    uint64_t                        map_size;    /* bytes; 0: no map */
     uint64_t                        map_used;
     uint64_t                        outbox;      /* entries */
     time_t                          outbox_oldest;  /* the oldest entry's
                                                        creation; 0: none */
 } ngx_http_notify_store_stats_t;
+
+
+/*
+ * A read in callback form: "done" runs when the answer is there, which is
+ * before ngx_http_notify_store_read() returns for a backend that reads in
+ * the event loop (LMDB), or later, when the query returns, for one that
+ * asks a server.  Callers are ready for both: a request counts itself
+ * (r->main->count++) before the read and finalizes in "done".
+ */
+
+typedef enum {
+    NGX_HTTP_NOTIFY_READ_FEED = 0,    /* a page and the unread count */
+    NGX_HTTP_NOTIFY_READ_UNREAD,      /* the unread count */
+    NGX_HTTP_NOTIFY_READ_OUTBOX,      /* the pending deliveries */
+    NGX_HTTP_NOTIFY_READ_NEXT_DUE,    /* the earliest due time */
+    NGX_HTTP_NOTIFY_READ_STATS        /* what notify_metrics shows */
+} ngx_http_notify_read_type_e;
+
+
+typedef struct ngx_http_notify_store_read_s  ngx_http_notify_store_read_t;
+
+typedef void (*ngx_http_notify_store_read_pt)(
+    ngx_http_notify_store_read_t *rd);
+
+
+struct ngx_http_notify_store_read_s {
+    ngx_http_notify_read_type_e     type;
+
+    /* in */
+    ngx_http_notify_feed_query_t    query;       /* FEED; UNREAD: its user */
+    ngx_uint_t                      limit;       /* OUTBOX: entries at most */
+    ngx_pool_t                     *pool;        /* FEED, OUTBOX: of items */
+
+    /* out */
+    ngx_int_t                       rc;          /* NGX_OK or NGX_ERROR */
+    ngx_array_t                     items;       /* FEED: feed entries;
+                                                    OUTBOX: outbox entries */
+    uint64_t                        next;        /* FEED: the next page's
+                                                    cursor, 0: none */
+    uint64_t                        unread;      /* FEED, UNREAD */
+    uint64_t                        due;         /* NEXT_DUE: msec, 0: none */
+    ngx_http_notify_store_stats_t   stats;       /* STATS (rc NGX_DECLINED:
+                                                    none) */
+
+    ngx_http_notify_store_read_pt   done;
+    void                           *data;
+    ngx_log_t                      *log;
+};
 
 
 /* what a PUT writes, made by the shared part for the backend */
@@ -278,10 +336,33 @@ struct ngx_http_notify_store_backend_s {
        oldest entry; bounded (no walk of the data) */
     ngx_int_t  (*stats)(ngx_http_notify_store_stats_t *stats,
                         ngx_log_t *log);
+
+    /*
+     * The reads in callback form, for a backend that answers later (the
+     * items' array is initialized, in rd->pool); NULL: the shared part
+     * calls feed, unread, outbox or next_due above and runs rd->done at
+     * once.
+     */
+    void       (*read)(ngx_http_notify_store_read_t *rd);
+
+    /*
+     * The writes of a batch, for a backend that writes them itself without
+     * the thread pool (a server, asked without blocking): all the
+     * operations in one transaction, in order; each op's rc and err set,
+     * then ngx_http_notify_store_written() called in the event loop once
+     * the transaction committed (or failed).  NULL: begin()...sync() above
+     * in a pool thread.
+     */
+    void       (*submit)(ngx_http_notify_store_op_t *ops);
 };
 
 
 extern ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb;
+extern ngx_http_notify_store_backend_t  ngx_http_notify_store_pg;
+
+/* notify_store postgres://...: the conninfo checked, the store's name */
+ngx_int_t ngx_http_notify_store_pg_check(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf);
 
 
 char *ngx_http_notify_store_set(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -310,6 +391,13 @@ ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
 
+/* a read in callback form: rd->done runs with rd->rc, at once or later */
+void ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd);
+/* the same for a request, counted until "done" (which finalizes it) runs;
+   returns NGX_DONE, for the content handler */
+ngx_int_t ngx_http_notify_store_read_for(ngx_http_request_t *r,
+    ngx_http_notify_store_read_t *rd, ngx_http_notify_store_read_pt done);
+
 void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
 ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_outbox(ngx_array_t *entries,
@@ -317,6 +405,21 @@ ngx_int_t ngx_http_notify_store_outbox(ngx_array_t *entries,
 /* NGX_DECLINED: no store open in this process */
 ngx_int_t ngx_http_notify_store_stats(ngx_http_notify_store_stats_t *stats,
     ngx_log_t *log);
+
+/*
+ * For a backend with submit(): the batch given is written; the part of a
+ * put that is no backend's: the replay of a kept answer (0: op->answer is
+ * it, op->duplicate set; NGX_DECLINED: "kept" is no answer), and the id in
+ * the notification and its answer with the texts to write (the note and
+ * its view are the op's, in the request's pool; the answer is malloc()ed,
+ * freed with ngx_http_notify_store_note_free()).
+ */
+void ngx_http_notify_store_written(ngx_http_notify_store_op_t *ops);
+ngx_int_t ngx_http_notify_store_replay(ngx_http_notify_store_op_t *op,
+    ngx_str_t *kept);
+int ngx_http_notify_store_note_make(ngx_http_notify_store_op_t *op,
+    uint64_t seq, ngx_http_notify_store_note_t *note);
+void ngx_http_notify_store_note_free(ngx_http_notify_store_note_t *note);
 
 u_char *ngx_http_notify_format_id(u_char *p, uint64_t seq);
 ngx_int_t ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq);

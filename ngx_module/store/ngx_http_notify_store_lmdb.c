@@ -170,7 +170,9 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
     ngx_http_notify_lmdb_unread,
     ngx_http_notify_lmdb_outbox,
     ngx_http_notify_lmdb_next_due,
-    ngx_http_notify_lmdb_stats
+    ngx_http_notify_lmdb_stats,
+    NULL,                               /* reads answer at once */
+    NULL                                /* a transaction in a thread */
 };
 
 

@@ -14,6 +14,7 @@ use warnings;
 use Crypt::JWT qw(encode_jwt);
 use Crypt::PK::RSA;
 use File::Path qw(make_path remove_tree);
+use IO::Handle;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
@@ -93,6 +94,8 @@ sub prepare {
 sub hub_conf {
     my ($store, $max, $retention) = @_;
     my $c = read_file("$root/scripts/faults.d/hub.conf");
+    # the PostgreSQL store takes no max_size
+    $c =~ s/\@STORE\@ max_size=\@MAX_SIZE\@/$store/ if $store =~ m{^postgres};
     $c =~ s/\@PORT\@/$port/g;
     $c =~ s/\@DS_PORT\@/$ds_port/g;
     $c =~ s/\@STORE\@/$store/g;
@@ -247,6 +250,7 @@ sub load {
         my $pid = fork // die "fork: $!";
         if ($pid == 0) {
             open my $out, '>', "$work/load-$tag-$k" or die;
+            $out->autoflush(1);    # lines_done() counts the answers so far
             my $c;
             for (my $i = $k; $i < @$numbers; $i += $procs) {
                 my $n = $numbers->[$i];
@@ -317,11 +321,33 @@ sub outbox_pending {
     return scalar @$items;
 }
 
+# once the load is over: the outbox drained (bounded), then what is in the
+# feed and what arrived downstream, against the numbers answered 2xx
+sub settle {
+    my ($ok) = @_;
+    my $pending;
+    for (1 .. 120) { $pending = outbox_pending(); last if $pending == 0; sleep 0.5 }
+    sleep 1.5;    # the downstream's log
+    my $feed = feed_numbers();
+    my $pushed = pushed_numbers();
+    my @lost = grep { !$feed->{$_} } @$ok;
+    my @undelivered = grep { !$pushed->{$_} } keys %$feed;
+    return ($pending, $feed, $pushed, \@lost, \@undelivered);
+}
+
 sub verdict {
     my ($name, $ok, $counts) = @_;
     printf "%-4s %-20s %s\n", $ok ? 'PASS' : 'FAIL', $name, $counts;
     $fails++ unless $ok;
 }
+
+# ------------------------------------------------------------ PostgreSQL
+
+# a private PostgreSQL server (scripts/pg) in $work/pg: COMMAND is start,
+# stop, kill (immediate), restart or remove
+sub pg { my $cmd = shift; return system("'$root/scripts/pg' $cmd '$work/pg' >/dev/null") == 0 }
+
+sub pg_store { return "postgres:///notify?host=$work/pg/sock&user=notify schema=faults" }
 
 # ------------------------------------------------------------ scenarios
 
@@ -352,13 +378,9 @@ sub scenario_kill {
     my $st = collect($kids, $procs, 'kill');
     my @ok = grep { $st->{$_} =~ /^2/ } keys %$st;
     # let delivery (subrequests and the timer) finish, bounded
-    my $pending;
-    for (1 .. 120) { $pending = outbox_pending(); last if $pending == 0; sleep 0.5 }
-    sleep 1.5;    # the downstream's log
-    my $feed = feed_numbers();
-    my $pushed = pushed_numbers();
-    my @lost = grep { !$feed->{$_} } @ok;
-    my @undelivered = grep { !$pushed->{$_} } keys %$feed;
+    my ($pending, $feed, $pushed, $lost, $undelivered) = settle(\@ok);
+    my @lost = @$lost;
+    my @undelivered = @$undelivered;
     my @trouble = grep { !/exited on signal 9/ } log_trouble($hub);
     verdict('kill -9 under load', !@lost && !@undelivered && $pending == 0 && @ok > 0
             && !@trouble,
@@ -370,6 +392,122 @@ sub scenario_kill {
                     scalar @undelivered, $pending, scalar @trouble));
     stop($hub);
     stop($ds);
+}
+
+# PostgreSQL killed (an immediate stop, as a crash) under load, then
+# started again: every 2xx is in the feed, the callers got 503s (not hangs,
+# not other errors) while it was down, accepting resumed by itself, and
+# everything in the feed was delivered
+sub scenario_pgkill {
+    prepare('pgkill');
+    pg('remove');
+    pg('start') or die "no PostgreSQL server\n";
+    hub_conf(pg_store());
+    start($ds);
+    start($hub);
+    my $procs = 16;
+    my @numbers = (1 .. $N);
+    my $kids = load(\@numbers, $procs, 'pgkill');
+    my $t0 = time;
+    sleep 0.05 while lines_done('pgkill', $procs) < $N / 3 && time - $t0 < 120;
+    pg('kill');
+    sleep 1;
+    pg('restart') or die "PostgreSQL did not start again\n";
+    my $st = collect($kids, $procs, 'pgkill');
+    my @busy = grep { $st->{$_} eq '503' } keys %$st;
+    my @other = grep { $st->{$_} !~ /^2/ && $st->{$_} ne '503' } keys %$st;
+    # accepting again by itself (the connections' backoff is at most 5 s),
+    # then a tenth more, all of them accepted
+    my $t1 = time;
+    my $probe = $N + 1;
+    my ($pst) = (0);
+    for (1 .. 300) {
+        ($pst) = one('POST', '/ActivityCenter/app/setExternalNotification',
+                     \%syn_h, syntphony_body($probe));
+        last if $pst =~ /^2/;
+        sleep 0.1;
+    }
+    my $resumed = time - $t1;
+    $st->{$probe} = $pst;
+    my @more = ($N + 2 .. $N + 1 + int($N / 10));
+    my $st2 = collect(load(\@more, 8, 'pgkill2'), 8, 'pgkill2');
+    my @refused = grep { $st2->{$_} !~ /^2/ } @more;
+    $st->{$_} = $st2->{$_} for @more;
+    my @ok = grep { $st->{$_} =~ /^2/ } keys %$st;
+    my ($pending, $feed, $pushed, $lost, $undelivered) = settle(\@ok);
+    my @lost = @$lost;
+    my @undelivered = @$undelivered;
+    my @trouble = log_trouble($hub);
+    verdict('postgres killed', !@lost && !@undelivered && !@other && @busy > 0
+            && $pst =~ /^2/ && !@refused && $pending == 0 && !@trouble,
+            sprintf('sent %d, %d answered 503 while it was down, %d otherwise'
+                    . ' (no answer: %d); accepting again %.1f s after the'
+                    . ' restart, then %d more sent, %d refused; %d answered'
+                    . ' 2xx in all, %d in the feed, lost %d,'
+                    . ' %d pushed, undelivered %d, outbox %d, log alerts %d',
+                    $N, scalar @busy, scalar @other,
+                    scalar(grep { !$st->{$_} } keys %$st), $resumed,
+                    scalar @more, scalar @refused, scalar @ok,
+                    scalar keys %$feed,
+                    scalar @lost, scalar keys %$pushed, scalar @undelivered,
+                    $pending, scalar @trouble));
+    stop($hub);
+    stop($ds);
+    pg('remove');
+}
+
+# two hubs on one PostgreSQL store; the first, which takes the load and
+# makes the first attempts, is SIGKILLed while it delivers: its leased
+# entries are delivered by the second once their leases run out
+sub scenario_nodekill {
+    prepare('nodekill');
+    pg('remove');
+    pg('start') or die "no PostgreSQL server\n";
+    hub_conf(pg_store());
+    my $portb = $port + 3;
+    my $hubb = "$work/nodekill/hub-b";
+    remove_tree($hubb);
+    make_path("$hubb/conf", "$hubb/logs", "$hubb/modules");
+    symlink $ndk, "$hubb/modules/ndk_http_module.so";
+    symlink $so, "$hubb/modules/ngx_http_notify_module.so";
+    for my $f (qw(jwks.json graph-manifest.json directory.json)) {
+        write_file("$hubb/conf/$f", read_file("$hub/conf/$f"));
+    }
+    write_file("$hubb/conf/nginx.conf", read_file("$hub/conf/nginx.conf")
+               =~ s/listen 127\.0\.0\.1:$port;/listen 127.0.0.1:$portb;/r);
+    start($ds);
+    start($hub);
+    ngx($hubb) or die "cannot start the second hub\n";
+    wait_port($portb, 1);
+    my $procs = 16;
+    my @numbers = (1 .. $N);
+    my $kids = load(\@numbers, $procs, 'nodekill');
+    my $t0 = time;
+    sleep 0.05 while lines_done('nodekill', $procs) < $N / 2 && time - $t0 < 120;
+    my $pushed_before = scalar keys %{ pushed_numbers() };
+    my $killed = kill9();
+    my $st = collect($kids, $procs, 'nodekill');
+    my @ok = grep { $st->{$_} =~ /^2/ } keys %$st;
+    my $porta = $port;
+    $port = $portb;    # from now on everything asks the second hub
+    my ($pending, $feed, $pushed, $lost, $undelivered) = settle(\@ok);
+    $port = $porta;
+    my @lost = @$lost;
+    my @undelivered = @$undelivered;
+    my @trouble = log_trouble($hubb);
+    verdict('node killed', !@lost && !@undelivered && $pending == 0 && @ok > 0
+            && !@trouble,
+            sprintf('sent %d to the first hub, killed %d of its processes with %d'
+                    . ' pushed, %d answered 2xx, %d in the feed of the second,'
+                    . ' lost %d, %d pushed (%d duplicates), undelivered %d,'
+                    . ' outbox %d, alerts of the second %d', $N, $killed,
+                    $pushed_before, scalar @ok, scalar keys %$feed,
+                    scalar @lost, scalar keys %$pushed,
+                    (eval { my $d = 0; $d += $_ - 1 for values %$pushed; $d }),
+                    scalar @undelivered, $pending, scalar @trouble));
+    stop($hubb);
+    stop($ds);
+    pg('remove');
 }
 
 # P processes, each calling $do->(\$connection, $k, $i) for $i = 0, 1, ...
@@ -975,7 +1113,8 @@ $SIG{INT} = $SIG{TERM} = sub { stop($hub); stop($ds); exit 2 };
 
 for my $s (['kill', \&scenario_kill], ['crash', \&scenario_crash],
            ['reload', \&scenario_reload],
-           ['outage', \&scenario_outage], ['disk', \&scenario_disk], ['bad', \&scenario_bad]) {
+           ['outage', \&scenario_outage], ['disk', \&scenario_disk], ['bad', \&scenario_bad],
+           ['pgkill', \&scenario_pgkill], ['nodekill', \&scenario_nodekill]) {
     next if %want && !$want{$s->[0]};
     eval { $s->[1]->(); 1 } or do {
         verdict($s->[0], 0, "died: $@");

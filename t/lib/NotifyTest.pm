@@ -24,6 +24,7 @@ use warnings;
 use Crypt::JWT qw(encode_jwt);
 use Crypt::PK::ECC;
 use Crypt::PK::RSA;
+use Digest::MD5 qw(md5_hex);
 use Exporter 'import';
 use File::Spec;
 use File::Temp qw(tempdir);
@@ -201,7 +202,8 @@ sub conf {
     }
 
     my $c = '';
-    $c .= "    notify_store $o{store};\n" if length($o{store} // '');
+    $c .= "    notify_store " . store($o{store}) . ";\n"
+        if length($o{store} // '');
     $c .= "    notify_directory $o{directory};\n" if length $o{directory};
     $c .= "    notify_jwt_keys $o{keys};\n" if length $o{keys};
     $c .= "    notify_jwt_issuer $Issuer;\n";
@@ -209,6 +211,44 @@ sub conf {
     $c .= "    notify_graph_manifest $o{manifest};\n" if $o{manifest};
     $c .= "$o{extra}\n" if defined $o{extra} && length $o{extra};
     return $c;
+}
+
+# The kind of store the suite runs against (scripts/test --store): "lmdb"
+# or "postgres"
+our $StoreKind = $ENV{TEST_NGINX_STORE_KIND} || 'lmdb';
+
+sub postgres { return $StoreKind eq 'postgres' }
+
+# "--- skip_eval: N: NotifyTest::lmdb_only()": what only LMDB has (its map,
+# max_size, its reader slots) is skipped with the PostgreSQL store
+sub lmdb_only { return postgres() }
+
+# store(PATH [PARAMETERS]): notify_store's arguments for a store named by
+# its folder.  With the PostgreSQL store, the folder names a schema of its
+# own in the suite's private server (so that tests see no other test's
+# data, and a block that names the store of a previous one finds its data);
+# the parameters are kept as they are.
+sub store {
+    my ($store) = @_;
+
+    return $store unless postgres();
+
+    my ($path, $params) = $store =~ /^(\S+)(.*)$/s;
+    my $dir = $ENV{TEST_NGINX_PG_DIR}
+        or die "TEST_NGINX_PG_DIR: no PostgreSQL server (scripts/test "
+               . "--store postgres starts one)\n";
+    my $schema = 't_' . substr(md5_hex($path), 0, 16);
+    return "postgres:///notify?host=$dir/sock&user=notify schema=$schema"
+           . $params;
+}
+
+# pg(COMMAND): scripts/pg COMMAND on the suite's server ("kill", "stop",
+# "restart"); dies when it fails
+sub pg {
+    my ($cmd) = @_;
+    my $script = File::Spec->rel2abs('scripts/pg');
+    system($script, $cmd, $ENV{TEST_NGINX_PG_DIR}) == 0
+        or die "scripts/pg $cmd failed: $?\n";
 }
 
 # "--- body_same eval [undef, 0]": request 1's body equals request 0's;
@@ -264,6 +304,26 @@ our %Accepted = (
               . '"resource_url":"https://external.example.org/","summary":{"en":"s"},"title":{"en":"t"}}',
               ['PrivilegedNotificationDispatcher']],
 );
+
+# the caller of an application with these roles, its token in a header
+sub caller_of {
+    my ($app, $roles) = @_;
+    return "Content-Type: application/json\n"
+           . bearer(token(azp => $app, roles => $roles));
+}
+
+# accepted_requests(NOTE, HEADERS): one request of each dialect that is
+# accepted, as [request, headers]: syntphony (NOTE, its body, sent with
+# HEADERS), graph, gever, push
+sub accepted_requests {
+    my ($note, $headers) = @_;
+    return (["POST /n\n$note", $headers],
+            [$Accepted{graph}[0], caller_of('app-teams', $Accepted{graph}[1])],
+            [$Accepted{gever}[0], caller_of('app-gever', $Accepted{gever}[1])],
+            ["POST /push\n{\"Type\":\"0\",\"WorkItem\":{\"Id\":\"J-1\"}}",
+             "Content-Type: application/json\nUser-Agent: DataNotifier\n"
+             . "Authorization: " . token(azp => 'app-push') . "\n"]);
+}
 
 # the body of the first request is a whole request of its own: were it
 # taken as the next request of the keep-alive connection, nginx would

@@ -1,0 +1,2432 @@
+
+/*
+ * Copyright (C) ngx_http_notify authors
+ */
+
+
+/*
+ * The PostgreSQL backend of the store, for several nginx nodes on one
+ * database.  libpq never blocks a worker: each worker has a few
+ * connections, made with PQconnectStartParams()/PQconnectPoll() and used in
+ * pipeline mode, whose sockets are nginx connections on the event loop.
+ * Work is a job of one or more stages: a stage's queries are sent at once
+ * and end with a sync, whose answer ends the stage.
+ *
+ * Writes: the shared part hands a whole batch to submit().  A batch of
+ * puts is one explicit transaction of two stages: BEGIN and the batch's
+ * ids (a row lock on "meta" that every writer of puts takes, so that ids
+ * grow with commit order across the nodes), then one function call per
+ * operation and COMMIT; a batch without puts is one stage, an implicit
+ * transaction.  The "done" handlers run once the server answered COMMIT.
+ *
+ * Reads are one query each (one snapshot), in the same pool.  The master
+ * creates and migrates the schema at start, with a blocking connection,
+ * before any worker exists.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_notify_core.h"
+#include "ngx_http_notify_store.h"
+
+#include <libpq-fe.h>
+
+
+#define NGX_HTTP_NOTIFY_PG_VERSION     1       /* the schema this module
+                                                  knows */
+
+/* error codes, beyond errno's */
+#define NGX_HTTP_NOTIFY_PG_EDOWN       100001  /* no connection */
+#define NGX_HTTP_NOTIFY_PG_ESERVER     100002  /* the server's error */
+#define NGX_HTTP_NOTIFY_PG_ETIMEDOUT   100003  /* no answer in time */
+#define NGX_HTTP_NOTIFY_PG_EPROTO      100004  /* an answer not understood */
+
+#define NGX_HTTP_NOTIFY_PG_BACKOFF_MIN  50     /* msec */
+#define NGX_HTTP_NOTIFY_PG_BACKOFF_MAX  5000
+
+
+/*
+ * The schema, "@" standing for its name.  Everything of a store is in one
+ * schema; the functions keep the logic of an operation on the server, so
+ * that an operation is one call.
+ */
+
+static const char  ngx_http_notify_pg_meta[] =
+    "CREATE TABLE IF NOT EXISTS @.meta ("
+    " one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    " version integer NOT NULL,"
+    " last_seq bigint NOT NULL)";
+
+static const char  ngx_http_notify_pg_v1[] =
+    "CREATE TABLE @.notes ("
+    " seq bigint PRIMARY KEY, created bigint NOT NULL, note text NOT NULL,"
+    " view text NOT NULL, rcpt bytea NOT NULL, chain bytea, idem bytea);"
+    "CREATE INDEX ON @.notes (created);"
+    "CREATE TABLE @.feed ("
+    " user_id text NOT NULL, seq bigint NOT NULL, read boolean NOT NULL,"
+    " PRIMARY KEY (user_id, seq));"
+    "CREATE INDEX ON @.feed (seq);"
+    "CREATE TABLE @.users ("
+    " user_id text PRIMARY KEY, unread bigint NOT NULL,"
+    " watermark bigint NOT NULL);"
+    "CREATE TABLE @.idem ("
+    " key bytea PRIMARY KEY, seq bigint NOT NULL, answer text NOT NULL);"
+    "CREATE TABLE @.chains ("
+    " chain bytea NOT NULL, user_id text NOT NULL, seq bigint NOT NULL,"
+    " PRIMARY KEY (chain, user_id));"
+    "CREATE TABLE @.outbox ("
+    " seq bigint PRIMARY KEY, due bigint NOT NULL, created bigint NOT NULL,"
+    " expires bigint NOT NULL, attempts integer NOT NULL,"
+    " error text NOT NULL);"
+    "CREATE INDEX ON @.outbox (due);"
+
+    /* a put, or the answer kept for its key (the same key earlier in the
+       batch) */
+
+    "CREATE FUNCTION @.put(p_seq bigint, p_created bigint, p_note text,"
+    " p_view text, p_users text[], p_rcpt bytea, p_chain bytea,"
+    " p_idem bytea, p_answer text, p_due bigint, p_expires bigint,"
+    " OUT o_replaced integer, OUT o_replay text)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE u text; prev bigint; r boolean; wm bigint; c integer;\n"
+    "BEGIN\n"
+    " o_replaced := 0;\n"
+    " IF p_idem IS NOT NULL THEN\n"
+    "  SELECT i.answer INTO o_replay FROM @.idem i WHERE i.key = p_idem;\n"
+    "  IF FOUND THEN RETURN; END IF;\n"
+    " END IF;\n"
+    " INSERT INTO @.notes (seq, created, note, view, rcpt, chain, idem)"
+    "  VALUES (p_seq, p_created, p_note, p_view, p_rcpt, p_chain, p_idem);\n"
+    " FOREACH u IN ARRAY p_users LOOP\n"
+    "  IF p_chain IS NOT NULL THEN\n"
+    "   SELECT ch.seq INTO prev FROM @.chains ch"
+    "    WHERE ch.chain = p_chain AND ch.user_id = u FOR UPDATE;\n"
+    "   IF FOUND THEN\n"
+    "    DELETE FROM @.feed f WHERE f.user_id = u AND f.seq = prev"
+    "     RETURNING f.read INTO r;\n"
+    "    IF FOUND THEN\n"
+    "     SELECT us.watermark INTO wm FROM @.users us"
+    "      WHERE us.user_id = u;\n"
+    "     IF NOT r AND prev > coalesce(wm, 0) THEN\n"
+    "      UPDATE @.users us SET unread = greatest(us.unread - 1, 0)"
+    "       WHERE us.user_id = u;\n"
+    "     END IF;\n"
+    "     DELETE FROM @.outbox o WHERE o.seq = prev;\n"
+    "     o_replaced := o_replaced + 1;\n"
+    "    END IF;\n"
+    "    UPDATE @.chains ch SET seq = p_seq"
+    "     WHERE ch.chain = p_chain AND ch.user_id = u;\n"
+    "   ELSE\n"
+    "    INSERT INTO @.chains (chain, user_id, seq)"
+    "     VALUES (p_chain, u, p_seq);\n"
+    "   END IF;\n"
+    "  END IF;\n"
+    "  INSERT INTO @.feed (user_id, seq, read) VALUES (u, p_seq, false)"
+    "   ON CONFLICT DO NOTHING;\n"
+    "  GET DIAGNOSTICS c = ROW_COUNT;\n"
+    "  IF c > 0 THEN\n"
+    "   INSERT INTO @.users AS us (user_id, unread, watermark)"
+    "    VALUES (u, 1, 0) ON CONFLICT (user_id)"
+    "    DO UPDATE SET unread = us.unread + 1;\n"
+    "  END IF;\n"
+    " END LOOP;\n"
+    " IF p_due IS NOT NULL THEN\n"
+    "  INSERT INTO @.outbox (seq, due, created, expires, attempts, error)"
+    "   VALUES (p_seq, p_due, p_created, p_expires, 0, '');\n"
+    " END IF;\n"
+    " IF p_idem IS NOT NULL AND p_answer IS NOT NULL THEN\n"
+    "  INSERT INTO @.idem (key, seq, answer)"
+    "   VALUES (p_idem, p_seq, p_answer);\n"
+    " END IF;\n"
+    "END $$;"
+
+    /* mark one entry read */
+
+    "CREATE FUNCTION @.mark_read(p_user text, p_seq bigint,"
+    " OUT o_found boolean, OUT o_unread bigint)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r boolean; wm bigint;\n"
+    "BEGIN\n"
+    " o_found := false;\n"
+    " SELECT f.read INTO r FROM @.feed f"
+    "  WHERE f.user_id = p_user AND f.seq = p_seq FOR UPDATE;\n"
+    " IF FOUND THEN\n"
+    "  o_found := true;\n"
+    "  SELECT us.watermark INTO wm FROM @.users us"
+    "   WHERE us.user_id = p_user FOR UPDATE;\n"
+    "  IF NOT r AND p_seq > coalesce(wm, 0) THEN\n"
+    "   UPDATE @.feed f SET read = true"
+    "    WHERE f.user_id = p_user AND f.seq = p_seq;\n"
+    "   UPDATE @.users us SET unread = greatest(us.unread - 1, 0)"
+    "    WHERE us.user_id = p_user;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    " o_unread := coalesce((SELECT us.unread FROM @.users us"
+    "  WHERE us.user_id = p_user), 0);\n"
+    "END $$;"
+
+    /* mark read up to an entry: the watermark */
+
+    "CREATE FUNCTION @.mark_read_until(p_user text, p_seq bigint,"
+    " OUT o_found boolean, OUT o_unread bigint)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE wm bigint; c integer;\n"
+    "BEGIN\n"
+    " o_found := false;\n"
+    " PERFORM 1 FROM @.feed f WHERE f.user_id = p_user AND f.seq = p_seq;\n"
+    " IF FOUND THEN\n"
+    "  o_found := true;\n"
+    "  INSERT INTO @.users (user_id, unread, watermark)"
+    "   VALUES (p_user, 0, 0) ON CONFLICT (user_id) DO NOTHING;\n"
+    "  SELECT us.watermark INTO wm FROM @.users us"
+    "   WHERE us.user_id = p_user FOR UPDATE;\n"
+    "  IF p_seq > wm THEN\n"
+    "   UPDATE @.feed f SET read = true WHERE f.user_id = p_user"
+    "    AND f.seq <= p_seq AND f.seq > wm AND NOT f.read;\n"
+    "   GET DIAGNOSTICS c = ROW_COUNT;\n"
+    "   UPDATE @.users us SET watermark = p_seq,"
+    "    unread = greatest(us.unread - c, 0) WHERE us.user_id = p_user;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    " o_unread := coalesce((SELECT us.unread FROM @.users us"
+    "  WHERE us.user_id = p_user), 0);\n"
+    "END $$;"
+
+    /* retention: at most p_max notifications, with all that is theirs */
+
+    "CREATE FUNCTION @.prune(p_before bigint, p_max integer,"
+    " OUT o_notes integer, OUT o_entries integer, OUT o_links integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; c integer;\n"
+    "BEGIN\n"
+    " o_notes := 0; o_entries := 0; o_links := 0;\n"
+    " FOR r IN SELECT n.seq, n.chain, n.idem FROM @.notes n"
+    "  WHERE n.created < p_before ORDER BY n.seq LIMIT p_max"
+    "  FOR UPDATE LOOP\n"
+    "  IF r.chain IS NOT NULL THEN\n"
+    "   DELETE FROM @.chains ch WHERE ch.chain = r.chain"
+    "    AND ch.seq = r.seq;\n"
+    "   GET DIAGNOSTICS c = ROW_COUNT;\n"
+    "   o_links := o_links + c;\n"
+    "  END IF;\n"
+    "  WITH d AS (DELETE FROM @.feed f WHERE f.seq = r.seq"
+    "    RETURNING f.user_id, f.read),"
+    "   u AS (UPDATE @.users us SET unread = greatest(us.unread - 1, 0)"
+    "    FROM d WHERE us.user_id = d.user_id AND NOT d.read"
+    "    AND r.seq > us.watermark RETURNING 1)"
+    "  SELECT count(*) INTO c FROM d;\n"
+    "  o_entries := o_entries + c;\n"
+    "  IF r.idem IS NOT NULL THEN\n"
+    "   DELETE FROM @.idem i WHERE i.key = r.idem;\n"
+    "  END IF;\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = r.seq;\n"
+    "  DELETE FROM @.notes n WHERE n.seq = r.seq;\n"
+    "  o_notes := o_notes + 1;\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    /*
+     * due entries, leased: another node skips what this one has locked,
+     * and takes an entry whose lease ran out
+     */
+
+    "CREATE FUNCTION @.claim(p_max integer, p_now bigint, p_lease bigint)"
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
+    " o_note text, o_rcpt bytea)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    " FOR r IN SELECT o.seq, o.expires, o.attempts FROM @.outbox o"
+    "  WHERE o.due <= p_now ORDER BY o.due, o.seq LIMIT p_max"
+    "  FOR UPDATE SKIP LOCKED LOOP\n"
+    "  o_seq := r.seq; o_attempts := r.attempts;"
+    "  o_note := NULL; o_rcpt := NULL;\n"
+    "  IF p_now >= r.expires * 1000 THEN\n"
+    "   DELETE FROM @.outbox o WHERE o.seq = r.seq;\n"
+    "   o_kind := 1;\n"
+    "  ELSE\n"
+    "   UPDATE @.outbox o SET due = p_now + p_lease WHERE o.seq = r.seq;\n"
+    "   SELECT n.note, n.rcpt INTO o_note, o_rcpt FROM @.notes n"
+    "    WHERE n.seq = r.seq;\n"
+    "   o_kind := 0;\n"
+    "  END IF;\n"
+    "  RETURN NEXT;\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    /* an outcome: 0 delivered or dropped, 1 now, 2 again later */
+
+    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint, p_due bigint,"
+    " p_error text, p_now bigint, OUT o_found boolean,"
+    " OUT o_expired boolean, OUT o_attempts integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    " o_found := false; o_expired := false; o_attempts := 0;\n"
+    " SELECT o.attempts, o.expires INTO r FROM @.outbox o"
+    "  WHERE o.seq = p_seq FOR UPDATE;\n"
+    " IF NOT FOUND THEN RETURN; END IF;\n"
+    " o_found := true;\n"
+    " IF p_type = 0 THEN\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = p_seq;\n"
+    " ELSIF p_type = 1 THEN\n"
+    "  UPDATE @.outbox o SET due = p_now WHERE o.seq = p_seq;\n"
+    " ELSE\n"
+    "  o_attempts := r.attempts + 1;\n"
+    "  IF p_due >= r.expires * 1000 OR p_now >= r.expires * 1000 THEN\n"
+    "   DELETE FROM @.outbox o WHERE o.seq = p_seq;\n"
+    "   o_expired := true;\n"
+    "  ELSE\n"
+    "   UPDATE @.outbox o SET attempts = o_attempts, error = p_error,"
+    "    due = p_due WHERE o.seq = p_seq;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    "END $$;";
+
+
+/* the queries of a worker, "@" the schema */
+
+static const char  ngx_http_notify_pg_q_begin[] = "BEGIN";
+static const char  ngx_http_notify_pg_q_commit[] = "COMMIT";
+static const char  ngx_http_notify_pg_q_rollback[] = "ROLLBACK";
+static const char  ngx_http_notify_pg_q_lock[] =
+    "SELECT last_seq FROM @.meta FOR UPDATE";
+static const char  ngx_http_notify_pg_q_last[] =
+    "UPDATE @.meta SET last_seq = $1";
+static const char  ngx_http_notify_pg_q_idem[] =
+    "SELECT answer FROM @.idem WHERE key = $1";
+static const char  ngx_http_notify_pg_q_put[] =
+    "SELECT * FROM @.put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+static const char  ngx_http_notify_pg_q_read[] =
+    "SELECT * FROM @.mark_read($1, $2)";
+static const char  ngx_http_notify_pg_q_until[] =
+    "SELECT * FROM @.mark_read_until($1, $2)";
+static const char  ngx_http_notify_pg_q_prune[] =
+    "SELECT * FROM @.prune($1, $2)";
+static const char  ngx_http_notify_pg_q_claim[] =
+    "SELECT * FROM @.claim($1, $2, $3)";
+static const char  ngx_http_notify_pg_q_finish[] =
+    "SELECT * FROM @.finish($1, $2, $3, $4, $5)";
+
+static const char  ngx_http_notify_pg_q_feed[] =
+    "SELECT u.unread, p.seq, p.view, p.read FROM"
+    " (SELECT coalesce(max(us.unread), 0) AS unread,"
+    "  coalesce(max(us.watermark), 0) AS wm"
+    "  FROM @.users us WHERE us.user_id = $1) u"
+    " LEFT JOIN LATERAL (SELECT f.seq, n.view,"
+    "  (f.read OR f.seq <= u.wm) AS read"
+    "  FROM @.feed f JOIN @.notes n ON n.seq = f.seq"
+    "  WHERE f.user_id = $1 AND f.seq < $2"
+    "  AND NOT ($3 AND (f.read OR f.seq <= u.wm))"
+    "  ORDER BY f.seq DESC LIMIT $4) p ON true"
+    " ORDER BY p.seq DESC";
+static const char  ngx_http_notify_pg_q_unread[] =
+    "SELECT coalesce(max(us.unread), 0) FROM @.users us"
+    " WHERE us.user_id = $1";
+static const char  ngx_http_notify_pg_q_outbox[] =
+    "SELECT seq, due, created, expires, attempts, error FROM @.outbox"
+    " ORDER BY seq LIMIT $1";
+static const char  ngx_http_notify_pg_q_due[] =
+    "SELECT coalesce(min(due), 0) FROM @.outbox";
+static const char  ngx_http_notify_pg_q_stats[] =
+    "SELECT count(*), coalesce((SELECT created FROM @.outbox"
+    " ORDER BY seq LIMIT 1), 0) FROM @.outbox";
+
+
+typedef struct ngx_http_notify_pg_job_s   ngx_http_notify_pg_job_t;
+typedef struct ngx_http_notify_pg_conn_s  ngx_http_notify_pg_conn_t;
+
+
+/*
+ * A job: its stages' queries, sent by send() (NGX_OK: sent, NGX_DONE:
+ * nothing more to send, the job is done; NGX_ERROR), each result of a
+ * query given to result() in order, and end() once, with 0 or the error.
+ */
+struct ngx_http_notify_pg_job_s {
+    ngx_queue_t                   queue;        /* waiting for a
+                                                   connection */
+    ngx_int_t                   (*send)(ngx_http_notify_pg_job_t *job,
+                                        PGconn *pg);
+    int                         (*result)(ngx_http_notify_pg_job_t *job,
+                                          PGresult *res, ngx_uint_t n);
+    void                        (*end)(ngx_http_notify_pg_job_t *job,
+                                       int err);
+    ngx_uint_t                    stage;
+    ngx_uint_t                    nresults;     /* of this stage */
+    int                           err;
+    void                         *data;
+};
+
+
+enum {
+    NGX_HTTP_NOTIFY_PG_DOWN = 0,
+    NGX_HTTP_NOTIFY_PG_CONNECTING,
+    NGX_HTTP_NOTIFY_PG_IDLE,
+    NGX_HTTP_NOTIFY_PG_BUSY
+};
+
+
+struct ngx_http_notify_pg_conn_s {
+    PGconn                       *pg;
+    ngx_connection_t             *c;
+    ngx_uint_t                    state;
+    ngx_http_notify_pg_job_t     *job;
+    ngx_msec_t                    backoff;
+    ngx_event_t                   retry;        /* reconnect, after backoff */
+    ngx_connection_t              retry_conn;   /* its data, no fd */
+    unsigned                      rollback:1;   /* a ROLLBACK is on its way */
+};
+
+
+typedef struct {
+    ngx_http_notify_pg_conn_t    *conns;
+    ngx_uint_t                    nconns;
+    ngx_queue_t                   waiting;      /* jobs */
+    ngx_msec_t                    timeout;
+    ngx_log_t                    *log;
+    ngx_uint_t                    down;         /* was up, lost since */
+
+    const char                   *keywords[4];
+    const char                   *values[4];
+
+    ngx_str_t                     name;
+    char                         *q_lock, *q_last, *q_idem, *q_put,
+                                 *q_read, *q_until, *q_prune, *q_claim,
+                                 *q_finish, *q_feed, *q_unread, *q_outbox,
+                                 *q_due, *q_stats;
+
+    /* the write batch: one at a time in a worker */
+    ngx_http_notify_pg_job_t      batch;
+    ngx_http_notify_store_op_t   *ops;
+    ngx_http_notify_store_op_t   *op;           /* whose result is next */
+    ngx_uint_t                    nputs;
+    uint64_t                      first;        /* the batch's first id */
+
+    char                          error[256];   /* the server's last */
+} ngx_http_notify_pg_t;
+
+
+/* parameters of a query: text, or binary for bytea */
+typedef struct {
+    int                           n;
+    const char                   *values[12];
+    int                           lengths[12];
+    int                           formats[12];
+    u_char                        nums[12][NGX_INT64_LEN + 1];
+} ngx_http_notify_pg_params_t;
+
+
+static ngx_int_t ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf);
+static int ngx_http_notify_pg_open(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf);
+static void ngx_http_notify_pg_close(ngx_cycle_t *cycle);
+static const char *ngx_http_notify_pg_version(void);
+static const char *ngx_http_notify_pg_strerror(int err);
+static ngx_int_t ngx_http_notify_pg_stats(
+    ngx_http_notify_store_stats_t *stats, ngx_log_t *log);
+static void ngx_http_notify_pg_read(ngx_http_notify_store_read_t *rd);
+static void ngx_http_notify_pg_submit(ngx_http_notify_store_op_t *ops);
+
+static char *ngx_http_notify_pg_sql(ngx_pool_t *pool, const char *tmpl,
+    ngx_str_t *schema);
+static void ngx_http_notify_pg_notice(void *arg, const char *message);
+static void ngx_http_notify_pg_connect(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_retry(ngx_event_t *ev);
+static ngx_int_t ngx_http_notify_pg_attach(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_detach(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_fail(ngx_http_notify_pg_conn_t *pc, int err);
+static void ngx_http_notify_pg_handler(ngx_event_t *ev);
+static void ngx_http_notify_pg_poll(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_results(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_stage_end(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_send(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_flush(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_idle(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_run(ngx_http_notify_pg_job_t *job);
+static const char *ngx_http_notify_pg_error(const char *message);
+
+static ngx_int_t ngx_http_notify_pg_batch_send(ngx_http_notify_pg_job_t *job,
+    PGconn *pg);
+static int ngx_http_notify_pg_batch_result(ngx_http_notify_pg_job_t *job,
+    PGresult *res, ngx_uint_t n);
+static void ngx_http_notify_pg_batch_end(ngx_http_notify_pg_job_t *job,
+    int err);
+static ngx_http_notify_store_op_t *ngx_http_notify_pg_next(
+    ngx_http_notify_store_op_t *op, ngx_uint_t stage);
+static int ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op,
+    PGconn *pg, uint64_t seq);
+static int ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op,
+    PGresult *res);
+static int ngx_http_notify_pg_claimed(ngx_http_notify_store_op_t *op,
+    PGresult *res);
+
+static ngx_int_t ngx_http_notify_pg_read_send(ngx_http_notify_pg_job_t *job,
+    PGconn *pg);
+static int ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job,
+    PGresult *res, ngx_uint_t n);
+static void ngx_http_notify_pg_read_end(ngx_http_notify_pg_job_t *job,
+    int err);
+
+
+ngx_http_notify_store_backend_t  ngx_http_notify_store_pg = {
+    "postgres",
+    ngx_http_notify_pg_init_module,
+    ngx_http_notify_pg_open,
+    ngx_http_notify_pg_close,
+    NULL,                               /* check */
+    ngx_http_notify_pg_version,
+    ngx_http_notify_pg_strerror,
+    NULL,                               /* room */
+    NULL, NULL, NULL, NULL,             /* no transaction in a thread: */
+    NULL, NULL, NULL,                   /* submit() writes the batch */
+    NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL,             /* reads: read() */
+    ngx_http_notify_pg_stats,
+    ngx_http_notify_pg_read,
+    ngx_http_notify_pg_submit
+};
+
+
+static ngx_http_notify_pg_t  ngx_http_notify_pg;
+
+
+/* the outbox's clock, as LMDB's: this node's, in msec */
+
+static uint64_t
+ngx_http_notify_pg_now(void)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/* the parameters of a query */
+
+static void
+ngx_http_notify_pg_num(ngx_http_notify_pg_params_t *pp, int64_t v)
+{
+    u_char  *s;
+
+    s = pp->nums[pp->n];
+    *ngx_sprintf(s, "%L", v) = '\0';
+
+    pp->values[pp->n] = (char *) s;
+    pp->lengths[pp->n] = 0;
+    pp->formats[pp->n] = 0;
+    pp->n++;
+}
+
+
+static void
+ngx_http_notify_pg_text(ngx_http_notify_pg_params_t *pp, const char *s)
+{
+    pp->values[pp->n] = s;             /* NULL: SQL's NULL */
+    pp->lengths[pp->n] = 0;
+    pp->formats[pp->n] = 0;
+    pp->n++;
+}
+
+
+static void
+ngx_http_notify_pg_bin(ngx_http_notify_pg_params_t *pp, u_char *data,
+    size_t len)
+{
+    pp->values[pp->n] = (char *) data;  /* NULL: SQL's NULL */
+    pp->lengths[pp->n] = (int) len;
+    pp->formats[pp->n] = 1;
+    pp->n++;
+}
+
+
+static int
+ngx_http_notify_pg_query(PGconn *pg, const char *sql,
+    ngx_http_notify_pg_params_t *pp)
+{
+    /* binary results; libpq copies the parameters before it returns */
+
+    if (!PQsendQueryParams(pg, sql, pp ? pp->n : 0, NULL,
+                           pp ? pp->values : NULL, pp ? pp->lengths : NULL,
+                           pp ? pp->formats : NULL, 1))
+    {
+        (void) ngx_http_notify_pg_error(PQerrorMessage(pg));
+        return NGX_HTTP_NOTIFY_PG_ESERVER;
+    }
+
+    return 0;
+}
+
+
+/* the values of binary results */
+
+static uint64_t
+ngx_http_notify_pg_u64(PGresult *res, int row, int col)
+{
+    u_char      *p;
+    uint64_t     v;
+    ngx_uint_t   i;
+
+    p = (u_char *) PQgetvalue(res, row, col);
+
+    if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8) {
+        return 0;
+    }
+
+    for (v = 0, i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+
+    return v;
+}
+
+
+static uint32_t
+ngx_http_notify_pg_u32(PGresult *res, int row, int col)
+{
+    u_char  *p;
+
+    p = (u_char *) PQgetvalue(res, row, col);
+
+    if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 4) {
+        return 0;
+    }
+
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+           | ((uint32_t) p[2] << 8) | p[3];
+}
+
+
+static ngx_uint_t
+ngx_http_notify_pg_bool(PGresult *res, int row, int col)
+{
+    return !PQgetisnull(res, row, col) && PQgetlength(res, row, col) == 1
+           && *PQgetvalue(res, row, col) != 0;
+}
+
+
+/* configuration: the conninfo is libpq's; the log's name has no secret */
+
+ngx_int_t
+ngx_http_notify_store_pg_check(ngx_conf_t *cf,
+    ngx_http_notify_store_conf_t *scf)
+{
+    u_char               *p, *conninfo;
+    char                 *err;
+    size_t                len;
+    const char           *host, *port, *db;
+    PQconninfoOption     *opts, *o;
+
+    conninfo = ngx_pnalloc(cf->pool, scf->path.len + 1);
+    if (conninfo == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(conninfo, scf->path.data, scf->path.len + 1);
+
+    err = NULL;
+    opts = PQconninfoParse((char *) conninfo, &err);
+
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid PostgreSQL URL of notify_store: %s",
+                           err ? err : "out of memory");
+        PQfreemem(err);
+        return NGX_ERROR;
+    }
+
+    host = "";
+    port = "";
+    db = "";
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "port") == 0) {
+            port = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "dbname") == 0) {
+            db = o->val;
+        }
+    }
+
+    len = sizeof("postgres://:/ schema=") - 1 + ngx_strlen(host)
+          + ngx_strlen(port) + ngx_strlen(db) + scf->schema.len;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        PQconninfoFree(opts);
+        return NGX_ERROR;
+    }
+
+    scf->name.data = p;
+    scf->name.len = ngx_sprintf(p, "postgres://%s%s%s/%s schema=%V",
+                                host, *port ? ":" : "", port, db,
+                                &scf->schema)
+                    - p;
+
+    PQconninfoFree(opts);
+
+    /* the conninfo, NUL-ended, for libpq */
+    scf->path.data = conninfo;
+
+    return NGX_OK;
+}
+
+
+/* "@" in a query is the schema */
+
+static char *
+ngx_http_notify_pg_sql(ngx_pool_t *pool, const char *tmpl, ngx_str_t *schema)
+{
+    u_char      *sql, *p;
+    size_t       len;
+    const char  *s;
+
+    len = 1;
+
+    for (s = tmpl; *s; s++) {
+        len += (*s == '@') ? schema->len : 1;
+    }
+
+    sql = ngx_pnalloc(pool, len);
+    if (sql == NULL) {
+        return NULL;
+    }
+
+    for (p = sql, s = tmpl; *s; s++) {
+        if (*s == '@') {
+            p = ngx_cpymem(p, schema->data, schema->len);
+
+        } else {
+            *p++ = *s;
+        }
+    }
+
+    *p = '\0';
+
+    return (char *) sql;
+}
+
+
+static void
+ngx_http_notify_pg_notice(void *arg, const char *message)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "notify: postgres: %s", message);
+}
+
+
+/*
+ * The master, at start and at each reload, before the workers: the schema
+ * created, or migrated to the version this module knows, under an
+ * advisory lock (nodes starting together).  A blocking connection, closed
+ * before the workers are made.
+ */
+
+static ngx_int_t
+ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf)
+{
+    int                 version;
+    char               *sql;
+    PGconn             *pg;
+    ngx_int_t           rc;
+    PGresult           *res;
+    ngx_uint_t          i;
+    const char         *keywords[3], *values[3], *param;
+
+    static const char  *steps[] = {
+        "BEGIN",
+        "SELECT pg_advisory_xact_lock(hashtext('ngx_http_notify.' || $1))",
+        "CREATE SCHEMA IF NOT EXISTS @",
+        ngx_http_notify_pg_meta,
+        "SELECT version FROM @.meta",
+        NULL
+    };
+
+    if (ngx_test_config) {
+        return NGX_OK;
+    }
+
+    keywords[0] = "connect_timeout";
+    values[0] = "10";
+    keywords[1] = "dbname";
+    values[1] = (char *) scf->path.data;
+    keywords[2] = NULL;
+    values[2] = NULL;
+
+    pg = PQconnectdbParams(keywords, values, 1);
+
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "notify: store \"%V\": cannot connect: %s", &scf->name,
+                      pg ? PQerrorMessage(pg) : "out of memory");
+        PQfinish(pg);
+        return NGX_ERROR;
+    }
+
+    PQsetNoticeProcessor(pg, ngx_http_notify_pg_notice, NULL);
+
+    rc = NGX_ERROR;
+    res = NULL;
+    version = 0;
+    param = (char *) ngx_http_notify_pg_sql(cycle->pool, "@",
+                                            &scf->schema);
+    if (param == NULL) {
+        goto done;
+    }
+
+    for (i = 0; steps[i]; i++) {
+        sql = ngx_http_notify_pg_sql(cycle->pool, steps[i], &scf->schema);
+        if (sql == NULL) {
+            goto done;
+        }
+
+        res = PQexecParams(pg, sql, i == 1 ? 1 : 0, NULL, &param, NULL,
+                           NULL, 0);
+
+        if (PQresultStatus(res) != PGRES_COMMAND_OK
+            && PQresultStatus(res) != PGRES_TUPLES_OK)
+        {
+            goto failed;
+        }
+
+        if (steps[i + 1] == NULL && PQntuples(res) == 1) {
+            version = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                               PQgetlength(res, 0, 0));
+        }
+
+        PQclear(res);
+        res = NULL;
+    }
+
+    if (version > NGX_HTTP_NOTIFY_PG_VERSION) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "notify: store \"%V\": the schema \"%V\" is of"
+                      " version %d, newer than this module knows (%d):"
+                      " upgrade the module, or name another schema",
+                      &scf->name, &scf->schema, version,
+                      NGX_HTTP_NOTIFY_PG_VERSION);
+        goto done;
+    }
+
+    if (version == 0) {
+
+        /* a new schema: version 1 */
+
+        sql = ngx_http_notify_pg_sql(cycle->pool, ngx_http_notify_pg_v1,
+                                     &scf->schema);
+        if (sql == NULL) {
+            goto done;
+        }
+
+        res = PQexec(pg, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            goto failed;
+        }
+
+        PQclear(res);
+
+        sql = ngx_http_notify_pg_sql(cycle->pool,
+                                     "INSERT INTO @.meta (version, last_seq)"
+                                     " VALUES (1, 0)", &scf->schema);
+        if (sql == NULL) {
+            res = NULL;
+            goto done;
+        }
+
+        res = PQexec(pg, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            goto failed;
+        }
+
+        PQclear(res);
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "notify: store \"%V\": schema \"%V\" created"
+                      " (version %d)", &scf->name, &scf->schema,
+                      NGX_HTTP_NOTIFY_PG_VERSION);
+    }
+
+    /* (migrations from an older version go here, one by one) */
+
+    res = PQexec(pg, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        goto failed;
+    }
+
+    PQclear(res);
+    res = NULL;
+
+    rc = NGX_OK;
+    goto done;
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                  "notify: store \"%V\": the schema \"%V\" could not be"
+                  " made: %s", &scf->name, &scf->schema,
+                  res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+
+done:
+
+    PQclear(res);
+    PQfinish(pg);
+
+    return rc;
+}
+
+
+/* each worker: its connections, made on the event loop */
+
+static int
+ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
+{
+    ngx_uint_t                  i;
+    ngx_http_notify_pg_t       *st;
+    ngx_http_notify_pg_conn_t  *pc;
+
+    st = &ngx_http_notify_pg;
+
+    ngx_memzero(st, sizeof(ngx_http_notify_pg_t));
+    ngx_queue_init(&st->waiting);
+
+    st->log = cycle->log;
+    st->timeout = scf->timeout;
+    st->name = scf->name;
+    st->nconns = scf->connections;
+
+    st->keywords[0] = "connect_timeout";
+    st->values[0] = "10";
+    st->keywords[1] = "dbname";
+    st->values[1] = (char *) scf->path.data;
+    st->keywords[2] = "client_encoding";
+    st->values[2] = "UTF8";
+
+#define ngx_http_notify_pg_q(name)                                            \
+    st->name = ngx_http_notify_pg_sql(cycle->pool,                            \
+                                      ngx_http_notify_pg_##name,              \
+                                      &scf->schema);                          \
+    if (st->name == NULL) {                                                   \
+        return ENOMEM;                                                        \
+    }
+
+    ngx_http_notify_pg_q(q_lock);
+    ngx_http_notify_pg_q(q_last);
+    ngx_http_notify_pg_q(q_idem);
+    ngx_http_notify_pg_q(q_put);
+    ngx_http_notify_pg_q(q_read);
+    ngx_http_notify_pg_q(q_until);
+    ngx_http_notify_pg_q(q_prune);
+    ngx_http_notify_pg_q(q_claim);
+    ngx_http_notify_pg_q(q_finish);
+    ngx_http_notify_pg_q(q_feed);
+    ngx_http_notify_pg_q(q_unread);
+    ngx_http_notify_pg_q(q_outbox);
+    ngx_http_notify_pg_q(q_due);
+    ngx_http_notify_pg_q(q_stats);
+
+#undef ngx_http_notify_pg_q
+
+    st->conns = ngx_pcalloc(cycle->pool,
+                            st->nconns * sizeof(ngx_http_notify_pg_conn_t));
+    if (st->conns == NULL) {
+        return ENOMEM;
+    }
+
+    for (i = 0; i < st->nconns; i++) {
+        pc = &st->conns[i];
+
+        pc->backoff = NGX_HTTP_NOTIFY_PG_BACKOFF_MIN;
+        pc->retry_conn.fd = (ngx_socket_t) -1;
+        pc->retry.handler = ngx_http_notify_pg_retry;
+        pc->retry.data = &pc->retry_conn;
+        pc->retry.log = cycle->log;
+        pc->retry.cancelable = 1;
+        pc->retry_conn.data = pc;
+
+        ngx_http_notify_pg_connect(pc);
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_notify_pg_close(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_http_notify_pg_t       *st;
+    ngx_http_notify_pg_conn_t  *pc;
+
+    st = &ngx_http_notify_pg;
+
+    for (i = 0; i < st->nconns; i++) {
+        pc = &st->conns[i];
+
+        if (pc->retry.timer_set) {
+            ngx_del_timer(&pc->retry);
+        }
+
+        ngx_http_notify_pg_detach(pc);
+
+        if (pc->pg) {
+            PQfinish(pc->pg);
+            pc->pg = NULL;
+        }
+
+        pc->state = NGX_HTTP_NOTIFY_PG_DOWN;
+    }
+}
+
+
+static const char *
+ngx_http_notify_pg_version(void)
+{
+    static char  version[NGX_INT_T_LEN * 2 + 2];
+    int          v;
+
+    v = PQlibVersion();
+
+    *ngx_sprintf((u_char *) version, "%d.%d", v / 10000, v % 10000) = '\0';
+
+    return version;
+}
+
+
+static const char *
+ngx_http_notify_pg_strerror(int err)
+{
+    switch (err) {
+
+    case NGX_HTTP_NOTIFY_PG_EDOWN:
+        return "PostgreSQL is not reachable";
+
+    case NGX_HTTP_NOTIFY_PG_ESERVER:
+        return ngx_http_notify_pg.error[0] ? ngx_http_notify_pg.error
+                                           : "PostgreSQL error";
+
+    case NGX_HTTP_NOTIFY_PG_ETIMEDOUT:
+        return "PostgreSQL did not answer in time";
+
+    case NGX_HTTP_NOTIFY_PG_EPROTO:
+        return "PostgreSQL answered what the store did not expect";
+
+    default:
+        return strerror(err);
+    }
+}
+
+
+/* notify_metrics: a read (READ_STATS); nothing of it at once */
+
+static ngx_int_t
+ngx_http_notify_pg_stats(ngx_http_notify_store_stats_t *stats,
+    ngx_log_t *log)
+{
+    return NGX_DECLINED;
+}
+
+
+/* the connections */
+
+static void
+ngx_http_notify_pg_connect(ngx_http_notify_pg_conn_t *pc)
+{
+    ngx_http_notify_pg_t  *st;
+
+    st = &ngx_http_notify_pg;
+
+    pc->pg = PQconnectStartParams(st->keywords, st->values, 1);
+
+    if (pc->pg == NULL || PQstatus(pc->pg) == CONNECTION_BAD
+        || PQsocket(pc->pg) == -1)
+    {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    PQsetNoticeProcessor(pc->pg, ngx_http_notify_pg_notice, NULL);
+
+    pc->state = NGX_HTTP_NOTIFY_PG_CONNECTING;
+
+    if (ngx_http_notify_pg_attach(pc) != NGX_OK) {
+        ngx_http_notify_pg_fail(pc, ENOMEM);
+        return;
+    }
+
+    ngx_add_timer(pc->c->read, st->timeout);
+
+    /* PQconnectStart*() is as if PQconnectPoll() had said "writing" */
+
+    if (ngx_add_event(pc->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+        != NGX_OK)
+    {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+    }
+}
+
+
+static void
+ngx_http_notify_pg_retry(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_http_notify_pg_connect(c->data);
+}
+
+
+/* libpq's socket as an nginx connection, read events level-triggered */
+
+static ngx_int_t
+ngx_http_notify_pg_attach(ngx_http_notify_pg_conn_t *pc)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(PQsocket(pc->pg), ngx_http_notify_pg.log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = pc;
+    c->log = ngx_http_notify_pg.log;
+    c->read->handler = ngx_http_notify_pg_handler;
+    c->write->handler = ngx_http_notify_pg_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    pc->c = c;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the nginx connection goes; the socket stays libpq's, to close */
+
+static void
+ngx_http_notify_pg_detach(ngx_http_notify_pg_conn_t *pc)
+{
+    ngx_connection_t  *c;
+
+    c = pc->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    /*
+     * libpq has closed the socket (a lost connection, another address) or
+     * is about to (PQfinish()): a closed socket leaves epoll by itself
+     */
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+
+    pc->c = NULL;
+}
+
+
+/*
+ * A connection is lost (or was never made): its job fails, it is made
+ * again after a backoff; while no connection is left, jobs fail at once
+ * (503), they do not wait.
+ */
+
+static void
+ngx_http_notify_pg_fail(ngx_http_notify_pg_conn_t *pc, int err)
+{
+    ngx_uint_t                  i, up;
+    ngx_queue_t                *q;
+    ngx_http_notify_pg_t       *st;
+    ngx_http_notify_pg_job_t   *job;
+
+    st = &ngx_http_notify_pg;
+
+    if (pc->state != NGX_HTTP_NOTIFY_PG_DOWN) {
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "notify: store \"%V\": connection %s: %s", &st->name,
+                      pc->state == NGX_HTTP_NOTIFY_PG_CONNECTING
+                      ? "failed" : "lost",
+                      err == NGX_HTTP_NOTIFY_PG_EDOWN && pc->pg
+                      ? ngx_http_notify_pg_error(PQerrorMessage(pc->pg))
+                      : ngx_http_notify_pg_strerror(err));
+    }
+
+    ngx_http_notify_pg_detach(pc);
+
+    if (pc->pg) {
+        PQfinish(pc->pg);
+        pc->pg = NULL;
+    }
+
+    pc->state = NGX_HTTP_NOTIFY_PG_DOWN;
+    pc->rollback = 0;
+
+    job = pc->job;
+    pc->job = NULL;
+
+    if (!(ngx_exiting || ngx_quit || ngx_terminate)) {
+        ngx_add_timer(&pc->retry, pc->backoff);
+        pc->backoff = ngx_min(pc->backoff * 2,
+                              NGX_HTTP_NOTIFY_PG_BACKOFF_MAX);
+    }
+
+    up = 0;
+
+    for (i = 0; i < st->nconns; i++) {
+        if (st->conns[i].state == NGX_HTTP_NOTIFY_PG_IDLE
+            || st->conns[i].state == NGX_HTTP_NOTIFY_PG_BUSY)
+        {
+            up = 1;
+        }
+    }
+
+    if (!up) {
+        st->down = 1;
+    }
+
+    if (job) {
+        job->end(job, err);
+    }
+
+    if (up) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&st->waiting)) {
+        q = ngx_queue_head(&st->waiting);
+        ngx_queue_remove(q);
+
+        job = ngx_queue_data(q, ngx_http_notify_pg_job_t, queue);
+        job->end(job, NGX_HTTP_NOTIFY_PG_EDOWN);
+    }
+}
+
+
+static void
+ngx_http_notify_pg_handler(ngx_event_t *ev)
+{
+    ngx_connection_t           *c;
+    ngx_http_notify_pg_conn_t  *pc;
+
+    c = ev->data;
+    pc = c->data;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_ETIMEDOUT);
+        return;
+    }
+
+    switch (pc->state) {
+
+    case NGX_HTTP_NOTIFY_PG_CONNECTING:
+        ngx_http_notify_pg_poll(pc);
+        return;
+
+    case NGX_HTTP_NOTIFY_PG_IDLE:
+    case NGX_HTTP_NOTIFY_PG_BUSY:
+        if (ev->write) {
+            ngx_http_notify_pg_flush(pc);
+            return;
+        }
+
+        ngx_http_notify_pg_results(pc);
+        return;
+
+    default:
+        return;
+    }
+}
+
+
+static void
+ngx_http_notify_pg_poll(ngx_http_notify_pg_conn_t *pc)
+{
+    ngx_socket_t                 fd;
+    PostgresPollingStatusType    rc;
+
+    rc = PQconnectPoll(pc->pg);
+
+    if (rc == PGRES_POLLING_FAILED) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    /* libpq may have moved to another socket (another address) */
+
+    fd = PQsocket(pc->pg);
+
+    if (fd != pc->c->fd) {
+        ngx_http_notify_pg_detach(pc);
+
+        if (fd == (ngx_socket_t) -1 || ngx_http_notify_pg_attach(pc) != NGX_OK)
+        {
+            ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+            return;
+        }
+
+        ngx_add_timer(pc->c->read, ngx_http_notify_pg.timeout);
+    }
+
+    if (rc == PGRES_POLLING_WRITING) {
+        if (!pc->c->write->active
+            && ngx_add_event(pc->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+               != NGX_OK)
+        {
+            ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        }
+
+        return;
+    }
+
+    if (pc->c->write->active) {
+        (void) ngx_del_event(pc->c->write, NGX_WRITE_EVENT, 0);
+    }
+
+    if (rc == PGRES_POLLING_READING) {
+        return;
+    }
+
+    /* PGRES_POLLING_OK */
+
+    if (PQsetnonblocking(pc->pg, 1) != 0 || !PQenterPipelineMode(pc->pg)) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    if (pc->c->read->timer_set) {
+        ngx_del_timer(pc->c->read);
+    }
+
+    if (ngx_http_notify_pg.down) {
+        ngx_log_error(NGX_LOG_NOTICE, pc->c->log, 0,
+                      "notify: store \"%V\": connected again",
+                      &ngx_http_notify_pg.name);
+    }
+
+    ngx_http_notify_pg.down = 0;
+    pc->backoff = NGX_HTTP_NOTIFY_PG_BACKOFF_MIN;
+
+    ngx_http_notify_pg_idle(pc);
+}
+
+
+/* a connection is free: the next job that waits, if any */
+
+static void
+ngx_http_notify_pg_idle(ngx_http_notify_pg_conn_t *pc)
+{
+    ngx_queue_t               *q;
+    ngx_http_notify_pg_t      *st;
+    ngx_http_notify_pg_job_t  *job;
+
+    st = &ngx_http_notify_pg;
+
+    pc->state = NGX_HTTP_NOTIFY_PG_IDLE;
+    pc->job = NULL;
+
+    if (pc->c->read->timer_set) {
+        ngx_del_timer(pc->c->read);
+    }
+
+    if (ngx_queue_empty(&st->waiting)) {
+        return;
+    }
+
+    q = ngx_queue_head(&st->waiting);
+    ngx_queue_remove(q);
+
+    job = ngx_queue_data(q, ngx_http_notify_pg_job_t, queue);
+
+    pc->state = NGX_HTTP_NOTIFY_PG_BUSY;
+    pc->job = job;
+    job->stage = 0;
+
+    ngx_http_notify_pg_send(pc);
+}
+
+
+/* a job: on a free connection, or waiting for one, or failed at once */
+
+static void
+ngx_http_notify_pg_run(ngx_http_notify_pg_job_t *job)
+{
+    ngx_uint_t                  i, wait;
+    ngx_http_notify_pg_t       *st;
+    ngx_http_notify_pg_conn_t  *pc;
+
+    st = &ngx_http_notify_pg;
+
+    job->stage = 0;
+    job->err = 0;
+    wait = 0;
+
+    for (i = 0; i < st->nconns; i++) {
+        pc = &st->conns[i];
+
+        if (pc->state == NGX_HTTP_NOTIFY_PG_IDLE) {
+            pc->state = NGX_HTTP_NOTIFY_PG_BUSY;
+            pc->job = job;
+            ngx_http_notify_pg_send(pc);
+            return;
+        }
+
+        if (pc->state == NGX_HTTP_NOTIFY_PG_BUSY
+            || (pc->state == NGX_HTTP_NOTIFY_PG_CONNECTING && !st->down))
+        {
+            wait = 1;
+        }
+    }
+
+    if (!wait) {
+        job->end(job, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    ngx_queue_insert_tail(&st->waiting, &job->queue);
+}
+
+
+/* a stage of the job: its queries, then a sync */
+
+static void
+ngx_http_notify_pg_send(ngx_http_notify_pg_conn_t *pc)
+{
+    ngx_int_t                  rc;
+    ngx_http_notify_pg_job_t  *job;
+
+    job = pc->job;
+    job->nresults = 0;
+
+    rc = job->send(job, pc->pg);
+
+    if (rc == NGX_DONE) {
+        ngx_http_notify_pg_idle(pc);
+        job->end(job, 0);
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        /* nothing was sent of a failing stage: its error, the connection
+           is not trusted further */
+        ngx_http_notify_pg_fail(pc, job->err ? job->err
+                                             : NGX_HTTP_NOTIFY_PG_ESERVER);
+        return;
+    }
+
+    if (!PQpipelineSync(pc->pg)) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    ngx_add_timer(pc->c->read, ngx_http_notify_pg.timeout);
+
+    ngx_http_notify_pg_flush(pc);
+}
+
+
+static void
+ngx_http_notify_pg_flush(ngx_http_notify_pg_conn_t *pc)
+{
+    int  rc;
+
+    rc = PQflush(pc->pg);
+
+    if (rc < 0) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    if (rc == 1) {
+        if (!pc->c->write->active
+            && ngx_add_event(pc->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+               != NGX_OK)
+        {
+            ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        }
+
+        return;
+    }
+
+    if (pc->c->write->active) {
+        (void) ngx_del_event(pc->c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/* what the server answered: the results of the queries, then the sync */
+
+static void
+ngx_http_notify_pg_results(ngx_http_notify_pg_conn_t *pc)
+{
+    int                        err;
+    PGresult                  *res;
+    ngx_uint_t                 nulls;
+    ngx_http_notify_pg_job_t  *job;
+
+    if (!PQconsumeInput(pc->pg)) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    nulls = 0;
+
+    while (!PQisBusy(pc->pg)) {
+        res = PQgetResult(pc->pg);
+
+        if (res == NULL) {
+            /* the end of one query's results; twice: nothing more now */
+            if (++nulls == 2) {
+                break;
+            }
+
+            continue;
+        }
+
+        nulls = 0;
+        job = pc->job;
+
+        if (job == NULL) {
+            /* an idle connection got something: the server is leaving */
+            PQclear(res);
+            ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+            return;
+        }
+
+        switch (PQresultStatus(res)) {
+
+        case PGRES_PIPELINE_SYNC:
+            PQclear(res);
+            ngx_http_notify_pg_stage_end(pc);
+            return;
+
+        case PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK:
+            if (job->err == 0 && !pc->rollback) {
+                err = job->result(job, res, job->nresults);
+
+                if (err) {
+                    job->err = err;
+                }
+            }
+
+            job->nresults++;
+            break;
+
+        case PGRES_PIPELINE_ABORTED:
+            break;
+
+        default:
+            if (job->err == 0) {
+                (void) ngx_http_notify_pg_error(PQresultErrorMessage(res));
+                job->err = NGX_HTTP_NOTIFY_PG_ESERVER;
+            }
+
+            break;
+        }
+
+        PQclear(res);
+    }
+
+    if (PQstatus(pc->pg) == CONNECTION_BAD) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+    }
+}
+
+
+/*
+ * A stage answered.  A transaction an error left open is rolled back
+ * first; then the job's next stage, or its end.
+ */
+
+static void
+ngx_http_notify_pg_stage_end(ngx_http_notify_pg_conn_t *pc)
+{
+    ngx_http_notify_pg_job_t  *job;
+
+    job = pc->job;
+
+    if (pc->rollback) {
+        pc->rollback = 0;
+        ngx_http_notify_pg_idle(pc);
+        job->end(job, job->err);
+        return;
+    }
+
+    if (job->err) {
+        if (PQtransactionStatus(pc->pg) != PQTRANS_IDLE) {
+            pc->rollback = 1;
+
+            if (ngx_http_notify_pg_query(pc->pg,
+                                         ngx_http_notify_pg_q_rollback, NULL)
+                != 0
+                || !PQpipelineSync(pc->pg))
+            {
+                ngx_http_notify_pg_fail(pc, job->err);
+                return;
+            }
+
+            ngx_add_timer(pc->c->read, ngx_http_notify_pg.timeout);
+            ngx_http_notify_pg_flush(pc);
+            return;
+        }
+
+        ngx_http_notify_pg_idle(pc);
+        job->end(job, job->err);
+        return;
+    }
+
+    job->stage++;
+
+    ngx_http_notify_pg_send(pc);
+}
+
+
+/* the server's or libpq's message, kept on one line for the log */
+
+static const char *
+ngx_http_notify_pg_error(const char *message)
+{
+    u_char  *p, *last;
+
+    p = ngx_cpystrn((u_char *) ngx_http_notify_pg.error,
+                    (u_char *) message, sizeof(ngx_http_notify_pg.error));
+
+    /* one line for the log */
+
+    last = (u_char *) ngx_http_notify_pg.error;
+
+    while (p > last && (p[-1] == '\n' || p[-1] == ' ')) {
+        *--p = '\0';
+    }
+
+    for ( /* void */ ; last < p; last++) {
+        if (*last == '\n') {
+            *last = ' ';
+        }
+    }
+
+    return ngx_http_notify_pg.error;
+}
+
+
+/*
+ * The write batch.  With puts, two stages: BEGIN, the lock of "meta" with
+ * the last id given, and the answers kept for the puts' idempotency keys;
+ * then the operations (a put whose key has an answer is a replay, and
+ * sends nothing), the last id and COMMIT.  So ids are given without gaps,
+ * in commit order.  Without puts, one stage: the operations, an implicit
+ * transaction.
+ */
+
+static void
+ngx_http_notify_pg_submit(ngx_http_notify_store_op_t *ops)
+{
+    ngx_http_notify_pg_t        *st;
+    ngx_http_notify_store_op_t  *op;
+
+    st = &ngx_http_notify_pg;
+
+    st->ops = ops;
+    st->nputs = 0;
+    st->first = 0;
+
+    for (op = ops; op; op = op->next) {
+        op->rc = NGX_OK;
+        op->err = 0;
+
+        if (op->type == NGX_HTTP_NOTIFY_OP_PUT) {
+            op->duplicate = 0;
+            op->replaced = 0;
+            st->nputs++;
+        }
+    }
+
+    ngx_memzero(&st->batch, sizeof(ngx_http_notify_pg_job_t));
+    st->batch.send = ngx_http_notify_pg_batch_send;
+    st->batch.result = ngx_http_notify_pg_batch_result;
+    st->batch.end = ngx_http_notify_pg_batch_end;
+
+    ngx_http_notify_pg_run(&st->batch);
+}
+
+
+/* the next operation from "op" on that has a query of the stage */
+
+static ngx_http_notify_store_op_t *
+ngx_http_notify_pg_next(ngx_http_notify_store_op_t *op, ngx_uint_t stage)
+{
+    for ( /* void */ ; op; op = op->next) {
+
+        if (op->type != NGX_HTTP_NOTIFY_OP_PUT) {
+            if (stage == 1 || ngx_http_notify_pg.nputs == 0) {
+                return op;
+            }
+
+            continue;
+        }
+
+        if (stage == 0 ? op->has_idem : !op->duplicate) {
+            return op;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_notify_pg_batch_send(ngx_http_notify_pg_job_t *job, PGconn *pg)
+{
+    int                           err;
+    uint64_t                      seq;
+    ngx_http_notify_pg_t         *st;
+    ngx_http_notify_store_op_t   *op;
+    ngx_http_notify_pg_params_t   pp;
+
+    st = &ngx_http_notify_pg;
+
+    if (job->stage > (st->nputs ? 1 : 0)) {
+        return NGX_DONE;
+    }
+
+    if (job->stage == 0 && st->nputs) {
+        err = ngx_http_notify_pg_query(pg, ngx_http_notify_pg_q_begin, NULL);
+
+        if (err == 0) {
+            err = ngx_http_notify_pg_query(pg, st->q_lock, NULL);
+        }
+
+        for (op = ngx_http_notify_pg_next(st->ops, 0);
+             op && err == 0;
+             op = ngx_http_notify_pg_next(op->next, 0))
+        {
+            pp.n = 0;
+            ngx_http_notify_pg_bin(&pp, op->idem, sizeof(op->idem));
+
+            err = ngx_http_notify_pg_query(pg, st->q_idem, &pp);
+        }
+
+        st->op = ngx_http_notify_pg_next(st->ops, 0);
+        job->err = err;
+
+        return err ? NGX_ERROR : NGX_OK;
+    }
+
+    seq = st->first;
+
+    for (op = ngx_http_notify_pg_next(st->ops, 1);
+         op;
+         op = ngx_http_notify_pg_next(op->next, 1))
+    {
+        err = ngx_http_notify_pg_op_send(op, pg, seq);
+
+        if (err) {
+            job->err = err;
+            return NGX_ERROR;
+        }
+
+        if (op->type == NGX_HTTP_NOTIFY_OP_PUT) {
+            seq++;
+        }
+    }
+
+    st->op = ngx_http_notify_pg_next(st->ops, 1);
+
+    if (st->nputs) {
+        pp.n = 0;
+        ngx_http_notify_pg_num(&pp, (int64_t) seq - 1);
+
+        err = ngx_http_notify_pg_query(pg, st->q_last, &pp);
+
+        if (err == 0) {
+            err = ngx_http_notify_pg_query(pg, ngx_http_notify_pg_q_commit,
+                                           NULL);
+        }
+
+        if (err) {
+            job->err = err;
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_notify_pg_batch_result(ngx_http_notify_pg_job_t *job, PGresult *res,
+    ngx_uint_t n)
+{
+    ngx_str_t                    kept;
+    ngx_http_notify_pg_t        *st;
+    ngx_http_notify_store_op_t  *op;
+
+    st = &ngx_http_notify_pg;
+
+    if (job->stage == 0 && st->nputs) {
+
+        /* BEGIN, the last id, then the answers kept */
+
+        if (n == 0) {
+            return 0;
+        }
+
+        if (n == 1) {
+            if (PQntuples(res) != 1) {
+                return NGX_HTTP_NOTIFY_PG_EPROTO;
+            }
+
+            st->first = ngx_http_notify_pg_u64(res, 0, 0) + 1;
+            return 0;
+        }
+
+        op = st->op;
+
+        if (op == NULL) {
+            return NGX_HTTP_NOTIFY_PG_EPROTO;
+        }
+
+        st->op = ngx_http_notify_pg_next(op->next, 0);
+
+        if (PQntuples(res) == 1) {
+            kept.data = (u_char *) PQgetvalue(res, 0, 0);
+            kept.len = PQgetlength(res, 0, 0);
+
+            if (ngx_http_notify_store_replay(op, &kept) != NGX_OK) {
+                return NGX_HTTP_NOTIFY_PG_EPROTO;
+            }
+        }
+
+        return 0;
+    }
+
+    op = st->op;
+
+    if (op == NULL) {
+        return 0;                       /* the last id, COMMIT */
+    }
+
+    st->op = ngx_http_notify_pg_next(op->next, 1);
+
+    return ngx_http_notify_pg_op_result(op, res);
+}
+
+
+static void
+ngx_http_notify_pg_batch_end(ngx_http_notify_pg_job_t *job, int err)
+{
+    ngx_http_notify_pg_t        *st;
+    ngx_http_notify_store_op_t  *op;
+
+    st = &ngx_http_notify_pg;
+
+    if (err) {
+        /* nothing of the batch was written */
+
+        for (op = st->ops; op; op = op->next) {
+            op->rc = NGX_ERROR;
+            op->err = err;
+        }
+    }
+
+    op = st->ops;
+    st->ops = NULL;
+    st->op = NULL;
+
+    ngx_http_notify_store_written(op);
+}
+
+
+/* an operation's query; "seq" is the id of a put */
+
+static int
+ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
+    uint64_t seq)
+{
+    int                            err, type;
+    u_char                        *users, *rcpt, *p;
+    size_t                         ulen, rlen;
+    ngx_uint_t                     i, j;
+    ngx_http_notify_pg_t          *st;
+    ngx_http_notify_pg_params_t    pp;
+    ngx_http_notify_store_note_t   note;
+
+    st = &ngx_http_notify_pg;
+    pp.n = 0;
+
+    switch (op->type) {
+
+    case NGX_HTTP_NOTIFY_OP_PUT:
+        err = ngx_http_notify_store_note_make(op, seq, &note);
+        if (err) {
+            ngx_http_notify_store_note_free(&note);
+            return err;
+        }
+
+        /* the recipients: an array of text, and NUL-separated for the
+           outbox's claims */
+
+        ulen = 3;
+        rlen = 1;
+
+        for (i = 0; i < op->nrecipients; i++) {
+            ulen += 2 * op->recipients[i].len + 3;
+            rlen += op->recipients[i].len + 1;
+        }
+
+        users = ngx_alloc(ulen + rlen, ngx_cycle->log);
+        if (users == NULL) {
+            ngx_http_notify_store_note_free(&note);
+            return ENOMEM;
+        }
+
+        p = users;
+        *p++ = '{';
+
+        for (i = 0; i < op->nrecipients; i++) {
+            if (i) {
+                *p++ = ',';
+            }
+
+            *p++ = '"';
+
+            for (j = 0; j < op->recipients[i].len; j++) {
+                if (op->recipients[i].data[j] == '"'
+                    || op->recipients[i].data[j] == '\\')
+                {
+                    *p++ = '\\';
+                }
+
+                *p++ = op->recipients[i].data[j];
+            }
+
+            *p++ = '"';
+        }
+
+        *p++ = '}';
+        *p++ = '\0';
+
+        rcpt = p;
+
+        for (i = 0; i < op->nrecipients; i++) {
+            p = ngx_cpymem(p, op->recipients[i].data, op->recipients[i].len);
+            *p++ = '\0';
+        }
+
+        ngx_http_notify_pg_num(&pp, (int64_t) seq);
+        ngx_http_notify_pg_num(&pp, (int64_t) op->created);
+        ngx_http_notify_pg_text(&pp, (char *) note.note.data);
+        ngx_http_notify_pg_text(&pp, (char *) note.view.data);
+        ngx_http_notify_pg_text(&pp, (char *) users);
+        ngx_http_notify_pg_bin(&pp, rcpt, p - rcpt);
+        ngx_http_notify_pg_bin(&pp, op->has_chain ? op->chain : NULL,
+                               sizeof(op->chain));
+        ngx_http_notify_pg_bin(&pp, op->has_idem ? op->idem : NULL,
+                               sizeof(op->idem));
+        ngx_http_notify_pg_text(&pp, note.answer.len
+                                     ? (char *) note.answer.data : NULL);
+
+        if (op->has_outbox) {
+            ngx_http_notify_pg_num(&pp, (int64_t) op->due);
+            ngx_http_notify_pg_num(&pp, (int64_t) op->expires);
+
+        } else {
+            ngx_http_notify_pg_text(&pp, NULL);
+            ngx_http_notify_pg_text(&pp, NULL);
+        }
+
+        op->seq = seq;
+
+        err = ngx_http_notify_pg_query(pg, st->q_put, &pp);
+
+        ngx_free(users);
+        ngx_http_notify_store_note_free(&note);
+
+        return err;
+
+    case NGX_HTTP_NOTIFY_OP_READ_ONE:
+    case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
+        users = ngx_alloc(op->user.len + 1, ngx_cycle->log);
+        if (users == NULL) {
+            return ENOMEM;
+        }
+
+        (void) ngx_cpystrn(users, op->user.data, op->user.len + 1);
+
+        ngx_http_notify_pg_text(&pp, (char *) users);
+        ngx_http_notify_pg_num(&pp, (int64_t) op->seq);
+
+        err = ngx_http_notify_pg_query(pg,
+                                   op->type == NGX_HTTP_NOTIFY_OP_READ_ONE
+                                   ? st->q_read : st->q_until, &pp);
+        ngx_free(users);
+
+        return err;
+
+    case NGX_HTTP_NOTIFY_OP_PRUNE:
+        ngx_http_notify_pg_num(&pp, (int64_t) op->before);
+        ngx_http_notify_pg_num(&pp, (int64_t) op->max);
+
+        return ngx_http_notify_pg_query(pg, st->q_prune, &pp);
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM:
+        ngx_http_notify_pg_num(&pp, (int64_t) op->max);
+        ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
+        ngx_http_notify_pg_num(&pp, (int64_t) op->due);
+
+        return ngx_http_notify_pg_query(pg, st->q_claim, &pp);
+
+    default: /* DONE, DROP, NOW, RETRY */
+        type = (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_NOW) ? 1
+               : (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY) ? 2 : 0;
+
+        /* the last error, as valid UTF-8 text */
+
+        for (p = op->error; *p; p++) {
+            if (*p < 0x20 || *p >= 0x80) {
+                *p = '?';
+            }
+        }
+
+        ngx_http_notify_pg_num(&pp, type);
+        ngx_http_notify_pg_num(&pp, (int64_t) op->seq);
+        ngx_http_notify_pg_num(&pp, (int64_t) op->due);
+        ngx_http_notify_pg_text(&pp, (char *) op->error);
+        ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
+
+        return ngx_http_notify_pg_query(pg, st->q_finish, &pp);
+    }
+}
+
+
+static int
+ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
+{
+    ngx_str_t  kept;
+
+    if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM) {
+        return ngx_http_notify_pg_claimed(op, res);
+    }
+
+    if (PQntuples(res) != 1) {
+        return NGX_HTTP_NOTIFY_PG_EPROTO;
+    }
+
+    switch (op->type) {
+
+    case NGX_HTTP_NOTIFY_OP_PUT:
+        if (!PQgetisnull(res, 0, 1)) {
+            kept.data = (u_char *) PQgetvalue(res, 0, 1);
+            kept.len = PQgetlength(res, 0, 1);
+
+            op->seq = 0;
+
+            if (ngx_http_notify_store_replay(op, &kept) != NGX_OK) {
+                return NGX_HTTP_NOTIFY_PG_EPROTO;
+            }
+
+            return 0;
+        }
+
+        op->replaced = ngx_http_notify_pg_u32(res, 0, 0);
+        return 0;
+
+    case NGX_HTTP_NOTIFY_OP_READ_ONE:
+    case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
+        if (!ngx_http_notify_pg_bool(res, 0, 0)) {
+            op->rc = NGX_DECLINED;
+        }
+
+        op->unread = ngx_http_notify_pg_u64(res, 0, 1);
+        return 0;
+
+    case NGX_HTTP_NOTIFY_OP_PRUNE:
+        op->seq = ngx_http_notify_pg_u32(res, 0, 0);
+        op->count = ngx_http_notify_pg_u32(res, 0, 1);
+        op->replaced = ngx_http_notify_pg_u32(res, 0, 2);
+        return 0;
+
+    default: /* DONE, DROP, NOW, RETRY */
+        op->nexpired = 0;
+
+        if (!ngx_http_notify_pg_bool(res, 0, 0)) {
+            op->rc = NGX_DECLINED;
+            return 0;
+        }
+
+        if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY) {
+            op->nexpired = ngx_http_notify_pg_bool(res, 0, 1);
+            op->max = ngx_http_notify_pg_u32(res, 0, 2);
+        }
+
+        return 0;
+    }
+}
+
+
+/* the claimed entries (malloc()ed, as the scheduler frees them) */
+
+static int
+ngx_http_notify_pg_claimed(ngx_http_notify_store_op_t *op, PGresult *res)
+{
+    int                       i, n;
+    size_t                    len;
+    ngx_http_notify_claim_t  *cl;
+
+    ngx_http_notify_store_claim_free(op);
+
+    n = PQntuples(res);
+
+    op->claimed = calloc(n ? n : 1, sizeof(ngx_http_notify_claim_t));
+    op->expired = calloc(n ? n : 1, sizeof(uint64_t));
+
+    if (op->claimed == NULL || op->expired == NULL) {
+        return ENOMEM;
+    }
+
+    for (i = 0; i < n; i++) {
+
+        if (ngx_http_notify_pg_u32(res, i, 0) == 1) {
+            op->expired[op->nexpired++] = ngx_http_notify_pg_u64(res, i, 1);
+            continue;
+        }
+
+        cl = &op->claimed[op->nclaimed];
+        cl->seq = ngx_http_notify_pg_u64(res, i, 1);
+        cl->attempts = ngx_http_notify_pg_u32(res, i, 2);
+
+        if (!PQgetisnull(res, i, 3)) {
+            len = PQgetlength(res, i, 3);
+
+            cl->note = malloc(len ? len : 1);
+            if (cl->note == NULL) {
+                return ENOMEM;
+            }
+
+            ngx_memcpy(cl->note, PQgetvalue(res, i, 3), len);
+            cl->note_len = len;
+        }
+
+        if (!PQgetisnull(res, i, 4) && PQgetlength(res, i, 4)) {
+            len = PQgetlength(res, i, 4);
+
+            cl->recipients = malloc(len);
+            if (cl->recipients == NULL) {
+                free(cl->note);         /* not counted: not freed later */
+                cl->note = NULL;
+                return ENOMEM;
+            }
+
+            ngx_memcpy(cl->recipients, PQgetvalue(res, i, 4), len);
+            cl->recipients_len = len;
+        }
+
+        op->nclaimed++;
+    }
+
+    return 0;
+}
+
+
+/* reads: a job each, one query */
+
+typedef struct {
+    ngx_http_notify_pg_job_t        job;
+    ngx_http_notify_store_read_t   *rd;
+} ngx_http_notify_pg_read_t;
+
+
+static void
+ngx_http_notify_pg_read(ngx_http_notify_store_read_t *rd)
+{
+    ngx_http_notify_pg_read_t  *pr;
+
+    if ((rd->type == NGX_HTTP_NOTIFY_READ_FEED
+         || rd->type == NGX_HTTP_NOTIFY_READ_UNREAD)
+        && rd->query.user.len > NGX_HTTP_NOTIFY_USER_MAX)
+    {
+        rd->rc = NGX_OK;                /* no such user: nothing */
+        rd->done(rd);
+        return;
+    }
+
+    pr = ngx_alloc(sizeof(ngx_http_notify_pg_read_t), rd->log);
+    if (pr == NULL) {
+        rd->done(rd);
+        return;
+    }
+
+    ngx_memzero(pr, sizeof(ngx_http_notify_pg_read_t));
+
+    pr->rd = rd;
+    pr->job.send = ngx_http_notify_pg_read_send;
+    pr->job.result = ngx_http_notify_pg_read_result;
+    pr->job.end = ngx_http_notify_pg_read_end;
+    pr->job.data = pr;
+
+    ngx_http_notify_pg_run(&pr->job);
+}
+
+
+static ngx_int_t
+ngx_http_notify_pg_read_send(ngx_http_notify_pg_job_t *job, PGconn *pg)
+{
+    int                            err;
+    ngx_uint_t                     limit;
+    ngx_http_notify_pg_t          *st;
+    ngx_http_notify_pg_read_t     *pr;
+    ngx_http_notify_store_read_t  *rd;
+    ngx_http_notify_pg_params_t    pp;
+    u_char                         user[NGX_HTTP_NOTIFY_USER_MAX + 1];
+
+    if (job->stage > 0) {
+        return NGX_DONE;
+    }
+
+    st = &ngx_http_notify_pg;
+    pr = job->data;
+    rd = pr->rd;
+    pp.n = 0;
+
+    switch (rd->type) {
+
+    case NGX_HTTP_NOTIFY_READ_FEED:
+        limit = (rd->query.limit
+                 && rd->query.limit < NGX_HTTP_NOTIFY_FEED_PAGE_MAX)
+                ? rd->query.limit : NGX_HTTP_NOTIFY_FEED_PAGE_MAX;
+
+        (void) ngx_cpystrn(user, rd->query.user.data,
+                           rd->query.user.len + 1);
+
+        ngx_http_notify_pg_text(&pp, (char *) user);
+        ngx_http_notify_pg_num(&pp, rd->query.cursor
+                                    ? (int64_t) rd->query.cursor
+                                    : (int64_t) 0x7fffffffffffffffLL);
+        ngx_http_notify_pg_text(&pp, rd->query.unread_only ? "t" : "f");
+        ngx_http_notify_pg_num(&pp, (int64_t) limit + 1);
+
+        err = ngx_http_notify_pg_query(pg, st->q_feed, &pp);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_UNREAD:
+        (void) ngx_cpystrn(user, rd->query.user.data,
+                           rd->query.user.len + 1);
+
+        ngx_http_notify_pg_text(&pp, (char *) user);
+
+        err = ngx_http_notify_pg_query(pg, st->q_unread, &pp);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_OUTBOX:
+        ngx_http_notify_pg_num(&pp, (int64_t) rd->limit);
+
+        err = ngx_http_notify_pg_query(pg, st->q_outbox, &pp);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_NEXT_DUE:
+        err = ngx_http_notify_pg_query(pg, st->q_due, NULL);
+        break;
+
+    default: /* NGX_HTTP_NOTIFY_READ_STATS */
+        err = ngx_http_notify_pg_query(pg, st->q_stats, NULL);
+        break;
+    }
+
+    job->err = err;
+
+    return err ? NGX_ERROR : NGX_OK;
+}
+
+
+static int
+ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job, PGresult *res,
+    ngx_uint_t n)
+{
+    int                              i, rows;
+    size_t                           len;
+    u_char                          *view;
+    ngx_uint_t                       limit;
+    ngx_http_notify_pg_read_t       *pr;
+    ngx_http_notify_feed_entry_t    *e;
+    ngx_http_notify_store_read_t    *rd;
+    ngx_http_notify_outbox_entry_t  *oe;
+
+    pr = job->data;
+    rd = pr->rd;
+    rows = PQntuples(res);
+
+    switch (rd->type) {
+
+    case NGX_HTTP_NOTIFY_READ_FEED:
+        if (rows < 1) {
+            return NGX_HTTP_NOTIFY_PG_EPROTO;
+        }
+
+        rd->unread = ngx_http_notify_pg_u64(res, 0, 0);
+
+        limit = (rd->query.limit
+                 && rd->query.limit < NGX_HTTP_NOTIFY_FEED_PAGE_MAX)
+                ? rd->query.limit : NGX_HTTP_NOTIFY_FEED_PAGE_MAX;
+
+        for (i = 0; i < rows && !PQgetisnull(res, i, 1); i++) {
+
+            if ((ngx_uint_t) i == limit) {
+                /* there is more: the cursor is the last one given */
+                rd->next = ngx_http_notify_pg_u64(res, i - 1, 1);
+                break;
+            }
+
+            view = (u_char *) PQgetvalue(res, i, 2);
+            len = PQgetlength(res, i, 2);
+
+            if (len < 2 || view[0] != '{' || view[len - 1] != '}') {
+                ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                              "notify: store: notification %016uxL"
+                              " unreadable", ngx_http_notify_pg_u64(res, i, 1));
+                continue;
+            }
+
+            e = ngx_array_push(&rd->items);
+            if (e == NULL) {
+                return ENOMEM;
+            }
+
+            e->view.data = ngx_pnalloc(rd->items.pool, len);
+            if (e->view.data == NULL) {
+                return ENOMEM;
+            }
+
+            ngx_memcpy(e->view.data, view, len);
+            e->view.len = len;
+            e->seq = ngx_http_notify_pg_u64(res, i, 1);
+            e->read = ngx_http_notify_pg_bool(res, i, 3);
+        }
+
+        return 0;
+
+    case NGX_HTTP_NOTIFY_READ_UNREAD:
+        if (rows != 1) {
+            return NGX_HTTP_NOTIFY_PG_EPROTO;
+        }
+
+        rd->unread = ngx_http_notify_pg_u64(res, 0, 0);
+        return 0;
+
+    case NGX_HTTP_NOTIFY_READ_OUTBOX:
+        for (i = 0; i < rows; i++) {
+            oe = ngx_array_push(&rd->items);
+            if (oe == NULL) {
+                return ENOMEM;
+            }
+
+            oe->seq = ngx_http_notify_pg_u64(res, i, 0);
+            oe->due = ngx_http_notify_pg_u64(res, i, 1);
+            oe->created = (time_t) ngx_http_notify_pg_u64(res, i, 2);
+            oe->expires = (time_t) ngx_http_notify_pg_u64(res, i, 3);
+            oe->attempts = ngx_http_notify_pg_u32(res, i, 4);
+
+            len = PQgetlength(res, i, 5);
+
+            oe->error = ngx_pnalloc(rd->items.pool, len + 1);
+            if (oe->error == NULL) {
+                return ENOMEM;
+            }
+
+            *ngx_cpymem(oe->error, PQgetvalue(res, i, 5), len) = '\0';
+        }
+
+        return 0;
+
+    case NGX_HTTP_NOTIFY_READ_NEXT_DUE:
+        if (rows != 1) {
+            return NGX_HTTP_NOTIFY_PG_EPROTO;
+        }
+
+        rd->due = ngx_http_notify_pg_u64(res, 0, 0);
+        return 0;
+
+    default: /* NGX_HTTP_NOTIFY_READ_STATS: no map; the outbox */
+        if (rows != 1) {
+            return NGX_HTTP_NOTIFY_PG_EPROTO;
+        }
+
+        ngx_memzero(&rd->stats, sizeof(ngx_http_notify_store_stats_t));
+        rd->stats.outbox = ngx_http_notify_pg_u64(res, 0, 0);
+        rd->stats.outbox_oldest = (time_t) ngx_http_notify_pg_u64(res, 0, 1);
+        return 0;
+    }
+}
+
+
+static void
+ngx_http_notify_pg_read_end(ngx_http_notify_pg_job_t *job, int err)
+{
+    ngx_http_notify_pg_read_t     *pr;
+    ngx_http_notify_store_read_t  *rd;
+
+    pr = job->data;
+    rd = pr->rd;
+
+    ngx_free(pr);
+
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "notify: store read failed: %s",
+                      ngx_http_notify_pg_strerror(err));
+        rd->rc = NGX_ERROR;
+
+    } else {
+        rd->rc = NGX_OK;
+    }
+
+    rd->done(rd);
+}

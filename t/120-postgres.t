@@ -1,0 +1,206 @@
+# The PostgreSQL store: notify_store postgres://... and its parameters, the
+# schema made and versioned by the master, and PostgreSQL going away and
+# coming back while nginx runs.  The blocks that need the server run with
+# scripts/test --store postgres (its private server); the configuration's
+# errors run with either store.
+#
+# "--- pg_after eval: {INDEX => COMMAND}": after the response to request
+# INDEX, scripts/pg COMMAND on the suite's server ("stop", "kill",
+# "restart"); after "restart" the test waits until a worker says it is
+# connected again (its backoff is at most 5 s), without a bound on when.
+# "--- log_after eval: {INDEX => [PATTERN, ...]}": after the response to
+# request INDEX, the whole error log so far matches each pattern (an error
+# log check of a block with several requests sees each request's part
+# alone).
+use lib 't/lib';
+use NotifyTest;
+use Time::HiRes ();
+use Test::Nginx::Socket 'no_plan';
+
+BEGIN { NotifyTest::setup(); }
+
+our $Json = "Content-Type: application/json\n";
+our $App = $Json . NotifyTest::bearer(NotifyTest::app_token());
+our $Ada = NotifyTest::bearer(NotifyTest::user_token('u-ada', 'ada@example.org'));
+
+our $Config = <<'CONF' . $NotifyTest::DialectLocations;
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+CONF
+
+our $Note = '{"eventId":"e","title":"t","url":"http://x.example.org","accounts":["u-ada"]}';
+
+# one request of each dialect: [request, headers]
+our @Dialects = NotifyTest::accepted_requests($Note, $App);
+
+# the URL of the suite's server, with no schema
+our $Url = NotifyTest::postgres()
+    ? (NotifyTest::store('/x') =~ /^(\S+)/)[0] : 'postgres:///notify';
+
+sub pg_only { return !NotifyTest::postgres() }
+
+# a schema of a version the module does not know yet, made with psql
+sub newer_schema {
+    my ($schema) = @_;
+    my $dir = $ENV{TEST_NGINX_PG_DIR};
+    my $sql = "CREATE SCHEMA $schema;"
+        . " CREATE TABLE $schema.meta (one boolean PRIMARY KEY DEFAULT true,"
+        . " version integer NOT NULL, last_seq bigint NOT NULL);"
+        . " INSERT INTO $schema.meta VALUES (true, 99, 0);";
+    system('psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', "$dir/sock",
+           '-U', 'notify', '-d', 'notify', '-c', $sql) == 0
+        or die "psql: $?";
+}
+
+newer_schema('t_newer') if NotifyTest::postgres();
+
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    return if $dry_run;
+
+    my $log = server_root() . '/logs/error.log';
+
+    if (my $spec = $block->log_after) {
+        my $want = eval $spec;
+        die "log_after: $@" if $@;
+
+        for my $re (@{ $want->{$req_idx} || [] }) {
+            Test::More::like(NotifyTest::slurp($log), $re, $block->name
+                             . " - the error log so far has $re");
+        }
+    }
+
+    my $spec = $block->pg_after or return;
+    my $cmd = eval $spec;
+    die "pg_after: $@" if $@;
+    $cmd = $cmd->{$req_idx} or return;
+    my $before = () = NotifyTest::slurp($log) =~ /connected again/g;
+
+    NotifyTest::pg($cmd);
+    return unless $cmd eq 'restart';
+
+    while (1) {
+        my $n = () = NotifyTest::slurp($log) =~ /connected again/g;
+        last if $n > $before;
+        Time::HiRes::sleep(0.05);
+    }
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a schema name is a plain identifier
+--- http_config eval: "notify_store $::Url schema=Notify;"
+--- config
+--- must_die
+--- error_log
+invalid schema "Notify" of notify_store, it must be 1 to 63 of a-z, 0-9 and _, not starting with a digit
+
+
+
+=== TEST 2: connections from 1 to 64
+--- http_config eval: "notify_store $::Url connections=0;"
+--- config
+--- must_die
+--- error_log
+invalid "connections=0" of notify_store, it must be a number from 1 to 64
+
+
+
+=== TEST 3: timeout is a time
+--- http_config eval: "notify_store $::Url timeout=soon;"
+--- config
+--- must_die
+--- error_log
+invalid "timeout=soon" of notify_store, it must be a time
+
+
+
+=== TEST 4: max_size and thread_pool are the LMDB store's
+--- http_config eval: "notify_store $::Url max_size=1m;"
+--- config
+--- must_die
+--- error_log
+invalid parameter "max_size=1m" of notify_store: it is one of the LMDB store
+
+
+
+=== TEST 5: a URL libpq does not take
+--- http_config
+notify_store postgres://localhost/notify?nonsense=1;
+--- config
+--- must_die
+--- error_log
+invalid PostgreSQL URL of notify_store: invalid URI query parameter: "nonsense"
+
+
+
+=== TEST 6: no server: the start stops, and the log names the store without its password
+--- http_config
+notify_store postgres://notify:s3cret@/notify?host=/nonexistent/folder schema=gone;
+--- config
+--- must_die
+--- error_log eval
+qr{notify: store "postgres:///nonexistent/folder/notify schema=gone": cannot connect: }
+--- no_error_log
+s3cret
+
+
+
+=== TEST 7: a schema newer than the module knows stops the start
+--- skip_eval: 2: main::pg_only()
+--- http_config eval: "notify_store $::Url schema=t_newer;"
+--- config
+--- must_die
+--- error_log
+the schema "t_newer" is of version 99, newer than this module knows (1): upgrade the module, or name another schema
+
+
+
+=== TEST 8: the schema is made at the first start, and the store serves
+--- skip_eval: 5: main::pg_only()
+--- http_config eval: ::conf('made')
+--- config eval: $::Config
+--- request eval
+["POST /n\n$::Note", "GET /activities/count"]
+--- more_headers eval
+[$::App, $::Ada]
+--- error_code eval: [200, 200]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001","recipients":1,"unresolved":\[\]\}$/,
+ qr/^\{"unread":1\}$/]
+--- log_after eval
+"{1 => [qr/notify: store \"postgres:[^\"]+ schema=t_[0-9a-f]{16}\": schema \"t_[0-9a-f]{16}\" created \\(version 1\\)/]}"
+
+
+
+=== TEST 9: PostgreSQL goes away: 503 in each dialect's shape and from the feed, at once; back: accepting again, nothing of the 503s written
+--- skip_eval: 23: main::pg_only()
+--- http_config eval: ::conf('down')
+--- config eval: $::Config
+--- pg_after eval: "{0 => 'stop', 5 => 'restart'}"
+--- request eval
+[(map { $_->[0] } @::Dialects[0, 0, 1, 2, 3]), "GET /activities",
+ "GET /activities/count", "POST /n\n$::Note", "GET /activities"]
+--- more_headers eval
+[(map { $_->[1] } @::Dialects[0, 0, 1, 2, 3]), $::Ada, $::Ada, $::App, $::Ada]
+--- error_code eval: [200, 503, 503, 503, 503, 503, 200, 200, 200]
+--- response_body_like eval
+[qr/"id":"0000000000000001"/,
+ qr/^\{"type":"https:\/\/tools.ietf.org\/html\/rfc7231#section-6.6.4","title":"Service Unavailable","status":503,"traceId":"[^"]+"\}$/,
+ qr/^\{"error":\{"code":"ServiceNotAvailable","message":"The notification could not be stored\.",/,
+ qr/^\{"message":"The notification could not be stored\.","type":"ServiceUnavailable"\}$/,
+ qr/^\{"Success":false,"Code":"9","Message":"The notification could not be stored\."\}$/,
+ qr/^\{"error":\{"code":"ServiceUnavailable","message":"The feed could not be read\."\}\}$/,
+ qr/^\{"unread":1\}$/,
+ qr/"id":"0000000000000002"/,
+ qr/^\{"items":\[\{"id":"0000000000000002",[^\]]*\},\{"id":"0000000000000001",[^\]]*\}\],"next":null,"unread":2\}$/]
+--- log_after eval
+"{8 => [qr/notify: store \"postgres:[^\"]+\": connection (lost|failed)/,
+        qr/notify: store write failed: PostgreSQL is not reachable/,
+        qr/notify: store \"postgres:[^\"]+\": connected again/]}"
+--- no_error_log
+[alert]
+[crit]
