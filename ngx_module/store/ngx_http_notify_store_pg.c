@@ -1964,16 +1964,19 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 
         ngx_http_notify_pg_num(&pp, (int64_t) seq);
         ngx_http_notify_pg_num(&pp, (int64_t) op->created);
-        ngx_http_notify_pg_text(&pp, (char *) note.note.data);
-        ngx_http_notify_pg_text(&pp, (char *) note.view.data);
+        /* the texts are not NUL-ended: sent in binary form (a text's is
+           its bytes) */
+
+        ngx_http_notify_pg_bin(&pp, note.note.data, note.note.len);
+        ngx_http_notify_pg_bin(&pp, note.view.data, note.view.len);
         ngx_http_notify_pg_text(&pp, (char *) users);
         ngx_http_notify_pg_bin(&pp, rcpt, p - rcpt);
         ngx_http_notify_pg_bin(&pp, op->has_chain ? op->chain : NULL,
                                sizeof(op->chain));
         ngx_http_notify_pg_bin(&pp, op->has_idem ? op->idem : NULL,
                                sizeof(op->idem));
-        ngx_http_notify_pg_text(&pp, note.answer.len
-                                     ? (char *) note.answer.data : NULL);
+        ngx_http_notify_pg_bin(&pp, note.answer.len ? note.answer.data : NULL,
+                               note.answer.len);
 
         if (op->has_outbox) {
             ngx_http_notify_pg_num(&pp, (int64_t) op->due);
