@@ -7,10 +7,17 @@
 /*
  * The Activity Center: a caller reads its own feed.
  *
- *   GET  <prefix>                 a page, newest first
- *   GET  <prefix>/count           {"unread": n}
- *   POST <prefix>/<id>/read       marks one read
- *   POST <prefix>/read            {"until": "<id>"}: marks up to it read
+ *   GET    <prefix>               a page, newest first (filters: status,
+ *                                 dialect, event)
+ *   GET    <prefix>/count         {"unread": n}
+ *   GET    <prefix>/counts        {"unread": n, "unseen": n}
+ *   POST   <prefix>/<id>/read     marks one read
+ *   POST   <prefix>/read          {"until": "<id>"}: marks up to it read
+ *   POST   <prefix>/<id>/archive  archives one
+ *   POST   <prefix>/read-all      marks all read
+ *   POST   <prefix>/seen-all      marks all seen
+ *   POST   <prefix>/archive-read  archives all read
+ *   DELETE <prefix>/<id>          deletes one from the caller's feed
  */
 
 
@@ -25,6 +32,8 @@
 
 #define NGX_HTTP_NOTIFY_FEED_LIMIT      20
 #define NGX_HTTP_NOTIFY_FEED_LIMIT_MAX  100
+#define NGX_HTTP_NOTIFY_FEED_DIALECT_MAX  64     /* bytes of ?dialect= */
+#define NGX_HTTP_NOTIFY_FEED_EVENT_MAX    256    /* bytes of ?event= */
 
 
 typedef struct {
@@ -40,10 +49,14 @@ static ngx_int_t ngx_http_notify_feed_user(ngx_http_request_t *r,
     ngx_int_t *rc);
 static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
     ngx_str_t *user);
+static ngx_int_t ngx_http_notify_feed_filter(ngx_http_request_t *r,
+    char *name, size_t max, ngx_str_t *json, ngx_uint_t *given);
+static ngx_int_t ngx_http_notify_feed_unescape(ngx_http_request_t *r,
+    ngx_str_t *arg, ngx_str_t *value);
 static ngx_int_t ngx_http_notify_feed_count(ngx_http_request_t *r,
-    ngx_str_t *user);
+    ngx_str_t *user, ngx_uint_t unseen);
 static ngx_int_t ngx_http_notify_feed_mark(ngx_http_request_t *r,
-    ngx_str_t *user, ngx_str_t *id);
+    ngx_str_t *user, ngx_str_t *id, ngx_http_notify_op_type_e type);
 static void ngx_http_notify_feed_until_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_feed_post(ngx_http_notify_feed_req_t *fr);
 static void ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op);
@@ -54,16 +67,28 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
     ngx_http_notify_feed_conf_t *fc, ngx_str_t *prefix,
     ngx_http_notify_jwt_conf_t *jwt, ngx_http_notify_directory_t *directory)
 {
-    u_char                  *last;
-    ngx_int_t                rc;
-    ngx_str_t                rest, user, id;
-    ngx_uint_t               route, methods;
-    ngx_http_notify_auth_t  *auth;
+    u_char                     *last;
+    ngx_int_t                   rc;
+    ngx_str_t                   rest, user, id, *allow;
+    ngx_uint_t                  route, methods, i;
+    ngx_http_notify_auth_t     *auth;
+    ngx_http_notify_op_type_e   type;
 
-    enum { LIST, COUNT, READ_UNTIL, READ_ONE, NONE };
+    enum { LIST, COUNT, COUNTS, READ_UNTIL, READ_ONE, ARCHIVE, BULK, ONE,
+           NONE };
 
     static ngx_str_t  get = ngx_string("GET, HEAD");
     static ngx_str_t  post = ngx_string("POST");
+    static ngx_str_t  delete = ngx_string("DELETE");
+
+    static struct {
+        ngx_str_t                   name;
+        ngx_http_notify_op_type_e   type;
+    } bulk[] = {
+        { ngx_string("/read-all"), NGX_HTTP_NOTIFY_OP_READ_ALL },
+        { ngx_string("/seen-all"), NGX_HTTP_NOTIFY_OP_SEEN_ALL },
+        { ngx_string("/archive-read"), NGX_HTTP_NOTIFY_OP_ARCHIVE_READ }
+    };
 
     if (r != r->main) {
         return NGX_DECLINED;
@@ -80,12 +105,16 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
 
     last = rest.data + rest.len;
     ngx_str_null(&id);
+    type = NGX_HTTP_NOTIFY_OP_READ_ONE;
 
     if (rest.len == 0) {
         route = LIST;
 
     } else if (rest.len == 6 && ngx_strncmp(rest.data, "/count", 6) == 0) {
         route = COUNT;
+
+    } else if (rest.len == 7 && ngx_strncmp(rest.data, "/counts", 7) == 0) {
+        route = COUNTS;
 
     } else if (rest.len == 5 && ngx_strncmp(rest.data, "/read", 5) == 0) {
         route = READ_UNTIL;
@@ -98,12 +127,44 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
         id.data = rest.data + 1;
         id.len = last - 5 - id.data;
 
+    } else if (rest.len > 9 && rest.data[0] == '/'
+               && ngx_strncmp(last - 8, "/archive", 8) == 0
+               && ngx_strlchr(rest.data + 1, last - 8, '/') == NULL)
+    {
+        route = ARCHIVE;
+        type = NGX_HTTP_NOTIFY_OP_ARCHIVE;
+        id.data = rest.data + 1;
+        id.len = last - 8 - id.data;
+
     } else {
         route = NONE;
+
+        for (i = 0; i < sizeof(bulk) / sizeof(bulk[0]); i++) {
+            if (rest.len == bulk[i].name.len
+                && ngx_strncmp(rest.data, bulk[i].name.data, rest.len) == 0)
+            {
+                route = BULK;
+                type = bulk[i].type;
+                break;
+            }
+        }
+
+        /* an item's own path: only DELETE (anything else is not there) */
+
+        if (route == NONE && r->method == NGX_HTTP_DELETE
+            && rest.len > 1 && rest.data[0] == '/'
+            && ngx_strlchr(rest.data + 1, last, '/') == NULL)
+        {
+            route = ONE;
+            type = NGX_HTTP_NOTIFY_OP_DELETE;
+            id.data = rest.data + 1;
+            id.len = rest.len - 1;
+        }
     }
 
     ngx_http_notify_metrics_feed(route == LIST ? NGX_HTTP_NOTIFY_FEED_PAGE
-                                 : route == COUNT ? NGX_HTTP_NOTIFY_FEED_COUNT
+                                 : (route == COUNT || route == COUNTS)
+                                   ? NGX_HTTP_NOTIFY_FEED_COUNT
                                  : route == NONE ? NGX_HTTP_NOTIFY_FEED_OTHER
                                  : NGX_HTTP_NOTIFY_FEED_MARK);
 
@@ -112,14 +173,21 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
                                           "There is no such resource.");
     }
 
-    methods = (route == LIST || route == COUNT) ? NGX_HTTP_GET|NGX_HTTP_HEAD
-                                                : NGX_HTTP_POST;
+    if (route == LIST || route == COUNT || route == COUNTS) {
+        methods = NGX_HTTP_GET|NGX_HTTP_HEAD;
+        allow = &get;
+
+    } else if (route == ONE) {
+        methods = NGX_HTTP_DELETE;
+        allow = &delete;
+
+    } else {
+        methods = NGX_HTTP_POST;
+        allow = &post;
+    }
 
     if (!(r->method & methods)) {
-        if (ngx_http_notify_set_header(r, "Allow",
-                                       (methods & NGX_HTTP_POST) ? &post : &get)
-            != NGX_OK)
-        {
+        if (ngx_http_notify_set_header(r, "Allow", allow) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -159,7 +227,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
     }
 
     if (ngx_http_notify_feed_user(r, fc, directory, auth->principal,
-                                  route == LIST || route == COUNT ? 0 : 1,
+                                  (methods & NGX_HTTP_GET) ? 0 : 1,
                                   &user, &rc)
         != NGX_OK)
     {
@@ -172,13 +240,18 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
         return ngx_http_notify_feed_list(r, &user);
 
     case COUNT:
-        return ngx_http_notify_feed_count(r, &user);
+    case COUNTS:
+        return ngx_http_notify_feed_count(r, &user, route == COUNTS);
 
-    case READ_ONE:
-        return ngx_http_notify_feed_mark(r, &user, &id);
+    case READ_UNTIL:
+        return ngx_http_notify_feed_mark(r, &user, NULL,
+                                         NGX_HTTP_NOTIFY_OP_READ_UNTIL);
 
-    default: /* READ_UNTIL */
-        return ngx_http_notify_feed_mark(r, &user, NULL);
+    case BULK:
+        return ngx_http_notify_feed_mark(r, &user, NULL, type);
+
+    default: /* READ_ONE, ARCHIVE, ONE */
+        return ngx_http_notify_feed_mark(r, &user, &id, type);
     }
 }
 
@@ -197,7 +270,6 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
     ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
     ngx_int_t *rc)
 {
-    u_char                  *dst, *src;
     ngx_str_t                arg, name, *role;
     ngx_array_t              roles;
     ngx_http_notify_user_t   u;
@@ -220,16 +292,10 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        name.data = ngx_pnalloc(r->pool, arg.len);
-        if (name.data == NULL) {
+        if (ngx_http_notify_feed_unescape(r, &arg, &name) != NGX_OK) {
             *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
             return NGX_ERROR;
         }
-
-        dst = name.data;
-        src = arg.data;
-        ngx_unescape_uri(&dst, &src, arg.len, 0);
-        name.len = dst - name.data;
 
         if (ngx_http_notify_directory_user(directory, &name, &u) != NGX_OK) {
             *rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
@@ -259,10 +325,10 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
 {
     u_char                        *body, *p;
     size_t                         len;
-    uint64_t                       next, unread;
-    ngx_int_t                      n;
+    uint64_t                       next, unread, unseen;
+    ngx_int_t                      n, rc;
     ngx_str_t                      arg;
-    ngx_uint_t                     i;
+    ngx_uint_t                     i, states;
     ngx_array_t                    items;
     ngx_http_notify_feed_query_t   q;
     ngx_http_notify_feed_entry_t  *e;
@@ -310,9 +376,67 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         }
     }
 
+    /*
+     * The filters of the states' version: an answer to a request with
+     * one of them shows each item's states and the unseen count too.
+     */
+
+    states = 0;
+
+    if (ngx_http_arg(r, (u_char *) "status", 6, &arg) == NGX_OK) {
+        static ngx_str_t  status[] = {
+            ngx_string("inbox"), ngx_string("unread"), ngx_string("unseen"),
+            ngx_string("read"), ngx_string("archived"), ngx_string("all")
+        };
+
+        for (i = 0; i < sizeof(status) / sizeof(status[0]); i++) {
+            if (arg.len == status[i].len
+                && ngx_strncmp(arg.data, status[i].data, arg.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == sizeof(status) / sizeof(status[0])) {
+            return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "BadRequest",
+                                              "status must be inbox, unread,"
+                                              " unseen, read, archived or"
+                                              " all.");
+        }
+
+        q.status = (ngx_http_notify_feed_status_e) i;
+        states = 1;
+    }
+
+    rc = ngx_http_notify_feed_filter(r, "dialect",
+                                     NGX_HTTP_NOTIFY_FEED_DIALECT_MAX,
+                                     &q.dialect, &states);
+    if (rc == NGX_OK) {
+        rc = ngx_http_notify_feed_filter(r, "event",
+                                         NGX_HTTP_NOTIFY_FEED_EVENT_MAX,
+                                         &q.event, &states);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "BadRequest",
+                                          "dialect and event must be texts"
+                                          " in UTF-8, of 1 to 64 and 1 to"
+                                          " 256 bytes.");
+    }
+
     if (ngx_http_notify_store_feed(&q, r->pool, &items, &next, &unread,
                                    r->connection->log)
-        != NGX_OK)
+        != NGX_OK
+        || (states
+            && ngx_http_notify_store_counts(&q.user, &unread, &unseen,
+                                            r->connection->log)
+               != NGX_OK))
     {
         return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "ServiceUnavailable",
@@ -321,16 +445,19 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
 
     /*
      * Each item is the view the store kept (JSON text already), with
-     * "read" added: the answer is put around them, no JSON is parsed.
+     * "read" added (and "seen", "archived" in the states' version): the
+     * answer is put around them, no JSON is parsed.
      */
 
     e = items.elts;
 
-    len = sizeof("{\"items\":[],\"next\":\"\",\"unread\":}") - 1
-          + NGX_HTTP_NOTIFY_ID_LEN + NGX_INT64_LEN;
+    len = sizeof("{\"items\":[],\"next\":\"\",\"unread\":,\"unseen\":}")
+          - 1 + NGX_HTTP_NOTIFY_ID_LEN + 2 * NGX_INT64_LEN;
 
     for (i = 0; i < items.nelts; i++) {
-        len += e[i].view.len + sizeof(",\"read\":false,") - 1;
+        len += e[i].view.len
+               + sizeof(",\"read\":false,\"seen\":false,\"archived\":false,")
+               - 1;
     }
 
     body = ngx_pnalloc(r->pool, len);
@@ -352,8 +479,16 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
             *p++ = ',';
         }
 
-        p = e[i].read ? ngx_cpymem(p, "\"read\":true}", 12)
-                      : ngx_cpymem(p, "\"read\":false}", 13);
+        p = e[i].read ? ngx_cpymem(p, "\"read\":true", 11)
+                      : ngx_cpymem(p, "\"read\":false", 12);
+
+        if (states) {
+            p = ngx_sprintf(p, ",\"seen\":%s,\"archived\":%s",
+                            e[i].seen ? "true" : "false",
+                            e[i].archived ? "true" : "false");
+        }
+
+        *p++ = '}';
     }
 
     *p++ = ']';
@@ -367,20 +502,105 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         p = ngx_cpymem(p, ",\"next\":null", sizeof(",\"next\":null") - 1);
     }
 
-    p = ngx_sprintf(p, ",\"unread\":%uL}", unread);
+    p = ngx_sprintf(p, ",\"unread\":%uL", unread);
+
+    if (states) {
+        p = ngx_sprintf(p, ",\"unseen\":%uL", unseen);
+    }
+
+    *p++ = '}';
 
     return ngx_http_notify_send_body(r, NGX_HTTP_OK, NULL, body, p - body);
 }
 
 
+/*
+ * A filter of the list: the argument, unescaped and bounded, as the JSON
+ * text of a string (what the kept view holds).  NGX_DECLINED: empty, too
+ * long, or not UTF-8.
+ */
+
 static ngx_int_t
-ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
+ngx_http_notify_feed_filter(ngx_http_request_t *r, char *name, size_t max,
+    ngx_str_t *json, ngx_uint_t *given)
+{
+    char       *text;
+    json_t     *s;
+    ngx_str_t   arg, value;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &arg) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    *given = 1;
+
+    if (ngx_http_notify_feed_unescape(r, &arg, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    s = NULL;
+
+    if (value.len && value.len <= max) {
+        s = json_stringn((char *) value.data, value.len);
+    }
+
+    if (s == NULL) {
+        return NGX_DECLINED;
+    }
+
+    text = json_dumps(s, JSON_ENCODE_ANY|JSON_COMPACT);
+    json_decref(s);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    json->len = ngx_strlen(text);
+    json->data = ngx_pnalloc(r->pool, json->len);
+
+    if (json->data != NULL) {
+        ngx_memcpy(json->data, text, json->len);
+    }
+
+    free(text);
+
+    return json->data ? NGX_OK : NGX_ERROR;
+}
+
+
+/* an argument's value, percent-decoded, in the request's pool */
+
+static ngx_int_t
+ngx_http_notify_feed_unescape(ngx_http_request_t *r, ngx_str_t *arg,
+    ngx_str_t *value)
+{
+    u_char  *dst, *src;
+
+    value->data = ngx_pnalloc(r->pool, arg->len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = value->data;
+    src = arg->data;
+    ngx_unescape_uri(&dst, &src, arg->len, 0);
+    value->len = dst - value->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user,
+    ngx_uint_t unseen)
 {
     json_t     *json;
-    uint64_t    unread;
+    uint64_t    unread, n;
     ngx_int_t   rc;
 
-    if (ngx_http_notify_store_unread(user, &unread, r->connection->log)
+    if ((unseen
+         ? ngx_http_notify_store_counts(user, &unread, &n, r->connection->log)
+         : ngx_http_notify_store_unread(user, &unread, r->connection->log))
         != NGX_OK)
     {
         return ngx_http_notify_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -388,7 +608,9 @@ ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
                                           "The feed could not be read.");
     }
 
-    json = json_pack("{s:I}", "unread", (json_int_t) unread);
+    json = unseen ? json_pack("{s:I,s:I}", "unread", (json_int_t) unread,
+                              "unseen", (json_int_t) n)
+                  : json_pack("{s:I}", "unread", (json_int_t) unread);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -400,11 +622,14 @@ ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
 }
 
 
-/* marks read: one id, or (id == NULL) up to the id in the body */
+/*
+ * A change of the feed's states: one id's (READ_ONE, ARCHIVE, DELETE), up
+ * to the id in the body (READ_UNTIL), or all of them (the bulk ones)
+ */
 
 static ngx_int_t
 ngx_http_notify_feed_mark(ngx_http_request_t *r, ngx_str_t *user,
-    ngx_str_t *id)
+    ngx_str_t *id, ngx_http_notify_op_type_e type)
 {
     ngx_int_t                    rc;
     ngx_http_notify_ctx_t       *ctx;
@@ -418,18 +643,24 @@ ngx_http_notify_feed_mark(ngx_http_request_t *r, ngx_str_t *user,
     fr->request = r;
     fr->user = *user;
     fr->op.user = *user;
+    fr->op.type = type;
 
-    if (id) {
-        if (ngx_http_notify_parse_id(id, &fr->op.seq) != NGX_OK) {
+    if (type != NGX_HTTP_NOTIFY_OP_READ_UNTIL) {
+        if (id && ngx_http_notify_parse_id(id, &fr->op.seq) != NGX_OK) {
             return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
                                               "NotFound",
                                               "There is no such"
                                               " notification in the feed.");
         }
 
-        fr->op.type = NGX_HTTP_NOTIFY_OP_READ_ONE;
+        /* a body is not read: it is discarded before the change */
 
-        /* no body was read: the request needs a count of its own */
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* the request needs a count of its own while the store works */
         r->main->count++;
 
         return ngx_http_notify_feed_post(fr);
@@ -552,13 +783,41 @@ ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op)
                                         "ServiceUnavailable",
                                         "The feed could not be updated.");
 
-    } else if (op->rc == NGX_DECLINED) {
+    } else if (op->rc == NGX_DECLINED
+               && op->type != NGX_HTTP_NOTIFY_OP_DELETE)
+    {
         rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                         "There is no such notification in"
                                         " the feed.");
 
     } else {
-        json = json_pack("{s:I}", "unread", (json_int_t) op->unread);
+        switch (op->type) {
+
+        case NGX_HTTP_NOTIFY_OP_READ_ONE:
+        case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
+            json = json_pack("{s:I}", "unread", (json_int_t) op->unread);
+            break;
+
+        case NGX_HTTP_NOTIFY_OP_ARCHIVE_READ:
+            json = json_pack("{s:I,s:I,s:I}",
+                             "archived", (json_int_t) op->count,
+                             "unread", (json_int_t) op->unread,
+                             "unseen", (json_int_t) op->unseen);
+            break;
+
+        case NGX_HTTP_NOTIFY_OP_DELETE:
+            /* idempotent: deleted again, it is not there, and that is 200 */
+            json = json_pack("{s:b,s:I,s:I}",
+                             "deleted", op->rc != NGX_DECLINED,
+                             "unread", (json_int_t) op->unread,
+                             "unseen", (json_int_t) op->unseen);
+            break;
+
+        default:
+            json = json_pack("{s:I,s:I}",
+                             "unread", (json_int_t) op->unread,
+                             "unseen", (json_int_t) op->unseen);
+        }
 
         if (json == NULL) {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -56,8 +56,39 @@ typedef enum {
     NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY,  /* failed: again later, or expire */
     NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM,  /* take due entries for sending */
     NGX_HTTP_NOTIFY_OP_OUTBOX_DROP,   /* an operator drops one */
-    NGX_HTTP_NOTIFY_OP_OUTBOX_NOW     /* an operator wants it tried now */
+    NGX_HTTP_NOTIFY_OP_OUTBOX_NOW,    /* an operator wants it tried now */
+    NGX_HTTP_NOTIFY_OP_SEEN_ALL,      /* the feed's states: see */
+    NGX_HTTP_NOTIFY_OP_READ_ALL,      /* backend->feed_change() */
+    NGX_HTTP_NOTIFY_OP_ARCHIVE,
+    NGX_HTTP_NOTIFY_OP_ARCHIVE_READ,
+    NGX_HTTP_NOTIFY_OP_DELETE
 } ngx_http_notify_op_type_e;
+
+
+/*
+ * A feed entry's states.  An entry is read once opened (or marked up to,
+ * or all), seen once the caller has looked at its badge; read implies
+ * seen, and archived (out of the inbox) implies read.  The counters kept
+ * per user: unread (entries not read) and unseen (not seen).
+ */
+#define NGX_HTTP_NOTIFY_STATE_READ      0x01
+#define NGX_HTTP_NOTIFY_STATE_SEEN      0x02
+#define NGX_HTTP_NOTIFY_STATE_ARCHIVED  0x04
+
+
+/* a feed page's filter by state (ngx_http_notify_feed_query_t.status) */
+typedef enum {
+    NGX_HTTP_NOTIFY_FEED_INBOX = 0,   /* not archived (the default) */
+    NGX_HTTP_NOTIFY_FEED_UNREAD,      /* not read */
+    NGX_HTTP_NOTIFY_FEED_UNSEEN,      /* not seen */
+    NGX_HTTP_NOTIFY_FEED_READ,        /* read, not archived */
+    NGX_HTTP_NOTIFY_FEED_ARCHIVED,    /* archived */
+    NGX_HTTP_NOTIFY_FEED_ALL          /* every entry */
+} ngx_http_notify_feed_status_e;
+
+
+/* entries a page looks at beyond those it gives, at most (filters) */
+#define NGX_HTTP_NOTIFY_FEED_SCAN_MAX  1000
 
 
 /* an entry taken by OUTBOX_CLAIM, with what is needed to send it */
@@ -121,7 +152,10 @@ struct ngx_http_notify_store_op_s {
                                                     keep (without "id");
                                                     out: the answer to send */
     uint64_t                        unread;      /* READ_*: the new count */
-    ngx_uint_t                      count;       /* PRUNE: entries removed */
+    uint64_t                        unseen;      /* READ_* and the feed's
+                                                    states: the new count */
+    ngx_uint_t                      count;       /* PRUNE: entries removed;
+                                                    ARCHIVE_READ: archived */
     ngx_uint_t                      replaced;    /* PUT: chain entries
                                                     replaced; PRUNE: chain
                                                     links removed */
@@ -150,7 +184,12 @@ typedef struct {
     ngx_str_t                       user;
     uint64_t                        cursor;      /* 0: from the newest */
     ngx_uint_t                      limit;
-    unsigned                        unread_only:1;
+    unsigned                        unread_only:1;  /* as status UNREAD */
+
+    ngx_http_notify_feed_status_e   status;
+    ngx_str_t                       dialect;     /* the JSON text of a
+                                                    string; empty: any */
+    ngx_str_t                       event;       /* the same, for "event" */
 } ngx_http_notify_feed_query_t;
 
 
@@ -160,6 +199,8 @@ typedef struct {
     ngx_str_t                       view;        /* the kept view: a JSON
                                                     object, "{...}" */
     unsigned                        read:1;
+    unsigned                        seen:1;
+    unsigned                        archived:1;
 } ngx_http_notify_feed_entry_t;
 
 
@@ -260,7 +301,13 @@ struct ngx_http_notify_store_backend_s {
     int        (*outbox_claim)(void *txn, ngx_http_notify_store_op_t *op);
     int        (*outbox_finish)(void *txn, ngx_http_notify_store_op_t *op);
 
-    /* reads */
+    /*
+     * reads; feed: a page newest first, from below q->cursor, of the
+     * entries that pass ngx_http_notify_store_feed_match() (with their
+     * states, the watermarks applied), at most q->limit; it looks at
+     * NGX_HTTP_NOTIFY_FEED_SCAN_MAX entries at most, and when it stops
+     * there, "next" is the id after the last one it looked at
+     */
     ngx_int_t  (*feed)(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
                        uint64_t *next, uint64_t *unread, ngx_log_t *log);
     ngx_int_t  (*unread)(ngx_str_t *user, uint64_t *unread, ngx_log_t *log);
@@ -272,6 +319,33 @@ struct ngx_http_notify_store_backend_s {
        oldest entry; bounded (no walk of the data) */
     ngx_int_t  (*stats)(ngx_http_notify_store_stats_t *stats,
                         ngx_log_t *log);
+
+    /*
+     * The feed's states, in the write transaction, for op->user; each
+     * leaves op->unread and op->unseen the user's counts after it, and
+     * each is idempotent (done again, it changes nothing):
+     *
+     *   SEEN_ALL      every entry up to the user's newest is seen;
+     *   READ_ALL      every entry up to the user's newest is read;
+     *   ARCHIVE       the entry op->seq is archived (and so read and seen);
+     *                 op->rc NGX_DECLINED: the user has no such entry;
+     *   ARCHIVE_READ  every read entry not archived is archived, op->count
+     *                 says how many;
+     *   DELETE        the entry op->seq leaves the user's feed (the
+     *                 notification stays for its other recipients);
+     *                 op->rc NGX_DECLINED: there was none.
+     *
+     * The counters change with the entries' states: an entry that leaves
+     * "unread" or "unseen" (by any operation, chain replacement and
+     * retention too) takes one off that count.  mark_read and
+     * mark_read_until mark read entries seen and set op->unseen too; put
+     * counts a new entry unread and unseen.
+     */
+    int        (*feed_change)(void *txn, ngx_http_notify_store_op_t *op);
+
+    /* reads: the user's kept unread and unseen counts */
+    ngx_int_t  (*counts)(ngx_str_t *user, uint64_t *unread,
+                         uint64_t *unseen, ngx_log_t *log);
 };
 
 
@@ -303,6 +377,17 @@ ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
+ngx_int_t ngx_http_notify_store_counts(ngx_str_t *user, uint64_t *unread,
+    uint64_t *unseen, ngx_log_t *log);
+
+/*
+ * For a backend's feed(): whether an entry with these states
+ * (NGX_HTTP_NOTIFY_STATE_*) and this kept view passes the query's filters
+ * (q->status, or q->unread_only; q->dialect, q->event); with "view" NULL,
+ * whether its states do.
+ */
+ngx_uint_t ngx_http_notify_store_feed_match(ngx_http_notify_feed_query_t *q,
+    ngx_uint_t states, u_char *view, size_t len);
 
 void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
 ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
