@@ -18,6 +18,8 @@
  *   POST   <prefix>/seen-all      marks all seen
  *   POST   <prefix>/archive-read  archives all read
  *   DELETE <prefix>/<id>          deletes one from the caller's feed
+ *   GET    <prefix>/stream        the feed's changes, live (SSE)
+ *   POST   <prefix>/stream/ticket a one-use ticket for the stream
  */
 
 
@@ -47,6 +49,8 @@ static ngx_int_t ngx_http_notify_feed_user(ngx_http_request_t *r,
     ngx_http_notify_feed_conf_t *fc, ngx_http_notify_directory_t *directory,
     ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
     ngx_int_t *rc);
+static ngx_int_t ngx_http_notify_feed_stream_auth(ngx_http_request_t *r,
+    ngx_http_notify_feed_conf_t *fc, ngx_str_t *user, ngx_int_t *rc);
 static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
     ngx_str_t *user);
 static ngx_int_t ngx_http_notify_feed_filter(ngx_http_request_t *r,
@@ -75,7 +79,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
     ngx_http_notify_op_type_e   type;
 
     enum { LIST, COUNT, COUNTS, READ_UNTIL, READ_ONE, ARCHIVE, BULK, ONE,
-           NONE };
+           STREAM, TICKET, NONE };
 
     static ngx_str_t  get = ngx_string("GET, HEAD");
     static ngx_str_t  post = ngx_string("POST");
@@ -115,6 +119,14 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
 
     } else if (rest.len == 7 && ngx_strncmp(rest.data, "/counts", 7) == 0) {
         route = COUNTS;
+
+    } else if (rest.len == 7 && ngx_strncmp(rest.data, "/stream", 7) == 0) {
+        route = STREAM;
+
+    } else if (rest.len == 14
+               && ngx_strncmp(rest.data, "/stream/ticket", 14) == 0)
+    {
+        route = TICKET;
 
     } else if (rest.len == 5 && ngx_strncmp(rest.data, "/read", 5) == 0) {
         route = READ_UNTIL;
@@ -165,7 +177,9 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
     ngx_http_notify_metrics_feed(route == LIST ? NGX_HTTP_NOTIFY_FEED_PAGE
                                  : (route == COUNT || route == COUNTS)
                                    ? NGX_HTTP_NOTIFY_FEED_COUNT
-                                 : route == NONE ? NGX_HTTP_NOTIFY_FEED_OTHER
+                                 : (route == NONE || route == STREAM
+                                    || route == TICKET)
+                                   ? NGX_HTTP_NOTIFY_FEED_OTHER
                                  : NGX_HTTP_NOTIFY_FEED_MARK);
 
     if (route == NONE) {
@@ -173,7 +187,9 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
                                           "There is no such resource.");
     }
 
-    if (route == LIST || route == COUNT || route == COUNTS) {
+    if (route == LIST || route == COUNT || route == COUNTS
+        || route == STREAM)
+    {
         methods = NGX_HTTP_GET|NGX_HTTP_HEAD;
         allow = &get;
 
@@ -201,6 +217,22 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
                                           "ServiceUnavailable",
                                           "The notification store is not"
                                           " available.");
+    }
+
+    /* the stream: by a ticket, or its token from a cookie */
+
+    if (route == STREAM) {
+        switch (ngx_http_notify_feed_stream_auth(r, fc, &user, &rc)) {
+
+        case NGX_OK:
+            return ngx_http_notify_stream_open(r, fc, &user);
+
+        case NGX_DECLINED:
+            break;
+
+        default:
+            return rc;
+        }
     }
 
     /* who asks, and whose feed */
@@ -249,6 +281,12 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
 
     case BULK:
         return ngx_http_notify_feed_mark(r, &user, NULL, type);
+
+    case STREAM:
+        return ngx_http_notify_stream_open(r, fc, &user);
+
+    case TICKET:
+        return ngx_http_notify_stream_ticket(r, fc, &user);
 
     default: /* READ_ONE, ARCHIVE, ONE */
         return ngx_http_notify_feed_mark(r, &user, &id, type);
@@ -316,6 +354,79 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
 
     *rc = ngx_http_notify_send_error(r, NGX_HTTP_FORBIDDEN, "Forbidden",
                                      "The token names no user.");
+    return NGX_DECLINED;
+}
+
+
+/*
+ * How a stream may be opened without Authorization (a browser's
+ * EventSource cannot send it): ?ticket= gives the user (NGX_OK); else a
+ * token in the cookie of notify_feed_stream_cookie stands for the header,
+ * and the caller authenticates as always (NGX_DECLINED).  The cookie is
+ * read for the stream only: a GET that changes nothing, so that a cookie
+ * sent by another site's form cannot change a feed.  NGX_ABORT: the
+ * answer is sent, its result in "rc".
+ */
+
+static ngx_int_t
+ngx_http_notify_feed_stream_auth(ngx_http_request_t *r,
+    ngx_http_notify_feed_conf_t *fc, ngx_str_t *user, ngx_int_t *rc)
+{
+    u_char                     *p;
+    ngx_str_t                   arg;
+    ngx_table_elt_t            *h;
+    ngx_http_variable_value_t  *vv;
+
+    if (ngx_http_arg(r, (u_char *) "ticket", 6, &arg) == NGX_OK) {
+        *rc = ngx_http_notify_stream_take(r, &arg, user);
+
+        if (*rc == NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (*rc == NGX_ERROR
+            || ngx_http_notify_set_www_authenticate(r) != NGX_OK)
+        {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ABORT;
+        }
+
+        *rc = ngx_http_notify_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                         "InvalidAuthenticationToken",
+                                         "The ticket is not valid: unknown,"
+                                         " used or expired.");
+        return NGX_ABORT;
+    }
+
+    if (fc->stream_cookie.len == 0 || r->headers_in.authorization) {
+        return NGX_DECLINED;
+    }
+
+    vv = ngx_http_get_variable(r, &fc->stream_cookie,
+                               ngx_hash_key(fc->stream_cookie.data,
+                                            fc->stream_cookie.len));
+
+    if (vv == NULL || vv->not_found || vv->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    h = ngx_pcalloc(r->pool, sizeof(ngx_table_elt_t));
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + vv->len);
+
+    if (h == NULL || p == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ABORT;
+    }
+
+    ngx_str_set(&h->key, "Authorization");
+    h->value.data = p;
+    h->value.len = sizeof("Bearer ") - 1 + vv->len;
+    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p, vv->data, vv->len);
+    h->hash = 1;
+
+    r->headers_in.authorization = h;
+
     return NGX_DECLINED;
 }
 

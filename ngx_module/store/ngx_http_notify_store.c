@@ -82,6 +82,9 @@ static void ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op);
 
 static ngx_http_notify_store_t  ngx_http_notify_store;
 
+/* the feed's stream, told of each durable write of this worker */
+static ngx_http_notify_store_done_pt  ngx_http_notify_store_watcher;
+
 
 u_char *
 ngx_http_notify_format_id(u_char *p, uint64_t seq)
@@ -358,6 +361,13 @@ ngx_http_notify_store_version(const char **name, const char **version)
 #define ngx_http_notify_store_lock(st)
 #define ngx_http_notify_store_unlock(st)
 #endif
+
+
+void
+ngx_http_notify_store_watch(ngx_http_notify_store_done_pt watch)
+{
+    ngx_http_notify_store_watcher = watch;
+}
 
 
 void
@@ -650,6 +660,10 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
             ngx_log_error(NGX_LOG_ERR, op->log, 0,
                           "notify: store write failed: %s",
                           st->backend->strerror(op->err));
+        }
+
+        if (ngx_http_notify_store_watcher && op->rc != NGX_ERROR) {
+            ngx_http_notify_store_watcher(op);
         }
 
         op->done(op);

@@ -370,6 +370,13 @@ void ngx_http_notify_store_version(const char **name, const char **version);
 /* queue a write; op->done runs in the event loop once it is durable */
 void ngx_http_notify_store_post(ngx_http_notify_store_op_t *op);
 
+/*
+ * A watcher of this worker's writes: called in the event loop with each
+ * operation that the store made durable (op->rc NGX_OK or NGX_DECLINED),
+ * before the operation's own "done"; the feed's stream.  One at most.
+ */
+void ngx_http_notify_store_watch(ngx_http_notify_store_done_pt watch);
+
 /* reads, in the event loop: "items" gets ngx_http_notify_feed_entry_t
    (in "pool"), "entries" ngx_http_notify_outbox_entry_t (in its pool) */
 ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
