@@ -152,7 +152,7 @@ __DATA__
 --- more_headers eval
 ::hdrs(@::Three, ::post('t4'), ::as(ada => ''), ::as(ada => ''), ::as(ada => ''), ::post('t5'),
        (::as(ada => '')) x 8)
---- error_code eval: [(200) x 14]
+--- error_code eval: [(200) x 16]
 --- response_body_like eval
 [qr/recipients/, qr/recipients/, qr/recipients/, qr/recipients/,
  ::counts(3, 3), qr/^\{"unread":2\}$/, ::counts(2, 0), qr/recipients/,
