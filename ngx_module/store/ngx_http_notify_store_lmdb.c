@@ -134,6 +134,8 @@ static int ngx_http_notify_lmdb_feed_change(void *txn,
     ngx_http_notify_store_op_t *op);
 static int ngx_http_notify_lmdb_archive_read(MDB_txn *txn,
     ngx_http_notify_store_op_t *op, ngx_http_notify_lmdb_marks_t *m);
+static int ngx_http_notify_lmdb_newest_entry(MDB_txn *txn, ngx_str_t *user,
+    MDB_cursor **cur, MDB_val *key, MDB_val *val, u_char *buf);
 static int ngx_http_notify_lmdb_newest(MDB_txn *txn, ngx_str_t *user,
     uint64_t *seq);
 static ngx_uint_t ngx_http_notify_lmdb_states(ngx_http_notify_lmdb_marks_t *m,
@@ -1275,6 +1277,36 @@ ngx_http_notify_lmdb_feed_change(void *txn, ngx_http_notify_store_op_t *op)
 }
 
 
+/*
+ * A cursor of the feed at the user's newest entry (or past the user's
+ * entries: the caller checks the key); "buf" holds the key.  On an error
+ * other than MDB_NOTFOUND no cursor is left open.
+ */
+
+static int
+ngx_http_notify_lmdb_newest_entry(MDB_txn *txn, ngx_str_t *user,
+    MDB_cursor **cur, MDB_val *key, MDB_val *val, u_char *buf)
+{
+    int  rc;
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.feed, cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key->mv_data = buf;
+    key->mv_size = ngx_http_notify_feed_key(buf, user, (uint64_t) -1) - buf;
+
+    rc = mdb_cursor_get(*cur, key, val, MDB_SET_RANGE);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_cursor_close(*cur);
+    }
+
+    return rc;
+}
+
+
 /* the user's newest entry's id, 0: the feed is empty */
 
 static int
@@ -1287,15 +1319,10 @@ ngx_http_notify_lmdb_newest(MDB_txn *txn, ngx_str_t *user, uint64_t *seq)
 
     *seq = 0;
 
-    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.feed, &cur);
-    if (rc != 0) {
+    rc = ngx_http_notify_lmdb_newest_entry(txn, user, &cur, &key, &val, buf);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
         return rc;
     }
-
-    key.mv_data = buf;
-    key.mv_size = ngx_http_notify_feed_key(buf, user, (uint64_t) -1) - buf;
-
-    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 
     if (rc == 0 && !ngx_http_notify_feed_key_seq(&key, user, seq)) {
         *seq = 0;
@@ -1321,16 +1348,13 @@ ngx_http_notify_lmdb_archive_read(MDB_txn *txn,
     MDB_cursor   *cur;
     u_char        buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
 
-    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.feed, &cur);
-    if (rc != 0) {
+    rc = ngx_http_notify_lmdb_newest_entry(txn, &op->user, &cur, &key, &val,
+                                           buf);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
         return rc;
     }
 
-    key.mv_data = buf;
-    key.mv_size = ngx_http_notify_feed_key(buf, &op->user, (uint64_t) -1)
-                  - buf;
-
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    for ( /* void */ ;
          rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
     {
