@@ -50,6 +50,13 @@ static char *ngx_http_notify_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_notify_feed_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+static ngx_conf_num_bounds_t  ngx_http_notify_stream_events_bounds = {
+    ngx_conf_check_num_bounds, 64, 1048576
+};
+
 static char *ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_notify_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -118,6 +125,41 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_notify_loc_conf_t, feed.admin_role),
       NULL },
+
+    { ngx_string("notify_feed_stream_heartbeat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_loc_conf_t, feed.stream_heartbeat),
+      NULL },
+
+    { ngx_string("notify_feed_stream_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_loc_conf_t, feed.stream_buffer),
+      NULL },
+
+    { ngx_string("notify_feed_stream_ticket"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_notify_loc_conf_t, feed.stream_ticket),
+      NULL },
+
+    { ngx_string("notify_feed_stream_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_feed_cookie,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("notify_feed_stream_events"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, stream_events),
+      &ngx_http_notify_stream_events_bounds },
 
     { ngx_string("notify_feed_admin_write_role"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -735,6 +777,7 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
 
     nmcf->store.max_size = NGX_CONF_UNSET_SIZE;
     nmcf->store.retention = NGX_CONF_UNSET;
+    nmcf->stream_events = NGX_CONF_UNSET_UINT;
     ngx_http_notify_delivery_create_conf(&nmcf->delivery);
 
     return nmcf;
@@ -795,6 +838,17 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* the feeds' stream: its ring, made where there is a feed */
+
+    ngx_conf_init_uint_value(nmcf->stream_events, 4096);
+
+    if (nmcf->feed) {
+        nmcf->stream = ngx_http_notify_stream_zone(cf, nmcf->stream_events);
+        if (nmcf->stream == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
     return ngx_http_notify_jwt_init_main_conf(cf, nmcf->jwt);
 }
 
@@ -815,11 +869,25 @@ ngx_http_notify_cycle_main_conf(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_notify_init_module(ngx_cycle_t *cycle)
 {
+    ngx_core_conf_t              *ccf;
     ngx_http_notify_main_conf_t  *nmcf;
 
     nmcf = ngx_http_notify_cycle_main_conf(cycle);
     if (nmcf == NULL) {
         return NGX_OK;
+    }
+
+    if (nmcf->stream) {
+        ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                               ngx_core_module);
+
+        if (ngx_http_notify_stream_init_module(cycle,
+                                               ccf->worker_processes > 0
+                                               ? ccf->worker_processes : 1)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return ngx_http_notify_store_init_module(cycle, &nmcf->store);
@@ -843,6 +911,10 @@ ngx_http_notify_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_notify_stream_init_process(cycle, nmcf->stream) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_notify_delivery_init_process(cycle, &nmcf->delivery);
 }
 
@@ -850,6 +922,7 @@ ngx_http_notify_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_notify_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_notify_stream_exit_process(cycle);
     ngx_http_notify_delivery_exit_process(cycle);
     ngx_http_notify_store_exit_process(cycle);
     ngx_http_notify_jwt_exit_process();
@@ -914,6 +987,9 @@ ngx_http_notify_create_loc_conf(ngx_conf_t *cf)
      */
 
     nlcf->status_flags = NGX_CONF_UNSET_UINT;
+    nlcf->feed.stream_heartbeat = NGX_CONF_UNSET_MSEC;
+    nlcf->feed.stream_buffer = NGX_CONF_UNSET_SIZE;
+    nlcf->feed.stream_ticket = NGX_CONF_UNSET;
 
     if (ngx_http_notify_inbound_create_conf(cf, &nlcf->inbound) != NGX_OK) {
         return NULL;
@@ -952,6 +1028,14 @@ ngx_http_notify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "");
     ngx_conf_merge_str_value(conf->feed.admin_write_role,
                              prev->feed.admin_write_role, "");
+    ngx_conf_merge_msec_value(conf->feed.stream_heartbeat,
+                              prev->feed.stream_heartbeat, 15000);
+    ngx_conf_merge_size_value(conf->feed.stream_buffer,
+                              prev->feed.stream_buffer, 65536);
+    ngx_conf_merge_sec_value(conf->feed.stream_ticket,
+                             prev->feed.stream_ticket, 30);
+    ngx_conf_merge_str_value(conf->feed.stream_cookie,
+                             prev->feed.stream_cookie, "");
 
     if (ngx_http_notify_inbound_merge_conf(cf, &prev->inbound, &conf->inbound)
         != NGX_CONF_OK)
@@ -1087,8 +1171,56 @@ ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_notify_feed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_notify_main_conf_t  *nmcf;
+
+    nmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_notify_module);
+    nmcf->feed = 1;
+
     return ngx_http_notify_prefix_handler(cf, conf,
                                        ngx_http_notify_feed_location_handler);
+}
+
+
+/* notify_feed_stream_cookie name: read as $cookie_<name> */
+
+static char *
+ngx_http_notify_feed_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_notify_loc_conf_t *nlcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+
+    if (nlcf->feed.stream_cookie.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        return "needs a name of 1 to 64 bytes";
+    }
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == ';' || *p == '=' || *p == ',') {
+            return "is not a cookie's name";
+        }
+    }
+
+    nlcf->feed.stream_cookie.len = sizeof("cookie_") - 1 + value[1].len;
+    nlcf->feed.stream_cookie.data = ngx_pnalloc(cf->pool,
+                                                nlcf->feed.stream_cookie.len);
+    if (nlcf->feed.stream_cookie.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* nginx looks $cookie_<name> up by its name in lower case */
+
+    p = ngx_cpymem(nlcf->feed.stream_cookie.data, "cookie_",
+                   sizeof("cookie_") - 1);
+    ngx_strlow(p, value[1].data, value[1].len);
+
+    return NGX_CONF_OK;
 }
 
 

@@ -41,6 +41,9 @@ typedef struct {
     ngx_http_notify_store_conf_t  store;
     ngx_http_notify_delivery_conf_t  delivery;
     ngx_shm_zone_t               *metrics;     /* NULL: no notify_metrics */
+    ngx_shm_zone_t               *stream;      /* NULL: no notify_feed */
+    ngx_uint_t                    stream_events;
+    ngx_uint_t                    feed;        /* a notify_feed is there */
 } ngx_http_notify_main_conf_t;
 
 

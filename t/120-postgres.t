@@ -204,3 +204,22 @@ the schema "t_newer" is of version 99, newer than this module knows (1): upgrade
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 10: the feed's states are not kept by this store yet: what needs them answers 501, the rest of the feed serves
+--- skip_eval: 12: main::pg_only()
+--- http_config eval: ::conf('states')
+--- config eval: $::Config
+--- request eval
+["POST /n\n$::Note", "GET /activities/counts", "POST /activities/seen-all",
+ "GET /activities?status=unread", "GET /activities/stream",
+ "GET /activities?unread=true"]
+--- more_headers eval
+[$::App, $::Ada, $::Ada, $::Ada, $::Ada, $::Ada]
+--- error_code eval: [200, 501, 501, 501, 501, 200]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001"/,
+ qr/"NotImplemented".*does not keep the feed's states/,
+ qr/"NotImplemented"/, qr/"NotImplemented"/, qr/"NotImplemented"/,
+ qr/^\{"items":\[\{"id":"0000000000000001".*"unread":1\}$/]

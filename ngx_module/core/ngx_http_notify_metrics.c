@@ -68,6 +68,7 @@ typedef struct {
     ngx_atomic_t    feed[NGX_HTTP_NOTIFY_FEED_KINDS];
     ngx_atomic_t    deliveries[NGX_HTTP_NOTIFY_METRICS_TARGETS]
                               [NGX_HTTP_NOTIFY_RESULTS];
+    ngx_atomic_t    streams;       /* a gauge: added to and taken from */
 } ngx_http_notify_metrics_t;
 
 
@@ -269,6 +270,21 @@ ngx_http_notify_metrics_feed(ngx_http_notify_feed_kind_e kind)
 
 
 void
+ngx_http_notify_metrics_streams(ngx_int_t delta)
+{
+    ngx_http_notify_metrics_t  *m;
+
+    m = ngx_http_notify_metrics;
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->streams, (ngx_atomic_int_t) delta);
+}
+
+
+void
 ngx_http_notify_metrics_delivery(ngx_uint_t target,
     ngx_http_notify_result_e result, ngx_uint_t n)
 {
@@ -316,7 +332,8 @@ ngx_http_notify_metrics_size(ngx_http_notify_metrics_scrape_t *s)
             + NGX_HTTP_NOTIFY_METRICS_NUSEC + 3
             + 2 + 2 + NGX_HTTP_NOTIFY_FEED_KINDS
             + s->ntargets * (2 + NGX_HTTP_NOTIFY_RESULTS)
-            + 2 + s->ntargets;                         /* breakers */
+            + 2 + s->ntargets                          /* breakers */
+            + 3;                                       /* open streams */
 
     return lines * (NGX_HTTP_NOTIFY_METRICS_LINE + name);
 }
@@ -426,6 +443,10 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
                         ngx_http_notify_feed_kinds[k],
                         (ngx_atomic_uint_t) m->feed[k]);
     }
+
+    p = ngx_http_notify_metrics_one(p, "notify_feed_streams", "gauge",
+            "Feed streams (Server-Sent Events) open, in all workers.",
+            m->streams);
 
     /* the targets */
 

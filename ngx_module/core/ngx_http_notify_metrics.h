@@ -74,6 +74,7 @@ void ngx_http_notify_metrics_inbound(ngx_uint_t dialect, ngx_uint_t status);
 void ngx_http_notify_metrics_commit(ngx_uint_t batch, uint64_t usec);
 void ngx_http_notify_metrics_token_cache(ngx_uint_t hit);
 void ngx_http_notify_metrics_feed(ngx_http_notify_feed_kind_e kind);
+void ngx_http_notify_metrics_streams(ngx_int_t delta);  /* open streams */
 void ngx_http_notify_metrics_delivery(ngx_uint_t target,
     ngx_http_notify_result_e result, ngx_uint_t n);
 

@@ -7,10 +7,19 @@
 /*
  * The Activity Center: a caller reads its own feed.
  *
- *   GET  <prefix>                 a page, newest first
- *   GET  <prefix>/count           {"unread": n}
- *   POST <prefix>/<id>/read       marks one read
- *   POST <prefix>/read            {"until": "<id>"}: marks up to it read
+ *   GET    <prefix>               a page, newest first (filters: status,
+ *                                 dialect, event)
+ *   GET    <prefix>/count         {"unread": n}
+ *   GET    <prefix>/counts        {"unread": n, "unseen": n}
+ *   POST   <prefix>/<id>/read     marks one read
+ *   POST   <prefix>/read          {"until": "<id>"}: marks up to it read
+ *   POST   <prefix>/<id>/archive  archives one
+ *   POST   <prefix>/read-all      marks all read
+ *   POST   <prefix>/seen-all      marks all seen
+ *   POST   <prefix>/archive-read  archives all read
+ *   DELETE <prefix>/<id>          deletes one from the caller's feed
+ *   GET    <prefix>/stream        the feed's changes, live (SSE)
+ *   POST   <prefix>/stream/ticket a one-use ticket for the stream
  */
 
 
@@ -25,6 +34,8 @@
 
 #define NGX_HTTP_NOTIFY_FEED_LIMIT      20
 #define NGX_HTTP_NOTIFY_FEED_LIMIT_MAX  100
+#define NGX_HTTP_NOTIFY_FEED_DIALECT_MAX  64     /* bytes of ?dialect= */
+#define NGX_HTTP_NOTIFY_FEED_EVENT_MAX    256    /* bytes of ?event= */
 
 
 typedef struct {
@@ -38,17 +49,24 @@ static ngx_int_t ngx_http_notify_feed_user(ngx_http_request_t *r,
     ngx_http_notify_feed_conf_t *fc, ngx_http_notify_directory_t *directory,
     ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
     ngx_int_t *rc);
+static ngx_int_t ngx_http_notify_feed_stream_auth(ngx_http_request_t *r,
+    ngx_http_notify_feed_conf_t *fc, ngx_str_t *user, ngx_int_t *rc);
 static ngx_int_t ngx_http_notify_feed_list(ngx_http_request_t *r,
     ngx_str_t *user);
 static ngx_int_t ngx_http_notify_feed_page(ngx_http_request_t *r,
     ngx_http_notify_store_read_t *rd);
 static void ngx_http_notify_feed_read_done(ngx_http_notify_store_read_t *rd);
 static ngx_int_t ngx_http_notify_feed_unread(ngx_http_request_t *r,
-    uint64_t unread);
+    ngx_http_notify_store_read_t *rd);
+static ngx_int_t ngx_http_notify_feed_filter(ngx_http_request_t *r,
+    char *name, size_t max, ngx_str_t *json, ngx_uint_t *given);
+static ngx_int_t ngx_http_notify_feed_unescape(ngx_http_request_t *r,
+    ngx_str_t *arg, ngx_str_t *value);
+static ngx_int_t ngx_http_notify_feed_no_states(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_feed_count(ngx_http_request_t *r,
-    ngx_str_t *user);
+    ngx_str_t *user, ngx_uint_t unseen);
 static ngx_int_t ngx_http_notify_feed_mark(ngx_http_request_t *r,
-    ngx_str_t *user, ngx_str_t *id);
+    ngx_str_t *user, ngx_str_t *id, ngx_http_notify_op_type_e type);
 static void ngx_http_notify_feed_until_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_feed_post(ngx_http_notify_feed_req_t *fr);
 static void ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op);
@@ -59,16 +77,28 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
     ngx_http_notify_feed_conf_t *fc, ngx_str_t *prefix,
     ngx_http_notify_jwt_conf_t *jwt, ngx_http_notify_directory_t *directory)
 {
-    u_char                  *last;
-    ngx_int_t                rc;
-    ngx_str_t                rest, user, id;
-    ngx_uint_t               route, methods;
-    ngx_http_notify_auth_t  *auth;
+    u_char                     *last;
+    ngx_int_t                   rc;
+    ngx_str_t                   rest, user, id, *allow;
+    ngx_uint_t                  route, methods, i;
+    ngx_http_notify_auth_t     *auth;
+    ngx_http_notify_op_type_e   type;
 
-    enum { LIST, COUNT, READ_UNTIL, READ_ONE, NONE };
+    enum { LIST, COUNT, COUNTS, READ_UNTIL, READ_ONE, ARCHIVE, BULK, ONE,
+           STREAM, TICKET, NONE };
 
     static ngx_str_t  get = ngx_string("GET, HEAD");
     static ngx_str_t  post = ngx_string("POST");
+    static ngx_str_t  delete = ngx_string("DELETE");
+
+    static struct {
+        ngx_str_t                   name;
+        ngx_http_notify_op_type_e   type;
+    } bulk[] = {
+        { ngx_string("/read-all"), NGX_HTTP_NOTIFY_OP_READ_ALL },
+        { ngx_string("/seen-all"), NGX_HTTP_NOTIFY_OP_SEEN_ALL },
+        { ngx_string("/archive-read"), NGX_HTTP_NOTIFY_OP_ARCHIVE_READ }
+    };
 
     if (r != r->main) {
         return NGX_DECLINED;
@@ -85,12 +115,24 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
 
     last = rest.data + rest.len;
     ngx_str_null(&id);
+    type = NGX_HTTP_NOTIFY_OP_READ_ONE;
 
     if (rest.len == 0) {
         route = LIST;
 
     } else if (rest.len == 6 && ngx_strncmp(rest.data, "/count", 6) == 0) {
         route = COUNT;
+
+    } else if (rest.len == 7 && ngx_strncmp(rest.data, "/counts", 7) == 0) {
+        route = COUNTS;
+
+    } else if (rest.len == 7 && ngx_strncmp(rest.data, "/stream", 7) == 0) {
+        route = STREAM;
+
+    } else if (rest.len == 14
+               && ngx_strncmp(rest.data, "/stream/ticket", 14) == 0)
+    {
+        route = TICKET;
 
     } else if (rest.len == 5 && ngx_strncmp(rest.data, "/read", 5) == 0) {
         route = READ_UNTIL;
@@ -103,13 +145,47 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
         id.data = rest.data + 1;
         id.len = last - 5 - id.data;
 
+    } else if (rest.len > 9 && rest.data[0] == '/'
+               && ngx_strncmp(last - 8, "/archive", 8) == 0
+               && ngx_strlchr(rest.data + 1, last - 8, '/') == NULL)
+    {
+        route = ARCHIVE;
+        type = NGX_HTTP_NOTIFY_OP_ARCHIVE;
+        id.data = rest.data + 1;
+        id.len = last - 8 - id.data;
+
     } else {
         route = NONE;
+
+        for (i = 0; i < sizeof(bulk) / sizeof(bulk[0]); i++) {
+            if (rest.len == bulk[i].name.len
+                && ngx_strncmp(rest.data, bulk[i].name.data, rest.len) == 0)
+            {
+                route = BULK;
+                type = bulk[i].type;
+                break;
+            }
+        }
+
+        /* an item's own path: only DELETE (anything else is not there) */
+
+        if (route == NONE && r->method == NGX_HTTP_DELETE
+            && rest.len > 1 && rest.data[0] == '/'
+            && ngx_strlchr(rest.data + 1, last, '/') == NULL)
+        {
+            route = ONE;
+            type = NGX_HTTP_NOTIFY_OP_DELETE;
+            id.data = rest.data + 1;
+            id.len = rest.len - 1;
+        }
     }
 
     ngx_http_notify_metrics_feed(route == LIST ? NGX_HTTP_NOTIFY_FEED_PAGE
-                                 : route == COUNT ? NGX_HTTP_NOTIFY_FEED_COUNT
-                                 : route == NONE ? NGX_HTTP_NOTIFY_FEED_OTHER
+                                 : (route == COUNT || route == COUNTS)
+                                   ? NGX_HTTP_NOTIFY_FEED_COUNT
+                                 : (route == NONE || route == STREAM
+                                    || route == TICKET)
+                                   ? NGX_HTTP_NOTIFY_FEED_OTHER
                                  : NGX_HTTP_NOTIFY_FEED_MARK);
 
     if (route == NONE) {
@@ -117,14 +193,23 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
                                           "There is no such resource.");
     }
 
-    methods = (route == LIST || route == COUNT) ? NGX_HTTP_GET|NGX_HTTP_HEAD
-                                                : NGX_HTTP_POST;
+    if (route == LIST || route == COUNT || route == COUNTS
+        || route == STREAM)
+    {
+        methods = NGX_HTTP_GET|NGX_HTTP_HEAD;
+        allow = &get;
+
+    } else if (route == ONE) {
+        methods = NGX_HTTP_DELETE;
+        allow = &delete;
+
+    } else {
+        methods = NGX_HTTP_POST;
+        allow = &post;
+    }
 
     if (!(r->method & methods)) {
-        if (ngx_http_notify_set_header(r, "Allow",
-                                       (methods & NGX_HTTP_POST) ? &post : &get)
-            != NGX_OK)
-        {
+        if (ngx_http_notify_set_header(r, "Allow", allow) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -138,6 +223,29 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
                                           "ServiceUnavailable",
                                           "The notification store is not"
                                           " available.");
+    }
+
+    if ((route == COUNTS || route == STREAM || route == TICKET
+         || route == BULK || route == ARCHIVE || route == ONE)
+        && !ngx_http_notify_store_has_states())
+    {
+        return ngx_http_notify_feed_no_states(r);
+    }
+
+    /* the stream: by a ticket, or its token from a cookie */
+
+    if (route == STREAM) {
+        switch (ngx_http_notify_feed_stream_auth(r, fc, &user, &rc)) {
+
+        case NGX_OK:
+            return ngx_http_notify_stream_open(r, fc, &user);
+
+        case NGX_DECLINED:
+            break;
+
+        default:
+            return rc;
+        }
     }
 
     /* who asks, and whose feed */
@@ -164,7 +272,7 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
     }
 
     if (ngx_http_notify_feed_user(r, fc, directory, auth->principal,
-                                  route == LIST || route == COUNT ? 0 : 1,
+                                  (methods & NGX_HTTP_GET) ? 0 : 1,
                                   &user, &rc)
         != NGX_OK)
     {
@@ -177,13 +285,24 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
         return ngx_http_notify_feed_list(r, &user);
 
     case COUNT:
-        return ngx_http_notify_feed_count(r, &user);
+    case COUNTS:
+        return ngx_http_notify_feed_count(r, &user, route == COUNTS);
 
-    case READ_ONE:
-        return ngx_http_notify_feed_mark(r, &user, &id);
+    case READ_UNTIL:
+        return ngx_http_notify_feed_mark(r, &user, NULL,
+                                         NGX_HTTP_NOTIFY_OP_READ_UNTIL);
 
-    default: /* READ_UNTIL */
-        return ngx_http_notify_feed_mark(r, &user, NULL);
+    case BULK:
+        return ngx_http_notify_feed_mark(r, &user, NULL, type);
+
+    case STREAM:
+        return ngx_http_notify_stream_open(r, fc, &user);
+
+    case TICKET:
+        return ngx_http_notify_stream_ticket(r, fc, &user);
+
+    default: /* READ_ONE, ARCHIVE, ONE */
+        return ngx_http_notify_feed_mark(r, &user, &id, type);
     }
 }
 
@@ -202,7 +321,6 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
     ngx_http_notify_principal_t *p, ngx_uint_t write, ngx_str_t *user,
     ngx_int_t *rc)
 {
-    u_char                  *dst, *src;
     ngx_str_t                arg, name, *role;
     ngx_array_t              roles;
     ngx_http_notify_user_t   u;
@@ -225,16 +343,10 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        name.data = ngx_pnalloc(r->pool, arg.len);
-        if (name.data == NULL) {
+        if (ngx_http_notify_feed_unescape(r, &arg, &name) != NGX_OK) {
             *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
             return NGX_ERROR;
         }
-
-        dst = name.data;
-        src = arg.data;
-        ngx_unescape_uri(&dst, &src, arg.len, 0);
-        name.len = dst - name.data;
 
         if (ngx_http_notify_directory_user(directory, &name, &u) != NGX_OK) {
             *rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
@@ -259,11 +371,85 @@ ngx_http_notify_feed_user(ngx_http_request_t *r,
 }
 
 
+/*
+ * How a stream may be opened without Authorization (a browser's
+ * EventSource cannot send it): ?ticket= gives the user (NGX_OK); else a
+ * token in the cookie of notify_feed_stream_cookie stands for the header,
+ * and the caller authenticates as always (NGX_DECLINED).  The cookie is
+ * read for the stream only: a GET that changes nothing, so that a cookie
+ * sent by another site's form cannot change a feed.  NGX_ABORT: the
+ * answer is sent, its result in "rc".
+ */
+
+static ngx_int_t
+ngx_http_notify_feed_stream_auth(ngx_http_request_t *r,
+    ngx_http_notify_feed_conf_t *fc, ngx_str_t *user, ngx_int_t *rc)
+{
+    u_char                     *p;
+    ngx_str_t                   arg;
+    ngx_table_elt_t            *h;
+    ngx_http_variable_value_t  *vv;
+
+    if (ngx_http_arg(r, (u_char *) "ticket", 6, &arg) == NGX_OK) {
+        *rc = ngx_http_notify_stream_take(r, &arg, user);
+
+        if (*rc == NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (*rc == NGX_ERROR
+            || ngx_http_notify_set_www_authenticate(r) != NGX_OK)
+        {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ABORT;
+        }
+
+        *rc = ngx_http_notify_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                         "InvalidAuthenticationToken",
+                                         "The ticket is not valid: unknown,"
+                                         " used or expired.");
+        return NGX_ABORT;
+    }
+
+    if (fc->stream_cookie.len == 0 || r->headers_in.authorization) {
+        return NGX_DECLINED;
+    }
+
+    vv = ngx_http_get_variable(r, &fc->stream_cookie,
+                               ngx_hash_key(fc->stream_cookie.data,
+                                            fc->stream_cookie.len));
+
+    if (vv == NULL || vv->not_found || vv->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    h = ngx_pcalloc(r->pool, sizeof(ngx_table_elt_t));
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + vv->len);
+
+    if (h == NULL || p == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ABORT;
+    }
+
+    ngx_str_set(&h->key, "Authorization");
+    h->value.data = p;
+    h->value.len = sizeof("Bearer ") - 1 + vv->len;
+    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p, vv->data, vv->len);
+    h->hash = 1;
+
+    r->headers_in.authorization = h;
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
 {
-    ngx_int_t                      n;
+    ngx_int_t                      n, rc;
     ngx_str_t                      arg;
+    ngx_uint_t                     i, states;
     ngx_http_notify_feed_query_t  *q;
     ngx_http_notify_store_read_t  *rd;
 
@@ -315,10 +501,84 @@ ngx_http_notify_feed_list(ngx_http_request_t *r, ngx_str_t *user)
         }
     }
 
+    /*
+     * The filters of the states' version: an answer to a request with
+     * one of them shows each item's states and the unseen count too.
+     */
+
+    states = 0;
+
+    if (ngx_http_arg(r, (u_char *) "status", 6, &arg) == NGX_OK) {
+        static ngx_str_t  status[] = {
+            ngx_string("inbox"), ngx_string("unread"), ngx_string("unseen"),
+            ngx_string("read"), ngx_string("archived"), ngx_string("all")
+        };
+
+        for (i = 0; i < sizeof(status) / sizeof(status[0]); i++) {
+            if (arg.len == status[i].len
+                && ngx_strncmp(arg.data, status[i].data, arg.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == sizeof(status) / sizeof(status[0])) {
+            return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "BadRequest",
+                                              "status must be inbox, unread,"
+                                              " unseen, read, archived or"
+                                              " all.");
+        }
+
+        q->status = (ngx_http_notify_feed_status_e) i;
+        states = 1;
+    }
+
+    rc = ngx_http_notify_feed_filter(r, "dialect",
+                                     NGX_HTTP_NOTIFY_FEED_DIALECT_MAX,
+                                     &q->dialect, &states);
+    if (rc == NGX_OK) {
+        rc = ngx_http_notify_feed_filter(r, "event",
+                                         NGX_HTTP_NOTIFY_FEED_EVENT_MAX,
+                                         &q->event, &states);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_notify_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "BadRequest",
+                                          "dialect and event must be texts"
+                                          " in UTF-8, of 1 to 64 and 1 to"
+                                          " 256 bytes.");
+    }
+
+    if (states && !ngx_http_notify_store_has_states()) {
+        return ngx_http_notify_feed_no_states(r);
+    }
+
     rd->type = NGX_HTTP_NOTIFY_READ_FEED;
+    rd->counts = states;
 
     return ngx_http_notify_store_read_for(r, rd,
                                           ngx_http_notify_feed_read_done);
+}
+
+
+/*
+ * A store without the feed's states (a backend that has no feed_change
+ * and counts): what needs them is not there, and says so.
+ */
+
+static ngx_int_t
+ngx_http_notify_feed_no_states(ngx_http_request_t *r)
+{
+    return ngx_http_notify_send_error(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                      "NotImplemented",
+                                      "This store does not keep the feed's"
+                                      " states (seen, archived) yet.");
 }
 
 
@@ -330,27 +590,32 @@ ngx_http_notify_feed_page(ngx_http_request_t *r,
 {
     u_char                        *body, *p;
     size_t                         len;
-    uint64_t                       next, unread;
-    ngx_uint_t                     i;
+    uint64_t                       next, unread, unseen;
+    ngx_uint_t                     i, states;
     ngx_array_t                    items;
     ngx_http_notify_feed_entry_t  *e;
 
     items = rd->items;
     next = rd->next;
     unread = rd->unread;
+    unseen = rd->unseen;
+    states = rd->counts;
 
     /*
      * Each item is the view the store kept (JSON text already), with
-     * "read" added: the answer is put around them, no JSON is parsed.
+     * "read" added (and "seen", "archived" in the states' version): the
+     * answer is put around them, no JSON is parsed.
      */
 
     e = items.elts;
 
-    len = sizeof("{\"items\":[],\"next\":\"\",\"unread\":}") - 1
-          + NGX_HTTP_NOTIFY_ID_LEN + NGX_INT64_LEN;
+    len = sizeof("{\"items\":[],\"next\":\"\",\"unread\":,\"unseen\":}")
+          - 1 + NGX_HTTP_NOTIFY_ID_LEN + 2 * NGX_INT64_LEN;
 
     for (i = 0; i < items.nelts; i++) {
-        len += e[i].view.len + sizeof(",\"read\":false,") - 1;
+        len += e[i].view.len
+               + sizeof(",\"read\":false,\"seen\":false,\"archived\":false,")
+               - 1;
     }
 
     body = ngx_pnalloc(r->pool, len);
@@ -372,8 +637,16 @@ ngx_http_notify_feed_page(ngx_http_request_t *r,
             *p++ = ',';
         }
 
-        p = e[i].read ? ngx_cpymem(p, "\"read\":true}", 12)
-                      : ngx_cpymem(p, "\"read\":false}", 13);
+        p = e[i].read ? ngx_cpymem(p, "\"read\":true", 11)
+                      : ngx_cpymem(p, "\"read\":false", 12);
+
+        if (states) {
+            p = ngx_sprintf(p, ",\"seen\":%s,\"archived\":%s",
+                            e[i].seen ? "true" : "false",
+                            e[i].archived ? "true" : "false");
+        }
+
+        *p++ = '}';
     }
 
     *p++ = ']';
@@ -387,14 +660,97 @@ ngx_http_notify_feed_page(ngx_http_request_t *r,
         p = ngx_cpymem(p, ",\"next\":null", sizeof(",\"next\":null") - 1);
     }
 
-    p = ngx_sprintf(p, ",\"unread\":%uL}", unread);
+    p = ngx_sprintf(p, ",\"unread\":%uL", unread);
+
+    if (states) {
+        p = ngx_sprintf(p, ",\"unseen\":%uL", unseen);
+    }
+
+    *p++ = '}';
 
     return ngx_http_notify_send_body(r, NGX_HTTP_OK, NULL, body, p - body);
 }
 
 
+/*
+ * A filter of the list: the argument, unescaped and bounded, as the JSON
+ * text of a string (what the kept view holds).  NGX_DECLINED: empty, too
+ * long, or not UTF-8.
+ */
+
 static ngx_int_t
-ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
+ngx_http_notify_feed_filter(ngx_http_request_t *r, char *name, size_t max,
+    ngx_str_t *json, ngx_uint_t *given)
+{
+    char       *text;
+    json_t     *s;
+    ngx_str_t   arg, value;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &arg) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    *given = 1;
+
+    if (ngx_http_notify_feed_unescape(r, &arg, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    s = NULL;
+
+    if (value.len && value.len <= max) {
+        s = json_stringn((char *) value.data, value.len);
+    }
+
+    if (s == NULL) {
+        return NGX_DECLINED;
+    }
+
+    text = json_dumps(s, JSON_ENCODE_ANY|JSON_COMPACT);
+    json_decref(s);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    json->len = ngx_strlen(text);
+    json->data = ngx_pnalloc(r->pool, json->len);
+
+    if (json->data != NULL) {
+        ngx_memcpy(json->data, text, json->len);
+    }
+
+    free(text);
+
+    return json->data ? NGX_OK : NGX_ERROR;
+}
+
+
+/* an argument's value, percent-decoded, in the request's pool */
+
+static ngx_int_t
+ngx_http_notify_feed_unescape(ngx_http_request_t *r, ngx_str_t *arg,
+    ngx_str_t *value)
+{
+    u_char  *dst, *src;
+
+    value->data = ngx_pnalloc(r->pool, arg->len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = value->data;
+    src = arg->data;
+    ngx_unescape_uri(&dst, &src, arg->len, 0);
+    value->len = dst - value->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user,
+    ngx_uint_t unseen)
 {
     ngx_http_notify_store_read_t  *rd;
 
@@ -403,7 +759,8 @@ ngx_http_notify_feed_count(ngx_http_request_t *r, ngx_str_t *user)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rd->type = NGX_HTTP_NOTIFY_READ_UNREAD;
+    rd->type = unseen ? NGX_HTTP_NOTIFY_READ_COUNTS
+                      : NGX_HTTP_NOTIFY_READ_UNREAD;
     rd->query.user = *user;
 
     return ngx_http_notify_store_read_for(r, rd,
@@ -428,7 +785,7 @@ ngx_http_notify_feed_read_done(ngx_http_notify_store_read_t *rd)
         rc = ngx_http_notify_feed_page(r, rd);
 
     } else {
-        rc = ngx_http_notify_feed_unread(r, rd->unread);
+        rc = ngx_http_notify_feed_unread(r, rd);
     }
 
     ngx_http_finalize_request(r, rc);
@@ -438,12 +795,16 @@ ngx_http_notify_feed_read_done(ngx_http_notify_store_read_t *rd)
 /* the count read: the answer */
 
 static ngx_int_t
-ngx_http_notify_feed_unread(ngx_http_request_t *r, uint64_t unread)
+ngx_http_notify_feed_unread(ngx_http_request_t *r,
+    ngx_http_notify_store_read_t *rd)
 {
     json_t     *json;
     ngx_int_t   rc;
 
-    json = json_pack("{s:I}", "unread", (json_int_t) unread);
+    json = (rd->type == NGX_HTTP_NOTIFY_READ_COUNTS)
+           ? json_pack("{s:I,s:I}", "unread", (json_int_t) rd->unread,
+                       "unseen", (json_int_t) rd->unseen)
+           : json_pack("{s:I}", "unread", (json_int_t) rd->unread);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -455,11 +816,14 @@ ngx_http_notify_feed_unread(ngx_http_request_t *r, uint64_t unread)
 }
 
 
-/* marks read: one id, or (id == NULL) up to the id in the body */
+/*
+ * A change of the feed's states: one id's (READ_ONE, ARCHIVE, DELETE), up
+ * to the id in the body (READ_UNTIL), or all of them (the bulk ones)
+ */
 
 static ngx_int_t
 ngx_http_notify_feed_mark(ngx_http_request_t *r, ngx_str_t *user,
-    ngx_str_t *id)
+    ngx_str_t *id, ngx_http_notify_op_type_e type)
 {
     ngx_int_t                    rc;
     ngx_http_notify_ctx_t       *ctx;
@@ -473,18 +837,24 @@ ngx_http_notify_feed_mark(ngx_http_request_t *r, ngx_str_t *user,
     fr->request = r;
     fr->user = *user;
     fr->op.user = *user;
+    fr->op.type = type;
 
-    if (id) {
-        if (ngx_http_notify_parse_id(id, &fr->op.seq) != NGX_OK) {
+    if (type != NGX_HTTP_NOTIFY_OP_READ_UNTIL) {
+        if (id && ngx_http_notify_parse_id(id, &fr->op.seq) != NGX_OK) {
             return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
                                               "NotFound",
                                               "There is no such"
                                               " notification in the feed.");
         }
 
-        fr->op.type = NGX_HTTP_NOTIFY_OP_READ_ONE;
+        /* a body is not read: it is discarded before the change */
 
-        /* no body was read: the request needs a count of its own */
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* the request needs a count of its own while the store works */
         r->main->count++;
 
         return ngx_http_notify_feed_post(fr);
@@ -607,13 +977,41 @@ ngx_http_notify_feed_marked(ngx_http_notify_store_op_t *op)
                                         "ServiceUnavailable",
                                         "The feed could not be updated.");
 
-    } else if (op->rc == NGX_DECLINED) {
+    } else if (op->rc == NGX_DECLINED
+               && op->type != NGX_HTTP_NOTIFY_OP_DELETE)
+    {
         rc = ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                         "There is no such notification in"
                                         " the feed.");
 
     } else {
-        json = json_pack("{s:I}", "unread", (json_int_t) op->unread);
+        switch (op->type) {
+
+        case NGX_HTTP_NOTIFY_OP_READ_ONE:
+        case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
+            json = json_pack("{s:I}", "unread", (json_int_t) op->unread);
+            break;
+
+        case NGX_HTTP_NOTIFY_OP_ARCHIVE_READ:
+            json = json_pack("{s:I,s:I,s:I}",
+                             "archived", (json_int_t) op->count,
+                             "unread", (json_int_t) op->unread,
+                             "unseen", (json_int_t) op->unseen);
+            break;
+
+        case NGX_HTTP_NOTIFY_OP_DELETE:
+            /* idempotent: deleted again, it is not there, and that is 200 */
+            json = json_pack("{s:b,s:I,s:I}",
+                             "deleted", op->rc != NGX_DECLINED,
+                             "unread", (json_int_t) op->unread,
+                             "unseen", (json_int_t) op->unseen);
+            break;
+
+        default:
+            json = json_pack("{s:I,s:I}",
+                             "unread", (json_int_t) op->unread,
+                             "unseen", (json_int_t) op->unseen);
+        }
 
         if (json == NULL) {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;

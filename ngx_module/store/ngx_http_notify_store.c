@@ -88,6 +88,9 @@ static char *ngx_http_notify_store_set_pg(ngx_conf_t *cf,
 
 static ngx_http_notify_store_t  ngx_http_notify_store;
 
+/* the feed's stream, told of each durable write of this worker */
+static ngx_http_notify_store_done_pt  ngx_http_notify_store_watcher;
+
 
 u_char *
 ngx_http_notify_format_id(u_char *p, uint64_t seq)
@@ -480,6 +483,13 @@ ngx_http_notify_store_version(const char **name, const char **version)
 
 
 void
+ngx_http_notify_store_watch(ngx_http_notify_store_done_pt watch)
+{
+    ngx_http_notify_store_watcher = watch;
+}
+
+
+void
 ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
 {
     ngx_http_notify_store_t  *st;
@@ -807,6 +817,10 @@ ngx_http_notify_store_batch_done(ngx_event_t *ev)
                           st->backend->strerror(op->err));
         }
 
+        if (ngx_http_notify_store_watcher && op->rc != NGX_ERROR) {
+            ngx_http_notify_store_watcher(op);
+        }
+
         op->done(op);
     }
 
@@ -863,6 +877,13 @@ ngx_http_notify_store_apply(void *txn, ngx_http_notify_store_op_t *op)
 
     case NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM:
         return be->outbox_claim(txn, op);
+
+    case NGX_HTTP_NOTIFY_OP_SEEN_ALL:
+    case NGX_HTTP_NOTIFY_OP_READ_ALL:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE_READ:
+    case NGX_HTTP_NOTIFY_OP_DELETE:
+        return be->feed_change(txn, op);
 
     default: /* DONE, RETRY, DROP, NOW */
         return be->outbox_finish(txn, op);
@@ -1187,6 +1208,138 @@ ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
 }
 
 
+ngx_int_t
+ngx_http_notify_store_counts(ngx_str_t *user, uint64_t *unread,
+    uint64_t *unseen, ngx_log_t *log)
+{
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store_reader_now(log);
+    if (be == NULL || be->counts == NULL) {
+        return NGX_ERROR;
+    }
+
+    return be->counts(user, unread, unseen, log);
+}
+
+
+/*
+ * The filters of a page.  A kept view begins {"id":"<16 hex>","dialect":
+ * <string>,"event":<value>, (one writer, ngx_http_notify_note_text(), in
+ * this order, compact): a filter is the JSON text of the string it asks
+ * for, compared where the member's value is, without parsing.
+ */
+
+ngx_uint_t
+ngx_http_notify_store_feed_match(ngx_http_notify_feed_query_t *q,
+    ngx_uint_t states, u_char *view, size_t len)
+{
+    u_char      *p, *last;
+    ngx_uint_t   status;
+
+    static u_char  id[] = "{\"id\":\"";
+    static u_char  dialect[] = "\",\"dialect\":";
+    static u_char  event[] = ",\"event\":";
+
+    status = q->unread_only ? NGX_HTTP_NOTIFY_FEED_UNREAD : q->status;
+
+    switch (status) {
+
+    case NGX_HTTP_NOTIFY_FEED_UNREAD:
+        if (states & NGX_HTTP_NOTIFY_STATE_READ) {
+            return 0;
+        }
+        break;
+
+    case NGX_HTTP_NOTIFY_FEED_UNSEEN:
+        if (states & NGX_HTTP_NOTIFY_STATE_SEEN) {
+            return 0;
+        }
+        break;
+
+    case NGX_HTTP_NOTIFY_FEED_READ:
+        if ((states & (NGX_HTTP_NOTIFY_STATE_READ
+                       |NGX_HTTP_NOTIFY_STATE_ARCHIVED))
+            != NGX_HTTP_NOTIFY_STATE_READ)
+        {
+            return 0;
+        }
+        break;
+
+    case NGX_HTTP_NOTIFY_FEED_ARCHIVED:
+        if (!(states & NGX_HTTP_NOTIFY_STATE_ARCHIVED)) {
+            return 0;
+        }
+        break;
+
+    case NGX_HTTP_NOTIFY_FEED_ALL:
+        break;
+
+    default: /* INBOX */
+        if (states & NGX_HTTP_NOTIFY_STATE_ARCHIVED) {
+            return 0;
+        }
+    }
+
+    if (view == NULL || (q->dialect.len == 0 && q->event.len == 0)) {
+        return 1;
+    }
+
+    p = view;
+    last = view + len;
+
+    if ((size_t) (last - p) < sizeof(id) - 1 + NGX_HTTP_NOTIFY_ID_LEN
+                              + sizeof(dialect) - 1
+        || ngx_memcmp(p, id, sizeof(id) - 1) != 0)
+    {
+        return 0;
+    }
+
+    p += sizeof(id) - 1 + NGX_HTTP_NOTIFY_ID_LEN;
+
+    if (ngx_memcmp(p, dialect, sizeof(dialect) - 1) != 0) {
+        return 0;
+    }
+
+    p += sizeof(dialect) - 1;
+
+    if (q->dialect.len
+        && ((size_t) (last - p) < q->dialect.len
+            || ngx_memcmp(p, q->dialect.data, q->dialect.len) != 0
+            || (size_t) (last - p) < q->dialect.len + sizeof(event) - 1
+            || ngx_memcmp(p + q->dialect.len, event, sizeof(event) - 1)
+               != 0))
+    {
+        return 0;
+    }
+
+    if (q->event.len == 0) {
+        return 1;
+    }
+
+    /* past the dialect's string: its end is the first unescaped quote */
+
+    if (p == last || *p++ != '"') {
+        return 0;
+    }
+
+    while (p < last && *p != '"') {
+        p += (*p == '\\') ? 2 : 1;
+    }
+
+    if (last - p < (ssize_t) (1 + sizeof(event) - 1 + q->event.len + 1)
+        || ngx_memcmp(p + 1, event, sizeof(event) - 1) != 0)
+    {
+        return 0;
+    }
+
+    p += 1 + sizeof(event) - 1;
+
+    return ngx_memcmp(p, q->event.data, q->event.len) == 0
+           && (p[q->event.len] == ',' || p[q->event.len] == '}');
+}
+
+
 /* the earliest due time in the outbox (msec), 0 when it is empty */
 
 ngx_int_t
@@ -1235,10 +1388,20 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
     rd->rc = NGX_ERROR;
     rd->next = 0;
     rd->unread = 0;
+    rd->unseen = 0;
     rd->due = 0;
 
     be = ngx_http_notify_store_reader(rd->log);
     if (be == NULL) {
+        rd->done(rd);
+        return;
+    }
+
+    if ((rd->type == NGX_HTTP_NOTIFY_READ_COUNTS || rd->counts)
+        && be->counts == NULL)
+    {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "notify: the %s store keeps no feed states", be->name);
         rd->done(rd);
         return;
     }
@@ -1273,6 +1436,17 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
     case NGX_HTTP_NOTIFY_READ_FEED:
         rd->rc = be->feed(&rd->query, &rd->items, &rd->next, &rd->unread,
                           rd->log);
+
+        if (rd->rc == NGX_OK && rd->counts) {
+            rd->rc = be->counts(&rd->query.user, &rd->unread, &rd->unseen,
+                                rd->log);
+        }
+
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_COUNTS:
+        rd->rc = be->counts(&rd->query.user, &rd->unread, &rd->unseen,
+                            rd->log);
         break;
 
     case NGX_HTTP_NOTIFY_READ_UNREAD:
@@ -1316,6 +1490,17 @@ ngx_http_notify_store_read_for(ngx_http_request_t *r,
     ngx_http_notify_store_read(rd);
 
     return NGX_DONE;
+}
+
+
+ngx_uint_t
+ngx_http_notify_store_has_states(void)
+{
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store.backend;
+
+    return be != NULL && be->feed_change != NULL && be->counts != NULL;
 }
 
 

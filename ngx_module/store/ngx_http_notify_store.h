@@ -56,8 +56,39 @@ typedef enum {
     NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY,  /* failed: again later, or expire */
     NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM,  /* take due entries for sending */
     NGX_HTTP_NOTIFY_OP_OUTBOX_DROP,   /* an operator drops one */
-    NGX_HTTP_NOTIFY_OP_OUTBOX_NOW     /* an operator wants it tried now */
+    NGX_HTTP_NOTIFY_OP_OUTBOX_NOW,    /* an operator wants it tried now */
+    NGX_HTTP_NOTIFY_OP_SEEN_ALL,      /* the feed's states: see */
+    NGX_HTTP_NOTIFY_OP_READ_ALL,      /* backend->feed_change() */
+    NGX_HTTP_NOTIFY_OP_ARCHIVE,
+    NGX_HTTP_NOTIFY_OP_ARCHIVE_READ,
+    NGX_HTTP_NOTIFY_OP_DELETE
 } ngx_http_notify_op_type_e;
+
+
+/*
+ * A feed entry's states.  An entry is read once opened (or marked up to,
+ * or all), seen once the caller has looked at its badge; read implies
+ * seen, and archived (out of the inbox) implies read.  The counters kept
+ * per user: unread (entries not read) and unseen (not seen).
+ */
+#define NGX_HTTP_NOTIFY_STATE_READ      0x01
+#define NGX_HTTP_NOTIFY_STATE_SEEN      0x02
+#define NGX_HTTP_NOTIFY_STATE_ARCHIVED  0x04
+
+
+/* a feed page's filter by state (ngx_http_notify_feed_query_t.status) */
+typedef enum {
+    NGX_HTTP_NOTIFY_FEED_INBOX = 0,   /* not archived (the default) */
+    NGX_HTTP_NOTIFY_FEED_UNREAD,      /* not read */
+    NGX_HTTP_NOTIFY_FEED_UNSEEN,      /* not seen */
+    NGX_HTTP_NOTIFY_FEED_READ,        /* read, not archived */
+    NGX_HTTP_NOTIFY_FEED_ARCHIVED,    /* archived */
+    NGX_HTTP_NOTIFY_FEED_ALL          /* every entry */
+} ngx_http_notify_feed_status_e;
+
+
+/* entries a page looks at beyond those it gives, at most (filters) */
+#define NGX_HTTP_NOTIFY_FEED_SCAN_MAX  1000
 
 
 /* an entry taken by OUTBOX_CLAIM, with what is needed to send it */
@@ -127,7 +158,10 @@ struct ngx_http_notify_store_op_s {
                                                     keep (without "id");
                                                     out: the answer to send */
     uint64_t                        unread;      /* READ_*: the new count */
-    ngx_uint_t                      count;       /* PRUNE: entries removed */
+    uint64_t                        unseen;      /* READ_* and the feed's
+                                                    states: the new count */
+    ngx_uint_t                      count;       /* PRUNE: entries removed;
+                                                    ARCHIVE_READ: archived */
     ngx_uint_t                      replaced;    /* PUT: chain entries
                                                     replaced; PRUNE: chain
                                                     links removed */
@@ -166,7 +200,12 @@ typedef struct {
     ngx_str_t                       user;
     uint64_t                        cursor;      /* 0: from the newest */
     ngx_uint_t                      limit;
-    unsigned                        unread_only:1;
+    unsigned                        unread_only:1;  /* as status UNREAD */
+
+    ngx_http_notify_feed_status_e   status;
+    ngx_str_t                       dialect;     /* the JSON text of a
+                                                    string; empty: any */
+    ngx_str_t                       event;       /* the same, for "event" */
 } ngx_http_notify_feed_query_t;
 
 
@@ -176,6 +215,8 @@ typedef struct {
     ngx_str_t                       view;        /* the kept view: a JSON
                                                     object, "{...}" */
     unsigned                        read:1;
+    unsigned                        seen:1;
+    unsigned                        archived:1;
 } ngx_http_notify_feed_entry_t;
 
 
@@ -213,7 +254,8 @@ typedef enum {
     NGX_HTTP_NOTIFY_READ_UNREAD,      /* the unread count */
     NGX_HTTP_NOTIFY_READ_OUTBOX,      /* the pending deliveries */
     NGX_HTTP_NOTIFY_READ_NEXT_DUE,    /* the earliest due time */
-    NGX_HTTP_NOTIFY_READ_STATS        /* what notify_metrics shows */
+    NGX_HTTP_NOTIFY_READ_STATS,       /* what notify_metrics shows */
+    NGX_HTTP_NOTIFY_READ_COUNTS       /* the unread and unseen counts */
 } ngx_http_notify_read_type_e;
 
 
@@ -230,6 +272,8 @@ struct ngx_http_notify_store_read_s {
     ngx_http_notify_feed_query_t    query;       /* FEED; UNREAD: its user */
     ngx_uint_t                      limit;       /* OUTBOX: entries at most */
     ngx_pool_t                     *pool;        /* FEED, OUTBOX: of items */
+    unsigned                        counts:1;    /* FEED: the unseen count
+                                                    too (the feed's states) */
 
     /* out */
     ngx_int_t                       rc;          /* NGX_OK or NGX_ERROR */
@@ -237,7 +281,9 @@ struct ngx_http_notify_store_read_s {
                                                     OUTBOX: outbox entries */
     uint64_t                        next;        /* FEED: the next page's
                                                     cursor, 0: none */
-    uint64_t                        unread;      /* FEED, UNREAD */
+    uint64_t                        unread;      /* FEED, UNREAD, COUNTS */
+    uint64_t                        unseen;      /* FEED with counts,
+                                                    COUNTS */
     uint64_t                        due;         /* NEXT_DUE: msec, 0: none */
     ngx_http_notify_store_stats_t   stats;       /* STATS (rc NGX_DECLINED:
                                                     none) */
@@ -324,7 +370,13 @@ struct ngx_http_notify_store_backend_s {
     int        (*outbox_claim)(void *txn, ngx_http_notify_store_op_t *op);
     int        (*outbox_finish)(void *txn, ngx_http_notify_store_op_t *op);
 
-    /* reads */
+    /*
+     * reads; feed: a page newest first, from below q->cursor, of the
+     * entries that pass ngx_http_notify_store_feed_match() (with their
+     * states, the watermarks applied), at most q->limit; it looks at
+     * NGX_HTTP_NOTIFY_FEED_SCAN_MAX entries at most, and when it stops
+     * there, "next" is the id after the last one it looked at
+     */
     ngx_int_t  (*feed)(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
                        uint64_t *next, uint64_t *unread, ngx_log_t *log);
     ngx_int_t  (*unread)(ngx_str_t *user, uint64_t *unread, ngx_log_t *log);
@@ -354,6 +406,33 @@ struct ngx_http_notify_store_backend_s {
      * in a pool thread.
      */
     void       (*submit)(ngx_http_notify_store_op_t *ops);
+
+    /*
+     * The feed's states, in the write transaction, for op->user; each
+     * leaves op->unread and op->unseen the user's counts after it, and
+     * each is idempotent (done again, it changes nothing):
+     *
+     *   SEEN_ALL      every entry up to the user's newest is seen;
+     *   READ_ALL      every entry up to the user's newest is read;
+     *   ARCHIVE       the entry op->seq is archived (and so read and seen);
+     *                 op->rc NGX_DECLINED: the user has no such entry;
+     *   ARCHIVE_READ  every read entry not archived is archived, op->count
+     *                 says how many;
+     *   DELETE        the entry op->seq leaves the user's feed (the
+     *                 notification stays for its other recipients);
+     *                 op->rc NGX_DECLINED: there was none.
+     *
+     * The counters change with the entries' states: an entry that leaves
+     * "unread" or "unseen" (by any operation, chain replacement and
+     * retention too) takes one off that count.  mark_read and
+     * mark_read_until mark read entries seen and set op->unseen too; put
+     * counts a new entry unread and unseen.
+     */
+    int        (*feed_change)(void *txn, ngx_http_notify_store_op_t *op);
+
+    /* reads: the user's kept unread and unseen counts */
+    ngx_int_t  (*counts)(ngx_str_t *user, uint64_t *unread,
+                         uint64_t *unseen, ngx_log_t *log);
 };
 
 
@@ -383,6 +462,13 @@ void ngx_http_notify_store_version(const char **name, const char **version);
 /* queue a write; op->done runs in the event loop once it is durable */
 void ngx_http_notify_store_post(ngx_http_notify_store_op_t *op);
 
+/*
+ * A watcher of this worker's writes: called in the event loop with each
+ * operation that the store made durable (op->rc NGX_OK or NGX_DECLINED),
+ * before the operation's own "done"; the feed's stream.  One at most.
+ */
+void ngx_http_notify_store_watch(ngx_http_notify_store_done_pt watch);
+
 /* reads, in the event loop: "items" gets ngx_http_notify_feed_entry_t
    (in "pool"), "entries" ngx_http_notify_outbox_entry_t (in its pool) */
 ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
@@ -390,6 +476,24 @@ ngx_int_t ngx_http_notify_store_feed(ngx_http_notify_feed_query_t *q,
     ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log);
+ngx_int_t ngx_http_notify_store_counts(ngx_str_t *user, uint64_t *unread,
+    uint64_t *unseen, ngx_log_t *log);
+
+/*
+ * For a backend's feed(): whether an entry with these states
+ * (NGX_HTTP_NOTIFY_STATE_*) and this kept view passes the query's filters
+ * (q->status, or q->unread_only; q->dialect, q->event); with "view" NULL,
+ * whether its states do.
+ */
+ngx_uint_t ngx_http_notify_store_feed_match(ngx_http_notify_feed_query_t *q,
+    ngx_uint_t states, u_char *view, size_t len);
+
+/*
+ * Whether the store keeps the feed's states (seen, archived, the unseen
+ * count: the backend's feed_change and counts); the feed answers 501 for
+ * what needs them when it does not.
+ */
+ngx_uint_t ngx_http_notify_store_has_states(void);
 
 /* a read in callback form: rd->done runs with rd->rc, at once or later */
 void ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd);

@@ -30,10 +30,14 @@
  *   meta    "seq"                      -> u64 last sequence number given
  *   notes   u64 seq                    -> note header + canonical JSON
  *   rcpt    u64 seq                    -> recipients' ids, NUL-separated
- *   feed    user id, NUL, u64 ~seq     -> u8 flags (newest entry first)
+ *   feed    user id, NUL, u64 ~seq     -> u8 flags (newest entry first):
+ *                                         NGX_HTTP_NOTIFY_STATE_*
  *   unread  user id                    -> u64 unread entries
  *   marks   user id                    -> u64 read watermark: every entry
  *                                         up to it counts as read
+ *   unseen  user id                    -> u64 unseen entries
+ *   seen    user id                    -> u64 seen watermark: every entry
+ *                                         up to it counts as seen
  *   idem    SHA-256 of the key         -> u64 seq + the answer given
  *   chains  chain hash, user id        -> u64 seq of the entry that a
  *                                         newer one of the chain replaces
@@ -41,7 +45,7 @@
  *   due     u64 due msec, u64 seq      -> (empty): the outbox by due time
  */
 
-#define NGX_HTTP_NOTIFY_FEED_READ   0x01
+#define NGX_HTTP_NOTIFY_FEED_READ   NGX_HTTP_NOTIFY_STATE_READ
 
 
 /*
@@ -83,9 +87,18 @@ typedef struct {
     MDB_dbi                      chains;
     MDB_dbi                      outbox;
     MDB_dbi                      due;
+    MDB_dbi                      unseen;
+    MDB_dbi                      seen;
 
     MDB_txn                     *read_txn;    /* reset between uses */
 } ngx_http_notify_lmdb_t;
+
+
+/* a user's watermarks */
+typedef struct {
+    uint64_t                     read;
+    uint64_t                     seen;
+} ngx_http_notify_lmdb_marks_t;
 
 
 static ngx_int_t ngx_http_notify_lmdb_init_module(ngx_cycle_t *cycle,
@@ -117,9 +130,24 @@ static int ngx_http_notify_lmdb_chain(MDB_txn *txn,
     u_char *buf);
 static int ngx_http_notify_lmdb_unchain(MDB_txn *txn, u_char *chain,
     ngx_str_t *user, uint64_t seq, u_char *buf);
+static int ngx_http_notify_lmdb_feed_change(void *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_archive_read(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, ngx_http_notify_lmdb_marks_t *m);
+static int ngx_http_notify_lmdb_newest_entry(MDB_txn *txn, ngx_str_t *user,
+    MDB_cursor **cur, MDB_val *key, MDB_val *val, u_char *buf);
+static int ngx_http_notify_lmdb_newest(MDB_txn *txn, ngx_str_t *user,
+    uint64_t *seq);
+static ngx_uint_t ngx_http_notify_lmdb_states(ngx_http_notify_lmdb_marks_t *m,
+    uint64_t seq, u_char flags);
+static void ngx_http_notify_lmdb_marks(MDB_txn *txn, MDB_val *user,
+    ngx_http_notify_lmdb_marks_t *m);
+static int ngx_http_notify_lmdb_recount(MDB_txn *txn, MDB_val *user,
+    ngx_uint_t from, ngx_uint_t to, ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_counter_add(MDB_txn *txn, MDB_dbi dbi,
+    MDB_val *user, int64_t delta, uint64_t *result);
 static int ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user,
     int64_t delta, uint64_t *result);
-static uint64_t ngx_http_notify_lmdb_watermark(MDB_txn *txn, MDB_val *user);
 static int ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
     ngx_http_notify_outbox_rec_t *rec, uint64_t old_due);
 static int ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq);
@@ -131,6 +159,8 @@ static ngx_int_t ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q,
     ngx_array_t *items, uint64_t *next, uint64_t *unread, ngx_log_t *log);
 static ngx_int_t ngx_http_notify_lmdb_unread(ngx_str_t *user,
     uint64_t *unread, ngx_log_t *log);
+static ngx_int_t ngx_http_notify_lmdb_counts(ngx_str_t *user,
+    uint64_t *unread, uint64_t *unseen, ngx_log_t *log);
 static ngx_int_t ngx_http_notify_lmdb_outbox(ngx_array_t *entries,
     ngx_uint_t limit, ngx_log_t *log);
 static ngx_int_t ngx_http_notify_lmdb_stats(
@@ -143,6 +173,8 @@ static u_char *ngx_http_notify_chain_key(u_char *p, u_char *chain,
     ngx_str_t *user);
 static u_char *ngx_http_notify_feed_key(u_char *p, ngx_str_t *user,
     uint64_t seq);
+static ngx_uint_t ngx_http_notify_feed_key_seq(MDB_val *key, ngx_str_t *user,
+    uint64_t *seq);
 
 
 ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
@@ -172,7 +204,9 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
     ngx_http_notify_lmdb_next_due,
     ngx_http_notify_lmdb_stats,
     NULL,                               /* reads answer at once */
-    NULL                                /* a transaction in a thread */
+    NULL,                               /* a transaction in a thread */
+    ngx_http_notify_lmdb_feed_change,
+    ngx_http_notify_lmdb_counts
 };
 
 
@@ -227,6 +261,28 @@ ngx_http_notify_feed_key(u_char *p, ngx_str_t *user, uint64_t seq)
     ngx_http_notify_put_u64(p, ~seq);
 
     return p + 8;
+}
+
+
+/* a key of the feed: whether it is the user's, and its entry's id */
+
+static ngx_uint_t
+ngx_http_notify_feed_key_seq(MDB_val *key, ngx_str_t *user, uint64_t *seq)
+{
+    u_char  *p;
+
+    p = key->mv_data;
+
+    if (key->mv_size != user->len + 9
+        || ngx_memcmp(p, user->data, user->len) != 0
+        || p[user->len] != '\0')
+    {
+        return 0;
+    }
+
+    *seq = ~ngx_http_notify_get_u64(p + user->len + 1);
+
+    return 1;
 }
 
 
@@ -343,7 +399,9 @@ ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
         || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
         || (rc = mdb_dbi_open(txn, "chains", MDB_CREATE, &st->chains)) != 0
         || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0
-        || (rc = mdb_dbi_open(txn, "due", MDB_CREATE, &st->due)) != 0)
+        || (rc = mdb_dbi_open(txn, "due", MDB_CREATE, &st->due)) != 0
+        || (rc = mdb_dbi_open(txn, "unseen", MDB_CREATE, &st->unseen)) != 0
+        || (rc = mdb_dbi_open(txn, "seen", MDB_CREATE, &st->seen)) != 0)
     {
         mdb_txn_abort(txn);
         goto failed;
@@ -633,7 +691,10 @@ ngx_http_notify_lmdb_put(void *txn, ngx_http_notify_store_op_t *op,
         key.mv_data = op->recipients[i].data;
         key.mv_size = op->recipients[i].len;
 
-        rc = ngx_http_notify_lmdb_count_add(txn, &key, 1, NULL);
+        rc = ngx_http_notify_lmdb_recount(txn, &key,
+                                          NGX_HTTP_NOTIFY_STATE_READ
+                                          |NGX_HTTP_NOTIFY_STATE_SEEN,
+                                          0, NULL);
         if (rc != 0) {
             free(buf);
             return rc;
@@ -690,12 +751,13 @@ static int
 ngx_http_notify_lmdb_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     ngx_str_t *user, uint64_t seq, u_char *buf)
 {
-    int                       rc;
-    u_char                   *ckey;
-    uint64_t                  prev;
-    MDB_val                   key, val, fkey, fval, ukey;
-    ngx_http_notify_lmdb_t   *st;
-    u_char                    seqbuf[8];
+    int                            rc;
+    u_char                        *ckey;
+    uint64_t                       prev;
+    MDB_val                        key, val, fkey, fval, ukey;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_lmdb_marks_t   marks;
+    u_char                         seqbuf[8];
 
     st = &ngx_http_notify_lmdb;
 
@@ -721,13 +783,15 @@ ngx_http_notify_lmdb_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
             ukey.mv_data = user->data;
             ukey.mv_size = user->len;
 
-            if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
-                && prev > ngx_http_notify_lmdb_watermark(txn, &ukey))
-            {
-                rc = ngx_http_notify_lmdb_count_add(txn, &ukey, -1, NULL);
-                if (rc != 0) {
-                    goto done;
-                }
+            ngx_http_notify_lmdb_marks(txn, &ukey, &marks);
+
+            rc = ngx_http_notify_lmdb_recount(txn, &ukey,
+                     ngx_http_notify_lmdb_states(&marks, prev,
+                                                 *(u_char *) fval.mv_data),
+                     NGX_HTTP_NOTIFY_STATE_READ|NGX_HTTP_NOTIFY_STATE_SEEN,
+                     NULL);
+            if (rc != 0) {
+                goto done;
             }
 
             rc = mdb_del(txn, st->feed, &fkey, NULL);
@@ -800,31 +864,42 @@ ngx_http_notify_lmdb_unchain(MDB_txn *txn, u_char *chain, ngx_str_t *user,
 
 
 /*
- * A user's unread count, changed by delta (0: read only).  A change goes
- * through a cursor, so that the count found is replaced where it is
- * rather than looked for a second time: a notification to a group changes
- * thousands of them in one put.
+ * A user's unread count, changed by delta (0: read only).
  */
 
 static int
 ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user, int64_t delta,
     uint64_t *result)
 {
-    int                       rc;
-    u_char                    buf[8];
-    int64_t                   n;
-    MDB_val                   key, val;
-    MDB_cursor               *cur;
-    ngx_http_notify_lmdb_t   *st;
+    return ngx_http_notify_lmdb_counter_add(txn, ngx_http_notify_lmdb.unread,
+                                            user, delta, result);
+}
 
-    st = &ngx_http_notify_lmdb;
+
+/*
+ * A counter of the user's, moved by "delta" (never below 0; 0: read
+ * only).  A change goes through a cursor, so that the count found is
+ * replaced where it is rather than looked for a second time: a
+ * notification to a group changes thousands of them in one put.
+ */
+
+static int
+ngx_http_notify_lmdb_counter_add(MDB_txn *txn, MDB_dbi dbi, MDB_val *user,
+    int64_t delta, uint64_t *result)
+{
+    int           rc;
+    u_char        buf[8];
+    int64_t       n;
+    MDB_val       key, val;
+    MDB_cursor   *cur;
+
     cur = NULL;
 
     if (delta == 0) {
-        rc = mdb_get(txn, st->unread, user, &val);
+        rc = mdb_get(txn, dbi, user, &val);
 
     } else {
-        rc = mdb_cursor_open(txn, st->unread, &cur);
+        rc = mdb_cursor_open(txn, dbi, &cur);
         if (rc != 0) {
             return rc;
         }
@@ -875,14 +950,43 @@ done:
 }
 
 
+/*
+ * An entry's states went "from" -> "to" (a new entry comes from read and
+ * seen to none, one that leaves goes to read and seen): the counters move
+ * with them; with "op", op->unread and op->unseen get the counts.
+ */
+
+static int
+ngx_http_notify_lmdb_recount(MDB_txn *txn, MDB_val *user, ngx_uint_t from,
+    ngx_uint_t to, ngx_http_notify_store_op_t *op)
+{
+    int      rc;
+    int64_t  d;
+
+    d = (int64_t) ((from & NGX_HTTP_NOTIFY_STATE_READ) != 0)
+        - (int64_t) ((to & NGX_HTTP_NOTIFY_STATE_READ) != 0);
+
+    rc = ngx_http_notify_lmdb_counter_add(txn, ngx_http_notify_lmdb.unread,
+                                          user, d, op ? &op->unread : NULL);
+    if (rc != 0) {
+        return rc;
+    }
+
+    d = (int64_t) ((from & NGX_HTTP_NOTIFY_STATE_SEEN) != 0)
+        - (int64_t) ((to & NGX_HTTP_NOTIFY_STATE_SEEN) != 0);
+
+    return ngx_http_notify_lmdb_counter_add(txn, ngx_http_notify_lmdb.unseen,
+                                            user, d,
+                                            op ? &op->unseen : NULL);
+}
+
+
 static uint64_t
-ngx_http_notify_lmdb_watermark(MDB_txn *txn, MDB_val *user)
+ngx_http_notify_lmdb_mark(MDB_txn *txn, MDB_dbi dbi, MDB_val *user)
 {
     MDB_val  val;
 
-    if (mdb_get(txn, ngx_http_notify_lmdb.marks, user, &val) == 0
-        && val.mv_size == 8)
-    {
+    if (mdb_get(txn, dbi, user, &val) == 0 && val.mv_size == 8) {
         return ngx_http_notify_get_u64(val.mv_data);
     }
 
@@ -890,15 +994,77 @@ ngx_http_notify_lmdb_watermark(MDB_txn *txn, MDB_val *user)
 }
 
 
-static int
-ngx_http_notify_lmdb_read_one(void *txn, ngx_http_notify_store_op_t *op)
+static void
+ngx_http_notify_lmdb_marks(MDB_txn *txn, MDB_val *user,
+    ngx_http_notify_lmdb_marks_t *m)
 {
-    int                       rc;
-    MDB_val                   key, val, user;
-    ngx_http_notify_lmdb_t   *st;
-    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+    m->read = ngx_http_notify_lmdb_mark(txn, ngx_http_notify_lmdb.marks, user);
+    m->seen = ngx_http_notify_lmdb_mark(txn, ngx_http_notify_lmdb.seen, user);
+}
+
+
+static int
+ngx_http_notify_lmdb_set_mark(MDB_txn *txn, MDB_dbi dbi, MDB_val *user,
+    uint64_t seq)
+{
+    MDB_val  val;
+    u_char   buf[8];
+
+    ngx_http_notify_put_u64(buf, seq);
+
+    val.mv_data = buf;
+    val.mv_size = 8;
+
+    return mdb_put(txn, dbi, user, &val, 0);
+}
+
+
+/* an entry's states: its flags with the watermarks; archived > read > seen */
+
+static ngx_uint_t
+ngx_http_notify_lmdb_states(ngx_http_notify_lmdb_marks_t *m, uint64_t seq,
+    u_char flags)
+{
+    ngx_uint_t  s;
+
+    s = flags & (NGX_HTTP_NOTIFY_STATE_READ|NGX_HTTP_NOTIFY_STATE_SEEN
+                 |NGX_HTTP_NOTIFY_STATE_ARCHIVED);
+
+    if (seq <= m->read || (s & NGX_HTTP_NOTIFY_STATE_ARCHIVED)) {
+        s |= NGX_HTTP_NOTIFY_STATE_READ;
+    }
+
+    if (seq <= m->seen || (s & NGX_HTTP_NOTIFY_STATE_READ)) {
+        s |= NGX_HTTP_NOTIFY_STATE_SEEN;
+    }
+
+    return s;
+}
+
+
+/*
+ * One entry gets the states "add" (READ_ONE, ARCHIVE), or leaves the feed
+ * (DELETE, "add" 0).  op->rc NGX_DECLINED: the user has no such entry.
+ */
+
+static int
+ngx_http_notify_lmdb_entry(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    ngx_uint_t add)
+{
+    int                            rc;
+    u_char                         flags;
+    MDB_val                        key, val, user;
+    ngx_uint_t                     from;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_lmdb_marks_t   marks;
+    u_char                         buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
 
     st = &ngx_http_notify_lmdb;
+
+    if (op->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
+        op->rc = NGX_DECLINED;
+        return 0;
+    }
 
     user.mv_data = op->user.data;
     user.mv_size = op->user.len;
@@ -910,20 +1076,38 @@ ngx_http_notify_lmdb_read_one(void *txn, ngx_http_notify_store_op_t *op)
 
     if (rc == MDB_NOTFOUND) {
         op->rc = NGX_DECLINED;
-        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+        return ngx_http_notify_lmdb_recount(txn, &user, 0, 0, op);
     }
 
     if (rc != 0) {
         return rc;
     }
 
-    if ((*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
-        || op->seq <= ngx_http_notify_lmdb_watermark(txn, &user))
-    {
-        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+    ngx_http_notify_lmdb_marks(txn, &user, &marks);
+
+    from = ngx_http_notify_lmdb_states(&marks, op->seq,
+                                       *(u_char *) val.mv_data);
+
+    if (add == 0) {
+        rc = mdb_del(txn, st->feed, &key, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+
+        return ngx_http_notify_lmdb_recount(txn, &user, from,
+                                            NGX_HTTP_NOTIFY_STATE_READ
+                                            |NGX_HTTP_NOTIFY_STATE_SEEN,
+                                            op);
     }
 
-    val.mv_data = "\1";
+    if ((from & add) == add) {
+        return ngx_http_notify_lmdb_recount(txn, &user, 0, 0, op);
+    }
+
+    flags = (u_char) ngx_http_notify_lmdb_states(&marks, op->seq,
+                                                 (u_char) (from | add));
+
+    val.mv_data = &flags;
     val.mv_size = 1;
 
     rc = mdb_put(txn, st->feed, &key, &val, 0);
@@ -931,23 +1115,36 @@ ngx_http_notify_lmdb_read_one(void *txn, ngx_http_notify_store_op_t *op)
         return rc;
     }
 
-    return ngx_http_notify_lmdb_count_add(txn, &user, -1, &op->unread);
+    return ngx_http_notify_lmdb_recount(txn, &user, from, flags, op);
+}
+
+
+static int
+ngx_http_notify_lmdb_read_one(void *txn, ngx_http_notify_store_op_t *op)
+{
+    return ngx_http_notify_lmdb_entry(txn, op, NGX_HTTP_NOTIFY_STATE_READ);
 }
 
 
 static int
 ngx_http_notify_lmdb_read_until(void *txn, ngx_http_notify_store_op_t *op)
 {
-    int                       rc;
-    int64_t                   flipped;
-    uint64_t                  wm, seq;
-    MDB_val                   key, val, user;
-    MDB_cursor               *cur;
-    ngx_http_notify_lmdb_t   *st;
-    u_char                    buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
-    u_char                    wmbuf[8];
+    int                            rc;
+    u_char                         flags;
+    uint64_t                       seq;
+    MDB_val                        key, val, user;
+    ngx_uint_t                     from;
+    MDB_cursor                    *cur;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_lmdb_marks_t   marks;
+    u_char                         buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
 
     st = &ngx_http_notify_lmdb;
+
+    if (op->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
+        op->rc = NGX_DECLINED;
+        return 0;
+    }
 
     user.mv_data = op->user.data;
     user.mv_size = op->user.len;
@@ -959,17 +1156,17 @@ ngx_http_notify_lmdb_read_until(void *txn, ngx_http_notify_store_op_t *op)
 
     if (rc == MDB_NOTFOUND) {
         op->rc = NGX_DECLINED;
-        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+        return ngx_http_notify_lmdb_recount(txn, &user, 0, 0, op);
     }
 
     if (rc != 0) {
         return rc;
     }
 
-    wm = ngx_http_notify_lmdb_watermark(txn, &user);
+    ngx_http_notify_lmdb_marks(txn, &user, &marks);
 
-    if (op->seq <= wm) {
-        return ngx_http_notify_lmdb_count_add(txn, &user, 0, &op->unread);
+    if (op->seq <= marks.read) {
+        return ngx_http_notify_lmdb_recount(txn, &user, 0, 0, op);
     }
 
     /* entries from "until" down to the old watermark become read */
@@ -979,35 +1176,36 @@ ngx_http_notify_lmdb_read_until(void *txn, ngx_http_notify_store_op_t *op)
         return rc;
     }
 
-    flipped = 0;
-
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
 
     while (rc == 0) {
-        if (key.mv_size != op->user.len + 9
-            || ngx_memcmp(key.mv_data, op->user.data, op->user.len) != 0
-            || ((u_char *) key.mv_data)[op->user.len] != '\0')
-        {
+        if (!ngx_http_notify_feed_key_seq(&key, &op->user, &seq)) {
+            break;
+        }
+        if (seq <= marks.read) {
             break;
         }
 
-        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
-                                       + op->user.len + 1);
-        if (seq <= wm) {
-            break;
-        }
+        from = ngx_http_notify_lmdb_states(&marks, seq,
+                                           *(u_char *) val.mv_data);
 
-        if (!(*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ)) {
-            val.mv_data = "\1";
+        if (!(from & NGX_HTTP_NOTIFY_STATE_READ)) {
+            flags = (u_char) (from | NGX_HTTP_NOTIFY_STATE_READ
+                              | NGX_HTTP_NOTIFY_STATE_SEEN);
+
+            val.mv_data = &flags;
             val.mv_size = 1;
 
             rc = mdb_cursor_put(cur, &key, &val, MDB_CURRENT);
+            if (rc == 0) {
+                rc = ngx_http_notify_lmdb_recount(txn, &user, from, flags,
+                                                  NULL);
+            }
+
             if (rc != 0) {
                 mdb_cursor_close(cur);
                 return rc;
             }
-
-            flipped++;
         }
 
         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
@@ -1019,33 +1217,226 @@ ngx_http_notify_lmdb_read_until(void *txn, ngx_http_notify_store_op_t *op)
         return rc;
     }
 
-    ngx_http_notify_put_u64(wmbuf, op->seq);
-
-    val.mv_data = wmbuf;
-    val.mv_size = 8;
-
-    rc = mdb_put(txn, st->marks, &user, &val, 0);
+    rc = ngx_http_notify_lmdb_set_mark(txn, st->marks, &user, op->seq);
     if (rc != 0) {
         return rc;
     }
 
-    return ngx_http_notify_lmdb_count_add(txn, &user, -flipped, &op->unread);
+    return ngx_http_notify_lmdb_recount(txn, &user, 0, 0, op);
+}
+
+
+/* the feed's states: see the backend's feed_change in the store's header */
+
+static int
+ngx_http_notify_lmdb_feed_change(void *txn, ngx_http_notify_store_op_t *op)
+{
+    int                            rc;
+    uint64_t                       newest;
+    MDB_val                        user;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_lmdb_marks_t   marks;
+
+    st = &ngx_http_notify_lmdb;
+
+    switch (op->type) {
+
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE:
+        return ngx_http_notify_lmdb_entry(txn, op,
+                                          NGX_HTTP_NOTIFY_STATE_ARCHIVED);
+
+    case NGX_HTTP_NOTIFY_OP_DELETE:
+        return ngx_http_notify_lmdb_entry(txn, op, 0);
+
+    default:
+        break;
+    }
+
+    op->count = 0;
+
+    if (op->user.len > NGX_HTTP_NOTIFY_USER_MAX) {
+        return 0;
+    }
+
+    user.mv_data = op->user.data;
+    user.mv_size = op->user.len;
+
+    ngx_http_notify_lmdb_marks(txn, &user, &marks);
+
+    if (op->type == NGX_HTTP_NOTIFY_OP_ARCHIVE_READ) {
+        rc = ngx_http_notify_lmdb_archive_read(txn, op, &marks);
+        if (rc != 0) {
+            return rc;
+        }
+
+        return ngx_http_notify_lmdb_recount(txn, &user, 0, 0, op);
+    }
+
+    /*
+     * SEEN_ALL, READ_ALL: a watermark at the newest entry; everything up
+     * to it is seen (read), so the count is 0
+     */
+
+    rc = ngx_http_notify_lmdb_newest(txn, &op->user, &newest);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (op->type == NGX_HTTP_NOTIFY_OP_READ_ALL && newest > marks.read) {
+        rc = ngx_http_notify_lmdb_set_mark(txn, st->marks, &user, newest);
+        if (rc != 0) {
+            return rc;
+        }
+
+        rc = ngx_http_notify_lmdb_count_add(txn, &user, -INT64_MAX, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    if (newest > marks.seen) {
+        rc = ngx_http_notify_lmdb_set_mark(txn, st->seen, &user, newest);
+        if (rc != 0) {
+            return rc;
+        }
+
+        rc = ngx_http_notify_lmdb_counter_add(txn, st->unseen, &user,
+                                              -INT64_MAX, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    return ngx_http_notify_lmdb_recount(txn, &user, 0, 0, op);
+}
+
+
+/*
+ * A cursor of the feed at the user's newest entry (or past the user's
+ * entries: the caller checks the key); "buf" holds the key.  On an error
+ * other than MDB_NOTFOUND no cursor is left open.
+ */
+
+static int
+ngx_http_notify_lmdb_newest_entry(MDB_txn *txn, ngx_str_t *user,
+    MDB_cursor **cur, MDB_val *key, MDB_val *val, u_char *buf)
+{
+    int  rc;
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.feed, cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key->mv_data = buf;
+    key->mv_size = ngx_http_notify_feed_key(buf, user, (uint64_t) -1) - buf;
+
+    rc = mdb_cursor_get(*cur, key, val, MDB_SET_RANGE);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_cursor_close(*cur);
+    }
+
+    return rc;
+}
+
+
+/* the user's newest entry's id, 0: the feed is empty */
+
+static int
+ngx_http_notify_lmdb_newest(MDB_txn *txn, ngx_str_t *user, uint64_t *seq)
+{
+    int          rc;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+    u_char       buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+
+    *seq = 0;
+
+    rc = ngx_http_notify_lmdb_newest_entry(txn, user, &cur, &key, &val, buf);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    if (rc == 0 && !ngx_http_notify_feed_key_seq(&key, user, seq)) {
+        *seq = 0;
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
+}
+
+
+/* every read entry not archived is archived; the counts stay */
+
+static int
+ngx_http_notify_lmdb_archive_read(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, ngx_http_notify_lmdb_marks_t *m)
+{
+    int           rc;
+    u_char        flags;
+    uint64_t      seq;
+    MDB_val       key, val;
+    ngx_uint_t    s;
+    MDB_cursor   *cur;
+    u_char        buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
+
+    rc = ngx_http_notify_lmdb_newest_entry(txn, &op->user, &cur, &key, &val,
+                                           buf);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    for ( /* void */ ;
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (!ngx_http_notify_feed_key_seq(&key, &op->user, &seq)) {
+            break;
+        }
+
+        s = ngx_http_notify_lmdb_states(m, seq, *(u_char *) val.mv_data);
+
+        if ((s & NGX_HTTP_NOTIFY_STATE_ARCHIVED)
+            || !(s & NGX_HTTP_NOTIFY_STATE_READ))
+        {
+            continue;
+        }
+
+        flags = (u_char) (s | NGX_HTTP_NOTIFY_STATE_ARCHIVED);
+
+        val.mv_data = &flags;
+        val.mv_size = 1;
+
+        rc = mdb_cursor_put(cur, &key, &val, MDB_CURRENT);
+        if (rc != 0) {
+            break;
+        }
+
+        op->count++;
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND || rc == 0) ? 0 : rc;
 }
 
 
 static int
 ngx_http_notify_lmdb_prune(void *txn, ngx_http_notify_store_op_t *op)
 {
-    int                          rc;
-    u_char                      *p, *end, *nul;
-    uint64_t                     seq;
-    MDB_val                      key, val, rkey, rval, fkey, fval, user;
-    ngx_str_t                    id;
-    MDB_cursor                  *cur;
-    ngx_uint_t                   n;
-    ngx_http_notify_lmdb_t      *st;
-    ngx_http_notify_note_hdr_t   hdr;
-    u_char                       buf[NGX_HTTP_NOTIFY_USER_MAX + 32];
+    int                            rc;
+    u_char                        *p, *end, *nul;
+    uint64_t                       seq;
+    MDB_val                        key, val, rkey, rval, fkey, fval, user;
+    ngx_str_t                      id;
+    MDB_cursor                    *cur;
+    ngx_uint_t                     n;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_note_hdr_t     hdr;
+    ngx_http_notify_lmdb_marks_t   marks;
+    u_char                         buf[NGX_HTTP_NOTIFY_USER_MAX + 32];
 
     st = &ngx_http_notify_lmdb;
 
@@ -1123,14 +1514,16 @@ ngx_http_notify_lmdb_prune(void *txn, ngx_http_notify_store_op_t *op)
                 user.mv_data = id.data;
                 user.mv_size = id.len;
 
-                if (!(*(u_char *) fval.mv_data & NGX_HTTP_NOTIFY_FEED_READ)
-                    && seq > ngx_http_notify_lmdb_watermark(txn, &user))
-                {
-                    rc = ngx_http_notify_lmdb_count_add(txn, &user, -1,
-                                                         NULL);
-                    if (rc != 0) {
-                        goto failed;
-                    }
+                ngx_http_notify_lmdb_marks(txn, &user, &marks);
+
+                rc = ngx_http_notify_lmdb_recount(txn, &user,
+                         ngx_http_notify_lmdb_states(&marks, seq,
+                                                 *(u_char *) fval.mv_data),
+                         NGX_HTTP_NOTIFY_STATE_READ
+                         |NGX_HTTP_NOTIFY_STATE_SEEN,
+                         NULL);
+                if (rc != 0) {
+                    goto failed;
                 }
 
                 rc = mdb_del(txn, st->feed, &fkey, NULL);
@@ -1754,9 +2147,26 @@ static ngx_int_t
 ngx_http_notify_lmdb_unread(ngx_str_t *user, uint64_t *unread,
     ngx_log_t *log)
 {
+    uint64_t  unseen;
+
+    return ngx_http_notify_lmdb_counts(user, unread, &unseen, log);
+}
+
+
+static ngx_int_t
+ngx_http_notify_lmdb_counts(ngx_str_t *user, uint64_t *unread,
+    uint64_t *unseen, ngx_log_t *log)
+{
     int       rc;
     MDB_txn  *txn;
     MDB_val   key;
+
+    *unread = 0;
+    *unseen = 0;
+
+    if (user->len > NGX_HTTP_NOTIFY_USER_MAX) {
+        return NGX_OK;
+    }
 
     txn = ngx_http_notify_lmdb_read_begin(log);
     if (txn == NULL) {
@@ -1767,6 +2177,11 @@ ngx_http_notify_lmdb_unread(ngx_str_t *user, uint64_t *unread,
     key.mv_size = user->len;
 
     rc = ngx_http_notify_lmdb_count_add(txn, &key, 0, unread);
+
+    if (rc == 0) {
+        rc = ngx_http_notify_lmdb_counter_add(txn, ngx_http_notify_lmdb.unseen,
+                                              &key, 0, unseen);
+    }
 
     ngx_http_notify_lmdb_read_end(txn);
 
@@ -1788,13 +2203,14 @@ ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
     int                            rc;
     u_char                        *part;
     size_t                         len;
-    uint64_t                       seq, wm, start;
+    uint64_t                       seq, start;
     MDB_val                        key, val, nkey, nval, user;
     MDB_txn                       *txn;
-    ngx_uint_t                     n, read;
+    ngx_uint_t                     n, states, status, scanned;
     MDB_cursor                    *cur;
     ngx_http_notify_lmdb_t        *st;
     ngx_http_notify_note_hdr_t     hdr;
+    ngx_http_notify_lmdb_marks_t   marks;
     ngx_http_notify_feed_entry_t  *e;
     u_char                         buf[NGX_HTTP_NOTIFY_USER_MAX + 9];
     u_char                         seqkey[8];
@@ -1820,7 +2236,9 @@ ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
         goto failed;
     }
 
-    wm = ngx_http_notify_lmdb_watermark(txn, &user);
+    ngx_http_notify_lmdb_marks(txn, &user, &marks);
+
+    status = q->unread_only ? NGX_HTTP_NOTIFY_FEED_UNREAD : q->status;
 
     rc = mdb_cursor_open(txn, st->feed, &cur);
     if (rc != 0) {
@@ -1835,36 +2253,44 @@ ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
     key.mv_size = ngx_http_notify_feed_key(buf, &q->user, start) - buf;
 
     n = 0;
+    scanned = 0;
 
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
          rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
     {
-        if (key.mv_size != q->user.len + 9
-            || ngx_memcmp(key.mv_data, q->user.data, q->user.len) != 0
-            || ((u_char *) key.mv_data)[q->user.len] != '\0')
-        {
+        if (!ngx_http_notify_feed_key_seq(&key, &q->user, &seq)) {
             break;
         }
 
-        seq = ~ngx_http_notify_get_u64((u_char *) key.mv_data
-                                       + q->user.len + 1);
+        states = ngx_http_notify_lmdb_states(&marks, seq,
+                                             *(u_char *) val.mv_data);
 
-        read = (seq <= wm)
-               || (*(u_char *) val.mv_data & NGX_HTTP_NOTIFY_FEED_READ);
+        /* all older entries are read (seen) too */
 
-        if (q->unread_only && read) {
-            if (seq <= wm) {
-                break;   /* all older entries are read too */
-            }
-
-            continue;
+        if ((status == NGX_HTTP_NOTIFY_FEED_UNREAD && seq <= marks.read)
+            || (status == NGX_HTTP_NOTIFY_FEED_UNSEEN
+                && (seq <= marks.read || seq <= marks.seen)))
+        {
+            break;
         }
 
         if (n == q->limit || n == NGX_HTTP_NOTIFY_FEED_PAGE_MAX) {
             /* there is more: the cursor is the last one given */
             *next = ~ngx_http_notify_get_u64(buf + q->user.len + 1);
             break;
+        }
+
+        if (scanned++ == NGX_HTTP_NOTIFY_FEED_SCAN_MAX) {
+            /* filters skipped too many: the page ends before this one */
+            *next = seq + 1;
+            break;
+        }
+
+        if (status != NGX_HTTP_NOTIFY_FEED_ALL
+            && !ngx_http_notify_store_feed_match(q, states, NULL, 0))
+        {
+            continue;
         }
 
         ngx_http_notify_put_u64(seqkey, seq);
@@ -1891,6 +2317,12 @@ ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
             continue;
         }
 
+        if ((q->dialect.len || q->event.len)
+            && !ngx_http_notify_store_feed_match(q, states, part, len))
+        {
+            continue;
+        }
+
         /* valid until the read transaction ends: copied */
 
         e = ngx_array_push(items);
@@ -1910,7 +2342,9 @@ ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q, ngx_array_t *items,
         ngx_memcpy(e->view.data, part, len);
         e->view.len = len;
         e->seq = seq;
-        e->read = read;
+        e->read = (states & NGX_HTTP_NOTIFY_STATE_READ) != 0;
+        e->seen = (states & NGX_HTTP_NOTIFY_STATE_SEEN) != 0;
+        e->archived = (states & NGX_HTTP_NOTIFY_STATE_ARCHIVED) != 0;
 
         /* remember the last key given, for the cursor */
         ngx_http_notify_put_u64(buf + q->user.len + 1, ~seq);

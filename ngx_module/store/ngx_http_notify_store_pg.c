@@ -493,7 +493,9 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_pg = {
     NULL, NULL, NULL, NULL,             /* reads: read() */
     ngx_http_notify_pg_stats,
     ngx_http_notify_pg_read,
-    ngx_http_notify_pg_submit
+    ngx_http_notify_pg_submit,
+    NULL,                               /* no feed states yet: seen, */
+    NULL                                /* archived, the unseen count */
 };
 
 

@@ -1,0 +1,125 @@
+# The Activity Center page (conf-examples/activity-center/) in a real
+# browser: Debian's Chromium, headless, driven by t/activity-center/browse.js
+# (puppeteer-core from npm, pinned in its package-lock.json).  The page is
+# opened as a demo user, a notification is posted through the Graph
+# endpoint, the item appears without a reload and the badge counts it, a
+# click marks it read and the badge goes down; a screenshot is saved in
+# t/servroot/logs/.  Skips where node, the npm packages or Chromium are missing
+# or Chromium cannot start.
+use lib 't/lib';
+use NotifyTest;
+
+BEGIN {
+    if (NotifyTest::postgres()) {
+        require Test::More;
+        Test::More->import(skip_all => "the feed's states and the stream:"
+                                       . ' not kept by the PostgreSQL store'
+                                       . ' yet (it answers 501, t/120)');
+    }
+}
+use FindBin;
+use File::Temp qw(tempdir);
+use JSON::PP;
+
+our ($Skip, $Driver, $Page);
+
+BEGIN {
+    $Driver = "$FindBin::Bin/activity-center";
+    $Page = "$FindBin::Bin/../conf-examples/activity-center";
+    my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
+
+    if (system('node --version >/dev/null 2>&1') != 0) {
+        $Skip = 'node is not installed';
+    } elsif (!-d "$Driver/node_modules/puppeteer-core") {
+        $Skip = 'puppeteer-core is not installed (npm ci --prefix t/activity-center)';
+    } elsif (!-x $chromium) {
+        $Skip = "Chromium is not installed ($chromium; Debian's package chromium)";
+    } elsif (system("timeout 30 $chromium --headless --no-sandbox --disable-gpu"
+                    . " --dump-dom about:blank >/dev/null 2>&1") != 0) {
+        $Skip = "Chromium cannot start here ($chromium --headless)";
+    }
+}
+
+use Test::Nginx::Socket $Skip ? (skip_all => $Skip) : ('no_plan');
+
+BEGIN {
+    my $data = $ENV{TEST_NGINX_DATA_DIR} || 't/data';
+    NotifyTest::setup(directory => "$data/graph/directory.json",
+                      manifest => "$data/graph/manifest.json");
+}
+
+our $John = '569363e2-4e49-4661-87f2-16f245c5d66a';
+
+# the demo users the page offers, with their tokens, as scripts/run writes
+# them for the quickstart
+our $Users = tempdir('notify-ac-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+{
+    open my $fh, '>', "$Users/demo-users.json" or die "$Users: $!";
+    print $fh encode_json([
+        {name => 'john', displayName => 'John Doe',
+         token => NotifyTest::user_token($John, 'john.doe@microsoft.com')},
+        {name => 'megan', displayName => 'Megan',
+         token => NotifyTest::user_token('ab88234e-0874-477c-9638-d144296ed04f',
+                                         'megan@example.org')},
+    ]);
+    close $fh;
+}
+
+our ($Status, $Out);
+
+sub browse {
+    my $base = 'http://127.0.0.1:' . Test::Nginx::Socket::server_port_for_client();
+    my $graph = NotifyTest::token(azp => 'app-graph', roles => ['TeamsActivity.Send']);
+    my $shot = Test::Nginx::Socket::server_root() . '/logs/activity-center.png';
+    $Out = `node $Driver/browse.js $base $graph $John $shot 2>&1`;
+    $Status = $? >> 8;
+    $Out .= -s $shot ? "saved\n" : "no screenshot\n";
+}
+
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    return if $dry_run;
+    my $want = $block->browser_says;
+    return unless defined $want;
+    Test::More::is($Status, 0, $block->name . ' - the browser script exits 0')
+        or Test::More::diag($Out);
+    for my $re (grep { length } split /\n/, $want) {
+        Test::More::like($Out, qr/$re/m, $block->name . " - the browser: /$re/")
+            or Test::More::diag($Out);
+    }
+});
+
+no_shuffle();
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the page shows a notification as it arrives, counts it, and a click reads it
+--- http_config eval: ::conf('t1')
+--- config eval
+<<CONF
+    location ~* sendactivitynotification { notify_inbound graph; }
+    location /activities { notify_feed; }
+    location = /activity-center/demo-users.json { alias $::Users/demo-users.json; }
+    location /activity-center/ {
+        types { text/html html; text/css css; application/javascript js; }
+        alias $::Page/;
+    }
+CONF
+--- init
+::browse();
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer " . NotifyTest::user_token($::John, 'john.doe@microsoft.com') . "\n"
+--- response_body_like: ^\{"unread":0,"unseen":0\}$
+--- browser_says
+^live, badge 0$
+^graph 204$
+^appeared: Contoso Tasks created task Browser-1 for you$
+^badge 1$
+^clicked: read, badge 0$
+^screenshot$
+^saved$
+--- no_error_log
+[error]
