@@ -8,24 +8,17 @@
 use strict;
 use warnings;
 
-use Crypt::JWT qw(encode_jwt);
-use Crypt::PK::RSA;
+use FindBin;
+use lib $FindBin::Bin;
+use BenchToken;
 use JSON::PP;
 
 my ($conf, $lua, $keyfile, $members) = @ARGV;
 $members ||= 10000;
 
 my $json = JSON::PP->new->canonical;
-my $key = Crypt::PK::RSA->new($keyfile);
 
-sub token {
-    my (%c) = @_;
-    return encode_jwt(alg => 'RS256', key => $key,
-                      extra_headers => {kid => 'quickstart'},
-                      payload => {iss => 'https://login.example.org/quickstart/v2.0',
-                                  aud => 'api://notify-hub', iat => time,
-                                  nbf => time - 60, exp => time + 6 * 3600, %c});
-}
+sub token { return BenchToken::token($keyfile, @_) }
 
 # the directory: ada (one recipient), reader (the feed), m00000.. (members)
 my $ada = '0b000000-0000-4000-8000-00000000ada0';

@@ -8,23 +8,16 @@
 use strict;
 use warnings;
 
-use Crypt::JWT qw(encode_jwt);
-use Crypt::PK::RSA;
+use FindBin;
+use lib $FindBin::Bin;
+use BenchToken;
 use JSON::PP;
 
 my ($conf, $keyfile, $n) = @ARGV;
 
 my $json = JSON::PP->new->canonical;
-my $key = Crypt::PK::RSA->new($keyfile);
 
-sub token {
-    my (%c) = @_;
-    return encode_jwt(alg => 'RS256', key => $key,
-                      extra_headers => {kid => 'quickstart'},
-                      payload => {iss => 'https://login.example.org/quickstart/v2.0',
-                                  aud => 'api://notify-hub', iat => time,
-                                  nbf => time - 60, exp => time + 6 * 3600, %c});
-}
+sub token { return BenchToken::token($keyfile, @_) }
 
 my (@users, @tokens);
 for my $i (0 .. $n) {     # the last one is the probe's
