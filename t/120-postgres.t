@@ -39,17 +39,23 @@ our $Url = NotifyTest::postgres()
 
 sub pg_only { return !NotifyTest::postgres() }
 
+# psql(SQL): SQL run on the suite's server; dies when it fails
+sub psql {
+    my ($sql) = @_;
+    my $dir = $ENV{TEST_NGINX_PG_DIR};
+    system('psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', "$dir/sock",
+           '-U', 'notify', '-d', 'notify', '-c', $sql) == 0
+        or die "psql: $?";
+}
+
 # a schema of a version the module does not know yet, made with psql
 sub newer_schema {
     my ($schema) = @_;
-    my $dir = $ENV{TEST_NGINX_PG_DIR};
     my $sql = "CREATE SCHEMA $schema;"
         . " CREATE TABLE $schema.meta (one boolean PRIMARY KEY DEFAULT true,"
         . " version integer NOT NULL, last_seq bigint NOT NULL);"
         . " INSERT INTO $schema.meta VALUES (true, 99, 0);";
-    system('psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', "$dir/sock",
-           '-U', 'notify', '-d', 'notify', '-c', $sql) == 0
-        or die "psql: $?";
+    psql($sql);
 }
 
 newer_schema('t_newer') if NotifyTest::postgres();
@@ -59,7 +65,6 @@ newer_schema('t_newer') if NotifyTest::postgres();
 # 1 and 2 under the read watermark (2), 3 unread; 2 also read by itself
 sub v1_schema {
     my ($schema) = @_;
-    my $dir = $ENV{TEST_NGINX_PG_DIR};
     my $src = NotifyTest::slurp('ngx_module/store/ngx_http_notify_store_pg.c');
     my ($v1) = $src =~ /ngx_http_notify_pg_v1\[\] =\n(.*?)\n\n\n/s
         or die "no version 1 schema in the source";
@@ -79,9 +84,7 @@ sub v1_schema {
         . " INSERT INTO $schema.feed VALUES ('u-ada', 1, false),"
         . " ('u-ada', 2, true), ('u-ada', 3, false);"
         . " INSERT INTO $schema.users VALUES ('u-ada', 1, 2);";
-    system('psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', "$dir/sock",
-           '-U', 'notify', '-d', 'notify', '-c', $sql) == 0
-        or die "psql: $?";
+    psql($sql);
 }
 
 v1_schema((NotifyTest::store("$ENV{TEST_NGINX_STORE}/migrated")
