@@ -39,13 +39,16 @@ our $Url = NotifyTest::postgres()
 
 sub pg_only { return !NotifyTest::postgres() }
 
-# psql(SQL): SQL run on the suite's server; dies when it fails
+# psql(SQL): SQL run on the suite's server (on its input); dies when it
+# fails
 sub psql {
     my ($sql) = @_;
     my $dir = $ENV{TEST_NGINX_PG_DIR};
-    system('psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', "$dir/sock",
-           '-U', 'notify', '-d', 'notify', '-c', $sql) == 0
-        or die "psql: $?";
+    open(my $psql, '|-', 'psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h',
+         "$dir/sock", '-U', 'notify', '-d', 'notify', '-f', '-')
+        or die "psql: $!";
+    print $psql $sql;
+    close($psql) or die "psql: $?";
 }
 
 # a schema of a version the module does not know yet, made with psql
@@ -62,9 +65,10 @@ newer_schema('t_newer') if NotifyTest::postgres();
 
 # a schema of version 1, as the module made it before the feed's states
 # (its text taken from the module's source), with three entries of u-ada:
-# 1 and 2 under the read watermark (2), 3 unread; 2 also read by itself
+# 1 and 2 under the read watermark (2), 3 unread; 2 also read by itself.
+# With N, N entries of u-ada, all unread.
 sub v1_schema {
-    my ($schema) = @_;
+    my ($schema, $n) = @_;
     my $src = NotifyTest::slurp('ngx_module/store/ngx_http_notify_store_pg.c');
     my ($v1) = $src =~ /ngx_http_notify_pg_v1\[\] =\n(.*?)\n\n\n/s
         or die "no version 1 schema in the source";
@@ -77,19 +81,26 @@ sub v1_schema {
     $sql = "CREATE SCHEMA $schema;"
         . " CREATE TABLE $schema.meta (one boolean PRIMARY KEY DEFAULT true"
         . " CHECK (one), version integer NOT NULL, last_seq bigint NOT NULL);"
-        . " INSERT INTO $schema.meta VALUES (true, 1, 3);" . $sql
+        . " INSERT INTO $schema.meta VALUES (true, 1, " . ($n || 3) . ");"
+        . $sql
         . join('', map { sprintf(" INSERT INTO $schema.notes VALUES (%d, %d,"
                                  . " '{}', '$view', '\\x75'::bytea, NULL,"
-                                 . " NULL);", $_, time, $_, $_) } 1 .. 3)
-        . " INSERT INTO $schema.feed VALUES ('u-ada', 1, false),"
-        . " ('u-ada', 2, true), ('u-ada', 3, false);"
-        . " INSERT INTO $schema.users VALUES ('u-ada', 1, 2);";
+                                 . " NULL);", $_, time, $_, $_) }
+                       1 .. ($n || 3))
+        . ($n ? " INSERT INTO $schema.feed SELECT 'u-ada', s, false"
+                . " FROM generate_series(1, $n) s;"
+                . " INSERT INTO $schema.users VALUES ('u-ada', $n, 0);"
+              : " INSERT INTO $schema.feed VALUES ('u-ada', 1, false),"
+                . " ('u-ada', 2, true), ('u-ada', 3, false);"
+                . " INSERT INTO $schema.users VALUES ('u-ada', 1, 2);");
     psql($sql);
 }
 
-v1_schema((NotifyTest::store("$ENV{TEST_NGINX_STORE}/migrated")
-           =~ /schema=(\S+)/)[0])
-    if NotifyTest::postgres();
+if (NotifyTest::postgres()) {
+    v1_schema((NotifyTest::store("$ENV{TEST_NGINX_STORE}/$_->[0]")
+               =~ /schema=(\S+)/)[0], $_->[1])
+        for ['migrated'], ['scanned', 1005];
+}
 
 Test::Nginx::Socket::add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
@@ -282,3 +293,21 @@ the schema "t_newer" is of version 99, newer than this module knows (2): upgrade
  qr/^\{"unread":1,"unseen":0\}$/]
 --- log_after eval
 "{0 => [qr/schema \"t_[0-9a-f]{16}\" migrated to version 2 \\(the feed's states\\)/]}"
+
+
+
+=== TEST 12: a page filtered by dialect looks at 1000 entries at most: it ends there with the next cursor after the last one looked at, as with LMDB
+--- skip_eval: 6: main::pg_only()
+--- http_config eval: ::conf('scanned')
+--- config eval: $::Config
+--- request eval
+["GET /activities?dialect=graph",
+ "GET /activities?dialect=graph&cursor=0000000000000006",
+ "GET /activities?dialect=syntphony&limit=2"]
+--- more_headers eval
+[$::Ada, $::Ada, $::Ada]
+--- error_code eval: [200, 200, 200]
+--- response_body_like eval
+[qr/^\{"items":\[\],"next":"0000000000000006","unread":1005,"unseen":1005\}$/,
+ qr/^\{"items":\[\],"next":null,"unread":1005,"unseen":1005\}$/,
+ qr/^\{"items":\[\{"id":"00000000000003ed",.*\},\{"id":"00000000000003ec",.*\}\],"next":"00000000000003ec","unread":1005,"unseen":1005\}$/]
