@@ -5,14 +5,6 @@
 use lib 't/lib';
 use NotifyTest;
 
-BEGIN {
-    if (NotifyTest::postgres()) {
-        require Test::More;
-        Test::More->import(skip_all => "the feed's states and the stream:"
-                                       . ' not kept by the PostgreSQL store'
-                                       . ' yet (it answers 501, t/120)');
-    }
-}
 use JSON::PP;
 use Test::Nginx::Socket 'no_plan';
 

@@ -8,9 +8,9 @@ use NotifyTest;
 BEGIN {
     if (NotifyTest::postgres()) {
         require Test::More;
-        Test::More->import(skip_all => "the feed's states and the stream:"
-                                       . ' not kept by the PostgreSQL store'
-                                       . ' yet (it answers 501, t/120)');
+        Test::More->import(skip_all => 'the stream: not served by the'
+                                       . ' PostgreSQL store yet (it answers'
+                                       . ' 501, t/120)');
     }
 }
 use Sse;

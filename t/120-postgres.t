@@ -39,20 +39,68 @@ our $Url = NotifyTest::postgres()
 
 sub pg_only { return !NotifyTest::postgres() }
 
+# psql(SQL): SQL run on the suite's server (on its input); dies when it
+# fails
+sub psql {
+    my ($sql) = @_;
+    my $dir = $ENV{TEST_NGINX_PG_DIR};
+    open(my $psql, '|-', 'psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h',
+         "$dir/sock", '-U', 'notify', '-d', 'notify', '-f', '-')
+        or die "psql: $!";
+    print $psql $sql;
+    close($psql) or die "psql: $?";
+}
+
 # a schema of a version the module does not know yet, made with psql
 sub newer_schema {
     my ($schema) = @_;
-    my $dir = $ENV{TEST_NGINX_PG_DIR};
     my $sql = "CREATE SCHEMA $schema;"
         . " CREATE TABLE $schema.meta (one boolean PRIMARY KEY DEFAULT true,"
         . " version integer NOT NULL, last_seq bigint NOT NULL);"
         . " INSERT INTO $schema.meta VALUES (true, 99, 0);";
-    system('psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', "$dir/sock",
-           '-U', 'notify', '-d', 'notify', '-c', $sql) == 0
-        or die "psql: $?";
+    psql($sql);
 }
 
 newer_schema('t_newer') if NotifyTest::postgres();
+
+# a schema of version 1, as the module made it before the feed's states
+# (its text taken from the module's source), with three entries of u-ada:
+# 1 and 2 under the read watermark (2), 3 unread; 2 also read by itself.
+# With N, N entries of u-ada, all unread.
+sub v1_schema {
+    my ($schema, $n) = @_;
+    my $src = NotifyTest::slurp('ngx_module/store/ngx_http_notify_store_pg.c');
+    my ($v1) = $src =~ /ngx_http_notify_pg_v1\[\] =\n(.*?)\n\n\n/s
+        or die "no version 1 schema in the source";
+    $v1 =~ s{/\*.*?\*/}{}gs;
+    my $sql = join '', map { s/\\n/\n/g; s/\\"/"/g; $_ }
+                       $v1 =~ /"((?:[^"\\]|\\.)*)"/g;
+    $sql =~ s/@/$schema/g;
+
+    my $view = '{"id":"%016x","dialect":"syntphony","event":"e","title":"t%d"}';
+    $sql = "CREATE SCHEMA $schema;"
+        . " CREATE TABLE $schema.meta (one boolean PRIMARY KEY DEFAULT true"
+        . " CHECK (one), version integer NOT NULL, last_seq bigint NOT NULL);"
+        . " INSERT INTO $schema.meta VALUES (true, 1, " . ($n || 3) . ");"
+        . $sql
+        . join('', map { sprintf(" INSERT INTO $schema.notes VALUES (%d, %d,"
+                                 . " '{}', '$view', '\\x75'::bytea, NULL,"
+                                 . " NULL);", $_, time, $_, $_) }
+                       1 .. ($n || 3))
+        . ($n ? " INSERT INTO $schema.feed SELECT 'u-ada', s, false"
+                . " FROM generate_series(1, $n) s;"
+                . " INSERT INTO $schema.users VALUES ('u-ada', $n, 0);"
+              : " INSERT INTO $schema.feed VALUES ('u-ada', 1, false),"
+                . " ('u-ada', 2, true), ('u-ada', 3, false);"
+                . " INSERT INTO $schema.users VALUES ('u-ada', 1, 2);");
+    psql($sql);
+}
+
+if (NotifyTest::postgres()) {
+    v1_schema((NotifyTest::store("$ENV{TEST_NGINX_STORE}/$_->[0]")
+               =~ /schema=(\S+)/)[0], $_->[1])
+        for ['migrated'], ['scanned', 1005];
+}
 
 Test::Nginx::Socket::add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
@@ -155,7 +203,7 @@ s3cret
 --- config
 --- must_die
 --- error_log
-the schema "t_newer" is of version 99, newer than this module knows (1): upgrade the module, or name another schema
+the schema "t_newer" is of version 99, newer than this module knows (2): upgrade the module, or name another schema
 
 
 
@@ -172,7 +220,7 @@ the schema "t_newer" is of version 99, newer than this module knows (1): upgrade
 [qr/^\{"id":"0000000000000001","recipients":1,"unresolved":\[\]\}$/,
  qr/^\{"unread":1\}$/]
 --- log_after eval
-"{1 => [qr/notify: store \"postgres:[^\"]+ schema=t_[0-9a-f]{16}\": schema \"t_[0-9a-f]{16}\" created \\(version 1\\)/]}"
+"{1 => [qr/notify: store \"postgres:[^\"]+ schema=t_[0-9a-f]{16}\": schema \"t_[0-9a-f]{16}\" created \\(version 2\\)/]}"
 
 
 
@@ -207,19 +255,59 @@ the schema "t_newer" is of version 99, newer than this module knows (1): upgrade
 
 
 
-=== TEST 10: the feed's states are not kept by this store yet: what needs them answers 501, the rest of the feed serves
+=== TEST 10: the feed's states are kept: counts, seen, the filters by state; the stream (which reads the store synchronously) answers 501
 --- skip_eval: 12: main::pg_only()
 --- http_config eval: ::conf('states')
 --- config eval: $::Config
 --- request eval
 ["POST /n\n$::Note", "GET /activities/counts", "POST /activities/seen-all",
- "GET /activities?status=unread", "GET /activities/stream",
+ "GET /activities?status=unseen", "GET /activities/stream",
  "GET /activities?unread=true"]
 --- more_headers eval
 [$::App, $::Ada, $::Ada, $::Ada, $::Ada, $::Ada]
---- error_code eval: [200, 501, 501, 501, 501, 200]
+--- error_code eval: [200, 200, 200, 200, 501, 200]
 --- response_body_like eval
 [qr/^\{"id":"0000000000000001"/,
- qr/"NotImplemented".*does not keep the feed's states/,
- qr/"NotImplemented"/, qr/"NotImplemented"/, qr/"NotImplemented"/,
+ qr/^\{"unread":1,"unseen":1\}$/,
+ qr/^\{"unread":1,"unseen":0\}$/,
+ qr/^\{"items":\[\],"next":null,"unread":1,"unseen":0\}$/,
+ qr/"NotImplemented".*does not serve the feed's stream/,
  qr/^\{"items":\[\{"id":"0000000000000001".*"unread":1\}$/]
+
+
+
+=== TEST 11: a schema of version 1 is migrated at the start: the read watermark becomes the entries' states, unseen is unread
+--- skip_eval: 8: main::pg_only()
+--- http_config eval: ::conf('migrated')
+--- config eval: $::Config
+--- request eval
+["GET /activities/counts", "GET /activities?status=all",
+ "POST /activities/seen-all", "GET /activities/counts"]
+--- more_headers eval
+[$::Ada, $::Ada, $::Ada, $::Ada]
+--- error_code eval: [200, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{"unread":1,"unseen":1\}$/,
+ qr/^\{"items":\[\{"id":"0000000000000003",[^{}]*"read":false,"seen":false,"archived":false\},\{"id":"0000000000000002",[^{}]*"read":true,"seen":true,"archived":false\},\{"id":"0000000000000001",[^{}]*"read":true,"seen":true,"archived":false\}\],"next":null,"unread":1,"unseen":1\}$/,
+ qr/^\{"unread":1,"unseen":0\}$/,
+ qr/^\{"unread":1,"unseen":0\}$/]
+--- log_after eval
+"{0 => [qr/schema \"t_[0-9a-f]{16}\" migrated to version 2 \\(the feed's states\\)/]}"
+
+
+
+=== TEST 12: a page filtered by dialect looks at 1000 entries at most: it ends there with the next cursor after the last one looked at, as with LMDB
+--- skip_eval: 6: main::pg_only()
+--- http_config eval: ::conf('scanned')
+--- config eval: $::Config
+--- request eval
+["GET /activities?dialect=graph",
+ "GET /activities?dialect=graph&cursor=0000000000000006",
+ "GET /activities?dialect=syntphony&limit=2"]
+--- more_headers eval
+[$::Ada, $::Ada, $::Ada]
+--- error_code eval: [200, 200, 200]
+--- response_body_like eval
+[qr/^\{"items":\[\],"next":"0000000000000006","unread":1005,"unseen":1005\}$/,
+ qr/^\{"items":\[\],"next":null,"unread":1005,"unseen":1005\}$/,
+ qr/^\{"items":\[\{"id":"00000000000003ed",.*\},\{"id":"00000000000003ec",.*\}\],"next":"00000000000003ec","unread":1005,"unseen":1005\}$/]

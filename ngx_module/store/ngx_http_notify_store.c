@@ -1398,7 +1398,7 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
     }
 
     if ((rd->type == NGX_HTTP_NOTIFY_READ_COUNTS || rd->counts)
-        && be->counts == NULL)
+        && !be->states)
     {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "notify: the %s store keeps no feed states", be->name);
@@ -1500,7 +1500,18 @@ ngx_http_notify_store_has_states(void)
 
     be = ngx_http_notify_store.backend;
 
-    return be != NULL && be->feed_change != NULL && be->counts != NULL;
+    return be != NULL && be->states;
+}
+
+
+ngx_uint_t
+ngx_http_notify_store_reads_now(void)
+{
+    ngx_http_notify_store_backend_t  *be;
+
+    be = ngx_http_notify_store.backend;
+
+    return be != NULL && be->read == NULL && be->counts != NULL;
 }
 
 

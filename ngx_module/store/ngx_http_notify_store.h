@@ -433,6 +433,13 @@ struct ngx_http_notify_store_backend_s {
     /* reads: the user's kept unread and unseen counts */
     ngx_int_t  (*counts)(ngx_str_t *user, uint64_t *unread,
                          uint64_t *unseen, ngx_log_t *log);
+
+    /*
+     * Whether the backend keeps the feed's states: the operations above
+     * (by feed_change, or by its submit()), and READ_COUNTS and a page's
+     * counts (by counts, or by its read())
+     */
+    ngx_uint_t   states;
 };
 
 
@@ -494,6 +501,12 @@ ngx_uint_t ngx_http_notify_store_feed_match(ngx_http_notify_feed_query_t *q,
  * what needs them when it does not.
  */
 ngx_uint_t ngx_http_notify_store_has_states(void);
+
+/*
+ * Whether the store's reads answer at once (ngx_http_notify_store_feed()
+ * and ngx_http_notify_store_counts(), synchronous: the feed's stream)
+ */
+ngx_uint_t ngx_http_notify_store_reads_now(void);
 
 /* a read in callback form: rd->done runs with rd->rc, at once or later */
 void ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd);

@@ -206,7 +206,8 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
     NULL,                               /* reads answer at once */
     NULL,                               /* a transaction in a thread */
     ngx_http_notify_lmdb_feed_change,
-    ngx_http_notify_lmdb_counts
+    ngx_http_notify_lmdb_counts,
+    1                                   /* states */
 };
 
 

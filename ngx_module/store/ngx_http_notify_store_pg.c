@@ -35,7 +35,7 @@
 #include <libpq-fe.h>
 
 
-#define NGX_HTTP_NOTIFY_PG_VERSION     1       /* the schema this module
+#define NGX_HTTP_NOTIFY_PG_VERSION     2       /* the schema this module
                                                   knows */
 
 /* error codes, beyond errno's */
@@ -293,6 +293,228 @@ static const char  ngx_http_notify_pg_v1[] =
     "END $$;";
 
 
+/*
+ * Version 2: the feed's states.  Each entry keeps read, seen and archived
+ * itself (the read watermark of version 1 is applied to the entries and
+ * no longer used), each user the unread and unseen counts.  The functions
+ * that change entries keep both counts.
+ */
+
+static const char  ngx_http_notify_pg_v2[] =
+    "ALTER TABLE @.feed ADD COLUMN seen boolean NOT NULL DEFAULT false,"
+    " ADD COLUMN archived boolean NOT NULL DEFAULT false;"
+    "ALTER TABLE @.users ADD COLUMN unseen bigint NOT NULL DEFAULT 0;"
+    "UPDATE @.feed f SET read = true FROM @.users us"
+    " WHERE us.user_id = f.user_id AND f.seq <= us.watermark"
+    " AND NOT f.read;"
+    "UPDATE @.feed f SET seen = true WHERE f.read;"
+    "UPDATE @.users us SET watermark = 0,"
+    " unread = (SELECT count(*) FROM @.feed f"
+    "  WHERE f.user_id = us.user_id AND NOT f.read),"
+    " unseen = (SELECT count(*) FROM @.feed f"
+    "  WHERE f.user_id = us.user_id AND NOT f.seen);"
+    "DROP FUNCTION @.put(bigint, bigint, text, text, text[], bytea, bytea,"
+    " bytea, text, bigint, bigint);"
+    "DROP FUNCTION @.mark_read(text, bigint);"
+    "DROP FUNCTION @.mark_read_until(text, bigint);"
+    "DROP FUNCTION @.prune(bigint, integer);"
+
+    "CREATE FUNCTION @.put(p_seq bigint, p_created bigint, p_note text,"
+    " p_view text, p_users text[], p_rcpt bytea, p_chain bytea,"
+    " p_idem bytea, p_answer text, p_due bigint, p_expires bigint,"
+    " OUT o_replaced integer, OUT o_replay text)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE u text; prev bigint; r boolean; s boolean; c integer;\n"
+    "BEGIN\n"
+    " o_replaced := 0;\n"
+    " IF p_idem IS NOT NULL THEN\n"
+    "  SELECT i.answer INTO o_replay FROM @.idem i WHERE i.key = p_idem;\n"
+    "  IF FOUND THEN RETURN; END IF;\n"
+    " END IF;\n"
+    " INSERT INTO @.notes (seq, created, note, view, rcpt, chain, idem)"
+    "  VALUES (p_seq, p_created, p_note, p_view, p_rcpt, p_chain, p_idem);\n"
+    " FOREACH u IN ARRAY p_users LOOP\n"
+    "  IF p_chain IS NOT NULL THEN\n"
+    "   SELECT ch.seq INTO prev FROM @.chains ch"
+    "    WHERE ch.chain = p_chain AND ch.user_id = u FOR UPDATE;\n"
+    "   IF FOUND THEN\n"
+    "    DELETE FROM @.feed f WHERE f.user_id = u AND f.seq = prev"
+    "     RETURNING f.read, f.seen INTO r, s;\n"
+    "    IF FOUND THEN\n"
+    "     UPDATE @.users us"
+    "      SET unread = greatest(us.unread - (NOT r)::integer, 0),"
+    "      unseen = greatest(us.unseen - (NOT s)::integer, 0)"
+    "      WHERE us.user_id = u;\n"
+    "     DELETE FROM @.outbox o WHERE o.seq = prev;\n"
+    "     o_replaced := o_replaced + 1;\n"
+    "    END IF;\n"
+    "    UPDATE @.chains ch SET seq = p_seq"
+    "     WHERE ch.chain = p_chain AND ch.user_id = u;\n"
+    "   ELSE\n"
+    "    INSERT INTO @.chains (chain, user_id, seq)"
+    "     VALUES (p_chain, u, p_seq);\n"
+    "   END IF;\n"
+    "  END IF;\n"
+    "  INSERT INTO @.feed (user_id, seq, read) VALUES (u, p_seq, false)"
+    "   ON CONFLICT DO NOTHING;\n"
+    "  GET DIAGNOSTICS c = ROW_COUNT;\n"
+    "  IF c > 0 THEN\n"
+    "   INSERT INTO @.users AS us (user_id, unread, watermark, unseen)"
+    "    VALUES (u, 1, 0, 1) ON CONFLICT (user_id)"
+    "    DO UPDATE SET unread = us.unread + 1, unseen = us.unseen + 1;\n"
+    "  END IF;\n"
+    " END LOOP;\n"
+    " IF p_due IS NOT NULL THEN\n"
+    "  INSERT INTO @.outbox (seq, due, created, expires, attempts, error)"
+    "   VALUES (p_seq, p_due, p_created, p_expires, 0, '');\n"
+    " END IF;\n"
+    " IF p_idem IS NOT NULL AND p_answer IS NOT NULL THEN\n"
+    "  INSERT INTO @.idem (key, seq, answer)"
+    "   VALUES (p_idem, p_seq, p_answer);\n"
+    " END IF;\n"
+    "END $$;"
+
+    /* mark one entry read (and so seen) */
+
+    "CREATE FUNCTION @.mark_read(p_user text, p_seq bigint,"
+    " OUT o_found boolean, OUT o_unread bigint, OUT o_unseen bigint)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r boolean; s boolean;\n"
+    "BEGIN\n"
+    " o_found := false;\n"
+    " SELECT f.read, f.seen INTO r, s FROM @.feed f"
+    "  WHERE f.user_id = p_user AND f.seq = p_seq FOR UPDATE;\n"
+    " IF FOUND THEN\n"
+    "  o_found := true;\n"
+    "  IF NOT r OR NOT s THEN\n"
+    "   UPDATE @.feed f SET read = true, seen = true"
+    "    WHERE f.user_id = p_user AND f.seq = p_seq;\n"
+    "   UPDATE @.users us"
+    "    SET unread = greatest(us.unread - (NOT r)::integer, 0),"
+    "    unseen = greatest(us.unseen - (NOT s)::integer, 0)"
+    "    WHERE us.user_id = p_user;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    " SELECT coalesce(max(us.unread), 0), coalesce(max(us.unseen), 0)"
+    "  INTO o_unread, o_unseen FROM @.users us WHERE us.user_id = p_user;\n"
+    "END $$;"
+
+    /* mark read (and seen) every entry up to one */
+
+    "CREATE FUNCTION @.mark_read_until(p_user text, p_seq bigint,"
+    " OUT o_found boolean, OUT o_unread bigint, OUT o_unseen bigint)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE cr bigint; cs bigint;\n"
+    "BEGIN\n"
+    " o_found := false;\n"
+    " PERFORM 1 FROM @.feed f WHERE f.user_id = p_user AND f.seq = p_seq;\n"
+    " IF FOUND THEN\n"
+    "  o_found := true;\n"
+    "  PERFORM 1 FROM @.users us WHERE us.user_id = p_user FOR UPDATE;\n"
+    "  SELECT count(*) FILTER (WHERE NOT f.read),"
+    "   count(*) FILTER (WHERE NOT f.seen) INTO cr, cs FROM @.feed f"
+    "   WHERE f.user_id = p_user AND f.seq <= p_seq;\n"
+    "  IF cr > 0 OR cs > 0 THEN\n"
+    "   UPDATE @.feed f SET read = true, seen = true"
+    "    WHERE f.user_id = p_user AND f.seq <= p_seq"
+    "    AND (NOT f.read OR NOT f.seen);\n"
+    "   UPDATE @.users us SET unread = greatest(us.unread - cr, 0),"
+    "    unseen = greatest(us.unseen - cs, 0) WHERE us.user_id = p_user;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    " SELECT coalesce(max(us.unread), 0), coalesce(max(us.unseen), 0)"
+    "  INTO o_unread, o_unseen FROM @.users us WHERE us.user_id = p_user;\n"
+    "END $$;"
+
+    /* retention: at most p_max notifications, with all that is theirs */
+
+    "CREATE FUNCTION @.prune(p_before bigint, p_max integer,"
+    " OUT o_notes integer, OUT o_entries integer, OUT o_links integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; c integer;\n"
+    "BEGIN\n"
+    " o_notes := 0; o_entries := 0; o_links := 0;\n"
+    " FOR r IN SELECT n.seq, n.chain, n.idem FROM @.notes n"
+    "  WHERE n.created < p_before ORDER BY n.seq LIMIT p_max"
+    "  FOR UPDATE LOOP\n"
+    "  IF r.chain IS NOT NULL THEN\n"
+    "   DELETE FROM @.chains ch WHERE ch.chain = r.chain"
+    "    AND ch.seq = r.seq;\n"
+    "   GET DIAGNOSTICS c = ROW_COUNT;\n"
+    "   o_links := o_links + c;\n"
+    "  END IF;\n"
+    "  WITH d AS (DELETE FROM @.feed f WHERE f.seq = r.seq"
+    "    RETURNING f.user_id, f.read, f.seen),"
+    "   u AS (UPDATE @.users us"
+    "    SET unread = greatest(us.unread - (NOT d.read)::integer, 0),"
+    "    unseen = greatest(us.unseen - (NOT d.seen)::integer, 0)"
+    "    FROM d WHERE us.user_id = d.user_id RETURNING 1)"
+    "  SELECT count(*) INTO c FROM d;\n"
+    "  o_entries := o_entries + c;\n"
+    "  IF r.idem IS NOT NULL THEN\n"
+    "   DELETE FROM @.idem i WHERE i.key = r.idem;\n"
+    "  END IF;\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = r.seq;\n"
+    "  DELETE FROM @.notes n WHERE n.seq = r.seq;\n"
+    "  o_notes := o_notes + 1;\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    /*
+     * the feed's states: 0 all seen, 1 all read, 2 archive one, 3 archive
+     * the read ones, 4 delete one; each idempotent
+     */
+
+    "CREATE FUNCTION @.feed_change(p_type integer, p_user text,"
+    " p_seq bigint, OUT o_found boolean, OUT o_count integer,"
+    " OUT o_unread bigint, OUT o_unseen bigint)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r boolean; s boolean;\n"
+    "BEGIN\n"
+    " o_found := true; o_count := 0;\n"
+    " IF p_type = 0 THEN\n"
+    "  UPDATE @.feed f SET seen = true"
+    "   WHERE f.user_id = p_user AND NOT f.seen;\n"
+    "  UPDATE @.users us SET unseen = 0 WHERE us.user_id = p_user;\n"
+    " ELSIF p_type = 1 THEN\n"
+    "  UPDATE @.feed f SET read = true, seen = true"
+    "   WHERE f.user_id = p_user AND (NOT f.read OR NOT f.seen);\n"
+    "  UPDATE @.users us SET unread = 0, unseen = 0"
+    "   WHERE us.user_id = p_user;\n"
+    " ELSIF p_type = 3 THEN\n"
+    "  UPDATE @.feed f SET archived = true"
+    "   WHERE f.user_id = p_user AND f.read AND NOT f.archived;\n"
+    "  GET DIAGNOSTICS o_count = ROW_COUNT;\n"
+    " ELSE\n"
+    "  SELECT f.read, f.seen INTO r, s FROM @.feed f"
+    "   WHERE f.user_id = p_user AND f.seq = p_seq FOR UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "   o_found := false;\n"
+    "  ELSE\n"
+    "   IF p_type = 2 THEN\n"
+    "    UPDATE @.feed f SET read = true, seen = true, archived = true"
+    "     WHERE f.user_id = p_user AND f.seq = p_seq;\n"
+    "   ELSE\n"
+    "    DELETE FROM @.feed f WHERE f.user_id = p_user AND f.seq = p_seq;\n"
+    "   END IF;\n"
+    "   UPDATE @.users us"
+    "    SET unread = greatest(us.unread - (NOT r)::integer, 0),"
+    "    unseen = greatest(us.unseen - (NOT s)::integer, 0)"
+    "    WHERE us.user_id = p_user;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    " SELECT coalesce(max(us.unread), 0), coalesce(max(us.unseen), 0)"
+    "  INTO o_unread, o_unseen FROM @.users us WHERE us.user_id = p_user;\n"
+    "END $$;"
+
+    "UPDATE @.meta SET version = 2;";
+
+
 /* the queries of a worker, "@" the schema */
 
 static const char  ngx_http_notify_pg_q_begin[] = "BEGIN";
@@ -317,18 +539,26 @@ static const char  ngx_http_notify_pg_q_claim[] =
 static const char  ngx_http_notify_pg_q_finish[] =
     "SELECT * FROM @.finish($1, $2, $3, $4, $5)";
 
+static const char  ngx_http_notify_pg_q_change[] =
+    "SELECT * FROM @.feed_change($1, $2, $3)";
+
+/* a page: the filter by state here, as ngx_http_notify_feed_status_e */
 static const char  ngx_http_notify_pg_q_feed[] =
-    "SELECT u.unread, p.seq, p.view, p.read FROM"
-    " (SELECT coalesce(max(us.unread), 0) AS unread,"
-    "  coalesce(max(us.watermark), 0) AS wm"
+    "SELECT u.unread, u.unseen, p.seq, p.view, p.read, p.seen, p.archived"
+    " FROM (SELECT coalesce(max(us.unread), 0) AS unread,"
+    "  coalesce(max(us.unseen), 0) AS unseen"
     "  FROM @.users us WHERE us.user_id = $1) u"
-    " LEFT JOIN LATERAL (SELECT f.seq, n.view,"
-    "  (f.read OR f.seq <= u.wm) AS read"
+    " LEFT JOIN LATERAL (SELECT f.seq, n.view, f.read, f.seen, f.archived"
     "  FROM @.feed f JOIN @.notes n ON n.seq = f.seq"
     "  WHERE f.user_id = $1 AND f.seq < $2"
-    "  AND NOT ($3 AND (f.read OR f.seq <= u.wm))"
+    "  AND CASE $3::integer WHEN 1 THEN NOT f.read WHEN 2 THEN NOT f.seen"
+    "   WHEN 3 THEN f.read AND NOT f.archived WHEN 4 THEN f.archived"
+    "   WHEN 5 THEN true ELSE NOT f.archived END"
     "  ORDER BY f.seq DESC LIMIT $4) p ON true"
     " ORDER BY p.seq DESC";
+static const char  ngx_http_notify_pg_q_counts[] =
+    "SELECT coalesce(max(us.unread), 0), coalesce(max(us.unseen), 0)"
+    " FROM @.users us WHERE us.user_id = $1";
 static const char  ngx_http_notify_pg_q_unread[] =
     "SELECT coalesce(max(us.unread), 0) FROM @.users us"
     " WHERE us.user_id = $1";
@@ -402,7 +632,7 @@ typedef struct {
     char                         *q_lock, *q_last, *q_idem, *q_put,
                                  *q_read, *q_until, *q_prune, *q_claim,
                                  *q_finish, *q_feed, *q_unread, *q_outbox,
-                                 *q_due, *q_stats;
+                                 *q_due, *q_stats, *q_change, *q_counts;
 
     /* the write batch: one at a time in a worker */
     ngx_http_notify_pg_job_t      batch;
@@ -494,8 +724,9 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_pg = {
     ngx_http_notify_pg_stats,
     ngx_http_notify_pg_read,
     ngx_http_notify_pg_submit,
-    NULL,                               /* no feed states yet: seen, */
-    NULL                                /* archived, the unseen count */
+    NULL,                               /* the feed's states: by */
+    NULL,                               /* submit() and read() */
+    1
 };
 
 
@@ -749,6 +980,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     int                 version;
     char               *sql;
     PGconn             *pg;
+    ngx_uint_t          created;
     ngx_int_t           rc;
     PGresult           *res;
     ngx_uint_t          i;
@@ -789,6 +1021,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     rc = NGX_ERROR;
     res = NULL;
     version = 0;
+    created = 0;
     param = (char *) ngx_http_notify_pg_sql(cycle->pool, "@",
                                             &scf->schema);
     if (param == NULL) {
@@ -860,14 +1093,42 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
         }
 
         PQclear(res);
+        res = NULL;
 
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "notify: store \"%V\": schema \"%V\" created"
                       " (version %d)", &scf->name, &scf->schema,
                       NGX_HTTP_NOTIFY_PG_VERSION);
+
+        /* and made the latest by the migrations below */
+        version = 1;
+        created = 1;
     }
 
-    /* (migrations from an older version go here, one by one) */
+    /* migrations from an older version, one by one */
+
+    if (version == 1) {
+        sql = ngx_http_notify_pg_sql(cycle->pool, ngx_http_notify_pg_v2,
+                                     &scf->schema);
+        if (sql == NULL) {
+            goto done;
+        }
+
+        res = PQexec(pg, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            goto failed;
+        }
+
+        PQclear(res);
+        res = NULL;
+
+        if (!created) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "notify: store \"%V\": schema \"%V\" migrated"
+                          " to version 2 (the feed's states)", &scf->name,
+                          &scf->schema);
+        }
+    }
 
     res = PQexec(pg, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -944,6 +1205,8 @@ ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
     ngx_http_notify_pg_q(q_outbox);
     ngx_http_notify_pg_q(q_due);
     ngx_http_notify_pg_q(q_stats);
+    ngx_http_notify_pg_q(q_change);
+    ngx_http_notify_pg_q(q_counts);
 
 #undef ngx_http_notify_pg_q
 
@@ -2017,6 +2280,30 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 
         return err;
 
+    case NGX_HTTP_NOTIFY_OP_SEEN_ALL:
+    case NGX_HTTP_NOTIFY_OP_READ_ALL:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE_READ:
+    case NGX_HTTP_NOTIFY_OP_DELETE:
+        users = ngx_alloc(op->user.len + 1, ngx_cycle->log);
+        if (users == NULL) {
+            return ENOMEM;
+        }
+
+        (void) ngx_cpystrn(users, op->user.data, op->user.len + 1);
+
+        /* feed_change()'s numbers, in the order of the op types */
+
+        ngx_http_notify_pg_num(&pp, (int64_t) (op->type
+                                               - NGX_HTTP_NOTIFY_OP_SEEN_ALL));
+        ngx_http_notify_pg_text(&pp, (char *) users);
+        ngx_http_notify_pg_num(&pp, (int64_t) op->seq);
+
+        err = ngx_http_notify_pg_query(pg, st->q_change, &pp);
+        ngx_free(users);
+
+        return err;
+
     case NGX_HTTP_NOTIFY_OP_PRUNE:
         ngx_http_notify_pg_num(&pp, (int64_t) op->before);
         ngx_http_notify_pg_num(&pp, (int64_t) op->max);
@@ -2092,6 +2379,21 @@ ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
         }
 
         op->unread = ngx_http_notify_pg_u64(res, 0, 1);
+        op->unseen = ngx_http_notify_pg_u64(res, 0, 2);
+        return 0;
+
+    case NGX_HTTP_NOTIFY_OP_SEEN_ALL:
+    case NGX_HTTP_NOTIFY_OP_READ_ALL:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE_READ:
+    case NGX_HTTP_NOTIFY_OP_DELETE:
+        if (!ngx_http_notify_pg_bool(res, 0, 0)) {
+            op->rc = NGX_DECLINED;
+        }
+
+        op->count = ngx_http_notify_pg_u32(res, 0, 1);
+        op->unread = ngx_http_notify_pg_u64(res, 0, 2);
+        op->unseen = ngx_http_notify_pg_u64(res, 0, 3);
         return 0;
 
     case NGX_HTTP_NOTIFY_OP_PRUNE:
@@ -2196,7 +2498,8 @@ ngx_http_notify_pg_read(ngx_http_notify_store_read_t *rd)
     ngx_http_notify_pg_read_t  *pr;
 
     if ((rd->type == NGX_HTTP_NOTIFY_READ_FEED
-         || rd->type == NGX_HTTP_NOTIFY_READ_UNREAD)
+         || rd->type == NGX_HTTP_NOTIFY_READ_UNREAD
+         || rd->type == NGX_HTTP_NOTIFY_READ_COUNTS)
         && rd->query.user.len > NGX_HTTP_NOTIFY_USER_MAX)
     {
         rd->rc = NGX_OK;                /* no such user: nothing */
@@ -2252,23 +2555,37 @@ ngx_http_notify_pg_read_send(ngx_http_notify_pg_job_t *job, PGconn *pg)
         (void) ngx_cpystrn(user, rd->query.user.data,
                            rd->query.user.len + 1);
 
+        /*
+         * the filter by state is the query's; one of dialect or event
+         * may skip rows, so that as many as a page may look at are read
+         */
+
+        if (rd->query.dialect.len || rd->query.event.len) {
+            limit = NGX_HTTP_NOTIFY_FEED_SCAN_MAX;
+        }
+
         ngx_http_notify_pg_text(&pp, (char *) user);
         ngx_http_notify_pg_num(&pp, rd->query.cursor
                                     ? (int64_t) rd->query.cursor
                                     : (int64_t) 0x7fffffffffffffffLL);
-        ngx_http_notify_pg_text(&pp, rd->query.unread_only ? "t" : "f");
+        ngx_http_notify_pg_num(&pp, rd->query.unread_only
+                                    ? NGX_HTTP_NOTIFY_FEED_UNREAD
+                                    : rd->query.status);
         ngx_http_notify_pg_num(&pp, (int64_t) limit + 1);
 
         err = ngx_http_notify_pg_query(pg, st->q_feed, &pp);
         break;
 
     case NGX_HTTP_NOTIFY_READ_UNREAD:
+    case NGX_HTTP_NOTIFY_READ_COUNTS:
         (void) ngx_cpystrn(user, rd->query.user.data,
                            rd->query.user.len + 1);
 
         ngx_http_notify_pg_text(&pp, (char *) user);
 
-        err = ngx_http_notify_pg_query(pg, st->q_unread, &pp);
+        err = ngx_http_notify_pg_query(pg,
+                                   rd->type == NGX_HTTP_NOTIFY_READ_UNREAD
+                                   ? st->q_unread : st->q_counts, &pp);
         break;
 
     case NGX_HTTP_NOTIFY_READ_OUTBOX:
@@ -2299,7 +2616,8 @@ ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job, PGresult *res,
     int                              i, rows;
     size_t                           len;
     u_char                          *view;
-    ngx_uint_t                       limit;
+    uint64_t                         seq, last;
+    ngx_uint_t                       limit, scanned, states;
     ngx_http_notify_pg_read_t       *pr;
     ngx_http_notify_feed_entry_t    *e;
     ngx_http_notify_store_read_t    *rd;
@@ -2318,25 +2636,55 @@ ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job, PGresult *res,
 
         rd->unread = ngx_http_notify_pg_u64(res, 0, 0);
 
+        if (rd->counts) {
+            rd->unseen = ngx_http_notify_pg_u64(res, 0, 1);
+        }
+
         limit = (rd->query.limit
                  && rd->query.limit < NGX_HTTP_NOTIFY_FEED_PAGE_MAX)
                 ? rd->query.limit : NGX_HTTP_NOTIFY_FEED_PAGE_MAX;
 
-        for (i = 0; i < rows && !PQgetisnull(res, i, 1); i++) {
+        /* as LMDB's feed(): the same page, the same "next" */
 
-            if ((ngx_uint_t) i == limit) {
+        last = 0;
+        scanned = 0;
+
+        for (i = 0; i < rows && !PQgetisnull(res, i, 2); i++) {
+
+            seq = ngx_http_notify_pg_u64(res, i, 2);
+
+            if (rd->items.nelts == limit) {
                 /* there is more: the cursor is the last one given */
-                rd->next = ngx_http_notify_pg_u64(res, i - 1, 1);
+                rd->next = last;
                 break;
             }
 
-            view = (u_char *) PQgetvalue(res, i, 2);
-            len = PQgetlength(res, i, 2);
+            if (scanned++ == NGX_HTTP_NOTIFY_FEED_SCAN_MAX) {
+                /* filters skipped too many: the page ends before this */
+                rd->next = seq + 1;
+                break;
+            }
+
+            states = (ngx_http_notify_pg_bool(res, i, 4)
+                      ? NGX_HTTP_NOTIFY_STATE_READ : 0)
+                     | (ngx_http_notify_pg_bool(res, i, 5)
+                        ? NGX_HTTP_NOTIFY_STATE_SEEN : 0)
+                     | (ngx_http_notify_pg_bool(res, i, 6)
+                        ? NGX_HTTP_NOTIFY_STATE_ARCHIVED : 0);
+
+            view = (u_char *) PQgetvalue(res, i, 3);
+            len = PQgetlength(res, i, 3);
 
             if (len < 2 || view[0] != '{' || view[len - 1] != '}') {
                 ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                               "notify: store: notification %016uxL"
-                              " unreadable", ngx_http_notify_pg_u64(res, i, 1));
+                              " unreadable", seq);
+                continue;
+            }
+
+            if (!ngx_http_notify_store_feed_match(&rd->query, states, view,
+                                                  len))
+            {
                 continue;
             }
 
@@ -2352,10 +2700,23 @@ ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job, PGresult *res,
 
             ngx_memcpy(e->view.data, view, len);
             e->view.len = len;
-            e->seq = ngx_http_notify_pg_u64(res, i, 1);
-            e->read = ngx_http_notify_pg_bool(res, i, 3);
+            e->seq = seq;
+            e->read = (states & NGX_HTTP_NOTIFY_STATE_READ) != 0;
+            e->seen = (states & NGX_HTTP_NOTIFY_STATE_SEEN) != 0;
+            e->archived = (states & NGX_HTTP_NOTIFY_STATE_ARCHIVED) != 0;
+
+            last = seq;
         }
 
+        return 0;
+
+    case NGX_HTTP_NOTIFY_READ_COUNTS:
+        if (rows != 1) {
+            return NGX_HTTP_NOTIFY_PG_EPROTO;
+        }
+
+        rd->unread = ngx_http_notify_pg_u64(res, 0, 0);
+        rd->unseen = ngx_http_notify_pg_u64(res, 0, 1);
         return 0;
 
     case NGX_HTTP_NOTIFY_READ_UNREAD:
