@@ -330,3 +330,39 @@ closed
 again: counts \{"unread":21,"unseen":21\}
 --- no_error_log
 [error]
+
+
+
+=== TEST 9: streams that go while their events are being read (with PostgreSQL: their reads pending) leave nothing behind; a new stream starts as ever
+--- http_config eval: ::conf('t9')
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada'));
+die $err unless $st;
+$st->events(1);
+::post('first');
+my $first = $st->events(3)->[1]{id};
+$st->close;
+::post("p$_") for 1 .. 5;
+for (1 .. 10) {
+    ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada') . "Last-Event-ID: $first\r\n");
+    die $err unless $st;
+    $st->close;
+}
+($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada'));
+die $err unless $st;
+::say("new: " . Sse::text($st->events(1)));
+::post('last');
+::say("then: " . Sse::text([@{ $st->events(3) }[1, 2]]));
+$st->close;
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":7,"unseen":7\}$
+--- stream_like
+^new: counts \{"unread":6,"unseen":6\}
+then: item \{"id":"0000000000000007",[^\n]*"title":"last"[^\n]*\}\ncounts \{"unread":7,"unseen":7\}$
+--- no_error_log
+[error]

@@ -1351,7 +1351,8 @@ ngx_http_notify_stream_read_done(ngx_http_notify_store_read_t *rd)
     s = sr->stream;
 
     if (s == NULL) {
-        /* the stream went meanwhile */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "notify: a read for a stream that went: dropped");
         ngx_destroy_pool(rd->pool);
         return;
     }
