@@ -33,6 +33,18 @@ sub post {
                                      accounts => @accounts ? \@accounts : ['u-ada']}));
 }
 
+# the id of the item event of a notification "first" to Ada, seen by a
+# stream opened before it and closed after
+sub first_id {
+    my ($st, $err) = Sse::stream(port(), '/activities/stream', auth('ada'));
+    die $err unless $st;
+    $st->events(1);
+    post('first');
+    my $id = $st->events(2)->[1]{id};
+    $st->close;
+    return $id;
+}
+
 sub as { my ($who, $method, $path, $body) = @_; return Sse::request(port(), $method, $path, auth($who), $body) }
 
 *say = \&Sse::say;
@@ -123,13 +135,9 @@ query form:\nitem \{"id":"0000000000000002"[^\n]*\ncounts[^\n]*\nitem \{"id":"00
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed; }
 --- init
-my ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada'));
-die $err unless $st;
-$st->events(1);
-::post('first');
-my $first = $st->events(2)->[1]{id};
-$st->close;
+my $first = ::first_id();
 ::post("p$_", 'u-bob') for 1 .. 70;
+my ($st, $err);
 for my $id ($first, '1-1', 'nonsense', '') {
     ($st, $err) = Sse::stream(::port(), "/activities/stream", ::auth('ada') . "Last-Event-ID: $id\r\n");
     ::say("from '" . ($id eq $first ? 'overwritten' : $id) . "':\n" . Sse::text($st->events(1)));
@@ -296,12 +304,8 @@ a mark by cookie 401
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed_stream_buffer 2k; notify_feed; }
 --- init
-my ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada'));
-die $err unless $st;
-$st->events(1);
-::post('first');
-my $first = $st->events(3)->[1]{id};
-$st->close;
+my $first = ::first_id();
+my ($st, $err);
 ::post("p$_") for 1 .. 20;
 ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada') . "Last-Event-ID: $first\r\n");
 die $err unless $st;
@@ -339,12 +343,8 @@ again: counts \{"unread":21,"unseen":21\}
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed; }
 --- init
-my ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada'));
-die $err unless $st;
-$st->events(1);
-::post('first');
-my $first = $st->events(3)->[1]{id};
-$st->close;
+my $first = ::first_id();
+my ($st, $err);
 ::post("p$_") for 1 .. 5;
 for (1 .. 10) {
     ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada') . "Last-Event-ID: $first\r\n");

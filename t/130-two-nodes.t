@@ -130,6 +130,27 @@ sub psql {
     close($psql) or die "psql: $?";
 }
 
+# a stream of Ada's on B, once its first event (the counts) is there
+sub b_stream {
+    my ($st, $err) = Sse::stream($BPort, '/activities/stream', $Ada =~ s/\n/\r\n/r);
+    die $err unless $st;
+    Sse::say("B " . Sse::text($st->events(1)));
+    return $st;
+}
+
+# a notification to Ada posted to the node on "port": [status, body]
+sub post_to {
+    my ($port, $title) = @_;
+    return Sse::request($port, 'POST', '/n', $App =~ s/\n/\r\n/gr,
+                        note($title) =~ s{^POST /n\n}{}r);
+}
+
+# the events of "st" until one of the notification "title" is there
+sub until_title {
+    my ($st, $title) = @_;
+    return $st->until(sub { grep { ($_->{data} // '') =~ /"title":"\Q$title\E"/ } @{ $_[0] } });
+}
+
 sub get_a {
     my ($path) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -243,24 +264,18 @@ __DATA__
 --- config eval: $::Locations . "    location /b/ { proxy_pass http://127.0.0.1:$::BPort/; }"
 --- init
 main::node_b();
-my $ada = $::Ada =~ s/\n/\r\n/r;
-my ($st, $err) = Sse::stream($::BPort, '/activities/stream', $ada);
-die $err unless $st;
-::say("B " . Sse::text($st->events(1)));
-my $r = Sse::request(::server_port(), 'POST', '/n', $::App =~ s/\n/\r\n/gr,
-                     ::note('six') =~ s{^POST /n\n}{}r);
+my $st = ::b_stream();
+my $r = ::post_to(::server_port(), 'six');
 ::say("A accepted $r->[0] $r->[1]");
 ::say("B " . Sse::text([@{ $st->events(3) }[1, 2]]));
-$r = Sse::request(::server_port(), 'POST', '/activities/0000000000000006/read', $ada);
+$r = Sse::request(::server_port(), 'POST', '/activities/0000000000000006/read', $::Ada =~ s/\n/\r\n/r);
 ::say("A read $r->[0]");
 ::say("B " . Sse::text([@{ $st->events(5) }[3, 4]]));
 # B's own commit, then A's: B hears A's after what it may have heard of
 # its own, so once eight is there, seven was there once
-Sse::request($::BPort, 'POST', '/n', $::App =~ s/\n/\r\n/gr,
-             ::note('seven') =~ s{^POST /n\n}{}r);
-Sse::request(::server_port(), 'POST', '/n', $::App =~ s/\n/\r\n/gr,
-             ::note('eight') =~ s{^POST /n\n}{}r);
-my $events = $st->until(sub { grep { ($_->{data} // '') =~ /"title":"eight"/ } @{ $_[0] } });
+::post_to($::BPort, 'seven');
+::post_to(::server_port(), 'eight');
+my $events = ::until_title($st, 'eight');
 my @items = grep { ($_->{event} // '') eq 'item' } @$events;
 ::say("B items " . join(',', map { /"id":"0*(\d+)"/ ? $1 : '?' } map { $_->{data} } @items));
 $st->close;
@@ -285,17 +300,13 @@ B items 6,7,8$
 --- config eval: $::Locations . "    location /b/ { proxy_pass http://127.0.0.1:$::BPort/; }"
 --- init
 main::node_b();
-my $ada = $::Ada =~ s/\n/\r\n/r;
-my ($st, $err) = Sse::stream($::BPort, '/activities/stream', $ada);
-die $err unless $st;
-::say("B " . Sse::text($st->events(1)));
+my $st = ::b_stream();
 # every node's LISTEN connection (A's too) is ended by the server
 ::psql("SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity"
        . " WHERE query LIKE 'LISTEN %'");
 ::say("B " . Sse::text([$st->events(2)->[1]]));
-Sse::request(::server_port(), 'POST', '/n', $::App =~ s/\n/\r\n/gr,
-             ::note('nine') =~ s{^POST /n\n}{}r);
-my $events = $st->until(sub { grep { ($_->{data} // '') =~ /"title":"nine"/ } @{ $_[0] } });
+::post_to(::server_port(), 'nine');
+my $events = ::until_title($st, 'nine');
 ::say("B then " . join(',', map { $_->{event} } grep { $_->{event} } @$events[2 .. $#$events]));
 $st->close;
 open my $log, '<', "$::BDir/logs/error.log" or die "$::BDir: $!";
