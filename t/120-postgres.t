@@ -334,6 +334,8 @@ the schema "t_newer" is of version 99, newer than this module knows (2): upgrade
 --- http_config eval: ::conf('streamdown')
 --- config eval: $::Config
 --- init
+# (skipped blocks' init runs too under Test::Nginx)
+return unless NotifyTest::postgres();
 my $ada = $::Ada =~ s/\n/\r\n/r;
 NotifyTest::pg('stop');
 my ($st, $err) = Sse::stream(::server_port(), '/activities/stream', $ada);
