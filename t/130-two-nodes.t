@@ -323,3 +323,35 @@ B then item(,counts)?\n
 B logged: LISTEN connection lost,listening again$
 --- no_error_log
 [alert]
+
+
+
+=== TEST 7: B is reloaded: its stream ends, and a client that resumes there with its Last-Event-ID is reset (while no worker of B listened, A's announcements were not heard)
+--- http_config eval: ::conf('shared')
+--- config eval: $::Locations . "    location /b/ { proxy_pass http://127.0.0.1:$::BPort/; }"
+--- init
+main::node_b();
+my $st = ::b_stream();
+::post_to(::server_port(), 'ten');
+my $last = ::until_title($st, 'ten')->[-1]{id};
+open my $fh, '<', "$::BDir/logs/nginx.pid" or die "$::BDir: $!";
+chomp(my $pid = <$fh>);
+kill 'HUP', $pid or die "HUP $pid: $!";
+$st->until(sub { 0 }, 10) until $st->{eof};
+::say("B's stream ended by the reload");
+my $err;
+($st, $err) = Sse::stream($::BPort, '/activities/stream', ($::Ada =~ s/\n/\r\n/r) . "Last-Event-ID: $last\r\n");
+die $err unless $st;
+my $events = $st->until(sub { grep { ($_->{event} // '') eq 'reset' } @{ $_[0] } });
+::say("B then " . Sse::text([grep { ($_->{event} // '') eq 'reset' } @$events]));
+$st->close;
+--- request
+GET /b/activities/counts
+--- more_headers eval: $::Ada
+--- response_body_like: ^\{"unread":8,"unseen":8\}$
+--- stream_like
+^B counts \{"unread":7,"unseen":7\}
+B's stream ended by the reload
+B then reset \{"reason":"events were lost"\}$
+--- no_error_log
+[error]

@@ -147,6 +147,8 @@ typedef struct {
     ngx_http_notify_stream_sh_t *sh;
     ngx_slab_pool_t             *shpool;
     uint64_t                     last;        /* events up to it are sent */
+    uint64_t                     start;       /* the ring's last event when
+                                                 this worker started */
     ngx_connection_t            *wake;        /* this worker's eventfd */
     ngx_event_t                  posted;      /* wake the others */
     ngx_queue_t                 *buckets;
@@ -379,6 +381,8 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
     w->last = w->sh->next - 1;
     ngx_shmtx_unlock(&w->shpool->mutex);
 
+    w->start = w->last;
+
     w->posted.handler = ngx_http_notify_stream_post;
     w->posted.log = cycle->log;
     w->posted.data = w;
@@ -510,6 +514,17 @@ ngx_http_notify_stream_watch(ngx_http_notify_store_op_t *op)
         break;
 
     case NGX_HTTP_NOTIFY_OP_MISSED:
+        /*
+         * a process that listens for the first time ("count"): a ring
+         * that is new has nothing to miss yet; one that goes on (a
+         * reload, a worker made again after a crash) may have, while no
+         * process of the node listened
+         */
+
+        if (op->count && w->start == 0) {
+            return;
+        }
+
         type = NGX_HTTP_NOTIFY_EV_MISSED;
         break;
 

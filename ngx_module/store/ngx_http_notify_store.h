@@ -64,7 +64,9 @@ typedef enum {
     NGX_HTTP_NOTIFY_OP_DELETE,
     NGX_HTTP_NOTIFY_OP_MISSED         /* never posted: the watcher is told
                                          that other nodes' changes may
-                                         have been missed */
+                                         have been missed ("count" 1: by
+                                         a process that had not listened
+                                         before) */
 } ngx_http_notify_op_type_e;
 
 

@@ -2082,13 +2082,17 @@ ngx_http_notify_pg_listen_read(ngx_http_notify_pg_conn_t *pc)
             ngx_log_error(NGX_LOG_NOTICE, pc->c->log, 0,
                           "notify: store \"%V\": listening again, the"
                           " streams are reset", &st->name);
-
-            ngx_memzero(&op, sizeof(ngx_http_notify_store_op_t));
-            op.type = NGX_HTTP_NOTIFY_OP_MISSED;
-            op.rc = NGX_OK;
-
-            ngx_http_notify_store_heard(&op);
         }
+
+        /* what was announced before is not known (the watcher knows
+           whether there was a before: "count", the first time) */
+
+        ngx_memzero(&op, sizeof(ngx_http_notify_store_op_t));
+        op.type = NGX_HTTP_NOTIFY_OP_MISSED;
+        op.rc = NGX_OK;
+        op.count = !st->listened;
+
+        ngx_http_notify_store_heard(&op);
 
         st->listened = 1;
     }
