@@ -210,6 +210,13 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_main_conf_t, delivery.jwt),
       NULL },
 
+    { ngx_string("notify_target"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_notify_target_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery),
+      NULL },
+
     { ngx_string("notify_push_days_before"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_notify_outbound_expiry,
@@ -816,7 +823,9 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_notify_main_conf_t *nmcf = conf;
 
-    ngx_str_t  name;
+    ngx_str_t                  name;
+    ngx_uint_t                 i;
+    ngx_http_notify_target_t  *t;
 
     if (ngx_http_notify_store_init_conf(cf, &nmcf->store) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
@@ -824,6 +833,14 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_str_set(&name, "push");
     nmcf->delivery.target.dialect = ngx_http_notify_dialect(&name);
+
+    if (nmcf->delivery.targets) {
+        t = nmcf->delivery.targets->elts;
+
+        for (i = 0; i < nmcf->delivery.targets->nelts; i++) {
+            t[i].dialect = ngx_http_notify_dialect(&t[i].dialect_name);
+        }
+    }
 
     if (ngx_http_notify_delivery_init_conf(cf, &nmcf->delivery)
         != NGX_CONF_OK)
@@ -833,8 +850,8 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (nmcf->delivery.url.len && nmcf->store.path.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"notify_push_url\" needs \"notify_store\" at"
-                           " http level");
+                           "\"notify_push_url\" or \"notify_target\""
+                           " needs \"notify_store\" at http level");
         return NGX_CONF_ERROR;
     }
 

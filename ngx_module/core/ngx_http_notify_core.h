@@ -83,13 +83,37 @@ typedef struct ngx_http_notify_dialect_s  ngx_http_notify_dialect_t;
 
 
 /*
- * A downstream target (outbound/): the dialect it speaks and where it is.
- * Today the only one is the push target of notify_push_url.
+ * A downstream target (outbound/): a notify_target block, or the push
+ * target of notify_push_url ("push").  What its dialect's outbound half
+ * reads to render a request is here; how outbound/ schedules it is in
+ * "delivery" (outbound/'s own, opaque to the dialects).
  */
 typedef struct {
+    ngx_str_t                   name;
+    ngx_uint_t                  index;         /* its breaker's slot */
+    ngx_str_t                   dialect_name;
     ngx_http_notify_dialect_t  *dialect;       /* its outbound half */
-    ngx_str_t                   url;           /* null-terminated */
-    ngx_str_t                   credential;    /* its token, or empty */
+    ngx_str_t                   url;           /* null-terminated; the base
+                                                  URL of the dialects that
+                                                  build paths */
+    ngx_str_t                   credential;    /* "authorization": the
+                                                  Authorization header's
+                                                  value, or empty */
+    ngx_str_t                   subscription_key;  /* ocp-apim-subscription-
+                                                      key, or empty */
+    ngx_str_t                   secret;        /* webhook: the key (the
+                                                  base64 after "whsec_",
+                                                  decoded), or empty */
+    ngx_str_t                   oauth2_token_url;  /* "oauth2": client */
+    ngx_str_t                   oauth2_client_id;  /*   credentials, or */
+    ngx_str_t                   oauth2_secret;     /*   empty url */
+    ngx_str_t                   oauth2_scope;
+    ngx_array_t                *activity_types;    /* ngx_keyval_t: event
+                                                      type -> the target's
+                                                      activity type */
+    ngx_str_t                   default_activity_type;  /* or empty: the
+                                                           event type */
+    void                       *delivery;      /* outbound/'s settings */
 } ngx_http_notify_target_t;
 
 
@@ -99,6 +123,11 @@ typedef struct {
     ngx_pool_t                 *pool;          /* for what render makes */
     ngx_str_t                   idempotency_key;   /* the same for every
                                                       attempt */
+    ngx_str_t                   authorization; /* the Authorization
+                                                  header's value now: the
+                                                  static credential or an
+                                                  OAuth2 token ("Bearer
+                                                  ..."); empty: none */
 
     /* out: made by render() */
     ngx_uint_t                  method;        /* NGX_HTTP_POST, ... */

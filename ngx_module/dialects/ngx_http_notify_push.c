@@ -877,9 +877,9 @@ ngx_http_notify_push_render(ngx_http_notify_target_t *target,
     ngx_str_set(&headers[2].key, "Idempotency-Key");
     headers[2].value = out->idempotency_key;
     ngx_str_set(&headers[3].key, "Authorization");
-    headers[3].value = target->credential;
+    headers[3].value = out->authorization;
 
-    n = target->credential.len ? 4 : 3;
+    n = out->authorization.len ? 4 : 3;
 
     if (ngx_array_init(&out->headers, out->pool, n, sizeof(ngx_keyval_t))
         != NGX_OK)

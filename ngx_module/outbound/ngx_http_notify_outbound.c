@@ -98,15 +98,36 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
      * dialect is set by the caller, which knows the registry)
      */
 
+    ngx_str_set(&dc->target.name, "push");
     dc->target.url = dc->url;
     dc->target.credential = dc->jwt;
+    dc->target.delivery = dc;
 
-    if (dc->url.len == 0) {
+    if (dc->url.len == 0 && dc->targets == NULL) {
         dc->breaker.failures = 0;
         return NGX_CONF_OK;
     }
 
-    return ngx_http_notify_breaker_init_conf(cf, &dc->breaker);
+    if (ngx_http_notify_breaker_init_conf(cf, &dc->breaker) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_notify_targets_init_conf(cf, dc) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Until routes: without notify_push_url, the first notify_target is
+     * the target every notification goes to.
+     */
+
+    if (dc->url.len == 0) {
+        dc->target = *(ngx_http_notify_target_t *) dc->targets->elts;
+        dc->url = dc->target.url;
+        dc->target.index = 0;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -449,6 +470,7 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     dl->seq = seq;
     dl->target = target;
     dl->request.pool = dl->pool;
+    dl->request.authorization = target->credential;
 
     /* the same key for every attempt of this notification */
 

@@ -55,6 +55,10 @@ typedef struct {
     ngx_http_notify_target_t    target;        /* the push target: the push
                                                   dialect, url, jwt */
     ngx_http_notify_breaker_conf_t  breaker;   /* notify_delivery_breaker */
+    ngx_array_t                *targets;       /* notify_target blocks:
+                                                  ngx_http_notify_target_t,
+                                                  each with its own
+                                                  delivery conf */
 } ngx_http_notify_delivery_conf_t;
 
 
@@ -90,6 +94,12 @@ char *ngx_http_notify_outbound_type(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc);
+
+/* notify_target name { ... } (ngx_http_notify_target.c) */
+char *ngx_http_notify_target_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
+    ngx_http_notify_delivery_conf_t *dc);
 char *ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     ngx_http_notify_delivery_conf_t *dc);
 
