@@ -32,6 +32,7 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_render.h"
 
 #include <openssl/rand.h>
 
@@ -197,6 +198,18 @@ static ngx_command_t  ngx_http_notify_graph_commands[] = {
 };
 
 
+static ngx_int_t ngx_http_notify_graph_render(
+    ngx_http_notify_target_t *target, ngx_http_notify_note_t *note,
+    ngx_http_notify_outbound_req_t *out);
+static ngx_int_t ngx_http_notify_graph_parameter(json_t *params,
+    const char *name, json_t *value);
+static ngx_http_notify_verdict_e ngx_http_notify_graph_judge(
+    ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
+    u_char *reason, size_t size);
+static u_char *ngx_http_notify_graph_error_text(json_t *json, u_char *p,
+    u_char *last);
+
+
 ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_string("graph"),
     NGX_HTTP_POST,
@@ -214,8 +227,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_http_notify_graph_create_conf,
     ngx_http_notify_graph_merge_conf,
     NULL,
-    NULL,                              /* no outbound half yet */
-    NULL
+    ngx_http_notify_graph_render,
+    ngx_http_notify_graph_judge,
+    NULL,
+    100                                /* the bulk action's recipients */
 };
 
 
@@ -2446,4 +2461,209 @@ ngx_http_notify_graph_pstr(ngx_pool_t *pool, json_t *s, ngx_str_t *out)
     out->data[out->len] = '\0';
 
     return NGX_OK;
+}
+
+
+/*
+ * The outbound half: the notification as Graph's bulk action,
+ *
+ *   POST <url>/teamwork/sendActivityNotificationToRecipients
+ *
+ * with its recipients as aadUserNotificationRecipients (at most
+ * max_recipients, 100, in one request), a topic of source "text" (the
+ * topic's value it came with, else its title) whose webUrl is its URL, the
+ * target's activity type, its text as previewText, and the template
+ * parameters "title" and "text" (and "systemDefaultText", the title, for
+ * the activity type systemDefault).
+ */
+
+static ngx_int_t
+ngx_http_notify_graph_render(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
+{
+    json_t        *body, *topic, *title, *text, *params, *rcpt, *r, *a;
+    ngx_int_t      rc;
+    ngx_str_t     *id, type;
+    ngx_uint_t     i;
+    ngx_keyval_t   headers[2];
+
+    (void) ngx_http_notify_render_activity_type(target, note, &type);
+
+    title = ngx_http_notify_render_text(note->title);
+    text = ngx_http_notify_render_comment(note);
+
+    body = json_object();
+    topic = json_object();
+    params = json_array();
+    rcpt = json_array();
+
+    if (body == NULL || topic == NULL || params == NULL || rcpt == NULL) {
+        goto failed;
+    }
+
+    /* the topic: its text, the link */
+
+    a = json_is_string(note->topic) && json_string_length(note->topic)
+        ? json_incref(note->topic)
+        : (title ? json_incref(title) : ngx_http_notify_json_str(&type));
+
+    if (json_object_set_new(topic, "source", json_string("text")) != 0
+        || json_object_set_new(topic, "value", a) != 0
+        || (json_is_string(note->url)
+            && json_object_set(topic, "webUrl", note->url) != 0))
+    {
+        goto failed;
+    }
+
+    if (json_object_set(body, "topic", topic) != 0
+        || json_object_set_new(body, "activityType",
+                               ngx_http_notify_json_str(&type))
+           != 0)
+    {
+        goto failed;
+    }
+
+    if (json_is_integer(note->chain_id)
+        && json_object_set(body, "chainId", note->chain_id) != 0)
+    {
+        goto failed;
+    }
+
+    if (text
+        && json_object_set_new(body, "previewText",
+                               json_pack("{sO}", "content", text))
+           != 0)
+    {
+        goto failed;
+    }
+
+    /* the template's parameters */
+
+    if (title && ngx_http_notify_graph_parameter(params, "title", title)
+                 != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (text && ngx_http_notify_graph_parameter(params, "text", text)
+                != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (title
+        && type.len == sizeof("systemDefault") - 1
+        && ngx_strncmp(type.data, "systemDefault", type.len) == 0
+        && ngx_http_notify_graph_parameter(params, "systemDefaultText", title)
+           != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (json_object_set(body, "templateParameters", params) != 0
+        || json_object_set(body, "recipients", rcpt) != 0)
+    {
+        goto failed;
+    }
+
+    id = note->recipients;
+
+    for (i = 0; i < note->nrecipients; i++) {
+        r = json_pack("{ssss#}",
+                      "@odata.type",
+                      "microsoft.graph.aadUserNotificationRecipient",
+                      "userId", (char *) id[i].data, (int) id[i].len);
+
+        if (r == NULL || json_array_append_new(rcpt, r) != 0) {
+            goto failed;
+        }
+    }
+
+    rc = ngx_http_notify_render_body(out, body);
+
+    json_decref(body);
+    json_decref(topic);
+    json_decref(params);
+    json_decref(rcpt);
+    json_decref(title);
+    json_decref(text);
+
+    if (rc != NGX_OK
+        || ngx_http_notify_render_url(out, &target->url,
+                            "/teamwork/sendActivityNotificationToRecipients")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&headers[0].key, "Content-Type");
+    ngx_str_set(&headers[0].value, "application/json");
+    ngx_str_set(&headers[1].key, "Authorization");
+    headers[1].value = out->authorization;
+
+    return ngx_http_notify_render_headers(out, headers, 2);
+
+failed:
+
+    json_decref(body);
+    json_decref(topic);
+    json_decref(params);
+    json_decref(rcpt);
+    json_decref(title);
+    json_decref(text);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_notify_graph_parameter(json_t *params, const char *name,
+    json_t *value)
+{
+    json_t  *p;
+
+    p = json_pack("{sssO}", "name", name, "value", value);
+
+    if (p == NULL || json_array_append_new(params, p) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Graph's answer: 202 for the bulk action (204 for the others) */
+
+static ngx_http_notify_verdict_e
+ngx_http_notify_graph_judge(ngx_http_notify_target_t *target,
+    ngx_uint_t status, ngx_str_t *body, u_char *reason, size_t size)
+{
+    return ngx_http_notify_render_judge(target, status, NGX_HTTP_ACCEPTED,
+                                        NGX_HTTP_NO_CONTENT, body,
+                                        ngx_http_notify_graph_error_text,
+                                        reason, size);
+}
+
+
+/* {"error": {"code": "BadRequest", "message": "..."}}: ", code: message" */
+
+static u_char *
+ngx_http_notify_graph_error_text(json_t *json, u_char *p, u_char *last)
+{
+    json_t  *error, *code, *message;
+
+    error = json_object_get(json, "error");
+    code = json_object_get(error, "code");
+    message = json_object_get(error, "message");
+
+    if (json_is_string(code)) {
+        p = ngx_slprintf(p, last, ", %s", json_string_value(code));
+    }
+
+    if (json_is_string(message)) {
+        p = ngx_slprintf(p, last, "%s %s", json_is_string(code) ? ":" : ",",
+                         json_string_value(message));
+    }
+
+    return p;
 }
