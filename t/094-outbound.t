@@ -233,11 +233,12 @@ notify: delivery of 0000000000000001 failed (attempt 1): HTTP 200, not the contr
 
 
 
-=== TEST 7: webhook: signed, delivered on a 2xx
+=== TEST 7: webhook: signed, delivered on a 2xx (a target with its own timeout, first_timeout and concurrency: nginx's slots in a notify_target block)
 --- http_config eval
 ::target('t5', 'webhook', "$ENV{TEST_NGINX_DOWNSTREAM}/hook",
           "webhook_secret_file $::Dir/webhook.secret;\n"
-          . "activity_type build.failed build-failed;")
+          . "activity_type build.failed build-failed;\n"
+          . "timeout 2s; first_timeout 400ms; concurrency 4;")
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- request eval: ::post('Red')

@@ -301,7 +301,7 @@ ngx_http_notify_target_handler(ngx_conf_t *cf, ngx_command_t *dummy,
     char                      *rv;
     ngx_str_t                 *value;
     ngx_uint_t                 nargs;
-    ngx_command_t             *cmd;
+    ngx_command_t             *cmd, c;
     ngx_http_notify_target_t  *t;
 
     t = cf->handler_conf;
@@ -329,7 +329,12 @@ ngx_http_notify_target_handler(ngx_conf_t *cf, ngx_command_t *dummy,
         p = (cmd->post == (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF)
             ? t->delivery : (void *) t;
 
-        rv = cmd->set(cf, cmd, p);
+        /* nginx's slots take "post" for a post handler: none here */
+
+        c = *cmd;
+        c.post = NULL;
+
+        rv = cmd->set(cf, &c, p);
 
         if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
             return rv;
