@@ -34,17 +34,11 @@ our $HubA = NotifyTest::token(azp => 'hub-a', sub => 'hub-a', @Roles,
                               exp => time + 86400);
 
 our $BDir = tempdir('notify-hub-b-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-our $BPort = do {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1) or die "no port: $!";
-    my $p = $s->sockport;
-    close $s;
-    $p;
-};
+our $BPort = NotifyTest::free_port();
 
 # B's Teams app: each activity type's text is the title A sends
 {
-    mkdir "$BDir/$_" for qw(conf logs data);
+    mkdir "$BDir/data";
     open my $fh, '>', "$BDir/data/manifest.json" or die $!;
     print $fh encode_json({
         manifestVersion => '1.16', id => 'b-app',
@@ -63,17 +57,11 @@ our $BPort = do {
 my $BStarted;
 
 sub hub_b {
-    return if $BStarted;
+    return if $BStarted++;
 
-    my $conf = join '', map { "load_module $_;\n" }
-                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    $conf .= "user root;\n" if $> == 0;
-    $conf .= "daemon on;\nmaster_process on;\nworker_processes 1;\n"
-           . "error_log logs/error.log info;\npid logs/nginx.pid;\n"
-           . "events { worker_connections 256; }\n"
-           . "http {\n    access_log off;\n"
-           . NotifyTest::conf('hub-b', manifest => "$BDir/data/manifest.json")
-           . <<"CONF";
+    NotifyTest::start_nginx($BDir,
+        NotifyTest::conf('hub-b', manifest => "$BDir/data/manifest.json")
+        . <<"CONF");
     server {
         listen 127.0.0.1:$BPort;
         server_name b;
@@ -91,35 +79,7 @@ sub hub_b {
         }
         location /activities { notify_feed; }
     }
-}
 CONF
-
-    open my $fh, '>', "$BDir/conf/nginx.conf" or die "$BDir: $!";
-    print $fh $conf;
-    close $fh;
-
-    local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
-        if $ENV{TEST_NGINX_LD_PRELOAD};
-
-    system($ENV{TEST_NGINX_BINARY}, '-p', "$BDir/", '-c', 'conf/nginx.conf') == 0
-        or die "hub B did not start: " . `cat $BDir/logs/error.log`;
-
-    $BStarted = $$;
-}
-
-END {
-    if ($BStarted && $BStarted == $$
-        && open my $fh, '<', "$BDir/logs/nginx.pid")
-    {
-        my $pid = <$fh>;
-        close $fh;
-        chomp $pid;
-        kill 'QUIT', $pid if $pid;
-        for (1 .. 100) {
-            last unless kill 0, $pid;
-            Time::HiRes::sleep(0.05);
-        }
-    }
 }
 
 # hub A's target of each outbound dialect: B's base URL (or URL) for it,

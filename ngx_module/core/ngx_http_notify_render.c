@@ -255,6 +255,68 @@ ngx_http_notify_render_headers(ngx_http_notify_outbound_req_t *out,
 
 
 /*
+ * A POST of JSON to the base URL and "path": the body (a reference this
+ * takes; NULL: it could not be made), then the headers Content-Type, the
+ * "more" of the dialect and Authorization (each left out when empty).
+ */
+
+ngx_int_t
+ngx_http_notify_render_post(ngx_http_notify_outbound_req_t *out,
+    ngx_str_t *base, const char *path, json_t *body, ngx_keyval_t *more,
+    ngx_uint_t n)
+{
+    ngx_int_t     rc;
+    ngx_uint_t    i;
+    ngx_keyval_t  headers[NGX_HTTP_NOTIFY_RENDER_HEADERS];
+
+    if (body == NULL || n > NGX_HTTP_NOTIFY_RENDER_HEADERS - 2) {
+        json_decref(body);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_notify_render_body(out, body);
+    json_decref(body);
+
+    if (rc != NGX_OK
+        || ngx_http_notify_render_url(out, base, path) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&headers[0].key, "Content-Type");
+    ngx_str_set(&headers[0].value, "application/json");
+
+    for (i = 0; i < n; i++) {
+        headers[1 + i] = more[i];
+    }
+
+    ngx_str_set(&headers[1 + n].key, "Authorization");
+    headers[1 + n].value = out->authorization;
+
+    return ngx_http_notify_render_headers(out, headers, n + 2);
+}
+
+
+/* an error body's code (or type) and message: ", code: message" */
+
+u_char *
+ngx_http_notify_render_error_pair(u_char *p, u_char *last, json_t *code,
+    json_t *message)
+{
+    if (json_is_string(code)) {
+        p = ngx_slprintf(p, last, ", %s", json_string_value(code));
+    }
+
+    if (json_is_string(message)) {
+        p = ngx_slprintf(p, last, "%s %s", json_is_string(code) ? ":" : ",",
+                         json_string_value(message));
+    }
+
+    return p;
+}
+
+
+/*
  * An answer judged by a contract that names its success status ("also":
  * another one, or 0).  408, 425, 429 and 5xx are worth another attempt,
  * and so is a 401 of a target with OAuth2 (its token is fetched again);

@@ -22,6 +22,10 @@
 #include "ngx_http_notify_core.h"
 
 
+/* at most the headers of ngx_http_notify_render_post(), "more" included */
+#define NGX_HTTP_NOTIFY_RENDER_HEADERS  8
+
+
 /* writes what an error body of the dialect says, after "HTTP <status>" */
 typedef u_char *(*ngx_http_notify_render_error_pt)(json_t *json, u_char *p,
     u_char *last);
@@ -39,6 +43,11 @@ ngx_int_t ngx_http_notify_render_url(ngx_http_notify_outbound_req_t *out,
     ngx_str_t *base, const char *path);
 ngx_int_t ngx_http_notify_render_headers(ngx_http_notify_outbound_req_t *out,
     ngx_keyval_t *headers, ngx_uint_t n);
+ngx_int_t ngx_http_notify_render_post(ngx_http_notify_outbound_req_t *out,
+    ngx_str_t *base, const char *path, json_t *body, ngx_keyval_t *more,
+    ngx_uint_t n);
+u_char *ngx_http_notify_render_error_pair(u_char *p, u_char *last,
+    json_t *code, json_t *message);
 ngx_http_notify_verdict_e ngx_http_notify_render_judge(
     ngx_http_notify_target_t *target, ngx_uint_t status, ngx_uint_t success,
     ngx_uint_t also, ngx_str_t *body, ngx_http_notify_render_error_pt error,

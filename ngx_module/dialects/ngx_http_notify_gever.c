@@ -1527,10 +1527,8 @@ static ngx_int_t
 ngx_http_notify_gever_render(ngx_http_notify_target_t *target,
     ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
-    json_t        *body, *text, *type;
-    ngx_int_t      rc;
-    ngx_str_t      activity;
-    ngx_keyval_t   headers[2];
+    json_t     *body, *text, *type;
+    ngx_str_t   activity;
 
     (void) ngx_http_notify_render_activity_type(target, note, &activity);
 
@@ -1553,27 +1551,9 @@ ngx_http_notify_gever_render(ngx_http_notify_target_t *target,
     json_decref(type);
     json_decref(text);
 
-    if (body == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_notify_render_body(out, body);
-    json_decref(body);
-
-    if (rc != NGX_OK
-        || ngx_http_notify_render_url(out, &target->url,
-                                      "/@external-activities")
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&headers[0].key, "Content-Type");
-    ngx_str_set(&headers[0].value, "application/json");
-    ngx_str_set(&headers[1].key, "Authorization");
-    headers[1].value = out->authorization;
-
-    return ngx_http_notify_render_headers(out, headers, 2);
+    return ngx_http_notify_render_post(out, &target->url,
+                                       "/@external-activities", body, NULL,
+                                       0);
 }
 
 
@@ -1666,19 +1646,7 @@ ngx_http_notify_gever_judge(ngx_http_notify_target_t *target,
 static u_char *
 ngx_http_notify_gever_error_text(json_t *json, u_char *p, u_char *last)
 {
-    json_t  *type, *message;
-
-    type = json_object_get(json, "type");
-    message = json_object_get(json, "message");
-
-    if (json_is_string(type)) {
-        p = ngx_slprintf(p, last, ", %s", json_string_value(type));
-    }
-
-    if (json_is_string(message)) {
-        p = ngx_slprintf(p, last, "%s %s", json_is_string(type) ? ":" : ",",
-                         json_string_value(message));
-    }
-
-    return p;
+    return ngx_http_notify_render_error_pair(p, last,
+                                             json_object_get(json, "type"),
+                                             json_object_get(json, "message"));
 }

@@ -201,6 +201,8 @@ static ngx_command_t  ngx_http_notify_graph_commands[] = {
 static ngx_int_t ngx_http_notify_graph_render(
     ngx_http_notify_target_t *target, ngx_http_notify_note_t *note,
     ngx_http_notify_outbound_req_t *out);
+static json_t *ngx_http_notify_graph_request(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, json_t *title, json_t *text);
 static ngx_int_t ngx_http_notify_graph_parameter(json_t *params,
     const char *name, json_t *value);
 static ngx_http_notify_verdict_e ngx_http_notify_graph_judge(
@@ -2481,72 +2483,63 @@ static ngx_int_t
 ngx_http_notify_graph_render(ngx_http_notify_target_t *target,
     ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
-    json_t        *body, *topic, *title, *text, *params, *rcpt, *r, *a;
-    ngx_int_t      rc;
-    ngx_str_t     *id, type;
-    ngx_uint_t     i;
-    ngx_keyval_t   headers[2];
-
-    (void) ngx_http_notify_render_activity_type(target, note, &type);
+    json_t  *body, *title, *text;
 
     title = ngx_http_notify_render_text(note->title);
     text = ngx_http_notify_render_comment(note);
 
-    body = json_object();
-    topic = json_object();
+    body = ngx_http_notify_graph_request(target, note, title, text);
+
+    json_decref(title);
+    json_decref(text);
+
+    return ngx_http_notify_render_post(out, &target->url,
+                            "/teamwork/sendActivityNotificationToRecipients",
+                            body, NULL, 0);
+}
+
+
+static json_t *
+ngx_http_notify_graph_request(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, json_t *title, json_t *text)
+{
+    json_t      *body, *value, *params, *rcpt, *r;
+    ngx_str_t   *id, type;
+    ngx_uint_t   i;
+
+    (void) ngx_http_notify_render_activity_type(target, note, &type);
+
+    value = (json_is_string(note->topic) && json_string_length(note->topic))
+            ? note->topic : title;
+
+    body = json_pack("{s:{s:s, s:O*, s:O*}, s:o, s:O*}",
+                     "topic", "source", "text", "value", value,
+                     "webUrl", json_is_string(note->url) ? note->url : NULL,
+                     "activityType", ngx_http_notify_json_str(&type),
+                     "chainId", json_is_integer(note->chain_id)
+                                ? note->chain_id : NULL);
+    if (body == NULL) {
+        return NULL;
+    }
+
     params = json_array();
     rcpt = json_array();
 
-    if (body == NULL || topic == NULL || params == NULL || rcpt == NULL) {
-        goto failed;
-    }
-
-    /* the topic: its text, the link */
-
-    a = json_is_string(note->topic) && json_string_length(note->topic)
-        ? json_incref(note->topic)
-        : (title ? json_incref(title) : ngx_http_notify_json_str(&type));
-
-    if (json_object_set_new(topic, "source", json_string("text")) != 0
-        || json_object_set_new(topic, "value", a) != 0
-        || (json_is_string(note->url)
-            && json_object_set(topic, "webUrl", note->url) != 0))
-    {
-        goto failed;
-    }
-
-    if (json_object_set(body, "topic", topic) != 0
-        || json_object_set_new(body, "activityType",
-                               ngx_http_notify_json_str(&type))
-           != 0)
-    {
-        goto failed;
-    }
-
-    if (json_is_integer(note->chain_id)
-        && json_object_set(body, "chainId", note->chain_id) != 0)
-    {
-        goto failed;
-    }
-
-    if (text
-        && json_object_set_new(body, "previewText",
-                               json_pack("{sO}", "content", text))
-           != 0)
+    if ((text && json_object_set_new(body, "previewText",
+                                     json_pack("{s:O}", "content", text))
+                 != 0)
+        || json_object_set_new(body, "templateParameters", params) != 0
+        || json_object_set_new(body, "recipients", rcpt) != 0)
     {
         goto failed;
     }
 
     /* the template's parameters */
 
-    if (title && ngx_http_notify_graph_parameter(params, "title", title)
-                 != NGX_OK)
-    {
-        goto failed;
-    }
-
-    if (text && ngx_http_notify_graph_parameter(params, "text", text)
-                != NGX_OK)
+    if ((title && ngx_http_notify_graph_parameter(params, "title", title)
+                  != NGX_OK)
+        || (text && ngx_http_notify_graph_parameter(params, "text", text)
+                    != NGX_OK))
     {
         goto failed;
     }
@@ -2556,12 +2549,6 @@ ngx_http_notify_graph_render(ngx_http_notify_target_t *target,
         && ngx_strncmp(type.data, "systemDefault", type.len) == 0
         && ngx_http_notify_graph_parameter(params, "systemDefaultText", title)
            != NGX_OK)
-    {
-        goto failed;
-    }
-
-    if (json_object_set(body, "templateParameters", params) != 0
-        || json_object_set(body, "recipients", rcpt) != 0)
     {
         goto failed;
     }
@@ -2579,40 +2566,13 @@ ngx_http_notify_graph_render(ngx_http_notify_target_t *target,
         }
     }
 
-    rc = ngx_http_notify_render_body(out, body);
-
-    json_decref(body);
-    json_decref(topic);
-    json_decref(params);
-    json_decref(rcpt);
-    json_decref(title);
-    json_decref(text);
-
-    if (rc != NGX_OK
-        || ngx_http_notify_render_url(out, &target->url,
-                            "/teamwork/sendActivityNotificationToRecipients")
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&headers[0].key, "Content-Type");
-    ngx_str_set(&headers[0].value, "application/json");
-    ngx_str_set(&headers[1].key, "Authorization");
-    headers[1].value = out->authorization;
-
-    return ngx_http_notify_render_headers(out, headers, 2);
+    return body;
 
 failed:
 
     json_decref(body);
-    json_decref(topic);
-    json_decref(params);
-    json_decref(rcpt);
-    json_decref(title);
-    json_decref(text);
 
-    return NGX_ERROR;
+    return NULL;
 }
 
 
@@ -2650,20 +2610,12 @@ ngx_http_notify_graph_judge(ngx_http_notify_target_t *target,
 static u_char *
 ngx_http_notify_graph_error_text(json_t *json, u_char *p, u_char *last)
 {
-    json_t  *error, *code, *message;
+    json_t  *error;
 
     error = json_object_get(json, "error");
-    code = json_object_get(error, "code");
-    message = json_object_get(error, "message");
 
-    if (json_is_string(code)) {
-        p = ngx_slprintf(p, last, ", %s", json_string_value(code));
-    }
-
-    if (json_is_string(message)) {
-        p = ngx_slprintf(p, last, "%s %s", json_is_string(code) ? ":" : ",",
-                         json_string_value(message));
-    }
-
-    return p;
+    return ngx_http_notify_render_error_pair(p, last,
+                                             json_object_get(error, "code"),
+                                             json_object_get(error,
+                                                             "message"));
 }

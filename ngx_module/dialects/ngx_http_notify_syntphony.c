@@ -529,9 +529,8 @@ ngx_http_notify_syntphony_render(ngx_http_notify_target_t *target,
     ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
     json_t        *body, *unique, *accounts;
-    ngx_int_t      rc;
     ngx_str_t      type;
-    ngx_keyval_t   headers[3];
+    ngx_keyval_t   key;
 
     (void) ngx_http_notify_render_activity_type(target, note, &type);
 
@@ -552,29 +551,12 @@ ngx_http_notify_syntphony_render(ngx_http_notify_target_t *target,
                      "accounts", accounts,
                      "comment", ngx_http_notify_render_comment(note));
 
-    if (body == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_str_set(&key.key, "ocp-apim-subscription-key");
+    key.value = target->subscription_key;
 
-    rc = ngx_http_notify_render_body(out, body);
-    json_decref(body);
-
-    if (rc != NGX_OK
-        || ngx_http_notify_render_url(out, &target->url,
-                                 "/ActivityCenter/app/setExternalNotification")
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&headers[0].key, "Content-Type");
-    ngx_str_set(&headers[0].value, "application/json");
-    ngx_str_set(&headers[1].key, "Authorization");
-    headers[1].value = out->authorization;
-    ngx_str_set(&headers[2].key, "ocp-apim-subscription-key");
-    headers[2].value = target->subscription_key;
-
-    return ngx_http_notify_render_headers(out, headers, 3);
+    return ngx_http_notify_render_post(out, &target->url,
+                                "/ActivityCenter/app/setExternalNotification",
+                                body, &key, 1);
 }
 
 
