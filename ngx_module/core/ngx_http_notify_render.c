@@ -18,6 +18,10 @@
 #include "ngx_http_notify_render.h"
 
 
+static ngx_int_t ngx_http_notify_render_url(
+    ngx_http_notify_outbound_req_t *out, ngx_str_t *base, const char *path);
+
+
 /* the languages a text per language is read in, when one text is wanted */
 static const char  *ngx_http_notify_render_languages[] = {
     "en", "de", "fr", NULL
@@ -187,7 +191,7 @@ ngx_http_notify_render_body(ngx_http_notify_outbound_req_t *out,
 
 /* a POST to the base URL (without its trailing "/") and "path" after it */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_notify_render_url(ngx_http_notify_outbound_req_t *out,
     ngx_str_t *base, const char *path)
 {

@@ -39,8 +39,6 @@ json_t *ngx_http_notify_render_comment(ngx_http_notify_note_t *note);
 json_t *ngx_http_notify_render_recipients(ngx_http_notify_note_t *note);
 ngx_int_t ngx_http_notify_render_body(ngx_http_notify_outbound_req_t *out,
     json_t *json);
-ngx_int_t ngx_http_notify_render_url(ngx_http_notify_outbound_req_t *out,
-    ngx_str_t *base, const char *path);
 ngx_int_t ngx_http_notify_render_headers(ngx_http_notify_outbound_req_t *out,
     ngx_keyval_t *headers, ngx_uint_t n);
 ngx_int_t ngx_http_notify_render_post(ngx_http_notify_outbound_req_t *out,

@@ -1605,7 +1605,9 @@ ngx_http_notify_gever_line(json_t *v)
 
     len = json_string_length(v);
 
-    if (strpbrk(json_string_value(v), "\r\n") == NULL) {
+    if (memchr(json_string_value(v), '\r', len) == NULL
+        && memchr(json_string_value(v), '\n', len) == NULL)
+    {
         return json_incref(v);
     }
 

@@ -107,12 +107,17 @@ ngx_http_notify_webhook_render(ngx_http_notify_target_t *target,
     json_decref(body);
 
     if (rc != NGX_OK
-        || ngx_http_notify_render_url(out, &target->url, "") != NGX_OK
         || ngx_http_notify_webhook_sign(target, out, &timestamp, &signature)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    /* the URL as it is configured */
+
+    out->method = NGX_HTTP_POST;
+    ngx_str_set(&out->method_name, "POST");
+    out->url = target->url;
 
     ngx_str_set(&headers[0].key, "Content-Type");
     ngx_str_set(&headers[0].value, "application/json");
