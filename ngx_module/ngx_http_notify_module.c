@@ -1175,6 +1175,13 @@ ngx_http_notify_inbound(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (d->parse == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "dialect \"%V\" is outbound only: it cannot be"
+                           " \"notify_inbound\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
     nlcf->inbound.dialect = d;
     nlcf->handler = ngx_http_notify_inbound_handler;
 

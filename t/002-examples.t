@@ -26,7 +26,7 @@ for my $conf (@confs) {
     mkdir "$prefix/$_" for qw(conf conf/notify logs modules data);
     symlink abs_path($ndk), "$prefix/modules/ndk_http_module.so" or die $!;
     symlink abs_path($notify), "$prefix/modules/ngx_http_notify_module.so" or die $!;
-    copy($_, "$prefix/conf/notify/") or die $! for glob('conf-examples/notify/*.json');
+    copy($_, "$prefix/conf/notify/") or die $! for grep { -f } glob('conf-examples/notify/*');
 
     open my $in, '<', $conf or die $!;
     local $/;

@@ -114,7 +114,7 @@ Content-Type: application/json\r
 Idempotency-Key: notify-0000000000000001\r
 Authorization: push-secret-jwt\r
 \r
-\{"id":"0000000000000001","dialect":"syntphony","event":"build\.failed","title":"Red","url":"http://x\.example\.org/","comment":null,"notified":null,"created":"[^"]+","sender":"app-ci","tenant":"localhost","recipients":\["u-ada"\]\}$}s
+\{"id":"0000000000000001","dialect":"syntphony","event":"build\.failed","title":"Red","url":"http://x\.example\.org/","comment":null,"notified":null,"created":"[^"]+","sender":"app-ci","tenant":"localhost","recipients":\["u-ada"\],"Type":"8","WorkItem":\{"Id":"0000000000000001","Title":"Red"\},"Url":"http://x\.example\.org/"\}$}s
 --- tcp_query_auto_timeout: 0.1
 --- wait: 0.5
 --- error_code: 200

@@ -65,57 +65,15 @@ CONF
 
 # node B
 our $BDir = tempdir('notify-node-b-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-our $BPort = do {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1) or die "no port: $!";
-    my $p = $s->sockport;
-    close $s;
-    $p;
-};
+our $BPort = NotifyTest::free_port();
 my $BStarted;
 
 sub node_b {
-    return if $BStarted;
+    return if $BStarted++;
 
-    mkdir "$BDir/$_" for qw(conf logs);
-
-    my $conf = join '', map { "load_module $_;\n" }
-                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    $conf .= "user root;\n" if $> == 0;
-    $conf .= "daemon on;\nmaster_process on;\nworker_processes 1;\n"
-           . "error_log logs/error.log info;\npid logs/nginx.pid;\n"
-           . "events { worker_connections 256; }\n"
-           . "http {\n    access_log off;\n"
-           . NotifyTest::conf('shared', $Delivery)
-           . "    server {\n        listen 127.0.0.1:$BPort;\n"
-           . "        server_name b;\n$Locations    }\n}\n";
-
-    open my $fh, '>', "$BDir/conf/nginx.conf" or die "$BDir: $!";
-    print $fh $conf;
-    close $fh;
-
-    local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
-        if $ENV{TEST_NGINX_LD_PRELOAD};
-
-    system($ENV{TEST_NGINX_BINARY}, '-p', "$BDir/", '-c', 'conf/nginx.conf') == 0
-        or die "node B did not start: " . `cat $BDir/logs/error.log`;
-
-    $BStarted = $$;
-}
-
-END {
-    if ($BStarted && $BStarted == $$
-        && open my $fh, '<', "$BDir/logs/nginx.pid")
-    {
-        my $pid = <$fh>;
-        close $fh;
-        chomp $pid;
-        kill 'QUIT', $pid if $pid;
-        for (1 .. 100) {
-            last unless kill 0, $pid;
-            Time::HiRes::sleep(0.05);
-        }
-    }
+    NotifyTest::start_nginx($BDir, NotifyTest::conf('shared', $Delivery)
+        . "    server {\n        listen 127.0.0.1:$BPort;\n"
+        . "        server_name b;\n$Locations    }\n");
 }
 
 # psql(SQL): SQL run on the suite's server; dies when it fails

@@ -244,6 +244,13 @@ struct ngx_http_notify_req_s {
  *           reason for the log (NUL-ended, at most "size" bytes with the
  *           NUL; empty when delivered).  A transport error (no answer) and
  *           Retry-After are outbound/'s, not the dialect's.
+ *
+ *   check_target, if any, checks a notify_target block of the dialect
+ *           once it is read (webhook: it needs its secret): NGX_CONF_OK,
+ *           or the error, logged.
+ *
+ *   max_recipients  how many recipients one request may name (Graph's
+ *           bulk call: 100); 0: any number.
  */
 struct ngx_http_notify_dialect_s {
     ngx_str_t                   name;
@@ -274,6 +281,10 @@ struct ngx_http_notify_dialect_s {
     ngx_http_notify_verdict_e (*judge)(ngx_http_notify_target_t *target,
                                        ngx_uint_t status, ngx_str_t *body,
                                        u_char *reason, size_t size);
+    char                     *(*check_target)(ngx_conf_t *cf,
+                                       ngx_http_notify_target_t *target);
+    ngx_uint_t                  max_recipients;    /* in one request, or 0:
+                                                      any number */
 };
 
 

@@ -22,6 +22,7 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_render.h"
 
 
 #define NGX_HTTP_NOTIFY_GEVER_PRIVILEGED  "PrivilegedNotificationDispatcher"
@@ -107,6 +108,18 @@ static ngx_command_t  ngx_http_notify_gever_commands[] = {
 };
 
 
+static ngx_int_t ngx_http_notify_gever_render(
+    ngx_http_notify_target_t *target, ngx_http_notify_note_t *note,
+    ngx_http_notify_outbound_req_t *out);
+static json_t *ngx_http_notify_gever_texts(json_t *value);
+static json_t *ngx_http_notify_gever_line(json_t *v);
+static ngx_http_notify_verdict_e ngx_http_notify_gever_judge(
+    ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
+    u_char *reason, size_t size);
+static u_char *ngx_http_notify_gever_error_text(json_t *json, u_char *p,
+    u_char *last);
+
+
 ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
     ngx_string("gever"),
     NGX_HTTP_POST,
@@ -124,8 +137,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
     ngx_http_notify_gever_create_conf,
     ngx_http_notify_gever_merge_conf,
     NULL,
-    NULL,                            /* no outbound half yet */
-    NULL
+    ngx_http_notify_gever_render,
+    ngx_http_notify_gever_judge,
+    NULL,
+    0
 };
 
 
@@ -1492,4 +1507,148 @@ ngx_http_notify_gever_merge_conf(ngx_conf_t *cf, void *parent, void *child)
                              "user_name");
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The outbound half: the notification as GEVER's
+ *
+ *   POST <url>/@external-activities
+ *
+ * with its recipients as notification_recipients, its URL as resource_url,
+ * and title, label, summary and description per language: GEVER's own as
+ * they came (its languages only), a single text of another dialect in each
+ * of GEVER's languages; the label is the target's activity type, the
+ * summary the notification's text, and the description is empty ({}) when
+ * it has none.  GEVER takes no line breaks in a text: each is a space.
+ */
+
+static ngx_int_t
+ngx_http_notify_gever_render(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
+{
+    json_t     *body, *text, *type;
+    ngx_str_t   activity;
+
+    (void) ngx_http_notify_render_activity_type(target, note, &activity);
+
+    type = ngx_http_notify_json_str(&activity);
+    text = ngx_http_notify_render_comment(note);
+
+    body = json_pack("{s:o, s:O*, s:o, s:o, s:o, s:o}",
+                     "notification_recipients",
+                     ngx_http_notify_render_recipients(note),
+                     "resource_url",
+                     json_is_string(note->url) ? note->url : NULL,
+                     "title", ngx_http_notify_gever_texts(note->title),
+                     "label", ngx_http_notify_gever_texts(
+                                  note->label ? note->label : type),
+                     "summary", ngx_http_notify_gever_texts(
+                                    note->summary ? note->summary : text),
+                     "description",
+                     ngx_http_notify_gever_texts(note->description));
+
+    json_decref(type);
+    json_decref(text);
+
+    return ngx_http_notify_render_post(out, &target->url,
+                                       "/@external-activities", body, NULL,
+                                       0);
+}
+
+
+/*
+ * A text per language of GEVER's: the texts of GEVER's languages of an
+ * object, one text in each of them, or {} for none (NULL, null, empty)
+ */
+
+static json_t *
+ngx_http_notify_gever_texts(json_t *value)
+{
+    json_t       *texts, *v, *t;
+    const char  **lang;
+
+    texts = json_object();
+    if (texts == NULL) {
+        return NULL;
+    }
+
+    for (lang = ngx_http_notify_gever_languages; *lang; lang++) {
+        v = json_is_object(value) ? json_object_get(value, *lang) : value;
+
+        if (!json_is_string(v) || (!json_is_object(value)
+                                   && json_string_length(v) == 0))
+        {
+            continue;
+        }
+
+        t = ngx_http_notify_gever_line(v);
+
+        if (t == NULL || json_object_set_new(texts, *lang, t) != 0) {
+            json_decref(texts);
+            return NULL;
+        }
+    }
+
+    return texts;
+}
+
+
+/* a text without CR and LF: each is a space */
+
+static json_t *
+ngx_http_notify_gever_line(json_t *v)
+{
+    char    *s;
+    size_t   i, len;
+    json_t  *t;
+
+    len = json_string_length(v);
+
+    if (memchr(json_string_value(v), '\r', len) == NULL
+        && memchr(json_string_value(v), '\n', len) == NULL)
+    {
+        return json_incref(v);
+    }
+
+    s = malloc(len);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(s, json_string_value(v), len);
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '\r' || s[i] == '\n') {
+            s[i] = ' ';
+        }
+    }
+
+    t = json_stringn(s, len);
+    free(s);
+
+    return t;
+}
+
+
+/* GEVER's answer: 201 */
+
+static ngx_http_notify_verdict_e
+ngx_http_notify_gever_judge(ngx_http_notify_target_t *target,
+    ngx_uint_t status, ngx_str_t *body, u_char *reason, size_t size)
+{
+    return ngx_http_notify_render_judge(target, status, NGX_HTTP_CREATED, 0,
+                                        body, ngx_http_notify_gever_error_text,
+                                        reason, size);
+}
+
+
+/* {"message": "...", "type": "BadRequest"}: ", BadRequest: ..." */
+
+static u_char *
+ngx_http_notify_gever_error_text(json_t *json, u_char *p, u_char *last)
+{
+    return ngx_http_notify_render_error_pair(p, last,
+                                             json_object_get(json, "type"),
+                                             json_object_get(json, "message"));
 }

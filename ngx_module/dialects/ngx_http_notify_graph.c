@@ -32,6 +32,7 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_render.h"
 
 #include <openssl/rand.h>
 
@@ -197,6 +198,20 @@ static ngx_command_t  ngx_http_notify_graph_commands[] = {
 };
 
 
+static ngx_int_t ngx_http_notify_graph_render(
+    ngx_http_notify_target_t *target, ngx_http_notify_note_t *note,
+    ngx_http_notify_outbound_req_t *out);
+static json_t *ngx_http_notify_graph_request(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, json_t *title, json_t *text);
+static ngx_int_t ngx_http_notify_graph_parameter(json_t *params,
+    const char *name, json_t *value);
+static ngx_http_notify_verdict_e ngx_http_notify_graph_judge(
+    ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
+    u_char *reason, size_t size);
+static u_char *ngx_http_notify_graph_error_text(json_t *json, u_char *p,
+    u_char *last);
+
+
 ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_string("graph"),
     NGX_HTTP_POST,
@@ -214,8 +229,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_graph_dialect = {
     ngx_http_notify_graph_create_conf,
     ngx_http_notify_graph_merge_conf,
     NULL,
-    NULL,                              /* no outbound half yet */
-    NULL
+    ngx_http_notify_graph_render,
+    ngx_http_notify_graph_judge,
+    NULL,
+    100                                /* the bulk action's recipients */
 };
 
 
@@ -2446,4 +2463,159 @@ ngx_http_notify_graph_pstr(ngx_pool_t *pool, json_t *s, ngx_str_t *out)
     out->data[out->len] = '\0';
 
     return NGX_OK;
+}
+
+
+/*
+ * The outbound half: the notification as Graph's bulk action,
+ *
+ *   POST <url>/teamwork/sendActivityNotificationToRecipients
+ *
+ * with its recipients as aadUserNotificationRecipients (at most
+ * max_recipients, 100, in one request), a topic of source "text" (the
+ * topic's value it came with, else its title) whose webUrl is its URL, the
+ * target's activity type, its text as previewText, and the template
+ * parameters "title" and "text" (and "systemDefaultText", the title, for
+ * the activity type systemDefault).
+ */
+
+static ngx_int_t
+ngx_http_notify_graph_render(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
+{
+    json_t  *body, *title, *text;
+
+    title = ngx_http_notify_render_text(note->title);
+    text = ngx_http_notify_render_comment(note);
+
+    body = ngx_http_notify_graph_request(target, note, title, text);
+
+    json_decref(title);
+    json_decref(text);
+
+    return ngx_http_notify_render_post(out, &target->url,
+                            "/teamwork/sendActivityNotificationToRecipients",
+                            body, NULL, 0);
+}
+
+
+static json_t *
+ngx_http_notify_graph_request(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, json_t *title, json_t *text)
+{
+    json_t      *body, *value, *params, *rcpt, *r;
+    ngx_str_t   *id, type;
+    ngx_uint_t   i;
+
+    (void) ngx_http_notify_render_activity_type(target, note, &type);
+
+    value = (json_is_string(note->topic) && json_string_length(note->topic))
+            ? note->topic : title;
+
+    body = json_pack("{s:{s:s, s:O*, s:O*}, s:o, s:O*}",
+                     "topic", "source", "text", "value", value,
+                     "webUrl", json_is_string(note->url) ? note->url : NULL,
+                     "activityType", ngx_http_notify_json_str(&type),
+                     "chainId", json_is_integer(note->chain_id)
+                                ? note->chain_id : NULL);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    params = json_array();
+    rcpt = json_array();
+
+    if ((text && json_object_set_new(body, "previewText",
+                                     json_pack("{s:O}", "content", text))
+                 != 0)
+        || json_object_set_new(body, "templateParameters", params) != 0
+        || json_object_set_new(body, "recipients", rcpt) != 0)
+    {
+        goto failed;
+    }
+
+    /* the template's parameters */
+
+    if ((title && ngx_http_notify_graph_parameter(params, "title", title)
+                  != NGX_OK)
+        || (text && ngx_http_notify_graph_parameter(params, "text", text)
+                    != NGX_OK))
+    {
+        goto failed;
+    }
+
+    if (title
+        && type.len == sizeof("systemDefault") - 1
+        && ngx_strncmp(type.data, "systemDefault", type.len) == 0
+        && ngx_http_notify_graph_parameter(params, "systemDefaultText", title)
+           != NGX_OK)
+    {
+        goto failed;
+    }
+
+    id = note->recipients;
+
+    for (i = 0; i < note->nrecipients; i++) {
+        r = json_pack("{ssss#}",
+                      "@odata.type",
+                      "microsoft.graph.aadUserNotificationRecipient",
+                      "userId", (char *) id[i].data, (int) id[i].len);
+
+        if (r == NULL || json_array_append_new(rcpt, r) != 0) {
+            goto failed;
+        }
+    }
+
+    return body;
+
+failed:
+
+    json_decref(body);
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_notify_graph_parameter(json_t *params, const char *name,
+    json_t *value)
+{
+    json_t  *p;
+
+    p = json_pack("{sssO}", "name", name, "value", value);
+
+    if (p == NULL || json_array_append_new(params, p) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Graph's answer: 202 for the bulk action (204 for the others) */
+
+static ngx_http_notify_verdict_e
+ngx_http_notify_graph_judge(ngx_http_notify_target_t *target,
+    ngx_uint_t status, ngx_str_t *body, u_char *reason, size_t size)
+{
+    return ngx_http_notify_render_judge(target, status, NGX_HTTP_ACCEPTED,
+                                        NGX_HTTP_NO_CONTENT, body,
+                                        ngx_http_notify_graph_error_text,
+                                        reason, size);
+}
+
+
+/* {"error": {"code": "BadRequest", "message": "..."}}: ", code: message" */
+
+static u_char *
+ngx_http_notify_graph_error_text(json_t *json, u_char *p, u_char *last)
+{
+    json_t  *error;
+
+    error = json_object_get(json, "error");
+
+    return ngx_http_notify_render_error_pair(p, last,
+                                             json_object_get(error, "code"),
+                                             json_object_get(error,
+                                                             "message"));
 }

@@ -39,6 +39,7 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_render.h"
 
 
 #define NGX_HTTP_NOTIFY_PUSH_NUMBER_LEN  9     /* digits of a Type */
@@ -86,6 +87,9 @@ static const char *ngx_http_notify_push_code(ngx_http_notify_req_t *nr);
 
 static ngx_int_t ngx_http_notify_push_render(ngx_http_notify_target_t *target,
     ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out);
+static json_t *ngx_http_notify_push_type_of(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note);
+static json_t *ngx_http_notify_push_item(ngx_http_notify_note_t *note);
 static ngx_http_notify_verdict_e ngx_http_notify_push_judge(
     ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
     u_char *reason, size_t size);
@@ -129,7 +133,9 @@ ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
     ngx_http_notify_push_merge_conf,
     ngx_http_notify_push_check_conf,
     ngx_http_notify_push_render,
-    ngx_http_notify_push_judge
+    ngx_http_notify_push_judge,
+    NULL,
+    0
 };
 
 
@@ -816,55 +822,51 @@ static ngx_int_t
 ngx_http_notify_push_render(ngx_http_notify_target_t *target,
     ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
-    char          *text;
-    json_t        *json, *rcpt;
-    ngx_str_t     *id;
-    ngx_uint_t     i, n;
-    ngx_keyval_t  *kv, headers[4];
+    json_t        *json, *text;
+    ngx_int_t      rc;
+    ngx_keyval_t   headers[4];
 
-    /* the notification as the hub keeps it, with "recipients" */
+    /*
+     * The notification as the hub keeps it, with "recipients", then what
+     * a push receiver reads: Type, WorkItemType, WorkItem, Url, Comment.
+     */
 
     json = ngx_http_notify_note_json(note, NULL);
     if (json == NULL) {
         return NGX_ERROR;
     }
 
-    rcpt = json_array();
+    text = ngx_http_notify_render_comment(note);
 
-    if (rcpt == NULL || json_object_set_new(json, "recipients", rcpt) != 0) {
+    if (json_object_set_new(json, "recipients",
+                            ngx_http_notify_render_recipients(note))
+           != 0
+        || json_object_set_new(json, "Type",
+                               ngx_http_notify_push_type_of(target, note))
+           != 0
+        || (json_is_string(note->work_item_type)
+            && json_object_set(json, "WorkItemType", note->work_item_type)
+               != 0)
+        || json_object_set_new(json, "WorkItem",
+                               ngx_http_notify_push_item(note))
+           != 0
+        || (json_is_string(note->url)
+            && json_object_set(json, "Url", note->url) != 0)
+        || (text && json_object_set(json, "Comment", text) != 0))
+    {
+        json_decref(text);
         json_decref(json);
         return NGX_ERROR;
     }
 
-    id = note->recipients;
+    json_decref(text);
 
-    for (i = 0; i < note->nrecipients; i++) {
-        if (json_array_append_new(rcpt, json_stringn((char *) id[i].data,
-                                                     id[i].len))
-            != 0)
-        {
-            json_decref(json);
-            return NGX_ERROR;
-        }
-    }
-
-    text = json_dumps(json, JSON_COMPACT);
+    rc = ngx_http_notify_render_body(out, json);
     json_decref(json);
 
-    if (text == NULL) {
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
-
-    out->body.len = ngx_strlen(text);
-    out->body.data = ngx_pnalloc(out->pool, out->body.len + 1);
-
-    if (out->body.data == NULL) {
-        free(text);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(out->body.data, text, out->body.len + 1);
-    free(text);
 
     out->method = NGX_HTTP_POST;
     ngx_str_set(&out->method_name, "POST");
@@ -879,24 +881,74 @@ ngx_http_notify_push_render(ngx_http_notify_target_t *target,
     ngx_str_set(&headers[3].key, "Authorization");
     headers[3].value = out->authorization;
 
-    n = out->authorization.len ? 4 : 3;
+    return ngx_http_notify_render_headers(out, headers, 4);
+}
 
-    if (ngx_array_init(&out->headers, out->pool, n, sizeof(ngx_keyval_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
 
-    for (i = 0; i < n; i++) {
-        kv = ngx_array_push(&out->headers);
-        if (kv == NULL) {
-            return NGX_ERROR;
+/*
+ * The push's Type: the target's activity type of the event, as a number
+ * (an event of push's own, "workitem.type.<n>", or a whole number), else
+ * the Type of a push, else 8 (changed).
+ */
+
+static json_t *
+ngx_http_notify_push_type_of(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note)
+{
+    json_t                       *v;
+    ngx_int_t                     n;
+    ngx_str_t                     type;
+    ngx_http_notify_push_type_t  *t;
+
+    if (ngx_http_notify_render_activity_type(target, note, &type) == NGX_OK) {
+
+        for (t = ngx_http_notify_push_types; t->event; t++) {
+            if (ngx_strlen(t->event) == type.len
+                && ngx_strncmp(t->event, type.data, type.len) == 0)
+            {
+                return json_sprintf("%d", (int) t->type);
+            }
         }
 
-        *kv = headers[i];
+        if (type.len > sizeof("workitem.type.") - 1
+            && ngx_strncmp(type.data, "workitem.type.",
+                           sizeof("workitem.type.") - 1)
+               == 0)
+        {
+            type.data += sizeof("workitem.type.") - 1;
+            type.len -= sizeof("workitem.type.") - 1;
+        }
+
+        v = json_stringn((char *) type.data, type.len);
+
+        if (v && ngx_http_notify_push_number(v, &n) == NGX_OK) {
+            json_decref(v);
+            return json_sprintf("%d", (int) n);
+        }
+
+        json_decref(v);
     }
 
-    return NGX_OK;
+    if (json_is_string(note->type)) {
+        return json_incref(note->type);
+    }
+
+    return json_string("8");
+}
+
+
+/* the push's work item, else {"Id": <the notification's id>, "Title"} */
+
+static json_t *
+ngx_http_notify_push_item(ngx_http_notify_note_t *note)
+{
+    if (json_is_object(note->work_item)) {
+        return json_incref(note->work_item);
+    }
+
+    return json_pack("{s:o, s:o*}",
+                     "Id", ngx_http_notify_json_str(&note->id),
+                     "Title", ngx_http_notify_render_text(note->title));
 }
 
 

@@ -19,6 +19,7 @@
 #include "ngx_http_notify_core.h"
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
+#include "ngx_http_notify_render.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -35,6 +36,16 @@ static ngx_int_t ngx_http_notify_syntphony_send_error(
     ngx_http_notify_req_t *nr);
 static json_t *ngx_http_notify_syntphony_string(ngx_http_notify_req_t *nr,
     const char *name, ngx_uint_t required);
+
+
+static ngx_int_t ngx_http_notify_syntphony_render(
+    ngx_http_notify_target_t *target, ngx_http_notify_note_t *note,
+    ngx_http_notify_outbound_req_t *out);
+static ngx_http_notify_verdict_e ngx_http_notify_syntphony_judge(
+    ngx_http_notify_target_t *target, ngx_uint_t status, ngx_str_t *body,
+    u_char *reason, size_t size);
+static u_char *ngx_http_notify_syntphony_error_text(json_t *json, u_char *p,
+    u_char *last);
 
 
 ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
@@ -54,8 +65,10 @@ ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
     NULL,
     NULL,
     NULL,
-    NULL,                              /* no outbound half yet */
-    NULL
+    ngx_http_notify_syntphony_render,
+    ngx_http_notify_syntphony_judge,
+    NULL,
+    0
 };
 
 
@@ -496,4 +509,105 @@ ngx_http_notify_syntphony_send_error(ngx_http_notify_req_t *nr)
     json_decref(json);
 
     return rc;
+}
+
+
+/*
+ * The outbound half: the notification as Syntphony's
+ *
+ *   POST <url>/ActivityCenter/app/setExternalNotification
+ *
+ * with the target's activity type as eventId, the chain id (else the
+ * notification's id, so that a repeated attempt is known) as uniqueId, one
+ * text of its title, its URL, when it happened, its recipients as accounts
+ * and its text as comment; the target's subscription key as
+ * ocp-apim-subscription-key.
+ */
+
+static ngx_int_t
+ngx_http_notify_syntphony_render(ngx_http_notify_target_t *target,
+    ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
+{
+    json_t        *body, *unique, *accounts;
+    ngx_str_t      type;
+    ngx_keyval_t   key;
+
+    (void) ngx_http_notify_render_activity_type(target, note, &type);
+
+    unique = json_is_integer(note->chain_id)
+             ? json_sprintf("%" JSON_INTEGER_FORMAT,
+                            json_integer_value(note->chain_id))
+             : ngx_http_notify_json_str(&note->id);
+
+    accounts = ngx_http_notify_render_recipients(note);
+
+    body = json_pack("{s:o, s:o, s:o*, s:O*, s:O*, s:o, s:o*}",
+                     "eventId", ngx_http_notify_json_str(&type),
+                     "uniqueId", unique,
+                     "title", ngx_http_notify_render_text(note->title),
+                     "url", json_is_string(note->url) ? note->url : NULL,
+                     "notified", json_is_string(note->notified)
+                                 ? note->notified : NULL,
+                     "accounts", accounts,
+                     "comment", ngx_http_notify_render_comment(note));
+
+    ngx_str_set(&key.key, "ocp-apim-subscription-key");
+    key.value = target->subscription_key;
+
+    return ngx_http_notify_render_post(out, &target->url,
+                                "/ActivityCenter/app/setExternalNotification",
+                                body, &key, 1);
+}
+
+
+/* Syntphony's answer: 200 */
+
+static ngx_http_notify_verdict_e
+ngx_http_notify_syntphony_judge(ngx_http_notify_target_t *target,
+    ngx_uint_t status, ngx_str_t *body, u_char *reason, size_t size)
+{
+    return ngx_http_notify_render_judge(target, status, NGX_HTTP_OK, 0, body,
+                                        ngx_http_notify_syntphony_error_text,
+                                        reason, size);
+}
+
+
+/*
+ * Problem details (", <title> <field>: <message> ...") or the gateway's
+ * {"statusCode": 401, "message": "..."} (", <message>")
+ */
+
+static u_char *
+ngx_http_notify_syntphony_error_text(json_t *json, u_char *p, u_char *last)
+{
+    size_t       i;
+    json_t      *title, *errors, *messages, *m;
+    const char  *field;
+
+    title = json_object_get(json, "title");
+
+    if (!json_is_string(title)) {
+        title = json_object_get(json, "message");
+    }
+
+    if (json_is_string(title)) {
+        p = ngx_slprintf(p, last, ", %s", json_string_value(title));
+    }
+
+    errors = json_object_get(json, "errors");
+
+    if (!json_is_object(errors)) {
+        return p;
+    }
+
+    json_object_foreach(errors, field, messages) {
+        json_array_foreach(messages, i, m) {
+            if (json_is_string(m)) {
+                p = ngx_slprintf(p, last, " %s: %s", field,
+                                 json_string_value(m));
+            }
+        }
+    }
+
+    return p;
 }

@@ -24,7 +24,8 @@
     dialect(syntphony)                                                        \
     dialect(graph)                                                            \
     dialect(gever)                                                            \
-    dialect(push)
+    dialect(push)                                                             \
+    dialect(webhook)
 
 
 #define ngx_http_notify_dialect_extern(name)                                  \

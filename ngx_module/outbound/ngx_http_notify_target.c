@@ -484,6 +484,7 @@ char *
 ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
     ngx_http_notify_delivery_conf_t *dc)
 {
+    char                             *rv;
     ngx_uint_t                        i;
     ngx_http_notify_target_t         *t;
     ngx_http_notify_delivery_conf_t  *tdc;
@@ -510,6 +511,17 @@ ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
                                " be a target", &t[i].name,
                                &t[i].dialect_name);
             return NGX_CONF_ERROR;
+        }
+
+        if (t[i].dialect->check_target) {
+            rv = t[i].dialect->check_target(cf, &t[i]);
+
+            if (rv != NGX_CONF_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "notify_target \"%V\": %s", &t[i].name,
+                                   rv);
+                return NGX_CONF_ERROR;
+            }
         }
 
         if (t[i].dialect_name.len == sizeof("push") - 1

@@ -6,6 +6,8 @@ package Downstream;
 #
 #   /ok                   200 {"Success": true, "Code": "0", "Message": "OK"}
 #   /int                  200 {"Success": true, "Code": 0}
+#   .../answer/<code>...  <code> with no body (what other contracts call
+#                         success: 201, 202, 204), also after /fail/...
 #   /fail/<kind>/<n>      the first <n> requests to this path fail, then OK;
 #                         kinds: 500, false (Success false, Code "12"),
 #                         garbage (200 with HTML), close (no answer at all),
@@ -86,6 +88,8 @@ sub serve {
                      : $kind eq 'limited' ? HTTP::Response->new(429, 'Too Many Requests',
                            ['Retry-After' => '2'], 'slow down')
                      : HTTP::Response->new(503, 'Busy', ['Retry-After' => '1'], 'busy');
+            } elsif ($path =~ m{/answer/(\d{3})(/|$)}) {
+                $res = HTTP::Response->new($1, 'Answer', [], '');
             } elsif ($path eq '/int') {
                 $res = HTTP::Response->new(200, 'OK', ['Content-Type' => 'application/json'],
                                            '{"Success":true,"Code":0}');

@@ -28,6 +28,7 @@ use Digest::MD5 qw(md5_hex);
 use Exporter 'import';
 use File::Spec;
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use JSON::PP qw(decode_json);
 use MIME::Base64 qw(decode_base64url);
 use Time::HiRes ();
@@ -377,6 +378,63 @@ sub reload {
 # defaults: directory, keys, manifest, extra and store (conf()), key and
 # claims (token(); claims replaces the hub's nbf and tid).  Call it after
 # `use Test::Nginx::Socket`, before run_tests().
+# free_port(): a port of 127.0.0.1 that nothing listens on now
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1) or die "no port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+# start_nginx(DIR, HTTP): another nginx of the test (a second node, a
+# second hub), with the prefix DIR, the modules of the suite, and HTTP as
+# its http{} block's content (its server{} blocks included).  It is
+# stopped when the process that started it ends.
+my @Nginx;
+
+sub start_nginx {
+    my ($dir, $http) = @_;
+
+    mkdir "$dir/$_" for qw(conf logs);
+
+    my $conf = join '', map { "load_module $_;\n" }
+                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
+    $conf .= "user root;\n" if $> == 0;
+    $conf .= "daemon on;\nmaster_process on;\nworker_processes 1;\n"
+           . "error_log logs/error.log info;\npid logs/nginx.pid;\n"
+           . "events { worker_connections 256; }\n"
+           . "http {\n    access_log off;\n$http}\n";
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die "$dir: $!";
+    print $fh $conf;
+    close $fh;
+
+    local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD}
+        if $ENV{TEST_NGINX_LD_PRELOAD};
+
+    system($ENV{TEST_NGINX_BINARY}, '-p', "$dir/", '-c', 'conf/nginx.conf') == 0
+        or die "nginx of $dir did not start: " . `cat $dir/logs/error.log`;
+
+    push @Nginx, [$$, $dir];
+}
+
+END {
+    for my $n (@Nginx) {
+        my ($owner, $dir) = @$n;
+        next unless $owner == $$ && open my $fh, '<', "$dir/logs/nginx.pid";
+        my $pid = <$fh>;
+        close $fh;
+        chomp $pid;
+        next unless $pid;
+        kill 'QUIT', $pid;
+        for (1 .. 100) {
+            last unless kill 0, $pid;
+            Time::HiRes::sleep(0.05);
+        }
+    }
+}
+
 sub setup {
     my (%opt) = @_;
 
