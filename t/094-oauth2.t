@@ -50,7 +50,7 @@ sub post { return "POST /n\n" . note(@_) }
 sub target {
     my ($tag, $mode, %o) = @_;
     my $life = $o{life} // 3600;
-    my $fail = $o{fail} // 0;
+    my $fail = ($o{fail} // 0) . (defined $o{kinds} ? "/$o{kinds}" : '');
     my $extra = $o{extra} // '';
     return <<"CONF";
     notify_delivery_timeout 2s;
@@ -59,7 +59,7 @@ sub target {
     notify_target api {
         dialect push;
         url $Idp/api/$tag/$mode;
-        oauth2_token_url $Idp/token/$tag/$life/$fail;
+        oauth2_token_url @{[ $o{token_url} // "$Idp/token/$tag/$life/$fail" ]};
         oauth2_client_id hub-a;
         oauth2_secret_file $SecretFile;
         oauth2_scope api://hub-b/.default;
@@ -150,18 +150,22 @@ is(scalar(TokenEndpoint::requests('t6', 'token')), 4, 'TEST 6: three failed fetc
 is(scalar(grep { $_->{status} == 200 } TokenEndpoint::requests('t6', 'api')), 2,
    'TEST 6: both delivered once there is a token');
 
-# TEST 7 (the last block, whose error log is still there): at debug level,
+# TEST 7: six bad answers, then the token
+is(scalar(TokenEndpoint::requests('t7', 'token')), 7, 'TEST 7: seven fetches');
+is(scalar(TokenEndpoint::requests('t7', 'api')), 1, 'TEST 7: one attempt, with the token');
+
+# TEST 9 (the last block, whose error log is still there): at debug level,
 # no token and no secret
-my @tokens = map { $_->{token} } grep { $_->{token} } TokenEndpoint::requests('t7', 'token');
-is(scalar @tokens, 2, 'TEST 7: two tokens issued');
+my @tokens = map { $_->{token} } grep { $_->{token} } TokenEndpoint::requests('t9', 'token');
+is(scalar @tokens, 2, 'TEST 9: two tokens issued');
 my $log = NotifyTest::slurp("$ENV{TEST_NGINX_SERVROOT}/logs/error.log");
-like($log, qr/\[debug\]/, 'TEST 7: the log is at debug level');
-like($log, qr/http proxy status 401/, 'TEST 7: it has the first attempts');
+like($log, qr/\[debug\]/, 'TEST 9: the log is at debug level');
+like($log, qr/http proxy status 401/, 'TEST 9: it has the first attempts');
 for my $t (@tokens) {
-    ok(index($log, substr($t, -40)) < 0, 'TEST 7: a token is not in the error log');
+    ok(index($log, substr($t, -40)) < 0, 'TEST 9: a token is not in the error log');
 }
 ok(index($log, $Secret) < 0 && index($log, $SecretEscaped) < 0,
-   'TEST 7: the secret is not in the error log');
+   'TEST 9: the secret is not in the error log');
 
 __DATA__
 
@@ -180,6 +184,7 @@ CONF
 my %pids;
 $pids{::post_alone($::Spread, "e$_")}++ for 1 .. 20;
 ::wait_delivered('t1', 20);
+Test::More::is(scalar keys %pids, 2, 'TEST 1: both workers took notifications');
 --- request
 GET /metrics
 --- error_code: 200
@@ -288,13 +293,55 @@ notify: delivered 0000000000000002 (attempt 1)
 
 
 
-=== TEST 7: at debug level, a 401 on the first attempt's path and retries by the timer: neither the secret nor a token is in the error log (checked after the blocks)
---- http_config eval: ::conf('t7', ::target('t7', 'revoke'))
+=== TEST 7: answers of the token endpoint that give no usable token (no access_token, another token_type, a token too long for the cache, one a header cannot carry, HTML, an expires_in that is no time): each a failed fetch, said without the answer; then a good one and the delivery
+--- http_config eval
+::conf('t7', ::target('t7', 'ok', fail => 6, kinds => 'notoken,mac,long,space,html,noexpiry',
+                      extra => "        retry 100ms 200ms;\n"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- request eval: ::post('e1')
+--- error_code: 200
+--- wait: 3
+--- error_log
+OAuth2 token request failed: HTTP 200 without an access_token; next in 100ms
+OAuth2 token request failed: a token_type other than Bearer; next in 200ms
+OAuth2 token request failed: an access_token of more than 8192 bytes; next in 200ms
+OAuth2 token request failed: an access_token with characters a header cannot carry; next in 200ms
+OAuth2 token request failed: HTTP 200 without an access_token; next in 200ms
+OAuth2 token request failed: an expires_in that is no time to come; next in 200ms
+notify: target "api": OAuth2 token fetched, valid for 3600 s
+notify: delivered 0000000000000001 (attempt 1)
+--- no_error_log eval
+['mac-token', 'two words', 'soon-token', 'sign in', @$::NoSecret]
+
+
+
+=== TEST 8: no token endpoint at all: no answer, said with the target's name; the notification waits in the outbox with no attempt counted
+--- http_config eval
+::conf('t8', ::target('t8', 'ok', token_url => 'http://127.0.0.1:' . ($::Spread + 1) . '/token'))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), "GET /outbox"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001"/, qr/^\{"items":\[\{"id":"0000000000000001","attempts":0,/]
+--- wait: 1.5
+--- error_log eval
+qr/notify: target "api": OAuth2 token request failed: no answer: [^;]+; next in 300ms/
+--- no_error_log eval
+['delivered', @$::NoSecret]
+
+
+
+=== TEST 9: at debug level, a 401 on the first attempt's path and retries by the timer: neither the secret nor a token is in the error log (checked after the blocks)
+--- http_config eval: ::conf('t9', ::target('t9', 'revoke'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- init
 ::post_alone($ENV{TEST_NGINX_SERVER_PORT}, 'e0');
-::wait_delivered('t7', 1);
+::wait_delivered('t9', 1);
 --- pipelined_requests eval
 [::post('e1'), ::post('e2'), "GET /outbox", "GET /metrics"]
 --- error_code eval

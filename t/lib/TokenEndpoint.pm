@@ -4,13 +4,16 @@ package TokenEndpoint;
 # OAuth2 client credentials: a real HTTP server on loopback (HTTP::Daemon)
 # in a child process.
 #
-#   POST /token/<tag>/<life>/<fail>
+#   POST /token/<tag>/<life>/<fail>[/<kind>,<kind>...]
 #       the client credentials grant (RFC 6749, 4.4) of client "hub-a"
 #       with the secret given to start(), form-encoded; answers a JWT
 #       signed with t/data/jwt/rsa1 (jti "<tag>-<n>"), token_type Bearer,
-#       expires_in <life>; the first <fail> requests of the tag get
-#       503 {"error": "temporarily_unavailable"}; a wrong client gets
-#       401 {"error": "invalid_client"}
+#       expires_in <life>; the first <fail> requests of the tag get the
+#       kinds of bad answer in turn: 503 (the default: {"error":
+#       "temporarily_unavailable"}), notoken (200 without access_token),
+#       mac (token_type "mac"), long (a token of 9000 bytes), space (a
+#       token with a space), html (200 text/html), noexpiry (expires_in
+#       "soon"); a wrong client gets 401 {"error": "invalid_client"}
 #   POST /api/<tag>/<mode>/<n>
 #       the target: the push contract, for a Bearer JWT that verifies with
 #       rsa1's public key (else 401); modes: ok; revoke (the tag's first
@@ -91,7 +94,8 @@ sub serve {
             my $n = ++$count{"$kind/" . ($tag // '')};
 
             if ($kind eq 'token') {
-                my ($life, $fail) = @arg;
+                my ($life, $fail, $kinds) = @arg;
+                my @kinds = split /,/, $kinds // '503';
                 my $f = form($req->content);
 
                 %rec = (form => $f, raw => $req->content,
@@ -107,10 +111,23 @@ sub serve {
                         '{"error":"invalid_client"}');
 
                 } elsif ($n <= $fail) {
-                    $res = HTTP::Response->new(503, 'Unavailable',
-                        ['Content-Type' => 'application/json'],
-                        '{"error":"temporarily_unavailable",'
-                        . '"error_description":"try later"}');
+                    my $k = $kinds[($n - 1) % @kinds];
+                    my %bad = (notoken => {token_type => 'Bearer', expires_in => 60},
+                               mac => {access_token => 'mac-token', token_type => 'mac'},
+                               long => {access_token => 'x' x 9000, token_type => 'Bearer'},
+                               space => {access_token => 'two words', token_type => 'Bearer'},
+                               noexpiry => {access_token => 'soon-token', expires_in => 'soon'});
+                    $res = $k eq '503'
+                        ? HTTP::Response->new(503, 'Unavailable',
+                              ['Content-Type' => 'application/json'],
+                              '{"error":"temporarily_unavailable",'
+                              . '"error_description":"try later"}')
+                        : $k eq 'html'
+                        ? HTTP::Response->new(200, 'OK', ['Content-Type' => 'text/html'],
+                                              '<html>sign in</html>')
+                        : HTTP::Response->new(200, 'OK',
+                              ['Content-Type' => 'application/json'],
+                              $json->encode($bad{$k}));
 
                 } else {
                     my $i = ++$issued{$tag};
