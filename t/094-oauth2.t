@@ -70,22 +70,44 @@ CONF
 our $Server = $NotifyTest::DeliveryServer
               . "    location = /metrics { notify_metrics; }\n";
 
+# one request on a connection of its own: the answer
+sub http_alone {
+    my ($port, $request) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+        or die "connect: $!";
+    print $s $request;
+    local $/;
+    my $r = <$s>;
+    close $s;
+    return $r;
+}
+
 # a notification posted on a connection of its own: the worker's pid
 sub post_alone {
     my ($port, $event) = @_;
     my $body = note($event);
     my $token = NotifyTest::app_token();
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
-        or die "connect: $!";
-    print $s "POST /n HTTP/1.0\r\nHost: localhost\r\n"
-             . "Content-Type: application/json\r\n"
-             . "Authorization: Bearer $token\r\n"
-             . "Content-Length: " . length($body) . "\r\n\r\n$body";
-    local $/;
-    my $r = <$s>;
-    close $s;
+    my $r = http_alone($port, "POST /n HTTP/1.0\r\nHost: localhost\r\n"
+                              . "Content-Type: application/json\r\n"
+                              . "Authorization: Bearer $token\r\n"
+                              . "Content-Length: " . length($body)
+                              . "\r\n\r\n$body");
     $r =~ m{^HTTP/1\.\d 200} or die "not accepted: $r";
     return $r =~ /^X-Pid: (\d+)/mi ? $1 : 0;
+}
+
+# Prometheus' own check of a scrape, lint included
+sub promtool {
+    my ($text) = @_;
+    my $promtool = '/usr/bin/promtool';
+    return Test::More::fail("promtool: $promtool is missing") unless -x $promtool;
+    my $dir = tempdir('notify-oauth2-metrics-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    open my $f, '>', "$dir/metrics" or die;
+    print $f $text;
+    close $f;
+    my $out = `$promtool check metrics < $dir/metrics 2>&1`;
+    Test::More::is($?, 0, 'promtool check metrics');
+    Test::More::is($out, '', 'promtool: no lint problem');
 }
 
 # until the target has taken "n" notifications of the tag (30 s at most)
@@ -177,6 +199,7 @@ __DATA__
         notify_delivery_location /_deliver;
         location = /_deliver { internal; proxy_pass \$notify_target_url; }
         location = /n { add_header X-Pid \$pid always; notify_inbound syntphony; }
+        location = /metrics { notify_metrics; }
     }
 CONF
 --- config eval: $::Server
@@ -185,6 +208,9 @@ my %pids;
 $pids{::post_alone($::Spread, "e$_")}++ for 1 .. 20;
 ::wait_delivered('t1', 20);
 Test::More::is(scalar keys %pids, 2, 'TEST 1: both workers took notifications');
+my ($metrics) = ::http_alone($::Spread, "GET /metrics HTTP/1.0\r\n\r\n") =~ /\r\n\r\n(.*)/s;
+Test::More::like($metrics, qr/^notify_oauth2_fetches_total\{/m, 'TEST 1: the fetches counted');
+::promtool($metrics);
 --- request
 GET /metrics
 --- error_code: 200
