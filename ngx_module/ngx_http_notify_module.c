@@ -594,6 +594,7 @@ ngx_http_notify_metrics_answer(ngx_http_request_t *r,
     if (nmcf->delivery.target.dialect) {
         s.targets = &nmcf->delivery.target.dialect->name;
         s.ntargets = 1;
+        s.oauth2 = (nmcf->delivery.target.oauth2 != NULL);
 
         if (ngx_http_notify_breaker_info(0, &bi) == NGX_OK) {
             s.breakers = 1;

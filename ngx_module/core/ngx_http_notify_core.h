@@ -108,6 +108,8 @@ typedef struct {
     ngx_str_t                   oauth2_client_id;  /*   credentials, or */
     ngx_str_t                   oauth2_secret;     /*   empty url */
     ngx_str_t                   oauth2_scope;
+    void                       *oauth2;        /* outbound/'s client of
+                                                  them, or NULL */
     ngx_array_t                *activity_types;    /* ngx_keyval_t: event
                                                       type -> the target's
                                                       activity type */

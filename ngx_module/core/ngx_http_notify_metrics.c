@@ -69,6 +69,8 @@ typedef struct {
     ngx_atomic_t    deliveries[NGX_HTTP_NOTIFY_METRICS_TARGETS]
                               [NGX_HTTP_NOTIFY_RESULTS];
     ngx_atomic_t    streams;       /* a gauge: added to and taken from */
+    ngx_atomic_t    oauth2[NGX_HTTP_NOTIFY_METRICS_TARGETS][2];
+                                   /* token fetches: failed, ok */
 } ngx_http_notify_metrics_t;
 
 
@@ -302,6 +304,21 @@ ngx_http_notify_metrics_delivery(ngx_uint_t target,
 }
 
 
+void
+ngx_http_notify_metrics_oauth2(ngx_uint_t target, ngx_uint_t ok)
+{
+    ngx_http_notify_metrics_t  *m;
+
+    m = ngx_http_notify_metrics;
+
+    if (m == NULL || target >= NGX_HTTP_NOTIFY_METRICS_TARGETS) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->oauth2[target][ok ? 1 : 0], 1);
+}
+
+
 /*
  * The exposition.  A line is at most a name, its labels and a number; the
  * help lines are the longest fixed text here.
@@ -333,6 +350,7 @@ ngx_http_notify_metrics_size(ngx_http_notify_metrics_scrape_t *s)
             + 2 + 2 + NGX_HTTP_NOTIFY_FEED_KINDS
             + s->ntargets * (2 + NGX_HTTP_NOTIFY_RESULTS)
             + 2 + s->ntargets                          /* breakers */
+            + 2 + 2 * s->ntargets                      /* OAuth2 */
             + 3;                                       /* open streams */
 
     return lines * (NGX_HTTP_NOTIFY_METRICS_LINE + name);
@@ -496,6 +514,24 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
         {
             p = ngx_sprintf(p, "notify_breaker_state{target=\"%V\"} %ui\n",
                             &s->targets[i], s->breaker[i]);
+        }
+    }
+
+    if (s->oauth2) {
+        p = ngx_http_notify_metrics_family(p, "notify_oauth2_fetches_total",
+                "counter", "OAuth2 token requests to the token endpoint, by"
+                " target and result (ok, failed).");
+
+        for (i = 0;
+             i < s->ntargets && i < NGX_HTTP_NOTIFY_METRICS_TARGETS;
+             i++)
+        {
+            for (k = 0; k < 2; k++) {
+                p = ngx_sprintf(p, "notify_oauth2_fetches_total"
+                                "{target=\"%V\",result=\"%s\"} %uA\n",
+                                &s->targets[i], k ? "ok" : "failed",
+                                (ngx_atomic_uint_t) m->oauth2[i][k]);
+            }
         }
     }
 

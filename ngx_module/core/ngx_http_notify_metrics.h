@@ -56,6 +56,8 @@ typedef struct {
                                                /* 0 closed, 1 open,
                                                   2 half-open,
                                                   3 disabled */
+    unsigned                    oauth2:1;      /* the targets fetch
+                                                  OAuth2 tokens */
 
     unsigned                    store:1;       /* the rest is known */
     unsigned                    map:1;         /* the store has a map */
@@ -77,6 +79,7 @@ void ngx_http_notify_metrics_feed(ngx_http_notify_feed_kind_e kind);
 void ngx_http_notify_metrics_streams(ngx_int_t delta);  /* open streams */
 void ngx_http_notify_metrics_delivery(ngx_uint_t target,
     ngx_http_notify_result_e result, ngx_uint_t n);
+void ngx_http_notify_metrics_oauth2(ngx_uint_t target, ngx_uint_t ok);
 
 /* the exposition: the text's size at most, then the text */
 size_t ngx_http_notify_metrics_size(ngx_http_notify_metrics_scrape_t *s);

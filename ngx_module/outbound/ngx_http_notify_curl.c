@@ -431,6 +431,7 @@ ngx_http_notify_curl_finish(ngx_http_notify_curl_req_t *req, CURLcode result)
 {
     long                     code;
     CURL                    *easy;
+    u_char                  *buf;
     ngx_http_notify_curl_t  *nc;
 
     nc = &ngx_http_notify_curl;
@@ -457,10 +458,14 @@ ngx_http_notify_curl_finish(ngx_http_notify_curl_req_t *req, CURLcode result)
     req->slist = NULL;
     ngx_queue_remove(&req->queue);
 
+    /* done() may free "req" (an OAuth2 fetch does) */
+
+    buf = req->buf;
+    req->buf = NULL;
+
     req->done(req);
 
-    free(req->buf);
-    req->buf = NULL;
+    free(buf);
 }
 
 

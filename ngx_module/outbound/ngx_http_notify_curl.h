@@ -40,7 +40,7 @@ struct ngx_http_notify_curl_req_s {
     void                          *data;
     ngx_log_t                     *log;
 
-    /* out, valid during done() */
+    /* out, valid during done(), which may free the request */
     ngx_uint_t                     status;      /* 0: no HTTP answer */
     ngx_str_t                      response;    /* at most BODY_MAX bytes */
     ngx_str_t                      retry_after;

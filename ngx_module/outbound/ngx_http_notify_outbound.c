@@ -22,6 +22,7 @@
 
 #include "ngx_http_notify_store.h"
 #include "ngx_http_notify_outbound.h"
+#include "ngx_http_notify_oauth2.h"
 
 
 typedef struct {
@@ -425,12 +426,15 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
     nr->op->due = (uint64_t) ngx_time() * 1000;
 
     /*
-     * the first attempt now, through a subrequest, if there is room and
-     * the target's breaker is closed (open, the timer probes it)
+     * the first attempt now, through a subrequest, if there is room, the
+     * target's breaker is closed (open, the timer probes it) and, for a
+     * target with OAuth2, a token is in the cache (none: the timer fetches
+     * one and makes the attempt)
      */
 
     if (location->len
         && ngx_http_notify_breaker_closed(0)
+        && ngx_http_notify_oauth2_ready(&dc->target)
         && ngx_http_notify_outbound_reserve() == NGX_OK)
     {
         if (ngx_http_notify_rate_take(0, 1, &wait) == 0) {
@@ -471,6 +475,15 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     dl->target = target;
     dl->request.pool = dl->pool;
     dl->request.authorization = target->credential;
+
+    if (target->oauth2) {
+        rc = ngx_http_notify_oauth2_authorization(target, dl->pool,
+                                                  &dl->request.authorization,
+                                                  &dl->token);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     /* the same key for every attempt of this notification */
 

@@ -72,6 +72,8 @@ typedef struct {
                                                   renders it */
     ngx_str_t                        authorization;  /* of the request's
                                                         headers */
+    uint64_t                         token;    /* the OAuth2 token's
+                                                  generation, or 0 */
     ngx_http_notify_ctx_t           *ctx;      /* the caller's request's,
                                                   while its subrequest runs */
     void                           **owner;    /* ditto: the request's link
@@ -121,7 +123,8 @@ ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
 /*
  * An attempt's request: the notification (its JSON, as text or as an
  * object) with its recipients (as ids, or NUL-separated as the outbox
- * keeps them), rendered for the target in dl->pool.
+ * keeps them), rendered for the target in dl->pool.  NGX_DECLINED: the
+ * target's OAuth2 token is not in the cache (any more), the entry waits.
  */
 ngx_int_t ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     uint64_t seq, const char *note, size_t note_len, json_t *note_json,

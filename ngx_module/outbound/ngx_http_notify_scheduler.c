@@ -26,6 +26,7 @@
 #include "ngx_http_notify_outbound.h"
 #include "ngx_http_notify_scheduler.h"
 #include "ngx_http_notify_curl.h"
+#include "ngx_http_notify_oauth2.h"
 
 
 typedef struct {
@@ -68,6 +69,7 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
 {
     u_char                           *p, *last;
     uint64_t                          delay, now;
+    ngx_uint_t                        again;
     ngx_http_notify_verdict_e         verdict;
     ngx_http_notify_store_op_t       *op;
     ngx_http_notify_delivery_conf_t  *dc;
@@ -92,6 +94,20 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
                                              op->error, sizeof(op->error));
     }
 
+    /*
+     * A 401 to an OAuth2 token: the token is dropped (if it is still the
+     * cached one) and the entry is tried again at once with the next one,
+     * outside of the breaker's count; unless that token was itself
+     * fetched after a 401: then the 401 is the target's own refusal.
+     */
+
+    again = (status == 401 && dl->token
+             && ngx_http_notify_oauth2_rejected(dl->target, dl->token, log));
+
+    if (again) {
+        verdict = NGX_HTTP_NOTIFY_RETRY;
+    }
+
     op->seq = dl->seq;
     op->log = ngx_cycle->log;
     op->data = dl;
@@ -108,7 +124,7 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
         ngx_http_notify_breaker_disable(0, &dl->target->dialect->name, log);
     }
 
-    if (status != 429) {
+    if (status != 429 && !again) {
         ngx_http_notify_breaker_outcome(0, verdict != NGX_HTTP_NOTIFY_RETRY,
                                         &dl->target->dialect->name, log);
     }
@@ -141,8 +157,10 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
         break;
 
     default: /* NGX_HTTP_NOTIFY_RETRY */
-        delay = ngx_http_notify_scheduler_backoff(dc, dl->attempts, status,
-                                                  retry_after);
+        delay = again ? 0
+                      : ngx_http_notify_scheduler_backoff(dc, dl->attempts,
+                                                          status,
+                                                          retry_after);
 
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "notify: delivery of %016uxL failed (attempt %uD): %s;"
@@ -303,6 +321,7 @@ ngx_http_notify_delivery_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_notify_curl_exit_process(cycle);
+    ngx_http_notify_oauth2_exit_process();
     ngx_http_notify_store_claim_free(&dv->claim);
     dv->active = 0;
 }
@@ -398,6 +417,16 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
 
     dc = ngx_http_notify_outbound_conf();
 
+    /*
+     * a target with OAuth2: nothing is claimed without its token; the
+     * fetch of this process arms the timer when it ends
+     */
+
+    if (ngx_http_notify_oauth2_wait(&dc->target, &wait, rd->log) != NGX_OK) {
+        ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
+        return;
+    }
+
     /* the target's breaker: open, nothing; half-open, one probe */
 
     rc = ngx_http_notify_breaker_allow(0, &dc->target.dialect->name, &wait,
@@ -444,6 +473,7 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
 static void
 ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
 {
+    ngx_int_t                     rc;
     ngx_uint_t                    i, started;
     ngx_pool_t                   *pool;
     ngx_http_notify_claim_t      *cl;
@@ -493,18 +523,31 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
         dl->pool = pool;
         dl->attempts = cl->attempts;
 
-        if (cl->note == NULL
-            || ngx_http_notify_outbound_prepare(dl, cl->seq, cl->note,
+        rc = (cl->note == NULL)
+             ? NGX_ERROR
+             : ngx_http_notify_outbound_prepare(dl, cl->seq, cl->note,
                                                 cl->note_len, NULL, NULL, 0,
                                                 cl->recipients,
-                                                cl->recipients_len)
-               != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                          "notify: the outbox entry %016uxL has no readable"
-                          " notification, dropped", cl->seq);
+                                                cl->recipients_len);
 
-            dl->op.type = NGX_HTTP_NOTIFY_OP_OUTBOX_DROP;
+        if (rc != NGX_OK) {
+            if (rc == NGX_DECLINED) {
+
+                /* the target's token went meanwhile (a 401): soon again */
+
+                ngx_cpystrn(dl->op.error, (u_char *) "no OAuth2 token yet",
+                            sizeof(dl->op.error));
+                dl->op.type = NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY;
+                dl->op.due = (uint64_t) ngx_time() * 1000 + 1000;
+
+            } else {
+                ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                              "notify: the outbox entry %016uxL has no"
+                              " readable notification, dropped", cl->seq);
+
+                dl->op.type = NGX_HTTP_NOTIFY_OP_OUTBOX_DROP;
+            }
+
             dl->op.seq = cl->seq;
             dl->op.data = dl;
             dl->op.log = ngx_cycle->log;

@@ -27,6 +27,7 @@
 
 static void ngx_http_notify_subrequest_abandon(void *data);
 static void ngx_http_notify_subrequest_hold(ngx_event_t *ev);
+static void ngx_http_notify_subrequest_run(ngx_http_request_t *sr);
 static ngx_int_t ngx_http_notify_subrequest_headers(ngx_http_request_t *sr,
     ngx_http_notify_delivery_t *dl);
 static ngx_int_t ngx_http_notify_subrequest_done(ngx_http_request_t *r,
@@ -68,6 +69,7 @@ static ngx_http_variable_t  ngx_http_notify_subrequest_vars[] = {
 void
 ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
+    ngx_int_t                      rc;
     ngx_buf_t                     *b;
     ngx_str_t                      loc;
     ngx_pool_t                    *pool;
@@ -144,11 +146,22 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     dl->owner = cln->data;
     *dl->owner = dl;
 
-    if (ngx_http_notify_outbound_prepare(dl, nr->op->seq, NULL, 0,
-                                         nr->op->note, nr->recipients.elts,
-                                         nr->recipients.nelts, NULL, 0)
-        != NGX_OK)
-    {
+    rc = ngx_http_notify_outbound_prepare(dl, nr->op->seq, NULL, 0,
+                                          nr->op->note, nr->recipients.elts,
+                                          nr->recipients.nelts, NULL, 0);
+
+    if (rc == NGX_DECLINED) {
+
+        /* its OAuth2 token went since the plan (a 401 elsewhere) */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "notify: the first attempt of %016uxL waits for an"
+                      " OAuth2 token, the outbox retries it", nr->op->seq);
+
+        return;     /* the cleanup of the request gives the attempt up */
+    }
+
+    if (rc != NGX_OK) {
         goto failed;
     }
 
@@ -210,6 +223,8 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     }
 
     ngx_http_set_ctx(sr, sctx, ngx_http_notify_module);
+
+    sr->write_event_handler = ngx_http_notify_subrequest_run;
 
     /* the rendered method, body, headers: nothing of the caller's request */
 
@@ -332,6 +347,37 @@ ngx_http_notify_subrequest_hold(ngx_event_t *ev)
     /* the subrequest reports from here: "dl" is the store's after it */
 
     wait->handler(wait);
+}
+
+
+/*
+ * The subrequest's first run (nginx's ngx_http_handler() otherwise): the
+ * location's handlers make the upstream's request there, and nginx's
+ * proxy module logs that request's headers at debug level, the target's
+ * credentials (its Authorization, an OAuth2 token, a subscription key)
+ * with them: this run has no debug log.
+ */
+
+static void
+ngx_http_notify_subrequest_run(ngx_http_request_t *sr)
+{
+    ngx_uint_t         level;
+    ngx_connection_t  *c;
+
+    c = sr->connection;
+    level = c->log->log_level;
+
+    if (level & NGX_LOG_DEBUG_ALL) {
+        c->log->log_level = NGX_LOG_DEBUG;      /* the rest is logged */
+    }
+
+    ngx_http_handler(sr);
+
+    /* the connection's log lives in its pool */
+
+    if (!c->destroyed) {
+        c->log->log_level = level;
+    }
 }
 
 

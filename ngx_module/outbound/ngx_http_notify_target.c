@@ -19,6 +19,7 @@
 
 #include "ngx_http_notify_key_file.h"
 #include "ngx_http_notify_outbound.h"
+#include "ngx_http_notify_oauth2.h"
 
 
 static char *ngx_http_notify_target_handler(ngx_conf_t *cf,
@@ -573,6 +574,10 @@ ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
 
         tdc->url = t[i].url;
         tdc->default_on = 1;
+
+        if (ngx_http_notify_oauth2_init_conf(cf, &t[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
