@@ -28,7 +28,40 @@ sub auth { return "Authorization: Bearer $Token{$_[0]}\r\n" }
 # a port of our own for a server with reuseport, as t/061 does
 our $Spread = Sse::free_port();
 
-*say = \&Sse::say;
+# the scenario: streams on both workers, a change committed by one, and
+# what each stream got
+sub spread {
+    my (%by, @streams);
+    for (1 .. 40) {
+        my ($st) = Sse::stream($Spread, '/activities/stream', auth('ada'));
+        $st->events(1);
+        push @streams, $st;
+        push @{ $by{$st->header('X-Pid')} }, $st;
+        last if keys %by >= 2 && @streams >= 4;
+    }
+    Sse::say("workers " . scalar(keys %by));
+    my $m = Sse::request($Spread, 'GET', '/metrics', '');
+    Sse::say("gauge " . ($m->[1] =~ /^notify_feed_streams (\d+)$/m ? $1 : 'none') . " of " . scalar(@streams));
+    Sse::request($Spread, 'POST', '/n', $App,
+                 JSON::PP::encode_json({eventId => 'e', title => 'everywhere',
+                                        url => 'http://x.example.org', accounts => ['u-ada']}));
+    my $got = 0;
+    for my $st (@streams) {
+        my $e = $st->events(3);
+        $got++ if grep { ($_->{event} // '') eq 'item' && $_->{data} =~ /"title":"everywhere"/ } @$e;
+    }
+    Sse::say("reached $got of " . scalar(@streams));
+    $_->close for @streams;
+    my $left = 1;
+    for (1 .. 50) {
+        $m = Sse::request($Spread, 'GET', '/metrics', '');
+        $left = $m->[1] =~ /^notify_feed_streams (\d+)$/m ? $1 : -1;
+        last if $left == 0;
+        select undef, undef, undef, 0.1;
+    }
+    Sse::say("gauge after $left");
+}
+
 Sse::check_stream_like();
 
 master_on();
@@ -51,41 +84,43 @@ CONF
 --- config
     location /activities { notify_feed; }
 --- init
-my (%by, @streams);
-for (1 .. 40) {
-    my ($st) = Sse::stream($::Spread, '/activities/stream', ::auth('ada'));
-    $st->events(1);
-    push @streams, $st;
-    push @{ $by{$st->header('X-Pid')} }, $st;
-    last if keys %by >= 2 && @streams >= 4;
-}
-::say("workers " . scalar(keys %by));
-my $m = Sse::request($::Spread, 'GET', '/metrics', '');
-::say("gauge " . ($m->[1] =~ /^notify_feed_streams (\d+)$/m ? $1 : 'none') . " of " . scalar(@streams));
-Sse::request($::Spread, 'POST', '/n', $::App,
-             JSON::PP::encode_json({eventId => 'e', title => 'everywhere',
-                                    url => 'http://x.example.org', accounts => ['u-ada']}));
-my $got = 0;
-for my $st (@streams) {
-    my $e = $st->events(3);
-    $got++ if grep { ($_->{event} // '') eq 'item' && $_->{data} =~ /"title":"everywhere"/ } @$e;
-}
-::say("reached $got of " . scalar(@streams));
-$_->close for @streams;
-my $left = 1;
-for (1 .. 50) {
-    $m = Sse::request($::Spread, 'GET', '/metrics', '');
-    $left = $m->[1] =~ /^notify_feed_streams (\d+)$/m ? $1 : -1;
-    last if $left == 0;
-    select undef, undef, undef, 0.1;
-}
-::say("gauge after $left");
+::spread();
 --- request
 GET /activities/counts
 --- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
 --- response_body_like: ^\{"unread":1,"unseen":1\}$
 --- stream_like
 ^workers 2
+gauge (\d+) of \1\n
+reached (\d+) of \1\n
+gauge after 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: after a reload, a change committed by one worker still reaches the streams held by the other
+--- http_config eval
+::conf('t2') . <<CONF
+    server {
+        listen 127.0.0.1:$::Spread reuseport;
+        location = /n { notify_inbound syntphony; }
+        location /activities { add_header X-Pid \$pid always; notify_feed; }
+        location = /metrics { notify_metrics; }
+    }
+CONF
+--- config
+    location /activities { notify_feed; }
+--- init
+Sse::say("reload " . NotifyTest::reload());
+::spread();
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":1,"unseen":1\}$
+--- stream_like
+^reload reloaded
+workers 2
 gauge (\d+) of \1\n
 reached (\d+) of \1\n
 gauge after 0

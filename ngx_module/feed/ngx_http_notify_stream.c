@@ -113,6 +113,13 @@ typedef struct {
 } ngx_http_notify_stream_t;
 
 
+/* a cycle's eventfds, one per worker slot, in the cycle's pool */
+typedef struct {
+    ngx_int_t                    nfds;
+    int                          fds[NGX_HTTP_NOTIFY_STREAM_WORKERS];
+} ngx_http_notify_stream_fds_t;
+
+
 /* this worker's part */
 typedef struct {
     ngx_shm_zone_t              *zone;
@@ -165,9 +172,12 @@ static const char  *ngx_http_notify_stream_names[] = {
 };
 
 
-/* the master's eventfds, one per worker slot; inherited by the workers */
-static ngx_int_t   ngx_http_notify_stream_nfds;
-static int         ngx_http_notify_stream_fds[NGX_HTTP_NOTIFY_STREAM_WORKERS];
+/*
+ * A worker's eventfds: its cycle's, inherited from the master.  Each cycle
+ * has its own, closed with that cycle's pool: a reload's new ones are not
+ * touched when the old cycle goes.
+ */
+static ngx_http_notify_stream_fds_t  *ngx_http_notify_stream_fds;
 
 static ngx_http_notify_stream_worker_t  ngx_http_notify_stream_worker;
 
@@ -247,9 +257,10 @@ ngx_http_notify_stream_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 ngx_int_t
 ngx_http_notify_stream_init_module(ngx_cycle_t *cycle, ngx_uint_t workers)
 {
-    int                  fd;
-    ngx_uint_t           i;
-    ngx_pool_cleanup_t  *cln;
+    int                            fd;
+    ngx_uint_t                     i;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_notify_stream_fds_t  *set;
 
     if (workers > NGX_HTTP_NOTIFY_STREAM_WORKERS) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
@@ -258,26 +269,28 @@ ngx_http_notify_stream_init_module(ngx_cycle_t *cycle, ngx_uint_t workers)
         workers = NGX_HTTP_NOTIFY_STREAM_WORKERS;
     }
 
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    cln = ngx_pool_cleanup_add(cycle->pool,
+                               sizeof(ngx_http_notify_stream_fds_t));
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_http_notify_stream_nfds = 0;
+    set = cln->data;
+    set->nfds = 0;
+
+    /* the cleanup closes what was made so far, should this cycle fail */
+    cln->handler = ngx_http_notify_stream_cleanup_fds;
 
     for (i = 0; i < workers; i++) {
         fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
         if (fd == -1) {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
                           "notify: eventfd() failed");
-            ngx_http_notify_stream_cleanup_fds(NULL);
             return NGX_ERROR;
         }
 
-        ngx_http_notify_stream_fds[ngx_http_notify_stream_nfds++] = fd;
+        set->fds[set->nfds++] = fd;
     }
-
-    cln->handler = ngx_http_notify_stream_cleanup_fds;
 
     return NGX_OK;
 }
@@ -286,16 +299,18 @@ ngx_http_notify_stream_init_module(ngx_cycle_t *cycle, ngx_uint_t workers)
 static void
 ngx_http_notify_stream_cleanup_fds(void *data)
 {
-    ngx_uint_t  i;
+    ngx_http_notify_stream_fds_t *set = data;
 
-    for (i = 0; i < (ngx_uint_t) ngx_http_notify_stream_nfds; i++) {
-        if (ngx_http_notify_stream_fds[i] != -1) {
-            (void) close(ngx_http_notify_stream_fds[i]);
-            ngx_http_notify_stream_fds[i] = -1;
+    ngx_int_t  i;
+
+    for (i = 0; i < set->nfds; i++) {
+        if (set->fds[i] != -1) {
+            (void) close(set->fds[i]);
+            set->fds[i] = -1;
         }
     }
 
-    ngx_http_notify_stream_nfds = 0;
+    set->nfds = 0;
 }
 
 
@@ -306,10 +321,23 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
 {
     ngx_uint_t                        i, slot;
     ngx_connection_t                 *c;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_notify_stream_fds_t     *set;
     ngx_http_notify_stream_worker_t  *w;
 
     w = &ngx_http_notify_stream_worker;
     ngx_memzero(w, sizeof(ngx_http_notify_stream_worker_t));
+
+    /* this cycle's eventfds, made by its init_module */
+
+    ngx_http_notify_stream_fds = NULL;
+
+    for (cln = cycle->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_notify_stream_cleanup_fds) {
+            ngx_http_notify_stream_fds = cln->data;
+            break;
+        }
+    }
 
     if (zone == NULL) {
         return NGX_OK;
@@ -340,10 +368,10 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
 
     slot = (ngx_process == NGX_PROCESS_WORKER) ? (ngx_uint_t) ngx_worker : 0;
 
-    if (slot < (ngx_uint_t) ngx_http_notify_stream_nfds
-        && ngx_http_notify_stream_fds[slot] != -1)
-    {
-        c = ngx_get_connection(ngx_http_notify_stream_fds[slot], cycle->log);
+    set = ngx_http_notify_stream_fds;
+
+    if (set && slot < (ngx_uint_t) set->nfds && set->fds[slot] != -1) {
+        c = ngx_get_connection(set->fds[slot], cycle->log);
         if (c == NULL) {
             return NGX_ERROR;
         }
@@ -361,7 +389,7 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
         w->wake = c;
 
         /* the fd is the connection's now: it closes it */
-        ngx_http_notify_stream_fds[slot] = -1;
+        set->fds[slot] = -1;
     }
 
     ngx_http_notify_store_watch(ngx_http_notify_stream_watch);
@@ -391,7 +419,10 @@ ngx_http_notify_stream_exit_process(ngx_cycle_t *cycle)
         w->buckets = NULL;
     }
 
-    ngx_http_notify_stream_cleanup_fds(NULL);
+    if (ngx_http_notify_stream_fds) {
+        ngx_http_notify_stream_cleanup_fds(ngx_http_notify_stream_fds);
+        ngx_http_notify_stream_fds = NULL;
+    }
 }
 
 
@@ -509,14 +540,16 @@ ngx_http_notify_stream_publish(ngx_http_notify_stream_sh_t *sh,
 static void
 ngx_http_notify_stream_post(ngx_event_t *ev)
 {
-    uint64_t    one;
-    ngx_int_t   i;
+    uint64_t                       one;
+    ngx_int_t                      i;
+    ngx_http_notify_stream_fds_t  *set;
 
     one = 1;
+    set = ngx_http_notify_stream_fds;
 
-    for (i = 0; i < ngx_http_notify_stream_nfds; i++) {
-        if (ngx_http_notify_stream_fds[i] != -1) {
-            (void) write(ngx_http_notify_stream_fds[i], &one, sizeof(one));
+    for (i = 0; set && i < set->nfds; i++) {
+        if (set->fds[i] != -1) {
+            (void) write(set->fds[i], &one, sizeof(one));
         }
     }
 
