@@ -43,6 +43,20 @@ sub post {
 
 sub as { my ($who, $method, $path, $body) = @_; return Sse::request(port(), $method, $path, auth($who), $body) }
 
+# the state of the server's side of a connection on the loopback, from
+# /proc/net/tcp: "established", "closing" (any other state) or "gone"
+sub server_side {
+    my ($server_port, $client_port) = @_;
+    my $want = sprintf ':%04X 0100007F:%04X', $server_port, $client_port;
+    open my $fh, '<', '/proc/net/tcp' or die "/proc/net/tcp: $!";
+    while (<$fh>) {
+        next unless /^\s*\d+: 0100007F(:[0-9A-F]{4} 0100007F:[0-9A-F]{4}) ([0-9A-F]{2})/;
+        next unless $1 eq $want;
+        return $2 eq '01' ? 'established' : 'closing';
+    }
+    return 'gone';
+}
+
 *say = \&Sse::say;
 Sse::check_stream_like();
 
@@ -293,5 +307,55 @@ GET /activities/counts
 bad cookie 401
 none 401
 a mark by cookie 401
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a reader that reads nothing at all after its reset is closed by the server within the documented 5 seconds
+--- http_config eval
+::conf('t8') . <<CONF
+    server {
+        listen 127.0.0.1:$::Spread sndbuf=4k;
+        location /activities {
+            notify_feed_stream_buffer 4k;
+            notify_feed_stream_heartbeat 1h;
+            notify_feed;
+        }
+    }
+CONF
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my ($slow, $err) = Sse::stream($::Spread, '/activities/stream', ::auth('ada'), 2048);
+die $err unless $slow;
+my $client = $slow->{sock}->sockport;
+::say("before: " . ::server_side($::Spread, $client));
+my $long = 'x' x 900;
+::post("$long$_") for 1 .. 80;
+# it reads nothing until the server has closed its side (the deadline is a
+# failure bound only, well past the 5 seconds)
+my $state;
+for (1 .. 200) {
+    $state = ::server_side($::Spread, $client);
+    last if $state ne 'established';
+    select undef, undef, undef, 0.1;
+}
+::say("unread: $state");
+my $events = $slow->until(sub { $slow->{eof} }, 20);
+# what it had not taken in time is not sent: the reset among it
+my @items = grep { ($_->{event} // '') eq 'item' } @$events;
+::say("read " . (@items < 80 ? "fewer items" : "all items"));
+::say("slow closed") if $slow->{eof};
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":80,"unseen":80\}$
+--- stream_like
+^before: established
+unread: (closing|gone)
+read fewer items
+slow closed
 --- no_error_log
 [error]

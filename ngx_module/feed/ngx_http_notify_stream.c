@@ -1285,13 +1285,21 @@ ngx_http_notify_stream_write(ngx_http_request_t *r)
 static void
 ngx_http_notify_stream_beat(ngx_event_t *ev)
 {
+    ngx_connection_t          *c;
     ngx_http_notify_stream_t  *s;
 
     s = ev->data;
+    c = s->request->connection;
+
+    /*
+     * A timer, not the connection's handler: a request finalized here is
+     * only posted for termination, so the posted requests are run here.
+     */
 
     if (s->closing) {
         /* its last reset was not read in time */
         ngx_http_finalize_request(s->request, NGX_HTTP_CLOSE);
+        ngx_http_run_posted_requests(c);
         return;
     }
 
@@ -1302,6 +1310,7 @@ ngx_http_notify_stream_beat(ngx_event_t *ev)
 
     /* the stream may end here: "s" is not used after */
     ngx_http_notify_stream_flush(s);
+    ngx_http_run_posted_requests(c);
 }
 
 
