@@ -126,3 +126,65 @@ reached (\d+) of \1\n
 gauge after 0
 --- no_error_log
 [error]
+
+
+
+=== TEST 3: the cache manager and loader are no workers: they open no store and watch no worker's wake-up
+--- http_config eval
+::conf('t3') . <<CONF
+    proxy_cache_path $ENV{TEST_NGINX_SERVROOT}/cache keys_zone=c:1m;
+    server {
+        listen 127.0.0.1:$::Spread reuseport;
+        location = /n { notify_inbound syntphony; }
+        location /activities { add_header X-Pid \$pid always; notify_feed; }
+        location = /metrics { notify_metrics; }
+    }
+CONF
+--- config
+    location /activities { notify_feed; }
+--- init
+my $root = Test::Nginx::Util::server_root();
+open my $fh, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!";
+chomp(my $master = <$fh>);
+close $fh;
+# the master's children that are cache processes (the deadline is a failure
+# bound only)
+my %helper;
+for (1 .. 100) {
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $sf, '<', $stat or next;
+        my $line = <$sf> // '';
+        close $sf;
+        next unless $line =~ /^(\d+) \(.*?\) \S (\d+)/ && $2 == $master;
+        my $pid = $1;
+        open my $cf, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = <$cf> // '';
+        close $cf;
+        $helper{$pid} = 1 if $cmd =~ /cache (manager|loader)/;
+    }
+    last if %helper;
+    select undef, undef, undef, 0.1;
+}
+Sse::say("helpers " . (%helper ? "running" : "none"));
+::spread();
+open my $lf, '<', "$root/logs/error.log" or die "error.log: $!";
+my %opened;
+while (<$lf>) {
+    $opened{$1} = 1 if /(\d+)#\d+: notify: store "[^"]*" open/;
+}
+close $lf;
+my @wrong = grep { $helper{$_} } keys %opened;
+Sse::say("stores opened by helpers " . scalar(@wrong)
+         . ", by others " . (keys(%opened) - @wrong));
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":1,"unseen":1\}$
+--- stream_like
+^helpers running
+workers 2
+reached (\d+) of \1\n
+gauge after 0
+stores opened by helpers 0, by others 2
+--- no_error_log
+[error]
