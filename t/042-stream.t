@@ -359,3 +359,63 @@ read fewer items
 slow closed
 --- no_error_log
 [error]
+
+
+
+=== TEST 9: a GET of the stream with a body: the body is read and discarded while the stream runs; the stream goes when its client does
+--- http_config eval
+::conf('t9') . <<CONF
+    server {
+        listen 127.0.0.1:$::Spread rcvbuf=8k;
+        client_max_body_size 10m;
+        location /activities { notify_feed; }
+        location = /metrics { notify_metrics; }
+    }
+CONF
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my $size = 2_000_000;
+my ($st, $err) = Sse::stream($::Spread, '/activities/stream',
+                             ::auth('ada') . "Content-Length: $size\r\n");
+die $err unless $st;
+::say("stream $st->{status}");
+my $sock = $st->{sock};
+setsockopt($sock, Socket::SOL_SOCKET(), Socket::SO_SNDBUF(), 8192);
+$sock->blocking(0);
+# far more than the sockets' buffers hold: it all goes only if the server
+# reads it (the deadline is a failure bound only)
+my ($sent, $chunk) = (0, 'b' x 65536);
+my $sel = IO::Select->new($sock);
+my $deadline = time + 20;
+while ($sent < $size && time < $deadline) {
+    next unless $sel->can_write(0.5);
+    my $n = syswrite($sock, $chunk, $size - $sent < 65536 ? $size - $sent : 65536);
+    $sent += $n if $n;
+}
+$sock->blocking(1);
+::say("body " . ($sent == $size ? "all sent" : "stuck at $sent"));
+::post('after-the-body');
+my $e = $st->events(3);
+::say("then " . Sse::text([grep { ($_->{event} // '') eq 'item' } @$e]));
+$st->close;
+my $left = -1;
+for (1 .. 100) {
+    my $m = Sse::request($::Spread, 'GET', '/metrics', '');
+    $left = $m->[1] =~ /^notify_feed_streams (\d+)$/m ? $1 : -1;
+    last if $left == 0;
+    select undef, undef, undef, 0.1;
+}
+::say("streams after $left");
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":1,"unseen":1\}$
+--- stream_like
+^stream 200
+body all sent
+then item \{.*"title":"after-the-body"
+streams after 0
+--- no_error_log
+[error]

@@ -157,6 +157,7 @@ static void ngx_http_notify_stream_wake(ngx_http_notify_stream_t *s);
 static void ngx_http_notify_stream_reset(ngx_http_notify_stream_t *s,
     uint64_t id, const char *reason, ngx_uint_t close);
 static void ngx_http_notify_stream_write(ngx_http_request_t *r);
+static void ngx_http_notify_stream_read(ngx_http_request_t *r);
 static void ngx_http_notify_stream_beat(ngx_event_t *ev);
 static void ngx_http_notify_stream_cleanup(void *data);
 static ngx_int_t ngx_http_notify_stream_last_id(ngx_http_request_t *r,
@@ -780,7 +781,7 @@ ngx_http_notify_stream_open(ngx_http_request_t *r,
     w->open++;
     ngx_http_notify_metrics_streams(1);
 
-    r->read_event_handler = ngx_http_test_reading;
+    r->read_event_handler = ngx_http_notify_stream_read;
     r->write_event_handler = ngx_http_notify_stream_write;
 
     /* an idle stream is closed when the worker shuts down */
@@ -1273,12 +1274,52 @@ ngx_http_notify_stream_write(ngx_http_request_t *r)
 {
     ngx_http_cleanup_t  *cln;
 
+    /*
+     * A body still being discarded: the handler's NGX_DONE made nginx's
+     * discarding the read handler, which leaves reading blocked once done;
+     * the stream's own discards it, then watches the client go.
+     */
+
+    if (r->discard_body
+        && r->read_event_handler == ngx_http_discarded_request_body_handler)
+    {
+        r->read_event_handler = ngx_http_notify_stream_read;
+    }
+
     for (cln = r->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_notify_stream_cleanup) {
             ngx_http_notify_stream_flush(cln->data);
             return;
         }
     }
+}
+
+
+/*
+ * The client's side: the rest of a body sent with the GET is discarded
+ * first, within nginx's lingering_time and lingering_timeout; after it,
+ * only the client's going is watched.
+ */
+
+static void
+ngx_http_notify_stream_read(ngx_http_request_t *r)
+{
+    if (r->discard_body) {
+        ngx_http_discarded_request_body_handler(r);
+
+        if (r->discard_body) {
+            /* more to come, or the request is being terminated */
+            return;
+        }
+
+        r->read_event_handler = ngx_http_notify_stream_read;
+
+        if (r->connection->read->timer_set) {
+            ngx_del_timer(r->connection->read);
+        }
+    }
+
+    ngx_http_test_reading(r);
 }
 
 
