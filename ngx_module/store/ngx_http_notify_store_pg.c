@@ -657,6 +657,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     ngx_http_notify_store_conf_t *scf);
+static ngx_int_t ngx_http_notify_pg_init_failed(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf, ngx_uint_t reload);
 static int ngx_http_notify_pg_open(ngx_cycle_t *cycle,
     ngx_http_notify_store_conf_t *scf);
 static void ngx_http_notify_pg_close(ngx_cycle_t *cycle);
@@ -969,8 +971,11 @@ ngx_http_notify_pg_notice(void *arg, const char *message)
 /*
  * The master, at start and at each reload, before the workers: the schema
  * created, or migrated to the version this module knows, under an
- * advisory lock (nodes starting together).  A blocking connection, closed
- * before the workers are made.
+ * advisory lock (nodes starting together), waited for 10 s at most.  A
+ * blocking connection, closed before the workers are made.  A failure
+ * stops the first start; at a reload nginx would exit with its workers
+ * left behind, so it is logged and the reload goes on: the new workers
+ * connect when the server is back, as after any loss.
  */
 
 static ngx_int_t
@@ -980,7 +985,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     int                 version;
     char               *sql;
     PGconn             *pg;
-    ngx_uint_t          created;
+    ngx_uint_t          created, level, reload;
     ngx_int_t           rc;
     PGresult           *res;
     ngx_uint_t          i;
@@ -988,6 +993,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
 
     static const char  *steps[] = {
         "BEGIN",
+        "SET LOCAL lock_timeout = '10s'",
         "SELECT pg_advisory_xact_lock(hashtext('ngx_http_notify.' || $1))",
         "CREATE SCHEMA IF NOT EXISTS @",
         ngx_http_notify_pg_meta,
@@ -999,6 +1005,9 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
+    reload = !ngx_is_init_cycle(cycle->old_cycle);
+    level = reload ? NGX_LOG_ERR : NGX_LOG_EMERG;
+
     keywords[0] = "connect_timeout";
     values[0] = "10";
     keywords[1] = "dbname";
@@ -1009,11 +1018,11 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     pg = PQconnectdbParams(keywords, values, 1);
 
     if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+        ngx_log_error(level, cycle->log, 0,
                       "notify: store \"%V\": cannot connect: %s", &scf->name,
                       pg ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);
-        return NGX_ERROR;
+        return ngx_http_notify_pg_init_failed(cycle, scf, reload);
     }
 
     PQsetNoticeProcessor(pg, ngx_http_notify_pg_notice, NULL);
@@ -1034,7 +1043,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
             goto done;
         }
 
-        res = PQexecParams(pg, sql, i == 1 ? 1 : 0, NULL, &param, NULL,
+        res = PQexecParams(pg, sql, i == 2 ? 1 : 0, NULL, &param, NULL,
                            NULL, 0);
 
         if (PQresultStatus(res) != PGRES_COMMAND_OK
@@ -1053,7 +1062,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     }
 
     if (version > NGX_HTTP_NOTIFY_PG_VERSION) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+        ngx_log_error(level, cycle->log, 0,
                       "notify: store \"%V\": the schema \"%V\" is of"
                       " version %d, newer than this module knows (%d):"
                       " upgrade the module, or name another schema",
@@ -1143,7 +1152,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
 
 failed:
 
-    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+    ngx_log_error(level, cycle->log, 0,
                   "notify: store \"%V\": the schema \"%V\" could not be"
                   " made: %s", &scf->name, &scf->schema,
                   res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
@@ -1153,7 +1162,28 @@ done:
     PQclear(res);
     PQfinish(pg);
 
-    return rc;
+    if (rc != NGX_OK) {
+        return ngx_http_notify_pg_init_failed(cycle, scf, reload);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_pg_init_failed(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf, ngx_uint_t reload)
+{
+    if (!reload) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                  "notify: store \"%V\": the schema was not checked; the"
+                  " reload goes on, the workers connect when they can",
+                  &scf->name);
+
+    return NGX_OK;
 }
 
 
