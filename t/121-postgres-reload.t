@@ -1,8 +1,9 @@
-# The PostgreSQL store across a reload (SIGHUP to the master): the master
-# checks the schema at each reload, and a server it cannot reach then does
-# not take nginx down: the reload goes on, logged, and the new workers
-# store again once the server is back.  Runs with scripts/test --store
-# postgres (its private server).
+# The PostgreSQL store's connections: across a reload (SIGHUP to the
+# master), which checks the schema each time: a server it cannot reach then
+# does not take nginx down, the reload goes on, logged, and the new workers
+# store again once the server is back; and a connection that libpq moves to
+# another socket while it connects.  Runs with scripts/test --store postgres
+# (its private server).
 use lib 't/lib';
 use NotifyTest;
 
@@ -14,6 +15,9 @@ BEGIN {
     }
 }
 use Sse;
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use IO::Select;
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
 
@@ -21,6 +25,8 @@ BEGIN { NotifyTest::setup(); }
 
 our $App = "Content-Type: application/json\r\n"
            . "Authorization: Bearer " . NotifyTest::app_token() . "\r\n";
+our $AppHeaders = "Content-Type: application/json\n"
+                  . NotifyTest::bearer(NotifyTest::app_token());
 our $Ada = NotifyTest::bearer(NotifyTest::user_token('u-ada', 'ada@example.org'));
 
 sub note {
@@ -41,6 +47,47 @@ sub log_since {
     close $fh;
     return $text;
 }
+
+# the suite's server's socket
+our $Sock = "$ENV{TEST_NGINX_PG_DIR}/sock";
+
+# a proxy on the loopback to the suite's server that says yes to TLS and
+# then closes: libpq (sslmode=prefer) drops that socket and opens another,
+# in the same call, to try again without TLS, which the proxy passes on
+our $Proxy = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
+                                   LocalPort => 0, ReuseAddr => 1)
+    or die "listen: $!";
+our $ProxyPid = fork() // die "fork: $!";
+if ($ProxyPid == 0) {
+    $SIG{CHLD} = 'IGNORE';
+    while (1) {
+        my $c = $Proxy->accept or next;
+        my $pid = fork() // die "fork: $!";
+        if ($pid) { close $c; next }
+        sysread($c, my $head, 8) == 8 or exit 0;
+        my ($len, $code) = unpack 'NN', $head;
+        if ($len == 8 && $code == 80877103) {
+            syswrite($c, 'S');
+            exit 0;
+        }
+        my $u = IO::Socket::UNIX->new(Peer => "$Sock/.s.PGSQL.5432") or exit 0;
+        syswrite($u, $head);
+        my $sel = IO::Select->new($c, $u);
+        while (my @ready = $sel->can_read) {
+            for my $from (@ready) {
+                my $n = sysread($from, my $buf, 65536);
+                exit 0 unless $n;
+                syswrite($from == $c ? $u : $c, $buf);
+            }
+        }
+        exit 0;
+    }
+}
+END { kill 'TERM', $ProxyPid if $ProxyPid }
+
+our $TlsThenNot = "postgres:///notify?host=127.0.0.1&port=" . $Proxy->sockport
+                  . "&user=notify&sslmode=prefer&gssencmode=disable"
+                  . " schema=t_tls_then_not";
 
 Sse::check_stream_like();
 
@@ -84,4 +131,37 @@ while down 503
 back 200
 --- no_error_log
 [emerg]
+[crit]
+
+
+
+=== TEST 2: TLS refused by closing: libpq drops the socket and opens another in the same call, under the same number when it reconnects, and the worker connects on it, at the start and after the server went away
+--- http_config eval
+::conf('', store => '', extra => "    notify_store $::TlsThenNot connections=1;")
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
+Sse::say("first " . ::note('e1')->[0]);
+my $from = -s $log;
+NotifyTest::pg('stop');
+NotifyTest::pg('restart');
+# the worker's backoff is at most 5 s: the deadline is a failure bound only
+my $deadline = time + 30;
+Time::HiRes::sleep(0.05)
+    until ::log_since($from) =~ /connected again/ || time > $deadline;
+Sse::say("connected again") if ::log_since($from) =~ /connected again/;
+Sse::say("then " . ::note('e2')->[0]);
+--- request
+GET /activities/counts
+--- more_headers eval: $::Ada
+--- response_body_like: ^\{"unread":2,"unseen":2\}$
+--- stream_like
+^first 200
+connected again
+then 200
+--- no_error_log
+[emerg]
+[alert]
 [crit]

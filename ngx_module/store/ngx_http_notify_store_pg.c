@@ -1586,7 +1586,26 @@ static void
 ngx_http_notify_pg_poll(ngx_http_notify_pg_conn_t *pc)
 {
     ngx_socket_t                 fd;
+    ngx_connection_t            *c;
     PostgresPollingStatusType    rc;
+
+    /*
+     * libpq may close its socket and open another in this call (another
+     * address, TLS or GSS tried again without): often under the same
+     * number, which epoll no longer watches.  So the socket leaves epoll
+     * while it is open, and whichever socket libpq has after is watched
+     * afresh.
+     */
+
+    c = pc->c;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
 
     rc = PQconnectPoll(pc->pg);
 
@@ -1595,20 +1614,28 @@ ngx_http_notify_pg_poll(ngx_http_notify_pg_conn_t *pc)
         return;
     }
 
-    /* libpq may have moved to another socket (another address) */
-
     fd = PQsocket(pc->pg);
 
-    if (fd != pc->c->fd) {
+    if (fd == (ngx_socket_t) -1) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    if (fd != c->fd) {
         ngx_http_notify_pg_detach(pc);
 
-        if (fd == (ngx_socket_t) -1 || ngx_http_notify_pg_attach(pc) != NGX_OK)
-        {
+        if (ngx_http_notify_pg_attach(pc) != NGX_OK) {
             ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
             return;
         }
 
         ngx_add_timer(pc->c->read, ngx_http_notify_pg.timeout);
+
+    } else if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
+               != NGX_OK)
+    {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
     }
 
     if (rc == PGRES_POLLING_WRITING) {
