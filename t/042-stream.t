@@ -419,3 +419,38 @@ then item \{.*"title":"after-the-body"
 streams after 0
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: a user holds at most 8 valid tickets: a ninth takes the place of the user's own oldest, and however many one user asks for, another's ticket stays good
+--- http_config eval: ::conf('t10')
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+sub ticket { my $r = ::as($_[0] => 'POST', '/activities/stream/ticket'); return ($r->[1] =~ /"ticket":"([0-9a-f]+)"/)[0] }
+sub use_ticket {
+    my ($st) = Sse::stream(::port(), "/activities/stream?ticket=$_[0]", '');
+    my $status = $st ? $st->{status} : 'none';
+    $st->close if $st;
+    return $status;
+}
+my $bob = ticket('bob');
+my @ada = map { ticket('ada') } 1 .. 9;
+::say("ada's first of 9 " . use_ticket($ada[0]));
+::say("ada's second " . use_ticket($ada[1]) . ", ninth " . use_ticket($ada[8]));
+# more than all the tickets there are, by one user
+my @more = map { ticket('ada') } 1 .. 1030;
+::say("ada's last " . use_ticket($more[-1]) . ", an earlier one " . use_ticket($more[-20]));
+::say("bob's " . use_ticket($bob));
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{bob}\n"
+--- response_body_like: ^\{"unread":0,"unseen":0\}$
+--- stream_like
+^ada's first of 9 401
+ada's second 200, ninth 200
+ada's last 200, an earlier one 401
+bob's 200
+--- no_error_log
+[error]

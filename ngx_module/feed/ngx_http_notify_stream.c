@@ -47,6 +47,7 @@
 
 #define NGX_HTTP_NOTIFY_STREAM_WORKERS   64     /* eventfds, at most */
 #define NGX_HTTP_NOTIFY_STREAM_TICKETS   1024   /* valid at once, at most */
+#define NGX_HTTP_NOTIFY_USER_TICKETS     8      /* a user's, at most */
 #define NGX_HTTP_NOTIFY_STREAM_BUCKETS   4096   /* a worker's streams */
 #define NGX_HTTP_NOTIFY_STREAM_BATCH     64     /* events copied at once */
 #define NGX_HTTP_NOTIFY_TICKET_LEN       32     /* hex digits */
@@ -1391,9 +1392,9 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
     ngx_http_notify_feed_conf_t *fc, ngx_str_t *user)
 {
     u_char                           *p, *out;
-    time_t                            now, soonest;
+    time_t                            now, soonest, own_soonest;
     ngx_int_t                         rc;
-    ngx_uint_t                        i, slot;
+    ngx_uint_t                        i, slot, own, own_slot, found;
     ngx_http_notify_ticket_t         *t;
     ngx_http_notify_stream_worker_t  *w;
     u_char                            rnd[NGX_HTTP_NOTIFY_TICKET_LEN / 2];
@@ -1419,23 +1420,50 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&w->shpool->mutex);
 
-    /* a free or expired slot, else the one that expires soonest */
+    /*
+     * A user with NGX_HTTP_NOTIFY_USER_TICKETS valid tickets gets the place
+     * of its own that expires first; else a free or expired slot, else the
+     * one that expires soonest: one user cannot take everyone's.
+     */
 
     slot = 0;
     soonest = NGX_MAX_TIME_T_VALUE;
+    own = 0;
+    own_slot = 0;
+    own_soonest = NGX_MAX_TIME_T_VALUE;
+    found = 0;
 
     for (i = 0; i < NGX_HTTP_NOTIFY_STREAM_TICKETS; i++) {
         t = &w->sh->tickets[i];
 
         if (t->expires <= now) {
-            slot = i;
-            break;
+            if (!found) {
+                slot = i;
+                found = 1;
+            }
+
+            continue;
         }
 
-        if (t->expires < soonest) {
+        if (t->user_len == user->len
+            && ngx_memcmp(t->user, user->data, user->len) == 0)
+        {
+            own++;
+
+            if (t->expires < own_soonest) {
+                own_soonest = t->expires;
+                own_slot = i;
+            }
+        }
+
+        if (!found && t->expires < soonest) {
             soonest = t->expires;
             slot = i;
         }
+    }
+
+    if (own >= NGX_HTTP_NOTIFY_USER_TICKETS) {
+        slot = own_slot;
     }
 
     t = &w->sh->tickets[slot];
