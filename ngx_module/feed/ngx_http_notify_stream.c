@@ -110,6 +110,7 @@ typedef struct {
     size_t                       limit;
     ngx_msec_t                   heartbeat;
     ngx_event_t                  beat;
+    ngx_connection_t             beat_conn;   /* the beat's data, no fd */
     unsigned                     closing:1;
 } ngx_http_notify_stream_t;
 
@@ -789,7 +790,9 @@ ngx_http_notify_stream_open(ngx_http_request_t *r,
     r->connection->idle = 1;
 
     s->beat.handler = ngx_http_notify_stream_beat;
-    s->beat.data = s;
+    s->beat_conn.fd = (ngx_socket_t) -1;
+    s->beat_conn.data = s;
+    s->beat.data = &s->beat_conn;
     s->beat.log = r->connection->log;
     s->beat.cancelable = 1;
 
@@ -1330,7 +1333,8 @@ ngx_http_notify_stream_beat(ngx_event_t *ev)
     ngx_connection_t          *c;
     ngx_http_notify_stream_t  *s;
 
-    s = ev->data;
+    c = ev->data;
+    s = c->data;
     c = s->request->connection;
 
     /*
