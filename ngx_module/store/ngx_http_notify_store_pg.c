@@ -2128,6 +2128,7 @@ static int
 ngx_http_notify_pg_batch_result(ngx_http_notify_pg_job_t *job, PGresult *res,
     ngx_uint_t n)
 {
+    int                          err;
     ngx_str_t                    kept;
     ngx_http_notify_pg_t        *st;
     ngx_http_notify_store_op_t  *op;
@@ -2179,7 +2180,20 @@ ngx_http_notify_pg_batch_result(ngx_http_notify_pg_job_t *job, PGresult *res,
 
     st->op = ngx_http_notify_pg_next(op->next, 1);
 
-    return ngx_http_notify_pg_op_result(op, res);
+    /*
+     * The server commits the stage whatever is made of its answers here:
+     * an answer that cannot be read (not the server's error) fails its
+     * own operation only, never the batch the server committed.
+     */
+
+    err = ngx_http_notify_pg_op_result(op, res);
+
+    if (err) {
+        op->rc = NGX_ERROR;
+        op->err = err;
+    }
+
+    return 0;
 }
 
 
