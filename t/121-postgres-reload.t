@@ -165,3 +165,44 @@ then 200
 [emerg]
 [alert]
 [crit]
+
+
+
+=== TEST 3: a statement the server cannot finish in time (a put waiting for the writers' lock another session holds) is ended by the server before the store's timeout: 503, the connection kept, and the next put stored
+--- http_config eval: ::conf('stmt timeout=2s')
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my $schema = (NotifyTest::store("$ENV{TEST_NGINX_STORE}/stmt") =~ /schema=(\S+)/)[0];
+my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
+Sse::say("first " . ::note('e1')->[0]);
+my $from = -s $log;
+# another session holds the lock of "meta" for longer than the timeout
+my $dir = $ENV{TEST_NGINX_PG_DIR};
+my $pid = fork() // die "fork: $!";
+if ($pid == 0) {
+    exec 'psql', '-qAt', '-h', "$dir/sock", '-U', 'notify', '-d', 'notify', '-c',
+         "BEGIN; SELECT 1 FROM $schema.meta FOR UPDATE; SELECT pg_sleep(4); COMMIT;";
+}
+Time::HiRes::sleep(0.5);
+Sse::say("held " . ::note('e2')->[0]);
+waitpid $pid, 0;
+my $text = ::log_since($from);
+Sse::say(($text =~ /store write failed: .*statement timeout/
+          ? "ended by the server" : "not ended by the server")
+         . ($text =~ /connection lost/ ? ", connection dropped" : ", connection kept"));
+Sse::say("then " . ::note('e3')->[0]);
+--- request
+GET /activities/counts
+--- more_headers eval: $::Ada
+--- response_body_like: ^\{"unread":2,"unseen":2\}$
+--- stream_like
+^first 200
+held 503
+ended by the server, connection kept
+then 200
+--- no_error_log
+[emerg]
+[alert]
+[crit]

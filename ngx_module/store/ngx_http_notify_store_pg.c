@@ -46,6 +46,7 @@
 
 #define NGX_HTTP_NOTIFY_PG_BACKOFF_MIN  50     /* msec */
 #define NGX_HTTP_NOTIFY_PG_BACKOFF_MAX  5000
+#define NGX_HTTP_NOTIFY_PG_PRUNE_MAX    1000   /* notes removed at once */
 
 
 /*
@@ -625,8 +626,8 @@ typedef struct {
     ngx_log_t                    *log;
     ngx_uint_t                    down;         /* was up, lost since */
 
-    const char                   *keywords[4];
-    const char                   *values[4];
+    const char                   *keywords[5];
+    const char                   *values[5];
 
     ngx_str_t                     name;
     char                         *q_lock, *q_last, *q_idem, *q_put,
@@ -1192,6 +1193,7 @@ ngx_http_notify_pg_init_failed(ngx_cycle_t *cycle,
 static int
 ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
 {
+    u_char                     *p;
     ngx_uint_t                  i;
     ngx_http_notify_pg_t       *st;
     ngx_http_notify_pg_conn_t  *pc;
@@ -1206,12 +1208,29 @@ ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
     st->name = scf->name;
     st->nconns = scf->connections;
 
+    /*
+     * The server ends a statement before the client gives up on it (and
+     * drops the connection): its locks go with it.  Before "dbname", so
+     * that the URL's own "options" are taken instead.
+     */
+
+    p = ngx_pnalloc(cycle->pool, sizeof("-c statement_timeout=ms")
+                                 + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return ENOMEM;
+    }
+
+    (void) ngx_sprintf(p, "-c statement_timeout=%Mms%Z",
+                       scf->timeout - scf->timeout / 10);
+
     st->keywords[0] = "connect_timeout";
     st->values[0] = "10";
-    st->keywords[1] = "dbname";
-    st->values[1] = (char *) scf->path.data;
-    st->keywords[2] = "client_encoding";
-    st->values[2] = "UTF8";
+    st->keywords[1] = "options";
+    st->values[1] = (char *) p;
+    st->keywords[2] = "dbname";
+    st->values[2] = (char *) scf->path.data;
+    st->keywords[3] = "client_encoding";
+    st->values[3] = "UTF8";
 
 #define ngx_http_notify_pg_q(name)                                            \
     st->name = ngx_http_notify_pg_sql(cycle->pool,                            \
@@ -2376,6 +2395,9 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
         return err;
 
     case NGX_HTTP_NOTIFY_OP_PRUNE:
+        /* in smaller transactions: each holds its rows' locks */
+        op->max = ngx_min(op->max, NGX_HTTP_NOTIFY_PG_PRUNE_MAX);
+
         ngx_http_notify_pg_num(&pp, (int64_t) op->before);
         ngx_http_notify_pg_num(&pp, (int64_t) op->max);
 
