@@ -454,3 +454,36 @@ ada's last 200, an earlier one 401
 bob's 200
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: resuming across many other users' events (more than one hold of the ring's lock looks at): the user's own, all, in order
+--- http_config eval: ::conf('t11')
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada'));
+die $err unless $st;
+$st->events(1);
+::post('a1');
+my $after1 = $st->events(3)->[-1]{id};
+$st->close;
+::post("b$_", 'u-bob') for 1 .. 300;
+::post('a2');
+::post("b$_", 'u-bob') for 301 .. 600;
+::post('a3');
+($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada') . "Last-Event-ID: $after1\r\n");
+die $err unless $st;
+my @items = map { $_->{data} =~ /"title":"(\w+)"/ ? $1 : '?' }
+            grep { ($_->{event} // '') eq 'item' } @{ $st->events(4) };
+::say("resumed: @items");
+$st->close;
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":3,"unseen":3\}$
+--- stream_like
+^resumed: a2 a3$
+--- no_error_log
+[error]

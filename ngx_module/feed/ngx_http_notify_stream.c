@@ -50,6 +50,8 @@
 #define NGX_HTTP_NOTIFY_USER_TICKETS     8      /* a user's, at most */
 #define NGX_HTTP_NOTIFY_STREAM_BUCKETS   4096   /* a worker's streams */
 #define NGX_HTTP_NOTIFY_STREAM_BATCH     64     /* events copied at once */
+#define NGX_HTTP_NOTIFY_STREAM_LOOK      256    /* slots a replay looks at
+                                                   in one hold of the lock */
 #define NGX_HTTP_NOTIFY_TICKET_LEN       32     /* hex digits */
 #define NGX_HTTP_NOTIFY_STREAM_LINGER    5000   /* msec for a last reset */
 
@@ -459,13 +461,13 @@ ngx_http_notify_stream_watch(ngx_http_notify_store_op_t *op)
         type = op->has_chain ? NGX_HTTP_NOTIFY_EV_REPLACED
                              : NGX_HTTP_NOTIFY_EV_ITEM;
 
-        ngx_shmtx_lock(&w->shpool->mutex);
+        /* the lock is held for one slot at a time, as for other events */
 
         for (i = 0; i < op->nrecipients; i++) {
+            ngx_shmtx_lock(&w->shpool->mutex);
             ngx_http_notify_stream_publish(sh, &op->recipients[i], type, op);
+            ngx_shmtx_unlock(&w->shpool->mutex);
         }
-
-        ngx_shmtx_unlock(&w->shpool->mutex);
 
         goto wake;
 
@@ -866,7 +868,8 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
     u_char                           *dash;
     uint64_t                          epoch, id, unread, unseen, head, oldest;
     ngx_str_t                         part;
-    ngx_uint_t                        n, i;
+    ngx_uint_t                        n, i, looked;
+    ngx_http_notify_stream_ev_t      *ev;
     ngx_http_notify_stream_ev_t       batch[NGX_HTTP_NOTIFY_STREAM_BATCH];
     ngx_http_notify_stream_worker_t  *w;
 
@@ -916,10 +919,16 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
         return NGX_OK;
     }
 
-    /* the user's events in (id, head], from the ring */
+    /*
+     * the user's events in (id, head], from the ring: the lock is held for
+     * NGX_HTTP_NOTIFY_STREAM_LOOK slots looked at, or a batch of the
+     * user's, whichever comes first; a slot is copied only if it is the
+     * user's
+     */
 
     while (id < head) {
         n = 0;
+        looked = 0;
 
         ngx_shmtx_lock(&w->shpool->mutex);
 
@@ -930,15 +939,17 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
             break;
         }
 
-        for ( /* void */ ; id < head && n < NGX_HTTP_NOTIFY_STREAM_BATCH;
-             id++)
+        for ( /* void */ ;
+             id < head && n < NGX_HTTP_NOTIFY_STREAM_BATCH
+             && looked < NGX_HTTP_NOTIFY_STREAM_LOOK;
+             id++, looked++)
         {
-            batch[n] = w->sh->ring[(id + 1) % w->sh->size];
+            ev = &w->sh->ring[(id + 1) % w->sh->size];
 
-            if (batch[n].user_len == s->user.len
-                && ngx_memcmp(batch[n].user, s->user.data, s->user.len) == 0)
+            if (ev->user_len == s->user.len
+                && ngx_memcmp(ev->user, s->user.data, s->user.len) == 0)
             {
-                n++;
+                batch[n++] = *ev;
             }
         }
 
