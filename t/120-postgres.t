@@ -311,3 +311,25 @@ the schema "t_newer" is of version 99, newer than this module knows (2): upgrade
 [qr/^\{"items":\[\],"next":"0000000000000006","unread":1005,"unseen":1005\}$/,
  qr/^\{"items":\[\],"next":null,"unread":1005,"unseen":1005\}$/,
  qr/^\{"items":\[\{"id":"00000000000003ed",.*\},\{"id":"00000000000003ec",.*\}\],"next":"00000000000003ec","unread":1005,"unseen":1005\}$/]
+
+
+
+=== TEST 13: a host name is refused: libpq would resolve it in the worker, blocking it
+--- http_config
+notify_store postgres://notify@db.example.org,10.0.0.5/notify;
+--- config
+--- must_die
+--- error_log
+notify_store: the PostgreSQL host "db.example.org" is a name, which libpq would resolve in the worker, blocking it: give an address or a Unix socket folder, or the addresses in "hostaddr"
+
+
+
+=== TEST 14: addresses (IPv4, IPv6), a socket folder, and a name with hostaddr= pass the check (no server there: the start stops at connecting)
+--- http_config
+notify_store "postgres:///notify?host=127.0.0.1,::1,/nonexistent/folder,db.example.org&hostaddr=127.0.0.1,::1,,127.0.0.1&port=1,1,1,1&connect_timeout=2";
+--- config
+--- must_die
+--- error_log eval
+qr{notify: store "[^"]*": cannot connect: }
+--- no_error_log
+is a name

@@ -858,10 +858,10 @@ ngx_int_t
 ngx_http_notify_store_pg_check(ngx_conf_t *cf,
     ngx_http_notify_store_conf_t *scf)
 {
-    u_char               *p, *conninfo;
+    u_char               *p, *conninfo, *name, *last;
     char                 *err;
     size_t                len;
-    const char           *host, *port, *db;
+    const char           *host, *port, *db, *hostaddr;
     PQconninfoOption     *opts, *o;
 
     conninfo = ngx_pnalloc(cf->pool, scf->path.len + 1);
@@ -885,13 +885,17 @@ ngx_http_notify_store_pg_check(ngx_conf_t *cf,
     host = "";
     port = "";
     db = "";
+    hostaddr = "";
 
     for (o = opts; o->keyword; o++) {
         if (o->val == NULL) {
             continue;
         }
 
-        if (ngx_strcmp(o->keyword, "host") == 0) {
+        if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "host") == 0) {
             host = o->val;
 
         } else if (ngx_strcmp(o->keyword, "port") == 0) {
@@ -899,6 +903,47 @@ ngx_http_notify_store_pg_check(ngx_conf_t *cf,
 
         } else if (ngx_strcmp(o->keyword, "dbname") == 0) {
             db = o->val;
+        }
+    }
+
+    /*
+     * libpq resolves a host name as it connects, blocking the worker: each
+     * host is an address or a Unix socket folder, unless hostaddr= gives
+     * the addresses (the names then serve TLS's checks only)
+     */
+
+    if (*hostaddr == '\0') {
+        for (name = (u_char *) host; *name; name = last + (*last == ',')) {
+            last = (u_char *) ngx_strchr(name, ',');
+
+            if (last == NULL) {
+                last = name + ngx_strlen(name);
+            }
+
+            if (last == name || *name == '/' || *name == '@'
+                || ngx_inet_addr(name, last - name) != INADDR_NONE)
+            {
+                continue;
+            }
+
+#if (NGX_HAVE_INET6)
+            {
+            struct in6_addr  a6;
+
+            if (ngx_inet6_addr(name, last - name, a6.s6_addr) == NGX_OK) {
+                continue;
+            }
+            }
+#endif
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "notify_store: the PostgreSQL host \"%*s\" is"
+                               " a name, which libpq would resolve in the"
+                               " worker, blocking it: give an address or a"
+                               " Unix socket folder, or the addresses in"
+                               " \"hostaddr\"", last - name, name);
+            PQconninfoFree(opts);
+            return NGX_ERROR;
         }
     }
 
