@@ -28,6 +28,20 @@ sub auth { return "Authorization: Bearer $Token{$_[0]}\r\n" }
 # a port of our own for a server with reuseport, as t/061 does
 our $Spread = Sse::free_port();
 
+# the blocks' http{} part: the store, and a server of the port above with
+# reuseport, that spreads its connections over the workers
+sub spread_conf {
+    my ($store, $extra) = @_;
+    return conf($store) . ($extra // '') . <<CONF;
+    server {
+        listen 127.0.0.1:$Spread reuseport;
+        location = /n { notify_inbound syntphony; }
+        location /activities { add_header X-Pid \$pid always; notify_feed; }
+        location = /metrics { notify_metrics; }
+    }
+CONF
+}
+
 # the scenario: streams on both workers, a change committed by one, and
 # what each stream got
 sub spread {
@@ -72,15 +86,7 @@ run_tests();
 
 __DATA__
 === TEST 1: two workers: a change committed by one reaches the streams held by both; the open streams gauge
---- http_config eval
-::conf('t1') . <<CONF
-    server {
-        listen 127.0.0.1:$::Spread reuseport;
-        location = /n { notify_inbound syntphony; }
-        location /activities { add_header X-Pid \$pid always; notify_feed; }
-        location = /metrics { notify_metrics; }
-    }
-CONF
+--- http_config eval: ::spread_conf('t1')
 --- config
     location /activities { notify_feed; }
 --- init
@@ -100,15 +106,7 @@ gauge after 0
 
 
 === TEST 2: after a reload, a change committed by one worker still reaches the streams held by the other
---- http_config eval
-::conf('t2') . <<CONF
-    server {
-        listen 127.0.0.1:$::Spread reuseport;
-        location = /n { notify_inbound syntphony; }
-        location /activities { add_header X-Pid \$pid always; notify_feed; }
-        location = /metrics { notify_metrics; }
-    }
-CONF
+--- http_config eval: ::spread_conf('t2')
 --- config
     location /activities { notify_feed; }
 --- init
@@ -131,15 +129,7 @@ gauge after 0
 
 === TEST 3: the cache manager and loader are no workers: they open no store and watch no worker's wake-up
 --- http_config eval
-::conf('t3') . <<CONF
-    proxy_cache_path $ENV{TEST_NGINX_SERVROOT}/cache keys_zone=c:1m;
-    server {
-        listen 127.0.0.1:$::Spread reuseport;
-        location = /n { notify_inbound syntphony; }
-        location /activities { add_header X-Pid \$pid always; notify_feed; }
-        location = /metrics { notify_metrics; }
-    }
-CONF
+::spread_conf('t3', "    proxy_cache_path $ENV{TEST_NGINX_SERVROOT}/cache keys_zone=c:1m;\n")
 --- config
     location /activities { notify_feed; }
 --- init
