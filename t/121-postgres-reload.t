@@ -51,9 +51,10 @@ sub log_since {
 # the suite's server's socket
 our $Sock = "$ENV{TEST_NGINX_PG_DIR}/sock";
 
-# a proxy on the loopback to the suite's server that says yes to TLS and
-# then closes: libpq (sslmode=prefer) drops that socket and opens another,
-# in the same call, to try again without TLS, which the proxy passes on
+# a proxy on the loopback to the suite's server that says the session is
+# read-only (its default_transaction_read_only reported "on"): libpq, asked
+# for a read-write one, drops that socket after the startup and opens one to
+# the next host, the suite's server itself, in the same call
 our $Proxy = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
                                    LocalPort => 0, ReuseAddr => 1)
     or die "listen: $!";
@@ -64,20 +65,26 @@ if ($ProxyPid == 0) {
         my $c = $Proxy->accept or next;
         my $pid = fork() // die "fork: $!";
         if ($pid) { close $c; next }
-        sysread($c, my $head, 8) == 8 or exit 0;
-        my ($len, $code) = unpack 'NN', $head;
-        if ($len == 8 && $code == 80877103) {
-            syswrite($c, 'S');
-            exit 0;
-        }
         my $u = IO::Socket::UNIX->new(Peer => "$Sock/.s.PGSQL.5432") or exit 0;
-        syswrite($u, $head);
         my $sel = IO::Select->new($c, $u);
+        my $in = '';
         while (my @ready = $sel->can_read) {
             for my $from (@ready) {
                 my $n = sysread($from, my $buf, 65536);
                 exit 0 unless $n;
-                syswrite($from == $c ? $u : $c, $buf);
+                if ($from == $c) { syswrite($u, $buf); next }
+                # the server's messages: type, length, body
+                $in .= $buf;
+                while (length $in >= 5) {
+                    my ($type, $len) = unpack 'aN', $in;
+                    last if length $in < $len + 1;
+                    my $msg = substr($in, 0, $len + 1, '');
+                    if ($type eq 'S' && $msg =~ /^S....default_transaction_read_only\0/s) {
+                        my $body = "default_transaction_read_only\0on\0";
+                        $msg = 'S' . pack('N', length($body) + 4) . $body;
+                    }
+                    syswrite($c, $msg);
+                }
             }
         }
         exit 0;
@@ -85,9 +92,10 @@ if ($ProxyPid == 0) {
 }
 END { kill 'TERM', $ProxyPid if $ProxyPid }
 
-our $TlsThenNot = "postgres:///notify?host=127.0.0.1&port=" . $Proxy->sockport
-                  . "&user=notify&sslmode=prefer&gssencmode=disable"
-                  . " schema=t_tls_then_not";
+our $ReadOnlyFirst = "postgres:///notify?host=127.0.0.1,$Sock&port="
+                     . $Proxy->sockport . ",5432&user=notify"
+                     . "&target_session_attrs=read-write&sslmode=disable"
+                     . "&gssencmode=disable schema=t_read_only_first";
 
 Sse::check_stream_like();
 
@@ -135,9 +143,9 @@ back 200
 
 
 
-=== TEST 2: TLS refused by closing: libpq drops the socket and opens another in the same call, under the same number when it reconnects, and the worker connects on it, at the start and after the server went away
+=== TEST 2: the first host is read-only: libpq drops the socket and opens another in the same call, often under the same number, and the worker connects on it, at the start and after the server went away
 --- http_config eval
-::conf('', store => '', extra => "    notify_store $::TlsThenNot connections=1;")
+::conf('', store => '', extra => "    notify_store $::ReadOnlyFirst connections=1;")
 --- config
     location = /n { notify_inbound syntphony; }
     location /activities { notify_feed; }
