@@ -18,6 +18,7 @@ use Sse;
 use IO::Socket::INET;
 use IO::Socket::UNIX;
 use IO::Select;
+use POSIX ();
 use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
 
@@ -51,7 +52,9 @@ sub log_since {
 # the suite's server's socket
 our $Sock = "$ENV{TEST_NGINX_PG_DIR}/sock";
 
-# a proxy on the loopback to the suite's server that says the session is
+# a proxy on the loopback to the suite's server (its processes leave with
+# _exit: an exit would run the test's END blocks, which stop nginx) that
+# says the session is
 # read-only (its default_transaction_read_only reported "on"): libpq, asked
 # for a read-write one, drops that socket after the startup and opens one to
 # the next host, the suite's server itself, in the same call
@@ -65,13 +68,13 @@ if ($ProxyPid == 0) {
         my $c = $Proxy->accept or next;
         my $pid = fork() // die "fork: $!";
         if ($pid) { close $c; next }
-        my $u = IO::Socket::UNIX->new(Peer => "$Sock/.s.PGSQL.5432") or exit 0;
+        my $u = IO::Socket::UNIX->new(Peer => "$Sock/.s.PGSQL.5432") or POSIX::_exit(0);
         my $sel = IO::Select->new($c, $u);
         my $in = '';
         while (my @ready = $sel->can_read) {
             for my $from (@ready) {
                 my $n = sysread($from, my $buf, 65536);
-                exit 0 unless $n;
+                POSIX::_exit(0) unless $n;
                 if ($from == $c) { syswrite($u, $buf); next }
                 # the server's messages: type, length, body
                 $in .= $buf;
@@ -87,7 +90,7 @@ if ($ProxyPid == 0) {
                 }
             }
         }
-        exit 0;
+        POSIX::_exit(0);
     }
 }
 END { kill 'TERM', $ProxyPid if $ProxyPid }
@@ -192,6 +195,7 @@ my $pid = fork() // die "fork: $!";
 if ($pid == 0) {
     exec 'psql', '-qAt', '-h', "$dir/sock", '-U', 'notify', '-d', 'notify', '-c',
          "BEGIN; SELECT 1 FROM $schema.meta FOR UPDATE; SELECT pg_sleep(4); COMMIT;";
+    POSIX::_exit(1);
 }
 Time::HiRes::sleep(0.5);
 Sse::say("held " . ::note('e2')->[0]);
