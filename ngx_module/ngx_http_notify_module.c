@@ -917,6 +917,17 @@ ngx_http_notify_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_notify_main_conf_t  *nmcf;
 
+    /*
+     * The cache manager and loader run init_process too: they serve no
+     * request, so they open no store and watch no worker's wake-up.
+     */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     nmcf = ngx_http_notify_cycle_main_conf(cycle);
 
     ngx_http_notify_metrics_init_process(nmcf ? nmcf->metrics : NULL);

@@ -47,6 +47,20 @@ sub first_id {
 
 sub as { my ($who, $method, $path, $body) = @_; return Sse::request(port(), $method, $path, auth($who), $body) }
 
+# the state of the server's side of a connection on the loopback, from
+# /proc/net/tcp: "established", "closing" (any other state) or "gone"
+sub server_side {
+    my ($server_port, $client_port) = @_;
+    my $want = sprintf ':%04X 0100007F:%04X', $server_port, $client_port;
+    open my $fh, '<', '/proc/net/tcp' or die "/proc/net/tcp: $!";
+    while (<$fh>) {
+        next unless /^\s*\d+: 0100007F(:[0-9A-F]{4} 0100007F:[0-9A-F]{4}) ([0-9A-F]{2})/;
+        next unless $1 eq $want;
+        return $2 eq '01' ? 'established' : 'closing';
+    }
+    return 'gone';
+}
+
 *say = \&Sse::say;
 Sse::check_stream_like();
 
@@ -367,5 +381,183 @@ GET /activities/counts
 --- stream_like
 ^new: counts \{"unread":6,"unseen":6\}
 then: item \{"id":"0000000000000007",[^\n]*"title":"last"[^\n]*\}\ncounts \{"unread":7,"unseen":7\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a reader that reads nothing at all after its reset is closed by the server within the documented 5 seconds
+--- http_config eval
+::conf('t10') . <<CONF
+    server {
+        listen 127.0.0.1:$::Spread sndbuf=4k;
+        location /activities {
+            notify_feed_stream_buffer 4k;
+            notify_feed_stream_heartbeat 1h;
+            notify_feed;
+        }
+    }
+CONF
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my ($slow, $err) = Sse::stream($::Spread, '/activities/stream', ::auth('ada'), 2048);
+die $err unless $slow;
+my $client = $slow->{sock}->sockport;
+::say("before: " . ::server_side($::Spread, $client));
+my $long = 'x' x 900;
+::post("$long$_") for 1 .. 80;
+# it reads nothing until the server has closed its side (the deadline is a
+# failure bound only, well past the 5 seconds)
+my $state;
+for (1 .. 200) {
+    $state = ::server_side($::Spread, $client);
+    last if $state ne 'established';
+    select undef, undef, undef, 0.1;
+}
+::say("unread: $state");
+my $events = $slow->until(sub { $slow->{eof} }, 20);
+# what it had not taken in time is not sent: the reset among it
+my @items = grep { ($_->{event} // '') eq 'item' } @$events;
+::say("read " . (@items < 80 ? "fewer items" : "all items"));
+::say("slow closed") if $slow->{eof};
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":80,"unseen":80\}$
+--- stream_like
+^before: established
+unread: (closing|gone)
+read fewer items
+slow closed
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: a GET of the stream with a body: the body is read and discarded while the stream runs; the stream goes when its client does
+--- http_config eval
+::conf('t11') . <<CONF
+    server {
+        listen 127.0.0.1:$::Spread rcvbuf=8k;
+        client_max_body_size 10m;
+        location /activities { notify_feed; }
+        location = /metrics { notify_metrics; }
+    }
+CONF
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my $size = 2_000_000;
+my ($st, $err) = Sse::stream($::Spread, '/activities/stream',
+                             ::auth('ada') . "Content-Length: $size\r\n");
+die $err unless $st;
+::say("stream $st->{status}");
+my $sock = $st->{sock};
+setsockopt($sock, Socket::SOL_SOCKET(), Socket::SO_SNDBUF(), 8192);
+$sock->blocking(0);
+# far more than the sockets' buffers hold: it all goes only if the server
+# reads it (the deadline is a failure bound only)
+my ($sent, $chunk) = (0, 'b' x 65536);
+my $sel = IO::Select->new($sock);
+my $deadline = time + 20;
+while ($sent < $size && time < $deadline) {
+    next unless $sel->can_write(0.5);
+    my $n = syswrite($sock, $chunk, $size - $sent < 65536 ? $size - $sent : 65536);
+    $sent += $n if $n;
+}
+$sock->blocking(1);
+::say("body " . ($sent == $size ? "all sent" : "stuck at $sent"));
+::post('after-the-body');
+my $e = $st->events(3);
+::say("then " . Sse::text([grep { ($_->{event} // '') eq 'item' } @$e]));
+$st->close;
+my $left = -1;
+for (1 .. 100) {
+    my $m = Sse::request($::Spread, 'GET', '/metrics', '');
+    $left = $m->[1] =~ /^notify_feed_streams (\d+)$/m ? $1 : -1;
+    last if $left == 0;
+    select undef, undef, undef, 0.1;
+}
+::say("streams after $left");
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":1,"unseen":1\}$
+--- stream_like
+^stream 200
+body all sent
+then item \{.*"title":"after-the-body"
+streams after 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: a user holds at most 8 valid tickets: a ninth takes the place of the user's own oldest, and however many one user asks for, another's ticket stays good
+--- http_config eval: ::conf('t12')
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+sub ticket { my $r = ::as($_[0] => 'POST', '/activities/stream/ticket'); return ($r->[1] =~ /"ticket":"([0-9a-f]+)"/)[0] }
+sub use_ticket {
+    my ($st) = Sse::stream(::port(), "/activities/stream?ticket=$_[0]", '');
+    my $status = $st ? $st->{status} : 'none';
+    $st->close if $st;
+    return $status;
+}
+my $bob = ticket('bob');
+my @ada = map { ticket('ada') } 1 .. 9;
+::say("ada's first of 9 " . use_ticket($ada[0]));
+::say("ada's second " . use_ticket($ada[1]) . ", ninth " . use_ticket($ada[8]));
+# more than all the tickets there are, by one user
+my @more = map { ticket('ada') } 1 .. 1030;
+::say("ada's last " . use_ticket($more[-1]) . ", an earlier one " . use_ticket($more[-20]));
+::say("bob's " . use_ticket($bob));
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{bob}\n"
+--- response_body_like: ^\{"unread":0,"unseen":0\}$
+--- stream_like
+^ada's first of 9 401
+ada's second 200, ninth 200
+ada's last 200, an earlier one 401
+bob's 200
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: resuming across many other users' events (more than one hold of the ring's lock looks at): the user's own, all, in order
+--- http_config eval: ::conf('t13')
+--- config
+    location = /n { notify_inbound syntphony; }
+    location /activities { notify_feed; }
+--- init
+my ($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada'));
+die $err unless $st;
+$st->events(1);
+::post('a1');
+my $after1 = $st->events(3)->[-1]{id};
+$st->close;
+::post("b$_", 'u-bob') for 1 .. 300;
+::post('a2');
+::post("b$_", 'u-bob') for 301 .. 600;
+::post('a3');
+($st, $err) = Sse::stream(::port(), '/activities/stream', ::auth('ada') . "Last-Event-ID: $after1\r\n");
+die $err unless $st;
+my @items = map { $_->{data} =~ /"title":"(\w+)"/ ? $1 : '?' }
+            grep { ($_->{event} // '') eq 'item' } @{ $st->events(4) };
+::say("resumed: @items");
+$st->close;
+--- request
+GET /activities/counts
+--- more_headers eval: "Authorization: Bearer $::Token{ada}\n"
+--- response_body_like: ^\{"unread":3,"unseen":3\}$
+--- stream_like
+^resumed: a2 a3$
 --- no_error_log
 [error]

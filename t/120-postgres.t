@@ -358,3 +358,25 @@ closed
 back 200: counts \{"unread":0,"unseen":0\}$
 --- no_error_log
 [alert]
+
+
+
+=== TEST 14: a host name is refused: libpq would resolve it in the worker, blocking it
+--- http_config
+notify_store postgres://notify@db.example.org,10.0.0.5/notify;
+--- config
+--- must_die
+--- error_log
+notify_store: the PostgreSQL host "db.example.org" is a name, which libpq would resolve in the worker, blocking it: give an address or a Unix socket folder, or the addresses in "hostaddr"
+
+
+
+=== TEST 15: addresses (IPv4, IPv6), a socket folder, and a name with hostaddr= pass the check (no server there: the start stops at connecting)
+--- http_config
+notify_store "postgres:///notify?host=127.0.0.1,::1,/nonexistent/folder,db.example.org&hostaddr=127.0.0.1,::1,,127.0.0.1&port=1,1,1,1&connect_timeout=2";
+--- config
+--- must_die
+--- error_log eval
+qr{notify: store "[^"]*": cannot connect: }
+--- no_error_log
+is a name

@@ -47,8 +47,11 @@
 
 #define NGX_HTTP_NOTIFY_STREAM_WORKERS   64     /* eventfds, at most */
 #define NGX_HTTP_NOTIFY_STREAM_TICKETS   1024   /* valid at once, at most */
+#define NGX_HTTP_NOTIFY_USER_TICKETS     8      /* a user's, at most */
 #define NGX_HTTP_NOTIFY_STREAM_BUCKETS   4096   /* a worker's streams */
 #define NGX_HTTP_NOTIFY_STREAM_BATCH     64     /* events copied at once */
+#define NGX_HTTP_NOTIFY_STREAM_LOOK      256    /* slots a replay looks at
+                                                   in one hold of the lock */
 #define NGX_HTTP_NOTIFY_TICKET_LEN       32     /* hex digits */
 #define NGX_HTTP_NOTIFY_STREAM_LINGER    5000   /* msec for a last reset */
 
@@ -123,6 +126,7 @@ typedef struct {
     size_t                       limit;
     ngx_msec_t                   heartbeat;
     ngx_event_t                  beat;
+    ngx_connection_t             beat_conn;   /* the beat's data, no fd */
 
     /* a store whose reads answer later: the events in order */
     ngx_http_notify_stream_wait_t   *wait;
@@ -132,6 +136,13 @@ typedef struct {
 
     unsigned                     closing:1;
 } ngx_http_notify_stream_t;
+
+
+/* a cycle's eventfds, one per worker slot, in the cycle's pool */
+typedef struct {
+    ngx_int_t                    nfds;
+    int                          fds[NGX_HTTP_NOTIFY_STREAM_WORKERS];
+} ngx_http_notify_stream_fds_t;
 
 
 /* the read of a waiting event; it outlives a stream that goes */
@@ -198,6 +209,7 @@ static void ngx_http_notify_stream_wake(ngx_http_notify_stream_t *s);
 static void ngx_http_notify_stream_reset(ngx_http_notify_stream_t *s,
     uint64_t id, const char *reason, ngx_uint_t close);
 static void ngx_http_notify_stream_write(ngx_http_request_t *r);
+static void ngx_http_notify_stream_read(ngx_http_request_t *r);
 static void ngx_http_notify_stream_beat(ngx_event_t *ev);
 static void ngx_http_notify_stream_cleanup(void *data);
 static ngx_int_t ngx_http_notify_stream_last_id(ngx_http_request_t *r,
@@ -213,9 +225,12 @@ static const char  *ngx_http_notify_stream_names[] = {
 };
 
 
-/* the master's eventfds, one per worker slot; inherited by the workers */
-static ngx_int_t   ngx_http_notify_stream_nfds;
-static int         ngx_http_notify_stream_fds[NGX_HTTP_NOTIFY_STREAM_WORKERS];
+/*
+ * A worker's eventfds: its cycle's, inherited from the master.  Each cycle
+ * has its own, closed with that cycle's pool: a reload's new ones are not
+ * touched when the old cycle goes.
+ */
+static ngx_http_notify_stream_fds_t  *ngx_http_notify_stream_fds;
 
 static ngx_http_notify_stream_worker_t  ngx_http_notify_stream_worker;
 
@@ -295,9 +310,10 @@ ngx_http_notify_stream_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 ngx_int_t
 ngx_http_notify_stream_init_module(ngx_cycle_t *cycle, ngx_uint_t workers)
 {
-    int                  fd;
-    ngx_uint_t           i;
-    ngx_pool_cleanup_t  *cln;
+    int                            fd;
+    ngx_uint_t                     i;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_notify_stream_fds_t  *set;
 
     if (workers > NGX_HTTP_NOTIFY_STREAM_WORKERS) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
@@ -306,26 +322,28 @@ ngx_http_notify_stream_init_module(ngx_cycle_t *cycle, ngx_uint_t workers)
         workers = NGX_HTTP_NOTIFY_STREAM_WORKERS;
     }
 
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    cln = ngx_pool_cleanup_add(cycle->pool,
+                               sizeof(ngx_http_notify_stream_fds_t));
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_http_notify_stream_nfds = 0;
+    set = cln->data;
+    set->nfds = 0;
+
+    /* the cleanup closes what was made so far, should this cycle fail */
+    cln->handler = ngx_http_notify_stream_cleanup_fds;
 
     for (i = 0; i < workers; i++) {
         fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
         if (fd == -1) {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
                           "notify: eventfd() failed");
-            ngx_http_notify_stream_cleanup_fds(NULL);
             return NGX_ERROR;
         }
 
-        ngx_http_notify_stream_fds[ngx_http_notify_stream_nfds++] = fd;
+        set->fds[set->nfds++] = fd;
     }
-
-    cln->handler = ngx_http_notify_stream_cleanup_fds;
 
     return NGX_OK;
 }
@@ -334,16 +352,18 @@ ngx_http_notify_stream_init_module(ngx_cycle_t *cycle, ngx_uint_t workers)
 static void
 ngx_http_notify_stream_cleanup_fds(void *data)
 {
-    ngx_uint_t  i;
+    ngx_http_notify_stream_fds_t *set = data;
 
-    for (i = 0; i < (ngx_uint_t) ngx_http_notify_stream_nfds; i++) {
-        if (ngx_http_notify_stream_fds[i] != -1) {
-            (void) close(ngx_http_notify_stream_fds[i]);
-            ngx_http_notify_stream_fds[i] = -1;
+    ngx_int_t  i;
+
+    for (i = 0; i < set->nfds; i++) {
+        if (set->fds[i] != -1) {
+            (void) close(set->fds[i]);
+            set->fds[i] = -1;
         }
     }
 
-    ngx_http_notify_stream_nfds = 0;
+    set->nfds = 0;
 }
 
 
@@ -354,10 +374,23 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
 {
     ngx_uint_t                        i, slot;
     ngx_connection_t                 *c;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_notify_stream_fds_t     *set;
     ngx_http_notify_stream_worker_t  *w;
 
     w = &ngx_http_notify_stream_worker;
     ngx_memzero(w, sizeof(ngx_http_notify_stream_worker_t));
+
+    /* this cycle's eventfds, made by its init_module */
+
+    ngx_http_notify_stream_fds = NULL;
+
+    for (cln = cycle->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_notify_stream_cleanup_fds) {
+            ngx_http_notify_stream_fds = cln->data;
+            break;
+        }
+    }
 
     if (zone == NULL) {
         return NGX_OK;
@@ -390,10 +423,10 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
 
     slot = (ngx_process == NGX_PROCESS_WORKER) ? (ngx_uint_t) ngx_worker : 0;
 
-    if (slot < (ngx_uint_t) ngx_http_notify_stream_nfds
-        && ngx_http_notify_stream_fds[slot] != -1)
-    {
-        c = ngx_get_connection(ngx_http_notify_stream_fds[slot], cycle->log);
+    set = ngx_http_notify_stream_fds;
+
+    if (set && slot < (ngx_uint_t) set->nfds && set->fds[slot] != -1) {
+        c = ngx_get_connection(set->fds[slot], cycle->log);
         if (c == NULL) {
             return NGX_ERROR;
         }
@@ -411,7 +444,7 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
         w->wake = c;
 
         /* the fd is the connection's now: it closes it */
-        ngx_http_notify_stream_fds[slot] = -1;
+        set->fds[slot] = -1;
     }
 
     ngx_http_notify_store_watch(ngx_http_notify_stream_watch);
@@ -441,7 +474,10 @@ ngx_http_notify_stream_exit_process(ngx_cycle_t *cycle)
         w->buckets = NULL;
     }
 
-    ngx_http_notify_stream_cleanup_fds(NULL);
+    if (ngx_http_notify_stream_fds) {
+        ngx_http_notify_stream_cleanup_fds(ngx_http_notify_stream_fds);
+        ngx_http_notify_stream_fds = NULL;
+    }
 }
 
 
@@ -475,13 +511,13 @@ ngx_http_notify_stream_watch(ngx_http_notify_store_op_t *op)
         type = op->has_chain ? NGX_HTTP_NOTIFY_EV_REPLACED
                              : NGX_HTTP_NOTIFY_EV_ITEM;
 
-        ngx_shmtx_lock(&w->shpool->mutex);
+        /* the lock is held for one slot at a time, as for other events */
 
         for (i = 0; i < op->nrecipients; i++) {
+            ngx_shmtx_lock(&w->shpool->mutex);
             ngx_http_notify_stream_publish(sh, &op->recipients[i], type, op);
+            ngx_shmtx_unlock(&w->shpool->mutex);
         }
-
-        ngx_shmtx_unlock(&w->shpool->mutex);
 
         goto wake;
 
@@ -578,14 +614,16 @@ ngx_http_notify_stream_publish(ngx_http_notify_stream_sh_t *sh,
 static void
 ngx_http_notify_stream_post(ngx_event_t *ev)
 {
-    uint64_t    one;
-    ngx_int_t   i;
+    uint64_t                       one;
+    ngx_int_t                      i;
+    ngx_http_notify_stream_fds_t  *set;
 
     one = 1;
+    set = ngx_http_notify_stream_fds;
 
-    for (i = 0; i < ngx_http_notify_stream_nfds; i++) {
-        if (ngx_http_notify_stream_fds[i] != -1) {
-            (void) write(ngx_http_notify_stream_fds[i], &one, sizeof(one));
+    for (i = 0; set && i < set->nfds; i++) {
+        if (set->fds[i] != -1) {
+            (void) write(set->fds[i], &one, sizeof(one));
         }
     }
 
@@ -841,14 +879,16 @@ ngx_http_notify_stream_open(ngx_http_request_t *r,
     w->open++;
     ngx_http_notify_metrics_streams(1);
 
-    r->read_event_handler = ngx_http_test_reading;
+    r->read_event_handler = ngx_http_notify_stream_read;
     r->write_event_handler = ngx_http_notify_stream_write;
 
     /* an idle stream is closed when the worker shuts down */
     r->connection->idle = 1;
 
     s->beat.handler = ngx_http_notify_stream_beat;
-    s->beat.data = s;
+    s->beat_conn.fd = (ngx_socket_t) -1;
+    s->beat_conn.data = s;
+    s->beat.data = &s->beat_conn;
     s->beat.log = r->connection->log;
     s->beat.cancelable = 1;
 
@@ -922,7 +962,8 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
     u_char                           *dash;
     uint64_t                          epoch, id, unread, unseen, head, oldest;
     ngx_str_t                         part;
-    ngx_uint_t                        n, i;
+    ngx_uint_t                        n, i, looked;
+    ngx_http_notify_stream_ev_t      *ev;
     ngx_http_notify_stream_ev_t       batch[NGX_HTTP_NOTIFY_STREAM_BATCH];
     ngx_http_notify_stream_worker_t  *w;
 
@@ -979,10 +1020,16 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
         return NGX_OK;
     }
 
-    /* the user's events in (id, head], from the ring */
+    /*
+     * the user's events in (id, head], from the ring: the lock is held for
+     * NGX_HTTP_NOTIFY_STREAM_LOOK slots looked at, or a batch of the
+     * user's, whichever comes first; a slot is copied only if it is the
+     * user's
+     */
 
     while (id < head) {
         n = 0;
+        looked = 0;
 
         ngx_shmtx_lock(&w->shpool->mutex);
 
@@ -993,17 +1040,18 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
             break;
         }
 
-        for ( /* void */ ; id < head && n < NGX_HTTP_NOTIFY_STREAM_BATCH;
-             id++)
+        for ( /* void */ ;
+             id < head && n < NGX_HTTP_NOTIFY_STREAM_BATCH
+             && looked < NGX_HTTP_NOTIFY_STREAM_LOOK;
+             id++, looked++)
         {
-            batch[n] = w->sh->ring[(id + 1) % w->sh->size];
+            ev = &w->sh->ring[(id + 1) % w->sh->size];
 
-            if ((batch[n].user_len == s->user.len
-                 && ngx_memcmp(batch[n].user, s->user.data, s->user.len)
-                    == 0)
-                || batch[n].type == NGX_HTTP_NOTIFY_EV_MISSED)
+            if ((ev->user_len == s->user.len
+                 && ngx_memcmp(ev->user, s->user.data, s->user.len) == 0)
+                || ev->type == NGX_HTTP_NOTIFY_EV_MISSED)
             {
-                n++;
+                batch[n++] = *ev;
             }
         }
 
@@ -1631,6 +1679,18 @@ ngx_http_notify_stream_write(ngx_http_request_t *r)
 {
     ngx_http_cleanup_t  *cln;
 
+    /*
+     * A body still being discarded: the handler's NGX_DONE made nginx's
+     * discarding the read handler, which leaves reading blocked once done;
+     * the stream's own discards it, then watches the client go.
+     */
+
+    if (r->discard_body
+        && r->read_event_handler == ngx_http_discarded_request_body_handler)
+    {
+        r->read_event_handler = ngx_http_notify_stream_read;
+    }
+
     for (cln = r->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_notify_stream_cleanup) {
             ngx_http_notify_stream_flush(cln->data);
@@ -1640,16 +1700,53 @@ ngx_http_notify_stream_write(ngx_http_request_t *r)
 }
 
 
+/*
+ * The client's side: the rest of a body sent with the GET is discarded
+ * first, within nginx's lingering_time and lingering_timeout; after it,
+ * only the client's going is watched.
+ */
+
+static void
+ngx_http_notify_stream_read(ngx_http_request_t *r)
+{
+    if (r->discard_body) {
+        ngx_http_discarded_request_body_handler(r);
+
+        if (r->discard_body) {
+            /* more to come, or the request is being terminated */
+            return;
+        }
+
+        r->read_event_handler = ngx_http_notify_stream_read;
+
+        if (r->connection->read->timer_set) {
+            ngx_del_timer(r->connection->read);
+        }
+    }
+
+    ngx_http_test_reading(r);
+}
+
+
 static void
 ngx_http_notify_stream_beat(ngx_event_t *ev)
 {
+    ngx_connection_t          *c;
     ngx_http_notify_stream_t  *s;
 
-    s = ev->data;
+    c = ev->data;
+    s = c->data;
+    c = s->request->connection;
+
+    /*
+     * A timer, not the connection's handler: a request finalized here is
+     * only posted for termination, so the posted requests are run here.
+     */
 
     if (s->closing) {
         /* its last reset was not read in time */
         ngx_http_finalize_request(s->request, NGX_HTTP_CLOSE);
+        ngx_http_run_posted_requests(c);
         return;
     }
 
@@ -1660,6 +1757,7 @@ ngx_http_notify_stream_beat(ngx_event_t *ev)
 
     /* the stream may end here: "s" is not used after */
     ngx_http_notify_stream_flush(s);
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -1701,9 +1799,9 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
     ngx_http_notify_feed_conf_t *fc, ngx_str_t *user)
 {
     u_char                           *p, *out;
-    time_t                            now, soonest;
+    time_t                            now, soonest, own_soonest;
     ngx_int_t                         rc;
-    ngx_uint_t                        i, slot;
+    ngx_uint_t                        i, slot, own, own_slot, found;
     ngx_http_notify_ticket_t         *t;
     ngx_http_notify_stream_worker_t  *w;
     u_char                            rnd[NGX_HTTP_NOTIFY_TICKET_LEN / 2];
@@ -1729,23 +1827,50 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&w->shpool->mutex);
 
-    /* a free or expired slot, else the one that expires soonest */
+    /*
+     * A user with NGX_HTTP_NOTIFY_USER_TICKETS valid tickets gets the place
+     * of its own that expires first; else a free or expired slot, else the
+     * one that expires soonest: one user cannot take everyone's.
+     */
 
     slot = 0;
     soonest = NGX_MAX_TIME_T_VALUE;
+    own = 0;
+    own_slot = 0;
+    own_soonest = NGX_MAX_TIME_T_VALUE;
+    found = 0;
 
     for (i = 0; i < NGX_HTTP_NOTIFY_STREAM_TICKETS; i++) {
         t = &w->sh->tickets[i];
 
         if (t->expires <= now) {
-            slot = i;
-            break;
+            if (!found) {
+                slot = i;
+                found = 1;
+            }
+
+            continue;
         }
 
-        if (t->expires < soonest) {
+        if (t->user_len == user->len
+            && ngx_memcmp(t->user, user->data, user->len) == 0)
+        {
+            own++;
+
+            if (t->expires < own_soonest) {
+                own_soonest = t->expires;
+                own_slot = i;
+            }
+        }
+
+        if (!found && t->expires < soonest) {
             soonest = t->expires;
             slot = i;
         }
+    }
+
+    if (own >= NGX_HTTP_NOTIFY_USER_TICKETS) {
+        slot = own_slot;
     }
 
     t = &w->sh->tickets[slot];

@@ -81,6 +81,8 @@ typedef struct {
     ngx_http_request_t              *subrequest;  /* the first attempt's */
     ngx_event_t                      hold;     /* its bound, armed while
                                                   it runs */
+    ngx_connection_t                 hold_conn;  /* the hold's data, no
+                                                    fd */
     ngx_http_notify_store_op_t       op;
     ngx_http_notify_curl_req_t       curl;
     unsigned                         finished:1;

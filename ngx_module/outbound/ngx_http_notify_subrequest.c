@@ -246,7 +246,9 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 
     dl->subrequest = sr;
     dl->hold.handler = ngx_http_notify_subrequest_hold;
-    dl->hold.data = dl;
+    dl->hold_conn.fd = (ngx_socket_t) -1;
+    dl->hold_conn.data = dl;
+    dl->hold.data = &dl->hold_conn;
     dl->hold.log = r->connection->log;
 
     ngx_add_timer(&dl->hold, ngx_http_notify_outbound_conf()->first_timeout);
@@ -311,11 +313,13 @@ ngx_http_notify_subrequest_abandon(void *data)
 static void
 ngx_http_notify_subrequest_hold(ngx_event_t *ev)
 {
-    ngx_http_notify_delivery_t *dl = ev->data;
+    ngx_event_t                 *wait;
+    ngx_connection_t            *c;
+    ngx_http_upstream_t         *u;
+    ngx_http_notify_delivery_t  *dl;
 
-    ngx_event_t          *wait;
-    ngx_connection_t     *c;
-    ngx_http_upstream_t  *u;
+    c = ev->data;
+    dl = c->data;
 
     u = dl->subrequest->upstream;
     c = (u != NULL) ? u->peer.connection : NULL;

@@ -528,8 +528,8 @@ ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
 static void
 ngx_http_notify_store_start(void)
 {
-    ngx_http_notify_store_t     *st;
-    ngx_http_notify_store_op_t  *ops;
+    ngx_http_notify_store_t      *st;
+    ngx_http_notify_store_op_t   *ops, **ll;
 
     st = &ngx_http_notify_store;
 
@@ -541,11 +541,27 @@ ngx_http_notify_store_start(void)
 
     if (st->backend->submit) {
 
-        /* the backend writes the batch itself, and says when it is done */
+        /*
+         * The backend writes the batch itself, and says when it is done.
+         * Retention is a batch of its own: neither held up by the writers'
+         * lock nor holding it for them.
+         */
 
         ops = st->queue;
-        st->queue = NULL;
-        st->queue_last = &st->queue;
+
+        for (ll = &ops->next;
+             *ll && ops->type != NGX_HTTP_NOTIFY_OP_PRUNE
+             && (*ll)->type != NGX_HTTP_NOTIFY_OP_PRUNE;
+             ll = &(*ll)->next)
+        { /* void */ }
+
+        st->queue = *ll;
+        *ll = NULL;
+
+        if (st->queue == NULL) {
+            st->queue_last = &st->queue;
+        }
+
         st->batch = ops;
         st->start = ngx_http_notify_store_usec();
 
@@ -1115,7 +1131,7 @@ ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op)
 
     /* more to do: again soon; else check every 1/8 of the retention */
 
-    if (op->rc == NGX_OK && op->seq == NGX_HTTP_NOTIFY_PRUNE_MAX) {
+    if (op->rc == NGX_OK && op->seq >= op->max) {
         delay = 10;
 
     } else {

@@ -56,6 +56,7 @@
 
 #define NGX_HTTP_NOTIFY_PG_BACKOFF_MIN  50     /* msec */
 #define NGX_HTTP_NOTIFY_PG_BACKOFF_MAX  5000
+#define NGX_HTTP_NOTIFY_PG_PRUNE_MAX    1000   /* notes removed at once */
 
 
 /*
@@ -655,8 +656,8 @@ typedef struct {
     ngx_log_t                    *log;
     ngx_uint_t                    down;         /* was up, lost since */
 
-    const char                   *keywords[4];
-    const char                   *values[4];
+    const char                   *keywords[5];
+    const char                   *values[5];
 
     ngx_str_t                     name;
     char                         *q_lock, *q_last, *q_idem, *q_put,
@@ -692,6 +693,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     ngx_http_notify_store_conf_t *scf);
+static ngx_int_t ngx_http_notify_pg_init_failed(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf, ngx_uint_t reload);
 static int ngx_http_notify_pg_open(ngx_cycle_t *cycle,
     ngx_http_notify_store_conf_t *scf);
 static void ngx_http_notify_pg_close(ngx_cycle_t *cycle);
@@ -902,10 +905,10 @@ ngx_int_t
 ngx_http_notify_store_pg_check(ngx_conf_t *cf,
     ngx_http_notify_store_conf_t *scf)
 {
-    u_char               *p, *conninfo;
+    u_char               *p, *conninfo, *name, *last;
     char                 *err;
     size_t                len;
-    const char           *host, *port, *db;
+    const char           *host, *port, *db, *hostaddr;
     PQconninfoOption     *opts, *o;
 
     conninfo = ngx_pnalloc(cf->pool, scf->path.len + 1);
@@ -929,13 +932,17 @@ ngx_http_notify_store_pg_check(ngx_conf_t *cf,
     host = "";
     port = "";
     db = "";
+    hostaddr = "";
 
     for (o = opts; o->keyword; o++) {
         if (o->val == NULL) {
             continue;
         }
 
-        if (ngx_strcmp(o->keyword, "host") == 0) {
+        if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "host") == 0) {
             host = o->val;
 
         } else if (ngx_strcmp(o->keyword, "port") == 0) {
@@ -943,6 +950,47 @@ ngx_http_notify_store_pg_check(ngx_conf_t *cf,
 
         } else if (ngx_strcmp(o->keyword, "dbname") == 0) {
             db = o->val;
+        }
+    }
+
+    /*
+     * libpq resolves a host name as it connects, blocking the worker: each
+     * host is an address or a Unix socket folder, unless hostaddr= gives
+     * the addresses (the names then serve TLS's checks only)
+     */
+
+    if (*hostaddr == '\0') {
+        for (name = (u_char *) host; *name; name = last + (*last == ',')) {
+            last = (u_char *) ngx_strchr(name, ',');
+
+            if (last == NULL) {
+                last = name + ngx_strlen(name);
+            }
+
+            if (last == name || *name == '/' || *name == '@'
+                || ngx_inet_addr(name, last - name) != INADDR_NONE)
+            {
+                continue;
+            }
+
+#if (NGX_HAVE_INET6)
+            {
+            struct in6_addr  a6;
+
+            if (ngx_inet6_addr(name, last - name, a6.s6_addr) == NGX_OK) {
+                continue;
+            }
+            }
+#endif
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "notify_store: the PostgreSQL host \"%*s\" is"
+                               " a name, which libpq would resolve in the"
+                               " worker, blocking it: give an address or a"
+                               " Unix socket folder, or the addresses in"
+                               " \"hostaddr\"", last - name, name);
+            PQconninfoFree(opts);
+            return NGX_ERROR;
         }
     }
 
@@ -1016,8 +1064,11 @@ ngx_http_notify_pg_notice(void *arg, const char *message)
 /*
  * The master, at start and at each reload, before the workers: the schema
  * created, or migrated to the version this module knows, under an
- * advisory lock (nodes starting together).  A blocking connection, closed
- * before the workers are made.
+ * advisory lock (nodes starting together), waited for 10 s at most.  A
+ * blocking connection, closed before the workers are made.  A failure
+ * stops the first start; at a reload nginx would exit with its workers
+ * left behind, so it is logged and the reload goes on: the new workers
+ * connect when the server is back, as after any loss.
  */
 
 static ngx_int_t
@@ -1027,7 +1078,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     int                 version;
     char               *sql;
     PGconn             *pg;
-    ngx_uint_t          created;
+    ngx_uint_t          created, level, reload;
     ngx_int_t           rc;
     PGresult           *res;
     ngx_uint_t          i;
@@ -1035,6 +1086,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
 
     static const char  *steps[] = {
         "BEGIN",
+        "SET LOCAL lock_timeout = '10s'",
         "SELECT pg_advisory_xact_lock(hashtext('ngx_http_notify.' || $1))",
         "CREATE SCHEMA IF NOT EXISTS @",
         ngx_http_notify_pg_meta,
@@ -1045,6 +1097,9 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     if (ngx_test_config) {
         return NGX_OK;
     }
+
+    reload = !ngx_is_init_cycle(cycle->old_cycle);
+    level = reload ? NGX_LOG_ERR : NGX_LOG_EMERG;
 
     while (ngx_http_notify_pg_node == 0) {
         if (RAND_bytes((u_char *) &ngx_http_notify_pg_node,
@@ -1070,11 +1125,11 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     pg = PQconnectdbParams(keywords, values, 1);
 
     if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+        ngx_log_error(level, cycle->log, 0,
                       "notify: store \"%V\": cannot connect: %s", &scf->name,
                       pg ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);
-        return NGX_ERROR;
+        return ngx_http_notify_pg_init_failed(cycle, scf, reload);
     }
 
     PQsetNoticeProcessor(pg, ngx_http_notify_pg_notice, NULL);
@@ -1095,7 +1150,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
             goto done;
         }
 
-        res = PQexecParams(pg, sql, i == 1 ? 1 : 0, NULL, &param, NULL,
+        res = PQexecParams(pg, sql, i == 2 ? 1 : 0, NULL, &param, NULL,
                            NULL, 0);
 
         if (PQresultStatus(res) != PGRES_COMMAND_OK
@@ -1114,7 +1169,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     }
 
     if (version > NGX_HTTP_NOTIFY_PG_VERSION) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+        ngx_log_error(level, cycle->log, 0,
                       "notify: store \"%V\": the schema \"%V\" is of"
                       " version %d, newer than this module knows (%d):"
                       " upgrade the module, or name another schema",
@@ -1204,7 +1259,7 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
 
 failed:
 
-    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+    ngx_log_error(level, cycle->log, 0,
                   "notify: store \"%V\": the schema \"%V\" could not be"
                   " made: %s", &scf->name, &scf->schema,
                   res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
@@ -1214,7 +1269,28 @@ done:
     PQclear(res);
     PQfinish(pg);
 
-    return rc;
+    if (rc != NGX_OK) {
+        return ngx_http_notify_pg_init_failed(cycle, scf, reload);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_notify_pg_init_failed(ngx_cycle_t *cycle,
+    ngx_http_notify_store_conf_t *scf, ngx_uint_t reload)
+{
+    if (!reload) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                  "notify: store \"%V\": the schema was not checked; the"
+                  " reload goes on, the workers connect when they can",
+                  &scf->name);
+
+    return NGX_OK;
 }
 
 
@@ -1223,6 +1299,7 @@ done:
 static int
 ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
 {
+    u_char                     *p;
     ngx_uint_t                  i;
     ngx_http_notify_pg_t       *st;
     ngx_http_notify_pg_conn_t  *pc;
@@ -1237,12 +1314,29 @@ ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
     st->name = scf->name;
     st->nconns = scf->connections;
 
+    /*
+     * The server ends a statement before the client gives up on it (and
+     * drops the connection): its locks go with it.  Before "dbname", so
+     * that the URL's own "options" are taken instead.
+     */
+
+    p = ngx_pnalloc(cycle->pool, sizeof("-c statement_timeout=ms")
+                                 + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return ENOMEM;
+    }
+
+    (void) ngx_sprintf(p, "-c statement_timeout=%Mms%Z",
+                       scf->timeout - scf->timeout / 10);
+
     st->keywords[0] = "connect_timeout";
     st->values[0] = "10";
-    st->keywords[1] = "dbname";
-    st->values[1] = (char *) scf->path.data;
-    st->keywords[2] = "client_encoding";
-    st->values[2] = "UTF8";
+    st->keywords[1] = "options";
+    st->values[1] = (char *) p;
+    st->keywords[2] = "dbname";
+    st->values[2] = (char *) scf->path.data;
+    st->keywords[3] = "client_encoding";
+    st->values[3] = "UTF8";
 
 #define ngx_http_notify_pg_q(name)                                            \
     st->name = ngx_http_notify_pg_sql(cycle->pool,                            \
@@ -1663,7 +1757,26 @@ static void
 ngx_http_notify_pg_poll(ngx_http_notify_pg_conn_t *pc)
 {
     ngx_socket_t                 fd;
+    ngx_connection_t            *c;
     PostgresPollingStatusType    rc;
+
+    /*
+     * libpq may close its socket and open another in this call (another
+     * address, TLS or GSS tried again without): often under the same
+     * number, which epoll no longer watches.  So the socket leaves epoll
+     * while it is open, and whichever socket libpq has after is watched
+     * afresh.
+     */
+
+    c = pc->c;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
 
     rc = PQconnectPoll(pc->pg);
 
@@ -1672,20 +1785,28 @@ ngx_http_notify_pg_poll(ngx_http_notify_pg_conn_t *pc)
         return;
     }
 
-    /* libpq may have moved to another socket (another address) */
-
     fd = PQsocket(pc->pg);
 
-    if (fd != pc->c->fd) {
+    if (fd == (ngx_socket_t) -1) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    if (fd != c->fd) {
         ngx_http_notify_pg_detach(pc);
 
-        if (fd == (ngx_socket_t) -1 || ngx_http_notify_pg_attach(pc) != NGX_OK)
-        {
+        if (ngx_http_notify_pg_attach(pc) != NGX_OK) {
             ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
             return;
         }
 
         ngx_add_timer(pc->c->read, ngx_http_notify_pg.timeout);
+
+    } else if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
+               != NGX_OK)
+    {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
     }
 
     if (rc == PGRES_POLLING_WRITING) {
@@ -2395,6 +2516,7 @@ static int
 ngx_http_notify_pg_batch_result(ngx_http_notify_pg_job_t *job, PGresult *res,
     ngx_uint_t n)
 {
+    int                          err;
     ngx_str_t                    kept;
     ngx_http_notify_pg_t        *st;
     ngx_http_notify_store_op_t  *op;
@@ -2446,7 +2568,20 @@ ngx_http_notify_pg_batch_result(ngx_http_notify_pg_job_t *job, PGresult *res,
 
     st->op = ngx_http_notify_pg_next(op->next, 1);
 
-    return ngx_http_notify_pg_op_result(op, res);
+    /*
+     * The server commits the stage whatever is made of its answers here:
+     * an answer that cannot be read (not the server's error) fails its
+     * own operation only, never the batch the server committed.
+     */
+
+    err = ngx_http_notify_pg_op_result(op, res);
+
+    if (err) {
+        op->rc = NGX_ERROR;
+        op->err = err;
+    }
+
+    return 0;
 }
 
 
@@ -2639,6 +2774,9 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
         return err;
 
     case NGX_HTTP_NOTIFY_OP_PRUNE:
+        /* in smaller transactions: each holds its rows' locks */
+        op->max = ngx_min(op->max, NGX_HTTP_NOTIFY_PG_PRUNE_MAX);
+
         ngx_http_notify_pg_num(&pp, (int64_t) op->before);
         ngx_http_notify_pg_num(&pp, (int64_t) op->max);
 
