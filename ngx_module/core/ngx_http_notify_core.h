@@ -274,6 +274,9 @@ struct ngx_http_notify_dialect_s {
     ngx_http_notify_verdict_e (*judge)(ngx_http_notify_target_t *target,
                                        ngx_uint_t status, ngx_str_t *body,
                                        u_char *reason, size_t size);
+
+    ngx_uint_t                  max_recipients;  /* of one request as a
+                                                    target; 0: no limit */
 };
 
 

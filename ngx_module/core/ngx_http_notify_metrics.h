@@ -22,7 +22,7 @@
 
 /* room for the dialects of the registry and the targets, at most */
 #define NGX_HTTP_NOTIFY_METRICS_DIALECTS  8
-#define NGX_HTTP_NOTIFY_METRICS_TARGETS   4
+#define NGX_HTTP_NOTIFY_METRICS_TARGETS   16
 
 
 /* the kinds of feed requests */

@@ -125,7 +125,8 @@ ngx_http_notify_dialect_t  ngx_http_notify_gever_dialect = {
     ngx_http_notify_gever_merge_conf,
     NULL,
     NULL,                            /* no outbound half yet */
-    NULL
+    NULL,
+    0                                /* no limit of recipients */
 };
 
 

@@ -129,7 +129,8 @@ ngx_http_notify_dialect_t  ngx_http_notify_push_dialect = {
     ngx_http_notify_push_merge_conf,
     ngx_http_notify_push_check_conf,
     ngx_http_notify_push_render,
-    ngx_http_notify_push_judge
+    ngx_http_notify_push_judge,
+    0                                /* no limit of recipients */
 };
 
 

@@ -55,7 +55,8 @@ ngx_http_notify_dialect_t  ngx_http_notify_syntphony_dialect = {
     NULL,
     NULL,
     NULL,                              /* no outbound half yet */
-    NULL
+    NULL,
+    0                                /* no limit of recipients */
 };
 
 

@@ -301,7 +301,7 @@ ngx_http_notify_target_handler(ngx_conf_t *cf, ngx_command_t *dummy,
     char                      *rv;
     ngx_str_t                 *value;
     ngx_uint_t                 nargs;
-    ngx_command_t             *cmd;
+    ngx_command_t             *cmd, c;
     ngx_http_notify_target_t  *t;
 
     t = cf->handler_conf;
@@ -329,7 +329,15 @@ ngx_http_notify_target_handler(ngx_conf_t *cf, ngx_command_t *dummy,
         p = (cmd->post == (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF)
             ? t->delivery : (void *) t;
 
-        rv = cmd->set(cf, cmd, p);
+        /*
+         * "post" says where the slot is, and is no post handler: nginx's
+         * slot functions (ngx_conf_set_num_slot, _msec_slot) would call it
+         */
+
+        c = *cmd;
+        c.post = NULL;
+
+        rv = c.set(cf, &c, p);
 
         if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
             return rv;
@@ -502,7 +510,6 @@ ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
     t = dc->targets->elts;
 
     for (i = 0; i < dc->targets->nelts; i++) {
-        t[i].index = i + 1;
 
         if (t[i].dialect == NULL || t[i].dialect->render == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -512,10 +519,7 @@ ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
-        if (t[i].dialect_name.len == sizeof("push") - 1
-            && ngx_strncmp(t[i].dialect_name.data, "push",
-                           sizeof("push") - 1) == 0
-            && dc->url.len
+        if (dc->url.len
             && t[i].name.len == sizeof("push") - 1
             && ngx_strncmp(t[i].name.data, "push", sizeof("push") - 1) == 0)
         {
