@@ -31,13 +31,13 @@ static char *ngx_http_notify_target_activity_type(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 
-#define NGX_HTTP_NOTIFY_TARGET_CONF   0x01    /* offset in the target */
-#define NGX_HTTP_NOTIFY_DELIVERY_CONF 0x02    /* offset in its delivery */
+#define NGX_HTTP_NOTIFY_TARGET_CONF    0      /* offset in the target */
+#define NGX_HTTP_NOTIFY_DELIVERY_CONF  1      /* offset in its delivery */
 
 
 /*
  * The block's directives.  "offset" is in the target, or, for those whose
- * "post" is NGX_HTTP_NOTIFY_DELIVERY_CONF, in the target's delivery
+ * "conf" is NGX_HTTP_NOTIFY_DELIVERY_CONF, in the target's delivery
  * settings (the same slots as the http level's notify_delivery_*).
  */
 
@@ -116,51 +116,51 @@ static ngx_command_t  ngx_http_notify_target_commands[] = {
     { ngx_string("expire"),
       NGX_CONF_TAKE1,
       ngx_http_notify_outbound_expiry,
+      NGX_HTTP_NOTIFY_DELIVERY_CONF,
       0,
-      0,
-      (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF },
+      NULL },
 
     { ngx_string("retry"),
       NGX_CONF_TAKE2,
       ngx_http_notify_delivery_retry,
+      NGX_HTTP_NOTIFY_DELIVERY_CONF,
       0,
-      0,
-      (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF },
+      NULL },
 
     { ngx_string("timeout"),
       NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
-      0,
+      NGX_HTTP_NOTIFY_DELIVERY_CONF,
       offsetof(ngx_http_notify_delivery_conf_t, timeout),
-      (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF },
+      NULL },
 
     { ngx_string("first_timeout"),
       NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
-      0,
+      NGX_HTTP_NOTIFY_DELIVERY_CONF,
       offsetof(ngx_http_notify_delivery_conf_t, first_timeout),
-      (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF },
+      NULL },
 
     { ngx_string("concurrency"),
       NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
-      0,
+      NGX_HTTP_NOTIFY_DELIVERY_CONF,
       offsetof(ngx_http_notify_delivery_conf_t, concurrency),
-      (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF },
+      NULL },
 
     { ngx_string("breaker"),
       NGX_CONF_TAKE12,
       ngx_http_notify_breaker_directive,
-      0,
+      NGX_HTTP_NOTIFY_DELIVERY_CONF,
       offsetof(ngx_http_notify_delivery_conf_t, breaker),
-      (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF },
+      NULL },
 
     { ngx_string("rate"),
       NGX_CONF_TAKE12,
       ngx_http_notify_rate_directive,
-      0,
+      NGX_HTTP_NOTIFY_DELIVERY_CONF,
       offsetof(ngx_http_notify_delivery_conf_t, breaker),
-      (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF },
+      NULL },
 
       ngx_null_command
 };
@@ -301,7 +301,7 @@ ngx_http_notify_target_handler(ngx_conf_t *cf, ngx_command_t *dummy,
     char                      *rv;
     ngx_str_t                 *value;
     ngx_uint_t                 nargs;
-    ngx_command_t             *cmd, c;
+    ngx_command_t             *cmd;
     ngx_http_notify_target_t  *t;
 
     t = cf->handler_conf;
@@ -326,18 +326,10 @@ ngx_http_notify_target_handler(ngx_conf_t *cf, ngx_command_t *dummy,
             return NGX_CONF_ERROR;
         }
 
-        p = (cmd->post == (void *) NGX_HTTP_NOTIFY_DELIVERY_CONF)
+        p = (cmd->conf == NGX_HTTP_NOTIFY_DELIVERY_CONF)
             ? t->delivery : (void *) t;
 
-        /*
-         * "post" says where the slot is, and is no post handler: nginx's
-         * slot functions (ngx_conf_set_num_slot, _msec_slot) would call it
-         */
-
-        c = *cmd;
-        c.post = NULL;
-
-        rv = c.set(cf, &c, p);
+        rv = cmd->set(cf, cmd, p);
 
         if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
             return rv;
@@ -510,7 +502,6 @@ ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
     t = dc->targets->elts;
 
     for (i = 0; i < dc->targets->nelts; i++) {
-
         if (t[i].dialect == NULL || t[i].dialect->render == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "notify_target \"%V\": dialect \"%V\" cannot"
