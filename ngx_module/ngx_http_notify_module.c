@@ -606,6 +606,9 @@ ngx_http_notify_metrics_answer(ngx_http_request_t *r,
     for (i = 0; i < n; i++) {
         tnames[i] = tp[i]->name;
 
+        /* its counters are its breaker's slot's: found by name */
+        s.counter[i] = ngx_http_notify_outbound_slot(tp[i]);
+
         if (ngx_http_notify_breaker_info(ngx_http_notify_outbound_slot(tp[i]),
                                          &bi)
             == NGX_OK)
@@ -618,6 +621,7 @@ ngx_http_notify_metrics_answer(ngx_http_request_t *r,
     if (n == 0) {
         /* none configured: the series of notify_push_url's, at 0 */
         ngx_str_set(&tnames[0], "push");
+        s.counter[0] = NGX_HTTP_NOTIFY_METRICS_TARGETS;
         n = 1;
     }
 

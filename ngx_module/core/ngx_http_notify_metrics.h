@@ -56,6 +56,12 @@ typedef struct {
                                                /* 0 closed, 1 open,
                                                   2 half-open,
                                                   3 disabled */
+    ngx_uint_t                  counter[NGX_HTTP_NOTIFY_METRICS_TARGETS];
+                                               /* each target's delivery
+                                                  counters (the "target" of
+                                                  _metrics_delivery());
+                                                  NGX_HTTP_NOTIFY_METRICS_
+                                                  TARGETS: none yet */
 
     unsigned                    store:1;       /* the rest is known */
     unsigned                    map:1;         /* the store has a map */

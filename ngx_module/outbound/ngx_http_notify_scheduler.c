@@ -252,7 +252,8 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
                  : NGX_HTTP_NOTIFY_RESULT_RETRY;
     }
 
-    ngx_http_notify_metrics_delivery(dl->target->index, result, 1);
+    ngx_http_notify_metrics_delivery(
+        ngx_http_notify_outbound_slot(dl->target), result, 1);
 
     ngx_destroy_pool(dl->pool);
 
@@ -575,7 +576,7 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
                       "notify: delivery of %016uxL expired, dropped;"
                       " target \"%V\"", op->expired[i], &t->name);
 
-        ngx_http_notify_metrics_delivery(t->index,
+        ngx_http_notify_metrics_delivery(ngx_http_notify_outbound_slot(t),
                                          NGX_HTTP_NOTIFY_RESULT_EXPIRED, 1);
     }
 
