@@ -5,14 +5,6 @@
 use lib 't/lib';
 use NotifyTest;
 
-BEGIN {
-    if (NotifyTest::postgres()) {
-        require Test::More;
-        Test::More->import(skip_all => 'the stream: not served by the'
-                                       . ' PostgreSQL store yet (it answers'
-                                       . ' 501, t/120)');
-    }
-}
 use Sse;
 use JSON::PP;
 use IO::Socket::INET;

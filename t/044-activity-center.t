@@ -10,14 +10,6 @@
 use lib 't/lib';
 use NotifyTest;
 
-BEGIN {
-    if (NotifyTest::postgres()) {
-        require Test::More;
-        Test::More->import(skip_all => 'the stream: not served by the'
-                                       . ' PostgreSQL store yet (it answers'
-                                       . ' 501, t/120)');
-    }
-}
 use FindBin;
 use File::Temp qw(tempdir);
 use JSON::PP;

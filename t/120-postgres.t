@@ -15,6 +15,7 @@
 use lib 't/lib';
 use NotifyTest;
 use Time::HiRes ();
+use Sse;
 use Test::Nginx::Socket 'no_plan';
 
 BEGIN { NotifyTest::setup(); }
@@ -147,6 +148,20 @@ Test::Nginx::Socket::add_response_body_check(sub {
     }
 });
 
+# the server stopped and started again within a block: once this worker's
+# connection is made again
+sub pg_restart {
+    my $log = server_root() . '/logs/error.log';
+    my $before = () = NotifyTest::slurp($log) =~ /connected again/g;
+    NotifyTest::pg('restart');
+    until ((() = NotifyTest::slurp($log) =~ /connected again/g) > $before) {
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+*say = \&Sse::say;
+Sse::check_stream_like();
+
 no_shuffle();
 run_tests();
 
@@ -268,23 +283,23 @@ the schema "t_newer" is of version 99, newer than this module knows (3): upgrade
 
 
 
-=== TEST 10: the feed's states are kept: counts, seen, the filters by state; the stream (which reads the store synchronously) answers 501
+=== TEST 10: the feed's states are kept: counts, seen, the filters by state; the stream's tickets are given (t/042 streams on this store)
 --- skip_eval: 12: main::pg_only()
 --- http_config eval: ::conf('states')
 --- config eval: $::Config
 --- request eval
 ["POST /n\n$::Note", "GET /activities/counts", "POST /activities/seen-all",
- "GET /activities?status=unseen", "GET /activities/stream",
+ "GET /activities?status=unseen", "POST /activities/stream/ticket",
  "GET /activities?unread=true"]
 --- more_headers eval
 [$::App, $::Ada, $::Ada, $::Ada, $::Ada, $::Ada]
---- error_code eval: [200, 200, 200, 200, 501, 200]
+--- error_code eval: [200, 200, 200, 200, 200, 200]
 --- response_body_like eval
 [qr/^\{"id":"0000000000000001"/,
  qr/^\{"unread":1,"unseen":1\}$/,
  qr/^\{"unread":1,"unseen":0\}$/,
  qr/^\{"items":\[\],"next":null,"unread":1,"unseen":0\}$/,
- qr/"NotImplemented".*does not serve the feed's stream/,
+ qr/^\{"ticket":"[0-9a-f]{32}","expires_in":\d+\}$/,
  qr/^\{"items":\[\{"id":"0000000000000001".*"unread":1\}$/]
 
 
@@ -327,7 +342,39 @@ the schema "t_newer" is of version 99, newer than this module knows (3): upgrade
 
 
 
-=== TEST 13: a schema of version 2 (here from 1) is migrated to version 3, targets: a pending delivery becomes the push target's entry, and is delivered
+=== TEST 13: the stream while PostgreSQL is away: a stream that opens is sent reset (its counts cannot be read) and closed; back, a stream starts with its counts
+--- skip_eval: 4: main::pg_only()
+--- http_config eval: ::conf('streamdown')
+--- config eval: $::Config
+--- init
+# (skipped blocks' init runs too under Test::Nginx)
+return unless NotifyTest::postgres();
+my $ada = $::Ada =~ s/\n/\r\n/r;
+NotifyTest::pg('stop');
+my ($st, $err) = Sse::stream(::server_port(), '/activities/stream', $ada);
+die $err unless $st;
+my $events = $st->until(sub { $st->{eof} }, 20);
+::say("down $st->{status}: " . Sse::text([grep { $_->{event} } @$events]));
+::say("closed") if $st->{eof};
+::pg_restart();
+($st, $err) = Sse::stream(::server_port(), '/activities/stream', $ada);
+die $err unless $st;
+::say("back $st->{status}: " . Sse::text($st->events(1)));
+$st->close;
+--- request
+GET /activities/counts
+--- more_headers eval: $::Ada
+--- response_body_like: ^\{"unread":0,"unseen":0\}$
+--- stream_like
+^down 200: reset \{"reason":"the feed could not be read"\}
+closed
+back 200: counts \{"unread":0,"unseen":0\}$
+--- no_error_log
+[alert]
+
+
+
+=== TEST 14: a schema of version 2 (here from 1) is migrated to version 3, targets: a pending delivery becomes the push target's entry, and is delivered
 --- skip_eval: 4: main::pg_only()
 --- http_config eval
 ::conf('outboxed', "    notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;\n")

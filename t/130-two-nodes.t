@@ -5,7 +5,8 @@
 #
 # What one node accepts is in the other's feed; what is marked read on one
 # is read on the other; an idempotent retry sent to the other is known;
-# an outbox entry is delivered once while both nodes run their timers.
+# an outbox entry is delivered once while both nodes run their timers; a
+# stream held by B gets what A commits (LISTEN/NOTIFY).
 #
 # "--- outbox_drained: INDEX": after the response to request INDEX, A's
 # outbox is listed until it is empty (without a bound on when); then each
@@ -23,6 +24,7 @@ BEGIN {
 }
 
 use Downstream;
+use Sse;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP;
@@ -116,6 +118,39 @@ END {
     }
 }
 
+# psql(SQL): SQL run on the suite's server; dies when it fails
+sub psql {
+    my ($sql) = @_;
+    my $dir = $ENV{TEST_NGINX_PG_DIR};
+    open(my $psql, '|-', 'psql', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h',
+         "$dir/sock", '-U', 'notify', '-d', 'notify', '-o', '/dev/null',
+         '-f', '-')
+        or die "psql: $!";
+    print $psql $sql;
+    close($psql) or die "psql: $?";
+}
+
+# a stream of Ada's on B, once its first event (the counts) is there
+sub b_stream {
+    my ($st, $err) = Sse::stream($BPort, '/activities/stream', $Ada =~ s/\n/\r\n/r);
+    die $err unless $st;
+    Sse::say("B " . Sse::text($st->events(1)));
+    return $st;
+}
+
+# a notification to Ada posted to the node on "port": [status, body]
+sub post_to {
+    my ($port, $title) = @_;
+    return Sse::request($port, 'POST', '/n', $App =~ s/\n/\r\n/gr,
+                        note($title) =~ s{^POST /n\n}{}r);
+}
+
+# the events of "st" until one of the notification "title" is there
+sub until_title {
+    my ($st, $title) = @_;
+    return $st->until(sub { grep { ($_->{data} // '') =~ /"title":"\Q$title\E"/ } @{ $_[0] } });
+}
+
 sub get_a {
     my ($path) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -147,6 +182,9 @@ Test::Nginx::Socket::add_response_body_check(sub {
     Test::More::is_deeply([values %ok], [1, 1, 1], $block->name
                           . ' - each once, by one of the nodes');
 });
+
+*say = \&Sse::say;
+Sse::check_stream_like();
 
 no_shuffle();
 run_tests();
@@ -218,3 +256,102 @@ __DATA__
 --- outbox_drained: 2
 --- no_error_log
 [alert]
+
+
+
+=== TEST 5: a stream held by B gets what A commits: the item and the counts, then A's mark; what B commits it has once, not again from A's announcement
+--- http_config eval: ::conf('shared')
+--- config eval: $::Locations . "    location /b/ { proxy_pass http://127.0.0.1:$::BPort/; }"
+--- init
+main::node_b();
+my $st = ::b_stream();
+my $r = ::post_to(::server_port(), 'six');
+::say("A accepted $r->[0] $r->[1]");
+::say("B " . Sse::text([@{ $st->events(3) }[1, 2]]));
+$r = Sse::request(::server_port(), 'POST', '/activities/0000000000000006/read', $::Ada =~ s/\n/\r\n/r);
+::say("A read $r->[0]");
+::say("B " . Sse::text([@{ $st->events(5) }[3, 4]]));
+# B's own commit, then A's: B hears A's after what it may have heard of
+# its own, so once eight is there, seven was there once
+::post_to($::BPort, 'seven');
+::post_to(::server_port(), 'eight');
+my $events = ::until_title($st, 'eight');
+my @items = grep { ($_->{event} // '') eq 'item' } @$events;
+::say("B items " . join(',', map { /"id":"0*(\d+)"/ ? $1 : '?' } map { $_->{data} } @items));
+$st->close;
+--- request
+GET /b/activities/counts
+--- more_headers eval: $::Ada
+--- response_body_like: ^\{"unread":6,"unseen":6\}$
+--- stream_like
+^B counts \{"unread":4,"unseen":4\}
+A accepted 200 \{"id":"0000000000000006"
+B item \{"id":"0000000000000006",[^\n]*"title":"six"[^\n]*"read":false,"seen":false,"archived":false\}\ncounts \{"unread":5,"unseen":5\}
+A read 200
+B read \{"id":"0000000000000006"\}\ncounts \{"unread":4,"unseen":4\}
+B items 6,7,8$
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: B's LISTEN connection is lost: it is made again, and B's streams are reset (what was announced meanwhile is not known); then events come again
+--- http_config eval: ::conf('shared')
+--- config eval: $::Locations . "    location /b/ { proxy_pass http://127.0.0.1:$::BPort/; }"
+--- init
+main::node_b();
+my $st = ::b_stream();
+# every node's LISTEN connection (A's too) is ended by the server
+::psql("SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity"
+       . " WHERE query LIKE 'LISTEN %'");
+::say("B " . Sse::text([$st->events(2)->[1]]));
+::post_to(::server_port(), 'nine');
+my $events = ::until_title($st, 'nine');
+::say("B then " . join(',', map { $_->{event} } grep { $_->{event} } @$events[2 .. $#$events]));
+$st->close;
+open my $log, '<', "$::BDir/logs/error.log" or die "$::BDir: $!";
+my @lost = grep { /LISTEN connection lost|listening again/ } <$log>;
+::say("B logged: " . join(',', map { /(LISTEN connection lost|listening again)/ } @lost));
+--- request
+GET /b/activities/counts
+--- more_headers eval: $::Ada
+--- response_body_like: ^\{"unread":7,"unseen":7\}$
+--- stream_like
+^B counts \{"unread":6,"unseen":6\}
+B reset \{"reason":"events were lost"\}
+B then item(,counts)?\n
+B logged: LISTEN connection lost,listening again$
+--- no_error_log
+[alert]
+
+
+
+=== TEST 7: B is reloaded: its stream ends, and a client that resumes there with its Last-Event-ID is reset (while no worker of B listened, A's announcements were not heard)
+--- http_config eval: ::conf('shared')
+--- config eval: $::Locations . "    location /b/ { proxy_pass http://127.0.0.1:$::BPort/; }"
+--- init
+main::node_b();
+my $st = ::b_stream();
+::post_to(::server_port(), 'ten');
+my $last = ::until_title($st, 'ten')->[-1]{id};
+open my $fh, '<', "$::BDir/logs/nginx.pid" or die "$::BDir: $!";
+chomp(my $pid = <$fh>);
+kill 'HUP', $pid or die "HUP $pid: $!";
+$st->until(sub { 0 }, 10) until $st->{eof};
+::say("B's stream ended by the reload");
+my $err;
+($st, $err) = Sse::stream($::BPort, '/activities/stream', ($::Ada =~ s/\n/\r\n/r) . "Last-Event-ID: $last\r\n");
+die $err unless $st;
+my $events = $st->until(sub { grep { ($_->{event} // '') eq 'reset' } @{ $_[0] } });
+::say("B then " . Sse::text([grep { ($_->{event} // '') eq 'reset' } @$events]));
+$st->close;
+--- request
+GET /b/activities/counts
+--- more_headers eval: $::Ada
+--- response_body_like: ^\{"unread":8,"unseen":8\}$
+--- stream_like
+^B counts \{"unread":7,"unseen":7\}
+B's stream ended by the reload
+B then reset \{"reason":"events were lost"\}$
+--- no_error_log
+[error]

@@ -232,17 +232,6 @@ ngx_http_notify_feed_handler(ngx_http_request_t *r,
         return ngx_http_notify_feed_no_states(r);
     }
 
-    /* the stream reads the store synchronously: not on a server's */
-
-    if ((route == STREAM || route == TICKET)
-        && !ngx_http_notify_store_reads_now())
-    {
-        return ngx_http_notify_send_error(r, NGX_HTTP_NOT_IMPLEMENTED,
-                                          "NotImplemented",
-                                          "This store does not serve the"
-                                          " feed's stream yet.");
-    }
-
     /* the stream: by a ticket, or its token from a cookie */
 
     if (route == STREAM) {

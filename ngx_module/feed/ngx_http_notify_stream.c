@@ -62,7 +62,10 @@ typedef enum {
     NGX_HTTP_NOTIFY_EV_SEEN_ALL,
     NGX_HTTP_NOTIFY_EV_ARCHIVED,
     NGX_HTTP_NOTIFY_EV_ARCHIVED_READ,
-    NGX_HTTP_NOTIFY_EV_DELETED
+    NGX_HTTP_NOTIFY_EV_DELETED,
+    NGX_HTTP_NOTIFY_EV_MISSED,        /* other nodes' events were lost */
+    NGX_HTTP_NOTIFY_EV_COUNTS         /* a stream's first counts: never in
+                                         the ring */
 } ngx_http_notify_stream_ev_e;
 
 
@@ -97,6 +100,17 @@ typedef struct {
 } ngx_http_notify_stream_sh_t;
 
 
+typedef struct ngx_http_notify_stream_wait_s  ngx_http_notify_stream_wait_t;
+typedef struct ngx_http_notify_stream_read_s  ngx_http_notify_stream_read_t;
+
+
+/* an event of a stream that waits for its read, or for one before it */
+struct ngx_http_notify_stream_wait_s {
+    ngx_http_notify_stream_wait_t  *next;
+    ngx_http_notify_stream_ev_t     ev;
+};
+
+
 /* one open stream */
 typedef struct {
     ngx_queue_t                  queue;       /* in its bucket */
@@ -109,8 +123,22 @@ typedef struct {
     size_t                       limit;
     ngx_msec_t                   heartbeat;
     ngx_event_t                  beat;
+
+    /* a store whose reads answer later: the events in order */
+    ngx_http_notify_stream_wait_t   *wait;
+    ngx_http_notify_stream_wait_t  **last_wait;
+    size_t                       waiting;     /* bytes in wait */
+    ngx_http_notify_stream_read_t   *reading; /* the first one's read */
+
     unsigned                     closing:1;
 } ngx_http_notify_stream_t;
+
+
+/* the read of a waiting event; it outlives a stream that goes */
+struct ngx_http_notify_stream_read_s {
+    ngx_http_notify_store_read_t  rd;
+    ngx_http_notify_stream_t     *stream;     /* NULL: gone */
+};
 
 
 /* this worker's part */
@@ -119,6 +147,8 @@ typedef struct {
     ngx_http_notify_stream_sh_t *sh;
     ngx_slab_pool_t             *shpool;
     uint64_t                     last;        /* events up to it are sent */
+    uint64_t                     start;       /* the ring's last event when
+                                                 this worker started */
     ngx_connection_t            *wake;        /* this worker's eventfd */
     ngx_event_t                  posted;      /* wake the others */
     ngx_queue_t                 *buckets;
@@ -137,13 +167,31 @@ static void ngx_http_notify_stream_woken(ngx_event_t *ev);
 static void ngx_http_notify_stream_catch_up(void);
 static ngx_queue_t *ngx_http_notify_stream_bucket(ngx_str_t *user);
 static void ngx_http_notify_stream_dispatch(ngx_http_notify_stream_ev_t *ev);
+static void ngx_http_notify_stream_dispatch_all(
+    ngx_http_notify_stream_ev_t *ev);
 static ngx_int_t ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s,
     ngx_str_t *from);
 static void ngx_http_notify_stream_event(ngx_http_notify_stream_t *s,
     ngx_http_notify_stream_ev_t *ev);
+static void ngx_http_notify_stream_item(ngx_http_notify_stream_t *s,
+    ngx_http_notify_stream_ev_t *ev, ngx_array_t *items, uint64_t unread,
+    uint64_t unseen);
+static void ngx_http_notify_stream_change(ngx_http_notify_stream_t *s,
+    ngx_http_notify_stream_ev_t *ev);
+static void ngx_http_notify_stream_queue(ngx_http_notify_stream_t *s,
+    ngx_http_notify_stream_ev_t *ev);
+static ngx_uint_t ngx_http_notify_stream_needs_read(
+    ngx_http_notify_stream_ev_t *ev);
+static ngx_http_notify_stream_wait_t *ngx_http_notify_stream_pop(
+    ngx_http_notify_stream_t *s);
+static void ngx_http_notify_stream_next(ngx_http_notify_stream_t *s);
+static void ngx_http_notify_stream_read_done(ngx_http_notify_store_read_t *rd);
+static void ngx_http_notify_stream_unqueue(ngx_http_notify_stream_t *s);
 static void ngx_http_notify_stream_send(ngx_http_notify_stream_t *s,
     const char *name, uint64_t id, u_char *data, size_t len);
 static void ngx_http_notify_stream_counts(ngx_http_notify_stream_t *s,
+    uint64_t id, uint64_t unread, uint64_t unseen);
+static void ngx_http_notify_stream_first_counts(ngx_http_notify_stream_t *s,
     uint64_t id, uint64_t unread, uint64_t unseen);
 static void ngx_http_notify_stream_flush(ngx_http_notify_stream_t *s);
 static void ngx_http_notify_stream_wake(ngx_http_notify_stream_t *s);
@@ -161,7 +209,7 @@ static ngx_str_t  ngx_http_notify_stream_zone_name =
 
 static const char  *ngx_http_notify_stream_names[] = {
     "item", "replaced", "read", "read", "read", "seen", "archived",
-    "archived", "deleted"
+    "archived", "deleted", "reset", "counts"
 };
 
 
@@ -333,6 +381,8 @@ ngx_http_notify_stream_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone)
     w->last = w->sh->next - 1;
     ngx_shmtx_unlock(&w->shpool->mutex);
 
+    w->start = w->last;
+
     w->posted.handler = ngx_http_notify_stream_post;
     w->posted.log = cycle->log;
     w->posted.data = w;
@@ -463,6 +513,21 @@ ngx_http_notify_stream_watch(ngx_http_notify_store_op_t *op)
         type = NGX_HTTP_NOTIFY_EV_DELETED;
         break;
 
+    case NGX_HTTP_NOTIFY_OP_MISSED:
+        /*
+         * a process that listens for the first time ("count"): a ring
+         * that is new has nothing to miss yet; one that goes on (a
+         * reload, a worker made again after a crash) may have, while no
+         * process of the node listened
+         */
+
+        if (op->count && w->start == 0) {
+            return;
+        }
+
+        type = NGX_HTTP_NOTIFY_EV_MISSED;
+        break;
+
     default:
         return;
     }
@@ -487,7 +552,11 @@ ngx_http_notify_stream_publish(ngx_http_notify_stream_sh_t *sh,
 {
     ngx_http_notify_stream_ev_t  *ev;
 
-    if (user->len == 0 || user->len > NGX_HTTP_NOTIFY_USER_MAX) {
+    /* an event is of one user, but for MISSED, of all */
+
+    if ((user->len == 0 && type != NGX_HTTP_NOTIFY_EV_MISSED)
+        || user->len > NGX_HTTP_NOTIFY_USER_MAX)
+    {
         return;
     }
 
@@ -554,8 +623,6 @@ ngx_http_notify_stream_catch_up(void)
 {
     uint64_t                          head, from;
     ngx_uint_t                        i, n;
-    ngx_queue_t                      *q, *next;
-    ngx_http_notify_stream_t         *s;
     ngx_http_notify_stream_ev_t       batch[NGX_HTTP_NOTIFY_STREAM_BATCH];
     ngx_http_notify_stream_worker_t  *w;
 
@@ -591,17 +658,12 @@ ngx_http_notify_stream_catch_up(void)
         ngx_shmtx_unlock(&w->shpool->mutex);
 
         if (n == (ngx_uint_t) -1) {
-            for (i = 0; i < NGX_HTTP_NOTIFY_STREAM_BUCKETS; i++) {
-                for (q = ngx_queue_head(&w->buckets[i]);
-                     q != ngx_queue_sentinel(&w->buckets[i]);
-                     q = next)
-                {
-                    next = ngx_queue_next(q);
-                    s = ngx_queue_data(q, ngx_http_notify_stream_t, queue);
-                    ngx_http_notify_stream_reset(s, from - 1,
-                                                 "events were lost", 0);
-                }
-            }
+            /* as if told that events were lost */
+            batch[0].id = from - 1;
+            batch[0].type = NGX_HTTP_NOTIFY_EV_MISSED;
+            batch[0].user_len = 0;
+
+            ngx_http_notify_stream_dispatch_all(&batch[0]);
 
             w->last = from - 1;
             continue;
@@ -636,6 +698,11 @@ ngx_http_notify_stream_dispatch(ngx_http_notify_stream_ev_t *ev)
     ngx_queue_t               *bucket, *q, *next;
     ngx_http_notify_stream_t  *s;
 
+    if (ev->type == NGX_HTTP_NOTIFY_EV_MISSED) {
+        ngx_http_notify_stream_dispatch_all(ev);
+        return;
+    }
+
     user.data = ev->user;
     user.len = ev->user_len;
 
@@ -649,6 +716,32 @@ ngx_http_notify_stream_dispatch(ngx_http_notify_stream_ev_t *ev)
         if (s->user.len == user.len
             && ngx_memcmp(s->user.data, user.data, user.len) == 0)
         {
+            ngx_http_notify_stream_event(s, ev);
+            ngx_http_notify_stream_wake(s);
+        }
+    }
+}
+
+
+/* an event of no user (MISSED): every stream of this worker */
+
+static void
+ngx_http_notify_stream_dispatch_all(ngx_http_notify_stream_ev_t *ev)
+{
+    ngx_uint_t                 i;
+    ngx_queue_t               *bucket, *q, *next;
+    ngx_http_notify_stream_t  *s;
+
+    for (i = 0; i < NGX_HTTP_NOTIFY_STREAM_BUCKETS; i++) {
+        bucket = &ngx_http_notify_stream_worker.buckets[i];
+
+        for (q = ngx_queue_head(bucket);
+             q != ngx_queue_sentinel(bucket);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            s = ngx_queue_data(q, ngx_http_notify_stream_t, queue);
+
             ngx_http_notify_stream_event(s, ev);
             ngx_http_notify_stream_wake(s);
         }
@@ -711,6 +804,7 @@ ngx_http_notify_stream_open(ngx_http_request_t *r,
     s->limit = fc->stream_buffer;
     s->heartbeat = fc->stream_heartbeat;
     s->last_busy = &s->busy;
+    s->last_wait = &s->wait;
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
@@ -837,15 +931,22 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
 
     ngx_http_notify_stream_send(s, NULL, 0, (u_char *) "retry: 2000\n", 12);
 
-    if (ngx_http_notify_store_counts(&s->user, &unread, &unseen,
-                                     s->request->connection->log)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ngx_http_notify_store_reads_now()) {
+        if (ngx_http_notify_store_counts(&s->user, &unread, &unseen,
+                                         s->request->connection->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else {
+        /* read when they are sent (below), in the queue's order */
+        unseen = (uint64_t) -1;
+        unread = 0;
     }
 
     if (from == NULL) {
-        ngx_http_notify_stream_counts(s, head, unread, unseen);
+        ngx_http_notify_stream_first_counts(s, head, unread, unseen);
         return NGX_OK;
     }
 
@@ -874,7 +975,7 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
     {
         ngx_http_notify_stream_reset(s, head, "the stream cannot resume"
                                      " from that id", 0);
-        ngx_http_notify_stream_counts(s, head, unread, unseen);
+        ngx_http_notify_stream_first_counts(s, head, unread, unseen);
         return NGX_OK;
     }
 
@@ -897,8 +998,10 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
         {
             batch[n] = w->sh->ring[(id + 1) % w->sh->size];
 
-            if (batch[n].user_len == s->user.len
-                && ngx_memcmp(batch[n].user, s->user.data, s->user.len) == 0)
+            if ((batch[n].user_len == s->user.len
+                 && ngx_memcmp(batch[n].user, s->user.data, s->user.len)
+                    == 0)
+                || batch[n].type == NGX_HTTP_NOTIFY_EV_MISSED)
             {
                 n++;
             }
@@ -915,90 +1018,156 @@ ngx_http_notify_stream_replay(ngx_http_notify_stream_t *s, ngx_str_t *from)
 }
 
 
-/* one event of the ring, as the stream's text */
+/*
+ * The counts a stream starts with: read already (LMDB), or to read
+ * (unseen (uint64_t) -1): a COUNTS event in the queue
+ */
+
+static void
+ngx_http_notify_stream_first_counts(ngx_http_notify_stream_t *s,
+    uint64_t id, uint64_t unread, uint64_t unseen)
+{
+    ngx_http_notify_stream_ev_t  ev;
+
+    if (unseen != (uint64_t) -1) {
+        ngx_http_notify_stream_counts(s, id, unread, unseen);
+        return;
+    }
+
+    ev.id = id;
+    ev.type = NGX_HTTP_NOTIFY_EV_COUNTS;
+    ev.user_len = 0;
+
+    ngx_http_notify_stream_queue(s, &ev);
+}
+
+
+/*
+ * One event of the ring, as the stream's text.  A store whose reads
+ * answer at once (LMDB) reads an item's text now; with one that answers
+ * later (PostgreSQL), the event waits in the stream's queue.
+ */
 
 static void
 ngx_http_notify_stream_event(ngx_http_notify_stream_t *s,
     ngx_http_notify_stream_ev_t *ev)
 {
-    u_char                        *p;
     uint64_t                       next, unread, unseen;
     ngx_int_t                      rc;
+    ngx_uint_t                     counted;
     ngx_pool_t                    *pool;
     ngx_array_t                    items;
     ngx_http_notify_feed_query_t   q;
-    ngx_http_notify_feed_entry_t  *e;
-    u_char                         data[128];
 
     if (s->closing) {
         return;
     }
 
-    switch (ev->type) {
+    if (!ngx_http_notify_store_reads_now()) {
+        ngx_http_notify_stream_queue(s, ev);
+        return;
+    }
 
-    case NGX_HTTP_NOTIFY_EV_ITEM:
-    case NGX_HTTP_NOTIFY_EV_REPLACED:
+    if (ev->type != NGX_HTTP_NOTIFY_EV_ITEM
+        && ev->type != NGX_HTTP_NOTIFY_EV_REPLACED)
+    {
+        ngx_http_notify_stream_change(s, ev);
+        return;
+    }
 
-        /* the item as a page shows it, with its states, read now */
+    /* the item as a page shows it, with its states, read now */
 
-        ngx_memzero(&q, sizeof(q));
-        q.user = s->user;
-        q.cursor = ev->seq + 1;
-        q.limit = 1;
-        q.status = NGX_HTTP_NOTIFY_FEED_ALL;
+    ngx_memzero(&q, sizeof(q));
+    q.user = s->user;
+    q.cursor = ev->seq + 1;
+    q.limit = 1;
+    q.status = NGX_HTTP_NOTIFY_FEED_ALL;
 
-        /* a pool of the event's own: a long stream does not grow */
+    /* a pool of the event's own: a long stream does not grow */
 
-        pool = ngx_create_pool(1024, s->request->connection->log);
-        if (pool == NULL) {
+    pool = ngx_create_pool(1024, s->request->connection->log);
+    if (pool == NULL) {
+        ngx_http_notify_stream_reset(s, ev->id, "no memory", 1);
+        return;
+    }
+
+    rc = ngx_http_notify_store_feed(&q, pool, &items, &next, &unread,
+                                    s->request->connection->log);
+    if (rc != NGX_OK) {
+        ngx_destroy_pool(pool);
+        ngx_http_notify_stream_reset(s, ev->id, "the feed could not be"
+                                     " read", 1);
+        return;
+    }
+
+    counted = (ngx_http_notify_store_counts(&s->user, &unread, &unseen,
+                                            s->request->connection->log)
+               == NGX_OK);
+
+    ngx_http_notify_stream_item(s, ev, &items, counted ? unread : 0,
+                                counted ? unseen : (uint64_t) -1);
+
+    ngx_destroy_pool(pool);
+}
+
+
+/*
+ * An item (ITEM, REPLACED) as a page shows it, with its states, if it is
+ * still in the feed ("items": what a page of one from it gave), then the
+ * counts (unseen (uint64_t) -1: not known, none sent)
+ */
+
+static void
+ngx_http_notify_stream_item(ngx_http_notify_stream_t *s,
+    ngx_http_notify_stream_ev_t *ev, ngx_array_t *items, uint64_t unread,
+    uint64_t unseen)
+{
+    u_char                        *p;
+    ngx_http_notify_feed_entry_t  *e;
+
+    e = items->elts;
+
+    if (items->nelts == 1 && e->seq == ev->seq) {
+        p = ngx_pnalloc(items->pool, e->view.len
+                        + sizeof(",\"read\":false,\"seen\":false,"
+                                 "\"archived\":false}"));
+        if (p == NULL) {
             ngx_http_notify_stream_reset(s, ev->id, "no memory", 1);
             return;
         }
 
-        rc = ngx_http_notify_store_feed(&q, pool, &items, &next, &unread,
-                                        s->request->connection->log);
-        if (rc != NGX_OK) {
-            ngx_destroy_pool(pool);
-            ngx_http_notify_stream_reset(s, ev->id, "the feed could not be"
-                                         " read", 1);
-            return;
-        }
+        ngx_memcpy(p, e->view.data, e->view.len - 1);
+        ngx_http_notify_stream_send(s, ngx_http_notify_stream_names[ev->type],
+                                    ev->id, p,
+                                    ngx_sprintf(p + e->view.len - 1,
+                                          "%s\"read\":%s,\"seen\":%s,"
+                                          "\"archived\":%s}",
+                                          e->view.len > 2 ? "," : "",
+                                          e->read ? "true" : "false",
+                                          e->seen ? "true" : "false",
+                                          e->archived ? "true" : "false")
+                                    - p);
+    }
 
-        e = items.elts;
+    if (unseen != (uint64_t) -1) {
+        ngx_http_notify_stream_counts(s, ev->id, unread, unseen);
+    }
+}
 
-        if (items.nelts == 1 && e->seq == ev->seq) {
-            p = ngx_pnalloc(pool, e->view.len
-                            + sizeof(",\"read\":false,\"seen\":false,"
-                                     "\"archived\":false}"));
-            if (p == NULL) {
-                ngx_destroy_pool(pool);
-                ngx_http_notify_stream_reset(s, ev->id, "no memory", 1);
-                return;
-            }
 
-            ngx_memcpy(p, e->view.data, e->view.len - 1);
-            ngx_http_notify_stream_send(s, ngx_http_notify_stream_names
-                                           [ev->type],
-                                        ev->id, p,
-                                        ngx_sprintf(p + e->view.len - 1,
-                                              "%s\"read\":%s,\"seen\":%s,"
-                                              "\"archived\":%s}",
-                                              e->view.len > 2 ? "," : "",
-                                              e->read ? "true" : "false",
-                                              e->seen ? "true" : "false",
-                                              e->archived ? "true" : "false")
-                                        - p);
-        }
+/* an event that carries all it says: a change of states, a loss */
 
-        ngx_destroy_pool(pool);
+static void
+ngx_http_notify_stream_change(ngx_http_notify_stream_t *s,
+    ngx_http_notify_stream_ev_t *ev)
+{
+    u_char  *p;
+    u_char   data[128];
 
-        if (ngx_http_notify_store_counts(&s->user, &unread, &unseen,
-                                         s->request->connection->log)
-            == NGX_OK)
-        {
-            ngx_http_notify_stream_counts(s, ev->id, unread, unseen);
-        }
+    switch (ev->type) {
 
+    case NGX_HTTP_NOTIFY_EV_MISSED:
+        ngx_http_notify_stream_reset(s, ev->id, "events were lost", 0);
         return;
 
     case NGX_HTTP_NOTIFY_EV_READ_ALL:
@@ -1026,6 +1195,226 @@ ngx_http_notify_stream_event(ngx_http_notify_stream_t *s,
                                 ev->id, data, p - data);
 
     ngx_http_notify_stream_counts(s, ev->id, ev->unread, ev->unseen);
+}
+
+
+/*
+ * The stream's queue, for a store whose reads answer later: an event
+ * that needs a read (an item; the first counts) waits for it, and every
+ * event after it waits too, so that the stream's order is the ring's.
+ * Its bytes count within the stream's bound (notify_feed_stream_buffer).
+ */
+
+static ngx_uint_t
+ngx_http_notify_stream_needs_read(ngx_http_notify_stream_ev_t *ev)
+{
+    return ev->type == NGX_HTTP_NOTIFY_EV_ITEM
+           || ev->type == NGX_HTTP_NOTIFY_EV_REPLACED
+           || ev->type == NGX_HTTP_NOTIFY_EV_COUNTS;
+}
+
+
+static void
+ngx_http_notify_stream_queue(ngx_http_notify_stream_t *s,
+    ngx_http_notify_stream_ev_t *ev)
+{
+    ngx_http_notify_stream_wait_t  *wt;
+
+    if (s->closing) {
+        return;
+    }
+
+    if (s->wait == NULL && !ngx_http_notify_stream_needs_read(ev)) {
+        ngx_http_notify_stream_change(s, ev);
+        return;
+    }
+
+    if (s->pending + s->waiting + sizeof(ngx_http_notify_stream_wait_t)
+        > s->limit)
+    {
+        ngx_http_notify_stream_reset(s, ev->id, "the stream fell behind", 1);
+        return;
+    }
+
+    wt = ngx_alloc(sizeof(ngx_http_notify_stream_wait_t),
+                   s->request->connection->log);
+    if (wt == NULL) {
+        ngx_http_notify_stream_reset(s, ev->id, "no memory", 1);
+        return;
+    }
+
+    wt->next = NULL;
+    wt->ev = *ev;
+
+    *s->last_wait = wt;
+    s->last_wait = &wt->next;
+    s->waiting += sizeof(ngx_http_notify_stream_wait_t);
+
+    if (s->reading == NULL) {
+        ngx_http_notify_stream_next(s);
+    }
+}
+
+
+/* the first waiting event out of the queue */
+
+static ngx_http_notify_stream_wait_t *
+ngx_http_notify_stream_pop(ngx_http_notify_stream_t *s)
+{
+    ngx_http_notify_stream_wait_t  *wt;
+
+    wt = s->wait;
+    s->wait = wt->next;
+    s->waiting -= sizeof(ngx_http_notify_stream_wait_t);
+
+    if (s->wait == NULL) {
+        s->last_wait = &s->wait;
+    }
+
+    return wt;
+}
+
+
+/* the events that need no read go out; the next read is asked */
+
+static void
+ngx_http_notify_stream_next(ngx_http_notify_stream_t *s)
+{
+    ngx_pool_t                     *pool;
+    ngx_http_notify_stream_ev_t    *ev;
+    ngx_http_notify_stream_wait_t  *wt;
+    ngx_http_notify_stream_read_t  *sr;
+    ngx_http_notify_store_read_t   *rd;
+
+    while (s->wait && !s->closing) {
+        ev = &s->wait->ev;
+
+        if (!ngx_http_notify_stream_needs_read(ev)) {
+            wt = ngx_http_notify_stream_pop(s);
+            ngx_http_notify_stream_change(s, &wt->ev);
+            ngx_free(wt);
+            continue;
+        }
+
+        /*
+         * the read is the store's until it answers, whatever becomes of
+         * the stream: its memory is its own, in the cycle's log
+         */
+
+        pool = ngx_create_pool(1024, ngx_cycle->log);
+        if (pool == NULL) {
+            ngx_http_notify_stream_reset(s, ev->id, "no memory", 1);
+            return;
+        }
+
+        sr = ngx_pcalloc(pool, sizeof(ngx_http_notify_stream_read_t));
+        if (sr == NULL) {
+            ngx_destroy_pool(pool);
+            ngx_http_notify_stream_reset(s, ev->id, "no memory", 1);
+            return;
+        }
+
+        rd = &sr->rd;
+
+        rd->query.user.data = ngx_pnalloc(pool, s->user.len);
+        if (rd->query.user.data == NULL) {
+            ngx_destroy_pool(pool);
+            ngx_http_notify_stream_reset(s, ev->id, "no memory", 1);
+            return;
+        }
+
+        ngx_memcpy(rd->query.user.data, s->user.data, s->user.len);
+        rd->query.user.len = s->user.len;
+
+        if (ev->type == NGX_HTTP_NOTIFY_EV_COUNTS) {
+            rd->type = NGX_HTTP_NOTIFY_READ_COUNTS;
+
+        } else {
+            /* the item as a page of one shows it, and the counts */
+            rd->type = NGX_HTTP_NOTIFY_READ_FEED;
+            rd->query.cursor = ev->seq + 1;
+            rd->query.limit = 1;
+            rd->query.status = NGX_HTTP_NOTIFY_FEED_ALL;
+            rd->counts = 1;
+        }
+
+        rd->pool = pool;
+        rd->done = ngx_http_notify_stream_read_done;
+        rd->data = sr;
+        rd->log = ngx_cycle->log;
+
+        sr->stream = s;
+        s->reading = sr;
+
+        /* "done" may run before this returns */
+
+        ngx_http_notify_store_read(rd);
+
+        return;
+    }
+}
+
+
+static void
+ngx_http_notify_stream_read_done(ngx_http_notify_store_read_t *rd)
+{
+    ngx_http_notify_stream_t       *s;
+    ngx_http_notify_stream_wait_t  *wt;
+    ngx_http_notify_stream_read_t  *sr;
+
+    sr = rd->data;
+    s = sr->stream;
+
+    if (s == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "notify: a read for a stream that went: dropped");
+        ngx_destroy_pool(rd->pool);
+        return;
+    }
+
+    s->reading = NULL;
+    wt = ngx_http_notify_stream_pop(s);
+
+    if (rd->rc != NGX_OK) {
+        ngx_http_notify_stream_reset(s, wt->ev.id, "the feed could not be"
+                                     " read", 1);
+
+    } else if (wt->ev.type == NGX_HTTP_NOTIFY_EV_COUNTS) {
+        ngx_http_notify_stream_counts(s, wt->ev.id, rd->unread, rd->unseen);
+
+    } else {
+        ngx_http_notify_stream_item(s, &wt->ev, &rd->items, rd->unread,
+                                    rd->unseen);
+    }
+
+    ngx_free(wt);
+    ngx_destroy_pool(rd->pool);
+
+    ngx_http_notify_stream_next(s);
+    ngx_http_notify_stream_wake(s);
+}
+
+
+/* the queue goes (the stream ends, or is reset and closed) */
+
+static void
+ngx_http_notify_stream_unqueue(ngx_http_notify_stream_t *s)
+{
+    ngx_http_notify_stream_wait_t  *wt, *next;
+
+    for (wt = s->wait; wt; wt = next) {
+        next = wt->next;
+        ngx_free(wt);
+    }
+
+    s->wait = NULL;
+    s->last_wait = &s->wait;
+    s->waiting = 0;
+
+    if (s->reading) {
+        s->reading->stream = NULL;
+        s->reading = NULL;
+    }
 }
 
 
@@ -1107,7 +1496,7 @@ ngx_http_notify_stream_send(ngx_http_notify_stream_t *s, const char *name,
         s->unsent = cl;
     }
 
-    if (s->pending > s->limit) {
+    if (s->pending + s->waiting > s->limit) {
         ngx_http_notify_stream_reset(s, id, "the client reads too slowly", 1);
     }
 }
@@ -1221,6 +1610,8 @@ ngx_http_notify_stream_reset(ngx_http_notify_stream_t *s, uint64_t id,
 
     if (close) {
         /* past the bound, or failing: this is the stream's last event */
+        ngx_http_notify_stream_unqueue(s);
+
         s->limit = (size_t) -1;
         ngx_http_notify_stream_send(s, "reset", id, data, p - data);
         s->closing = 1;
@@ -1280,6 +1671,8 @@ ngx_http_notify_stream_cleanup(void *data)
     ngx_chain_t  *cl, *next;
 
     ngx_queue_remove(&s->queue);
+
+    ngx_http_notify_stream_unqueue(s);
 
     if (s->beat.timer_set) {
         ngx_del_timer(&s->beat);

@@ -490,6 +490,22 @@ ngx_http_notify_store_watch(ngx_http_notify_store_done_pt watch)
 
 
 void
+ngx_http_notify_store_heard(ngx_http_notify_store_op_t *op)
+{
+    if (ngx_http_notify_store_watcher) {
+        ngx_http_notify_store_watcher(op);
+    }
+}
+
+
+ngx_uint_t
+ngx_http_notify_store_watched(void)
+{
+    return ngx_http_notify_store_watcher != NULL;
+}
+
+
+void
 ngx_http_notify_store_post(ngx_http_notify_store_op_t *op)
 {
     ngx_http_notify_store_t  *st;

@@ -61,7 +61,12 @@ typedef enum {
     NGX_HTTP_NOTIFY_OP_READ_ALL,      /* backend->feed_change() */
     NGX_HTTP_NOTIFY_OP_ARCHIVE,
     NGX_HTTP_NOTIFY_OP_ARCHIVE_READ,
-    NGX_HTTP_NOTIFY_OP_DELETE
+    NGX_HTTP_NOTIFY_OP_DELETE,
+    NGX_HTTP_NOTIFY_OP_MISSED         /* never posted: the watcher is told
+                                         that other nodes' changes may
+                                         have been missed ("count" 1: by
+                                         a process that had not listened
+                                         before) */
 } ngx_http_notify_op_type_e;
 
 
@@ -534,6 +539,16 @@ void ngx_http_notify_store_post(ngx_http_notify_store_op_t *op);
  * before the operation's own "done"; the feed's stream.  One at most.
  */
 void ngx_http_notify_store_watch(ngx_http_notify_store_done_pt watch);
+
+/*
+ * For a backend shared by several nodes: a change that another node made
+ * durable (PUT with its recipients, a feed's state with its user and
+ * counts), or OP_MISSED, given to the watcher as if it were this
+ * worker's; in the event loop.
+ */
+void ngx_http_notify_store_heard(ngx_http_notify_store_op_t *op);
+/* whether a watcher is set (a backend listens for other nodes only then) */
+ngx_uint_t ngx_http_notify_store_watched(void);
 
 /* reads, in the event loop: "items" gets ngx_http_notify_feed_entry_t
    (in "pool"), "entries" ngx_http_notify_outbox_entry_t (in its pool) */

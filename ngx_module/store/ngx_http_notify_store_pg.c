@@ -22,6 +22,15 @@
  * Reads are one query each (one snapshot), in the same pool.  The master
  * creates and migrates the schema at start, with a blocking connection,
  * before any worker exists.
+ *
+ * Events across nodes: a change of a feed is announced with pg_notify()
+ * on the schema's channel by the query that makes it, so in its
+ * transaction (nothing uncommitted, nothing rolled back is heard).  The
+ * payload is small: "<node> <op> <chain> <id> <unread> <unseen> <user>".
+ * One worker of a node (the first) has one more connection, which LISTENs
+ * there and gives what other nodes made to the store's watcher (the
+ * stream's ring); a node knows its own by its node id, made once by the
+ * master.
  */
 
 
@@ -33,6 +42,7 @@
 #include "ngx_http_notify_store.h"
 
 #include <libpq-fe.h>
+#include <openssl/rand.h>
 
 
 #define NGX_HTTP_NOTIFY_PG_VERSION     3       /* the schema this module
@@ -663,14 +673,29 @@ static const char  ngx_http_notify_pg_q_last[] =
     "UPDATE @.meta SET last_seq = $1";
 static const char  ngx_http_notify_pg_q_idem[] =
     "SELECT answer FROM @.idem WHERE key = $1";
+
+/*
+ * The changes of feeds, each announced to the other nodes in its own
+ * transaction ($12, $3, $4: the payload's start, made by
+ * ngx_http_notify_pg_announce())
+ */
 static const char  ngx_http_notify_pg_q_put[] =
-    "SELECT p.* FROM @.put($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL) p,"
+    "SELECT p.o_replaced, p.o_replay,"
+    " (SELECT count(pg_notify('@', $16 || '0 0 ' || u))"
+    "  FROM unnest($5::text[]) u WHERE p.o_replay IS NULL)"
+    " FROM @.put($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL) p,"
     " LATERAL @.outbox_add($1, $2, $5, p.o_replay, $10, $11, $12, $13, $14,"
     " $15) a";
 static const char  ngx_http_notify_pg_q_read[] =
-    "SELECT * FROM @.mark_read($1, $2)";
+    "SELECT r.o_found, r.o_unread, r.o_unseen,"
+    " (SELECT count(*) FROM (SELECT pg_notify('@', $3 || r.o_unread"
+    "  || ' ' || r.o_unseen || ' ' || $1) WHERE r.o_found) n)"
+    " FROM @.mark_read($1, $2) r";
 static const char  ngx_http_notify_pg_q_until[] =
-    "SELECT * FROM @.mark_read_until($1, $2)";
+    "SELECT r.o_found, r.o_unread, r.o_unseen,"
+    " (SELECT count(*) FROM (SELECT pg_notify('@', $3 || r.o_unread"
+    "  || ' ' || r.o_unseen || ' ' || $1) WHERE r.o_found) n)"
+    " FROM @.mark_read_until($1, $2) r";
 static const char  ngx_http_notify_pg_q_prune[] =
     "SELECT * FROM @.prune($1, $2)";
 static const char  ngx_http_notify_pg_q_claim[] =
@@ -679,7 +704,11 @@ static const char  ngx_http_notify_pg_q_finish[] =
     "SELECT * FROM @.finish($1, $2, $3, $4, $5, $6)";
 
 static const char  ngx_http_notify_pg_q_change[] =
-    "SELECT * FROM @.feed_change($1, $2, $3)";
+    "SELECT r.o_found, r.o_count, r.o_unread, r.o_unseen,"
+    " (SELECT count(*) FROM (SELECT pg_notify('@', $4 || r.o_unread"
+    "  || ' ' || r.o_unseen || ' ' || $2) WHERE r.o_found) n)"
+    " FROM @.feed_change($1, $2, $3) r";
+static const char  ngx_http_notify_pg_q_listen[] = "LISTEN @";
 
 /* a page: the filter by state here, as ngx_http_notify_feed_status_e */
 static const char  ngx_http_notify_pg_q_feed[] =
@@ -753,6 +782,7 @@ struct ngx_http_notify_pg_conn_s {
     ngx_event_t                   retry;        /* reconnect, after backoff */
     ngx_connection_t              retry_conn;   /* its data, no fd */
     unsigned                      rollback:1;   /* a ROLLBACK is on its way */
+    unsigned                      listen:1;     /* the node's LISTEN */
 };
 
 
@@ -771,7 +801,12 @@ typedef struct {
     char                         *q_lock, *q_last, *q_idem, *q_put,
                                  *q_read, *q_until, *q_prune, *q_claim,
                                  *q_finish, *q_feed, *q_unread, *q_outbox,
-                                 *q_due, *q_stats, *q_change, *q_counts;
+                                 *q_due, *q_stats, *q_change, *q_counts,
+                                 *q_listen;
+
+    /* the other nodes' changes (in the first worker) */
+    ngx_http_notify_pg_conn_t     listener;
+    ngx_uint_t                    listened;     /* was listening before */
 
     /* the write batch: one at a time in a worker */
     ngx_http_notify_pg_job_t      batch;
@@ -823,6 +858,14 @@ static void ngx_http_notify_pg_flush(ngx_http_notify_pg_conn_t *pc);
 static void ngx_http_notify_pg_idle(ngx_http_notify_pg_conn_t *pc);
 static void ngx_http_notify_pg_run(ngx_http_notify_pg_job_t *job);
 static const char *ngx_http_notify_pg_error(const char *message);
+static void ngx_http_notify_pg_conn_init(ngx_cycle_t *cycle,
+    ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_conn_close(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_listen(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_listen_read(ngx_http_notify_pg_conn_t *pc);
+static void ngx_http_notify_pg_heard(u_char *payload, size_t len);
+static u_char *ngx_http_notify_pg_announce(u_char *p,
+    ngx_http_notify_store_op_t *op, uint64_t seq);
 
 static ngx_int_t ngx_http_notify_pg_batch_send(ngx_http_notify_pg_job_t *job,
     PGconn *pg);
@@ -878,6 +921,10 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_pg = {
 
 
 static ngx_http_notify_pg_t  ngx_http_notify_pg;
+
+/* this node, in its announcements: made by the master once, kept across
+   reloads, so that old and new workers are one node */
+static uint64_t  ngx_http_notify_pg_node;
 
 
 /* the outbox's clock, as LMDB's: this node's, in msec */
@@ -1336,6 +1383,20 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
+    while (ngx_http_notify_pg_node == 0) {
+        if (RAND_bytes((u_char *) &ngx_http_notify_pg_node,
+                       sizeof(uint64_t))
+            != 1)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "notify: RAND_bytes() failed");
+            return NGX_ERROR;
+        }
+
+        /* 63 bits: a positive ngx_int_t, as ngx_hextoi() reads it */
+        ngx_http_notify_pg_node &= 0x7fffffffffffffffULL;
+    }
+
     keywords[0] = "connect_timeout";
     values[0] = "10";
     keywords[1] = "dbname";
@@ -1551,6 +1612,7 @@ ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
     ngx_http_notify_pg_q(q_stats);
     ngx_http_notify_pg_q(q_change);
     ngx_http_notify_pg_q(q_counts);
+    ngx_http_notify_pg_q(q_listen);
 
 #undef ngx_http_notify_pg_q
 
@@ -1563,15 +1625,25 @@ ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
     for (i = 0; i < st->nconns; i++) {
         pc = &st->conns[i];
 
-        pc->backoff = NGX_HTTP_NOTIFY_PG_BACKOFF_MIN;
-        pc->retry_conn.fd = (ngx_socket_t) -1;
-        pc->retry.handler = ngx_http_notify_pg_retry;
-        pc->retry.data = &pc->retry_conn;
-        pc->retry.log = cycle->log;
-        pc->retry.cancelable = 1;
-        pc->retry_conn.data = pc;
-
+        ngx_http_notify_pg_conn_init(cycle, pc);
         ngx_http_notify_pg_connect(pc);
+    }
+
+    /*
+     * the first worker listens for the other nodes' changes, from the
+     * first turn of its loop: by then the stream has said whether it
+     * watches the store (no watcher, no listening)
+     */
+
+    if (ngx_process == NGX_PROCESS_SINGLE
+        || (ngx_process == NGX_PROCESS_WORKER && ngx_worker == 0))
+    {
+        pc = &st->listener;
+
+        ngx_http_notify_pg_conn_init(cycle, pc);
+        pc->listen = 1;
+
+        ngx_add_timer(&pc->retry, 1);
     }
 
     return 0;
@@ -1579,30 +1651,50 @@ ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
 
 
 static void
+ngx_http_notify_pg_conn_init(ngx_cycle_t *cycle,
+    ngx_http_notify_pg_conn_t *pc)
+{
+    pc->backoff = NGX_HTTP_NOTIFY_PG_BACKOFF_MIN;
+    pc->retry_conn.fd = (ngx_socket_t) -1;
+    pc->retry.handler = ngx_http_notify_pg_retry;
+    pc->retry.data = &pc->retry_conn;
+    pc->retry.log = cycle->log;
+    pc->retry.cancelable = 1;
+    pc->retry_conn.data = pc;
+}
+
+
+static void
 ngx_http_notify_pg_close(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                  i;
-    ngx_http_notify_pg_t       *st;
-    ngx_http_notify_pg_conn_t  *pc;
+    ngx_uint_t             i;
+    ngx_http_notify_pg_t  *st;
 
     st = &ngx_http_notify_pg;
 
     for (i = 0; i < st->nconns; i++) {
-        pc = &st->conns[i];
-
-        if (pc->retry.timer_set) {
-            ngx_del_timer(&pc->retry);
-        }
-
-        ngx_http_notify_pg_detach(pc);
-
-        if (pc->pg) {
-            PQfinish(pc->pg);
-            pc->pg = NULL;
-        }
-
-        pc->state = NGX_HTTP_NOTIFY_PG_DOWN;
+        ngx_http_notify_pg_conn_close(&st->conns[i]);
     }
+
+    ngx_http_notify_pg_conn_close(&st->listener);
+}
+
+
+static void
+ngx_http_notify_pg_conn_close(ngx_http_notify_pg_conn_t *pc)
+{
+    if (pc->retry.timer_set) {
+        ngx_del_timer(&pc->retry);
+    }
+
+    ngx_http_notify_pg_detach(pc);
+
+    if (pc->pg) {
+        PQfinish(pc->pg);
+        pc->pg = NULL;
+    }
+
+    pc->state = NGX_HTTP_NOTIFY_PG_DOWN;
 }
 
 
@@ -1662,6 +1754,10 @@ ngx_http_notify_pg_connect(ngx_http_notify_pg_conn_t *pc)
     ngx_http_notify_pg_t  *st;
 
     st = &ngx_http_notify_pg;
+
+    if (pc->listen && !ngx_http_notify_store_watched()) {
+        return;
+    }
 
     pc->pg = PQconnectStartParams(st->keywords, st->values, 1);
 
@@ -1800,7 +1896,8 @@ ngx_http_notify_pg_fail(ngx_http_notify_pg_conn_t *pc, int err)
 
     if (pc->state != NGX_HTTP_NOTIFY_PG_DOWN) {
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                      "notify: store \"%V\": connection %s: %s", &st->name,
+                      "notify: store \"%V\": %sconnection %s: %s", &st->name,
+                      pc->listen ? "LISTEN " : "",
                       pc->state == NGX_HTTP_NOTIFY_PG_CONNECTING
                       ? "failed" : "lost",
                       err == NGX_HTTP_NOTIFY_PG_EDOWN && pc->pg
@@ -1825,6 +1922,11 @@ ngx_http_notify_pg_fail(ngx_http_notify_pg_conn_t *pc, int err)
         ngx_add_timer(&pc->retry, pc->backoff);
         pc->backoff = ngx_min(pc->backoff * 2,
                               NGX_HTTP_NOTIFY_PG_BACKOFF_MAX);
+    }
+
+    if (pc->listen) {
+        /* no job, and none of the others' business */
+        return;
     }
 
     up = 0;
@@ -1887,6 +1989,11 @@ ngx_http_notify_pg_handler(ngx_event_t *ev)
             return;
         }
 
+        if (pc->listen) {
+            ngx_http_notify_pg_listen_read(pc);
+            return;
+        }
+
         ngx_http_notify_pg_results(pc);
         return;
 
@@ -1946,13 +2053,20 @@ ngx_http_notify_pg_poll(ngx_http_notify_pg_conn_t *pc)
 
     /* PGRES_POLLING_OK */
 
-    if (PQsetnonblocking(pc->pg, 1) != 0 || !PQenterPipelineMode(pc->pg)) {
+    if (PQsetnonblocking(pc->pg, 1) != 0
+        || (!pc->listen && !PQenterPipelineMode(pc->pg)))
+    {
         ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
         return;
     }
 
     if (pc->c->read->timer_set) {
         ngx_del_timer(pc->c->read);
+    }
+
+    if (pc->listen) {
+        ngx_http_notify_pg_listen(pc);
+        return;
     }
 
     if (ngx_http_notify_pg.down) {
@@ -2239,6 +2353,216 @@ ngx_http_notify_pg_stage_end(ngx_http_notify_pg_conn_t *pc)
 }
 
 
+/*
+ * The node's LISTEN connection (no pipeline): LISTEN, then what other
+ * nodes announce.  When it is made again after it was lost, the changes
+ * announced meanwhile were missed: the watcher is told (OP_MISSED), and
+ * the streams are reset.
+ */
+
+static void
+ngx_http_notify_pg_listen(ngx_http_notify_pg_conn_t *pc)
+{
+    pc->state = NGX_HTTP_NOTIFY_PG_BUSY;
+
+    if (!PQsendQuery(pc->pg, ngx_http_notify_pg.q_listen)) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    ngx_add_timer(pc->c->read, ngx_http_notify_pg.timeout);
+
+    ngx_http_notify_pg_flush(pc);
+}
+
+
+static void
+ngx_http_notify_pg_listen_read(ngx_http_notify_pg_conn_t *pc)
+{
+    PGnotify                    *n;
+    PGresult                    *res;
+    ExecStatusType               status;
+    ngx_http_notify_pg_t        *st;
+    ngx_http_notify_store_op_t   op;
+
+    st = &ngx_http_notify_pg;
+
+    if (!PQconsumeInput(pc->pg)) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+        return;
+    }
+
+    while (!PQisBusy(pc->pg)) {
+        res = PQgetResult(pc->pg);
+
+        if (res == NULL) {
+            break;
+        }
+
+        status = PQresultStatus(res);
+
+        if (status != PGRES_COMMAND_OK) {
+            (void) ngx_http_notify_pg_error(PQresultErrorMessage(res));
+        }
+
+        PQclear(res);
+
+        if (status != PGRES_COMMAND_OK || pc->state != NGX_HTTP_NOTIFY_PG_BUSY)
+        {
+            ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_ESERVER);
+            return;
+        }
+
+        /* LISTEN answered */
+
+        if (pc->c->read->timer_set) {
+            ngx_del_timer(pc->c->read);
+        }
+
+        pc->state = NGX_HTTP_NOTIFY_PG_IDLE;
+        pc->backoff = NGX_HTTP_NOTIFY_PG_BACKOFF_MIN;
+
+        if (st->listened) {
+            ngx_log_error(NGX_LOG_NOTICE, pc->c->log, 0,
+                          "notify: store \"%V\": listening again, the"
+                          " streams are reset", &st->name);
+        }
+
+        /* what was announced before is not known (the watcher knows
+           whether there was a before: "count", the first time) */
+
+        ngx_memzero(&op, sizeof(ngx_http_notify_store_op_t));
+        op.type = NGX_HTTP_NOTIFY_OP_MISSED;
+        op.rc = NGX_OK;
+        op.count = !st->listened;
+
+        ngx_http_notify_store_heard(&op);
+
+        st->listened = 1;
+    }
+
+    for ( ;; ) {
+        n = PQnotifies(pc->pg);
+
+        if (n == NULL) {
+            break;
+        }
+
+        if (!(ngx_exiting || ngx_quit || ngx_terminate)) {
+            ngx_http_notify_pg_heard((u_char *) n->extra,
+                                     ngx_strlen(n->extra));
+        }
+
+        PQfreemem(n);
+    }
+
+    if (PQstatus(pc->pg) == CONNECTION_BAD) {
+        ngx_http_notify_pg_fail(pc, NGX_HTTP_NOTIFY_PG_EDOWN);
+    }
+}
+
+
+/*
+ * An announcement's start, NUL-ended: "<node> <op> <chain> <id> " (the
+ * query adds the counts and the user)
+ */
+
+static u_char *
+ngx_http_notify_pg_announce(u_char *p, ngx_http_notify_store_op_t *op,
+    uint64_t seq)
+{
+    return ngx_sprintf(p, "%016xL %ui %ui %uL %Z", ngx_http_notify_pg_node,
+                       (ngx_uint_t) op->type, (ngx_uint_t) op->has_chain,
+                       seq);
+}
+
+
+/* another node's change, to the watcher; this node's own are not */
+
+static void
+ngx_http_notify_pg_heard(u_char *payload, size_t len)
+{
+    u_char                      *p, *last, *word;
+    int64_t                      v[6];
+    ngx_uint_t                   i;
+    ngx_http_notify_store_op_t   op;
+
+    p = payload;
+    last = payload + len;
+
+    for (i = 0; i < 6; i++) {
+        word = p;
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+
+        if (p == last || p == word) {
+            goto invalid;
+        }
+
+        v[i] = (i == 0) ? (int64_t) ngx_hextoi(word, p - word)
+                        : (int64_t) ngx_atoof(word, p - word);
+
+        if (v[i] < 0) {
+            goto invalid;
+        }
+
+        p++;
+    }
+
+    if ((uint64_t) v[0] == ngx_http_notify_pg_node) {
+        return;
+    }
+
+    ngx_memzero(&op, sizeof(ngx_http_notify_store_op_t));
+
+    op.type = (ngx_http_notify_op_type_e) v[1];
+    op.has_chain = (v[2] != 0);
+    op.seq = (uint64_t) v[3];
+    op.unread = (uint64_t) v[4];
+    op.unseen = (uint64_t) v[5];
+    op.user.data = p;
+    op.user.len = last - p;
+    op.rc = NGX_OK;
+
+    if (op.user.len == 0 || op.user.len > NGX_HTTP_NOTIFY_USER_MAX) {
+        goto invalid;
+    }
+
+    switch (op.type) {
+
+    case NGX_HTTP_NOTIFY_OP_PUT:
+        op.recipients = &op.user;
+        op.nrecipients = 1;
+        break;
+
+    case NGX_HTTP_NOTIFY_OP_READ_ONE:
+    case NGX_HTTP_NOTIFY_OP_READ_UNTIL:
+    case NGX_HTTP_NOTIFY_OP_SEEN_ALL:
+    case NGX_HTTP_NOTIFY_OP_READ_ALL:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE:
+    case NGX_HTTP_NOTIFY_OP_ARCHIVE_READ:
+    case NGX_HTTP_NOTIFY_OP_DELETE:
+        break;
+
+    default:
+        goto invalid;
+    }
+
+    ngx_http_notify_store_heard(&op);
+
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_WARN, ngx_http_notify_pg.log, 0,
+                  "notify: store \"%V\": an announcement not understood:"
+                  " \"%*s\"", &ngx_http_notify_pg.name,
+                  ngx_min(len, 128), payload);
+}
+
+
 /* the server's or libpq's message, kept on one line for the log */
 
 static const char *
@@ -2508,6 +2832,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
     ngx_http_notify_pg_t          *st;
     ngx_http_notify_pg_params_t    pp;
     ngx_http_notify_store_note_t   note;
+    u_char                         ann[NGX_INT64_LEN * 4 + 8];
 
     st = &ngx_http_notify_pg;
     pp.n = 0;
@@ -2603,6 +2928,9 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
             }
         }
 
+        (void) ngx_http_notify_pg_announce(ann, op, seq);
+        ngx_http_notify_pg_text(&pp, (char *) ann);
+
         op->seq = seq;
 
         err = ngx_http_notify_pg_query(pg, st->q_put, &pp);
@@ -2624,6 +2952,9 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 
         ngx_http_notify_pg_text(&pp, (char *) users);
         ngx_http_notify_pg_num(&pp, (int64_t) op->seq);
+
+        (void) ngx_http_notify_pg_announce(ann, op, op->seq);
+        ngx_http_notify_pg_text(&pp, (char *) ann);
 
         err = ngx_http_notify_pg_query(pg,
                                    op->type == NGX_HTTP_NOTIFY_OP_READ_ONE
@@ -2650,6 +2981,9 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
                                                - NGX_HTTP_NOTIFY_OP_SEEN_ALL));
         ngx_http_notify_pg_text(&pp, (char *) users);
         ngx_http_notify_pg_num(&pp, (int64_t) op->seq);
+
+        (void) ngx_http_notify_pg_announce(ann, op, op->seq);
+        ngx_http_notify_pg_text(&pp, (char *) ann);
 
         err = ngx_http_notify_pg_query(pg, st->q_change, &pp);
         ngx_free(users);
