@@ -231,6 +231,13 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_main_conf_t, delivery),
       NULL },
 
+    { ngx_string("notify_route"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_notify_route,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, delivery),
+      NULL },
+
     { ngx_string("notify_push_default"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -566,8 +573,10 @@ ngx_http_notify_metrics_answer(ngx_http_request_t *r,
 {
     u_char                            *p, *text;
     time_t                             now;
-    ngx_uint_t                         i;
+    ngx_uint_t                         i, n;
     ngx_str_t                          names[NGX_HTTP_NOTIFY_METRICS_DIALECTS];
+    ngx_str_t                          tnames[NGX_HTTP_NOTIFY_METRICS_TARGETS];
+    ngx_http_notify_target_t         **tp;
     ngx_http_notify_dialect_t         *d;
     ngx_http_notify_main_conf_t       *nmcf;
     ngx_http_notify_breaker_info_t     bi;
@@ -589,18 +598,39 @@ ngx_http_notify_metrics_answer(ngx_http_request_t *r,
     s.dialects = names;
     s.ndialects = i;
 
-    /* the one target today: notify_push_url's (issue 13 brings more) */
+    /* every target ("push" first), each with its breaker */
 
-    if (nmcf->delivery.target.dialect) {
-        s.targets = &nmcf->delivery.target.dialect->name;
-        s.ntargets = 1;
-        s.oauth2 = (nmcf->delivery.target.oauth2 != NULL);
+    tp = nmcf->delivery.all.elts;
+    n = ngx_min(nmcf->delivery.all.nelts, NGX_HTTP_NOTIFY_METRICS_TARGETS);
 
-        if (ngx_http_notify_breaker_info(0, &bi) == NGX_OK) {
+    for (i = 0; i < n; i++) {
+        tnames[i] = tp[i]->name;
+
+        if (tp[i]->oauth2) {
+            s.oauth2 = 1;
+        }
+
+        /* its counters are its breaker's slot's: found by name */
+        s.counter[i] = ngx_http_notify_outbound_slot(tp[i]);
+
+        if (ngx_http_notify_breaker_info(ngx_http_notify_outbound_slot(tp[i]),
+                                         &bi)
+            == NGX_OK)
+        {
             s.breakers = 1;
-            s.breaker[0] = bi.state;
+            s.breaker[i] = bi.state;
         }
     }
+
+    if (n == 0) {
+        /* none configured: the series of notify_push_url's, at 0 */
+        ngx_str_set(&tnames[0], "push");
+        s.counter[0] = NGX_HTTP_NOTIFY_METRICS_TARGETS;
+        n = 1;
+    }
+
+    s.targets = tnames;
+    s.ntargets = n;
 
     if (ss) {
         now = ngx_time();
@@ -849,7 +879,7 @@ ngx_http_notify_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (nmcf->delivery.url.len && nmcf->store.path.data == NULL) {
+    if (nmcf->delivery.all.nelts && nmcf->store.path.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"notify_push_url\" or \"notify_target\""
                            " needs \"notify_store\" at http level");

@@ -1460,7 +1460,7 @@ CONF
 --- wait: 0.3
 --- error_code eval: [204, 200, 204, 200]
 --- response_body_like eval
-[qr/^$/, qr/^\{"items":\[\{"id":"0000000000000001","attempts":1,[^\]]*"last_error":"HTTP 500"\}\]\}$/,
+[qr/^$/, qr/^\{"items":\[\{"id":"0000000000000001","attempts":1,[^\]]*"last_error":"HTTP 500","notification":"0000000000000001","target":"push","part":0\}\]\}$/,
  qr/^$/, qr/^\{"items":\[\{"id":"0000000000000002","attempts":1,[^\]]*\}\]\}$/]
 --- no_error_log
 [error]

@@ -301,7 +301,7 @@ delivered 0000000000000002
 --- wait: 0.5
 --- error_code eval: [200, 200]
 --- response_body_like eval
-[qr/"recipients":1/, qr/^\{"items":\[\{"id":"0000000000000001","attempts":1,"next_attempt":"[^"]+","created":"[^"]+","expires":"[^"]+","last_error":"HTTP 500"\}\]\}$/]
+[qr/"recipients":1/, qr/^\{"items":\[\{"id":"0000000000000001","attempts":1,"next_attempt":"[^"]+","created":"[^"]+","expires":"[^"]+","last_error":"HTTP 500","notification":"0000000000000001","target":"push","part":0\}\]\}$/]
 --- no_error_log
 delivered
 [error]

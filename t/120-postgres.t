@@ -100,7 +100,20 @@ sub v1_schema {
 if (NotifyTest::postgres()) {
     v1_schema((NotifyTest::store("$ENV{TEST_NGINX_STORE}/$_->[0]")
                =~ /schema=(\S+)/)[0], $_->[1])
-        for ['migrated'], ['scanned', 1005];
+        for ['migrated'], ['scanned', 1005], ['outboxed'];
+
+    # and one of them with a delivery pending in the outbox of one target
+    # (entry 3, one failed attempt), as before targets
+    my ($schema) = NotifyTest::store("$ENV{TEST_NGINX_STORE}/outboxed")
+                   =~ /schema=(\S+)/;
+    psql("INSERT INTO $schema.outbox VALUES (3, 1000, " . time . ", "
+         . (time + 86400) . ", 1, 'HTTP 500');"
+         . " UPDATE $schema.notes SET note = '{\"id\":\"0000000000000003\","
+         . "\"dialect\":\"syntphony\",\"event\":\"e\",\"title\":\"t3\","
+         . "\"url\":null,\"comment\":null,\"notified\":null,"
+         . "\"created\":\"2026-11-01T00:00:00Z\",\"sender\":null,"
+         . "\"tenant\":\"localhost\"}', rcpt = '\\x752d61646100'::bytea"
+         . " WHERE seq = 3;");
 }
 
 Test::Nginx::Socket::add_response_body_check(sub {
@@ -218,7 +231,7 @@ s3cret
 --- config
 --- must_die
 --- error_log
-the schema "t_newer" is of version 99, newer than this module knows (2): upgrade the module, or name another schema
+the schema "t_newer" is of version 99, newer than this module knows (3): upgrade the module, or name another schema
 
 
 
@@ -235,7 +248,7 @@ the schema "t_newer" is of version 99, newer than this module knows (2): upgrade
 [qr/^\{"id":"0000000000000001","recipients":1,"unresolved":\[\]\}$/,
  qr/^\{"unread":1\}$/]
 --- log_after eval
-"{1 => [qr/notify: store \"postgres:[^\"]+ schema=t_[0-9a-f]{16}\": schema \"t_[0-9a-f]{16}\" created \\(version 2\\)/]}"
+"{1 => [qr/notify: store \"postgres:[^\"]+ schema=t_[0-9a-f]{16}\": schema \"t_[0-9a-f]{16}\" created \\(version 3\\)/]}"
 
 
 
@@ -380,3 +393,27 @@ notify_store "postgres:///notify?host=127.0.0.1,::1,/nonexistent/folder,db.examp
 qr{notify: store "[^"]*": cannot connect: }
 --- no_error_log
 is a name
+
+
+
+=== TEST 16: a schema of version 2 (here from 1) is migrated to version 3, targets: a pending delivery becomes the push target's entry, and is delivered
+--- skip_eval: 4: main::pg_only()
+--- http_config eval
+::conf('outboxed', "    notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;\n")
+. q{
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /push { return 200 '{"Success": true, "Code": "0"}'; }
+    }
+}
+--- config eval: $::Config . "    location /outbox { notify_outbox; }\n"
+--- request
+GET /outbox/targets
+--- wait: 1
+--- error_code: 200
+--- response_body_like: ^\{"targets":\[\{"name":"push","dialect":"push",
+--- error_log eval
+[qr/schema "t_[0-9a-f]{16}" migrated to version 3 \(targets\)/,
+ qr/notify: delivered 0000000000000003 \(attempt 2\); target "push"/]
+--- no_error_log
+[error]

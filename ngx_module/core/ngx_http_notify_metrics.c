@@ -360,7 +360,7 @@ ngx_http_notify_metrics_size(ngx_http_notify_metrics_scrape_t *s)
 u_char *
 ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
 {
-    ngx_uint_t                  i, j, k, code;
+    ngx_uint_t                  i, j, k, c, code;
     ngx_atomic_uint_t           v;
     ngx_http_notify_metrics_t  *m, zero;
 
@@ -495,11 +495,14 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
             " give_up, expired).");
 
     for (i = 0; i < s->ntargets && i < NGX_HTTP_NOTIFY_METRICS_TARGETS; i++) {
+        c = s->counter[i];
+
         for (k = 0; k < NGX_HTTP_NOTIFY_RESULTS; k++) {
             p = ngx_sprintf(p, "notify_deliveries_total"
                             "{target=\"%V\",result=\"%s\"} %uA\n",
                             &s->targets[i], ngx_http_notify_results[k],
-                            (ngx_atomic_uint_t) m->deliveries[i][k]);
+                            c < NGX_HTTP_NOTIFY_METRICS_TARGETS
+                            ? (ngx_atomic_uint_t) m->deliveries[c][k] : 0);
         }
     }
 
@@ -530,7 +533,11 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
                 p = ngx_sprintf(p, "notify_oauth2_fetches_total"
                                 "{target=\"%V\",result=\"%s\"} %uA\n",
                                 &s->targets[i], k ? "ok" : "failed",
-                                (ngx_atomic_uint_t) m->oauth2[i][k]);
+                                s->counter[i]
+                                < NGX_HTTP_NOTIFY_METRICS_TARGETS
+                                ? (ngx_atomic_uint_t)
+                                      m->oauth2[s->counter[i]][k]
+                                : 0);
             }
         }
     }

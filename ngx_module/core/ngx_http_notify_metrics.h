@@ -22,7 +22,7 @@
 
 /* room for the dialects of the registry and the targets, at most */
 #define NGX_HTTP_NOTIFY_METRICS_DIALECTS  8
-#define NGX_HTTP_NOTIFY_METRICS_TARGETS   4
+#define NGX_HTTP_NOTIFY_METRICS_TARGETS   16
 
 
 /* the kinds of feed requests */
@@ -58,6 +58,12 @@ typedef struct {
                                                   3 disabled */
     unsigned                    oauth2:1;      /* the targets fetch
                                                   OAuth2 tokens */
+    ngx_uint_t                  counter[NGX_HTTP_NOTIFY_METRICS_TARGETS];
+                                               /* each target's delivery
+                                                  counters (the "target" of
+                                                  _metrics_delivery());
+                                                  NGX_HTTP_NOTIFY_METRICS_
+                                                  TARGETS: none yet */
 
     unsigned                    store:1;       /* the rest is known */
     unsigned                    map:1;         /* the store has a map */

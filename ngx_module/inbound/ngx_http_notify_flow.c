@@ -372,8 +372,7 @@ ngx_http_notify_flow_first_attempt(ngx_http_notify_req_t *nr)
     ngx_str_null(&nr->note.id);
 
     if (nr->op->note == NULL) {
-        ngx_http_notify_outbound_release();
-        nr->deliver_now = 0;
+        ngx_http_notify_delivery_unplan(nr);
     }
 }
 

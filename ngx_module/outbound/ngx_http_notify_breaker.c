@@ -26,6 +26,9 @@
 
 
 typedef struct {
+    ngx_atomic_t                name_len;      /* the target's, whose slot
+                                                  this is; 0: free */
+    u_char                      name[NGX_HTTP_NOTIFY_TARGET_NAME_LEN];
     ngx_atomic_t                tat;           /* usec: the bucket's
                                                   theoretical arrival
                                                   time (GCRA) */
@@ -51,8 +54,12 @@ static ngx_http_notify_breaker_slot_t *ngx_http_notify_breaker_slot(
 static ngx_str_t  ngx_http_notify_breaker_zone_name =
     ngx_string("notify_breaker");
 
-static ngx_http_notify_breaker_conf_t  *ngx_http_notify_breaker_conf;
 static ngx_http_notify_breaker_shm_t   *ngx_http_notify_breaker_shm;
+static ngx_slab_pool_t                 *ngx_http_notify_breaker_shpool;
+
+/* each slot's target's settings, in this process */
+static ngx_http_notify_breaker_conf_t
+    *ngx_http_notify_breaker_confs[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
 
 
 /* notify_delivery_breaker failures cooldown | off */
@@ -243,8 +250,93 @@ ngx_http_notify_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 void
 ngx_http_notify_breaker_init_process(ngx_http_notify_breaker_conf_t *bc)
 {
-    ngx_http_notify_breaker_conf = bc;
+    ngx_memzero(ngx_http_notify_breaker_confs,
+                sizeof(ngx_http_notify_breaker_confs));
+
     ngx_http_notify_breaker_shm = (bc && bc->zone) ? bc->zone->data : NULL;
+    ngx_http_notify_breaker_shpool = (bc && bc->zone)
+                          ? (ngx_slab_pool_t *) bc->zone->shm.addr : NULL;
+}
+
+
+/*
+ * A target's slot, found by its name, so that its state survives a reload
+ * that reorders or removes targets: the slot that has the name, else a
+ * free one, else one whose target is none of "live" (gone since a
+ * reload: it starts afresh).  NGX_HTTP_NOTIFY_BREAKER_TARGETS: none (no
+ * breaker, no rate).
+ */
+
+ngx_uint_t
+ngx_http_notify_breaker_attach(ngx_str_t *name,
+    ngx_http_notify_breaker_conf_t *bc, ngx_str_t **live, ngx_uint_t nlive)
+{
+    ngx_uint_t                       i, j, found, taken;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    if (ngx_http_notify_breaker_shm == NULL || name->len == 0
+        || name->len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN)
+    {
+        return NGX_HTTP_NOTIFY_BREAKER_TARGETS;
+    }
+
+    s = ngx_http_notify_breaker_shm->slot;
+    found = NGX_HTTP_NOTIFY_BREAKER_TARGETS;
+
+    ngx_shmtx_lock(&ngx_http_notify_breaker_shpool->mutex);
+
+    for (i = 0; i < NGX_HTTP_NOTIFY_BREAKER_TARGETS; i++) {
+        if (s[i].name_len == name->len
+            && ngx_memcmp(s[i].name, name->data, name->len) == 0)
+        {
+            found = i;
+            goto done;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_NOTIFY_BREAKER_TARGETS; i++) {
+        if (s[i].name_len == 0) {
+            found = i;
+            break;
+        }
+    }
+
+    for (i = 0;
+         found == NGX_HTTP_NOTIFY_BREAKER_TARGETS
+         && i < NGX_HTTP_NOTIFY_BREAKER_TARGETS;
+         i++)
+    {
+        taken = 0;
+
+        for (j = 0; j < nlive; j++) {
+            if (s[i].name_len == live[j]->len
+                && ngx_memcmp(s[i].name, live[j]->data, live[j]->len) == 0)
+            {
+                taken = 1;
+                break;
+            }
+        }
+
+        if (!taken) {
+            found = i;
+        }
+    }
+
+    if (found < NGX_HTTP_NOTIFY_BREAKER_TARGETS) {
+        ngx_memzero(&s[found], sizeof(ngx_http_notify_breaker_slot_t));
+        ngx_memcpy(s[found].name, name->data, name->len);
+        s[found].name_len = name->len;
+    }
+
+done:
+
+    ngx_shmtx_unlock(&ngx_http_notify_breaker_shpool->mutex);
+
+    if (found < NGX_HTTP_NOTIFY_BREAKER_TARGETS) {
+        ngx_http_notify_breaker_confs[found] = bc;
+    }
+
+    return found;
 }
 
 
@@ -252,7 +344,8 @@ static ngx_http_notify_breaker_slot_t *
 ngx_http_notify_breaker_slot(ngx_uint_t target)
 {
     if (ngx_http_notify_breaker_shm == NULL
-        || target >= NGX_HTTP_NOTIFY_BREAKER_TARGETS)
+        || target >= NGX_HTTP_NOTIFY_BREAKER_TARGETS
+        || ngx_http_notify_breaker_confs[target] == NULL)
     {
         return NULL;
     }
@@ -288,7 +381,7 @@ ngx_http_notify_breaker_allow(ngx_uint_t target, ngx_str_t *name,
     }
 
     now = ngx_current_msec;
-    cooldown = ngx_http_notify_breaker_conf->cooldown;
+    cooldown = ngx_http_notify_breaker_confs[target]->cooldown;
     *wait = 1000;
 
     if (s->state == NGX_HTTP_NOTIFY_BREAKER_DISABLED) {
@@ -351,14 +444,13 @@ ngx_http_notify_rate_take(ngx_uint_t target, ngx_uint_t n, ngx_msec_t *wait)
     ngx_http_notify_breaker_slot_t  *s;
 
     s = ngx_http_notify_breaker_slot(target);
-    interval = ngx_http_notify_breaker_conf
-               ? ngx_http_notify_breaker_conf->interval : 0;
+    interval = s ? ngx_http_notify_breaker_confs[target]->interval : 0;
 
     if (s == NULL || interval == 0) {
         return n;
     }
 
-    limit = ngx_http_notify_breaker_conf->burst * interval;
+    limit = ngx_http_notify_breaker_confs[target]->burst * interval;
     taken = 0;
 
     while (taken < n) {
@@ -388,11 +480,13 @@ ngx_http_notify_rate_give_back(ngx_uint_t target, ngx_uint_t n)
 
     s = ngx_http_notify_breaker_slot(target);
 
-    if (s == NULL || n == 0 || ngx_http_notify_breaker_conf->interval == 0) {
+    if (s == NULL || n == 0
+        || ngx_http_notify_breaker_confs[target]->interval == 0)
+    {
         return;
     }
 
-    back = n * ngx_http_notify_breaker_conf->interval;
+    back = n * ngx_http_notify_breaker_confs[target]->interval;
 
     do {
         tat = s->tat;
@@ -429,7 +523,7 @@ ngx_http_notify_breaker_outcome(ngx_uint_t target, ngx_uint_t ok,
         return;
     }
 
-    bc = ngx_http_notify_breaker_conf;
+    bc = ngx_http_notify_breaker_confs[target];
     state = s->state;
 
     if (state == NGX_HTTP_NOTIFY_BREAKER_DISABLED) {
@@ -549,13 +643,14 @@ ngx_http_notify_breaker_info(ngx_uint_t target,
     }
 
     info->state = (ngx_http_notify_breaker_state_e) s->state;
+    info->off = (ngx_http_notify_breaker_confs[target]->failures == 0);
     info->failures = s->failures;
     info->opened = s->opened;
 
     if (info->state == NGX_HTTP_NOTIFY_BREAKER_OPEN) {
         left = (ngx_msec_int_t) ((ngx_msec_t) s->opened_at
-                                 + ngx_http_notify_breaker_conf->cooldown
-                                 - ngx_current_msec);
+                             + ngx_http_notify_breaker_confs[target]->cooldown
+                             - ngx_current_msec);
         wall = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
         info->next_probe = wall + (left > 0 ? left : 0);
     }
@@ -579,6 +674,6 @@ ngx_http_notify_breaker_state_name(ngx_http_notify_breaker_info_t *info)
         return "disabled";
 
     default:
-        return ngx_http_notify_breaker_conf->failures ? "closed" : "off";
+        return info->off ? "off" : "closed";
     }
 }

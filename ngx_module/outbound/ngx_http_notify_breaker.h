@@ -22,6 +22,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "ngx_http_notify_store.h"
+
 
 /* targets a zone has room for */
 #define NGX_HTTP_NOTIFY_BREAKER_TARGETS  16
@@ -53,6 +55,7 @@ typedef struct {
     ngx_uint_t                       failures;   /* in a row */
     ngx_uint_t                       opened;     /* times, since start */
     uint64_t                         next_probe; /* msec; when open */
+    unsigned                         off:1;      /* no breaker: "off" */
 } ngx_http_notify_breaker_info_t;
 
 
@@ -63,6 +66,13 @@ void ngx_http_notify_breaker_create_conf(ngx_http_notify_breaker_conf_t *bc);
 char *ngx_http_notify_breaker_init_conf(ngx_conf_t *cf,
     ngx_http_notify_breaker_conf_t *bc);
 void ngx_http_notify_breaker_init_process(ngx_http_notify_breaker_conf_t *bc);
+
+/*
+ * A target's slot in the zone, by its name ("live": the names of every
+ * target of the cycle); the functions below take it as "target"
+ */
+ngx_uint_t ngx_http_notify_breaker_attach(ngx_str_t *name,
+    ngx_http_notify_breaker_conf_t *bc, ngx_str_t **live, ngx_uint_t nlive);
 
 /* a first attempt goes only through a closed breaker */
 ngx_uint_t ngx_http_notify_breaker_closed(ngx_uint_t target);

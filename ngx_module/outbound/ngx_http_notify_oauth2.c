@@ -410,7 +410,10 @@ ngx_http_notify_oauth2_wait(ngx_http_notify_target_t *t, ngx_msec_t *wait,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    if (ngx_http_notify_oauth2_start(oc, t->index, mark, log) != NGX_OK) {
+    if (ngx_http_notify_oauth2_start(oc, ngx_http_notify_outbound_slot(t),
+                                     mark, log)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "notify: target \"%V\": cannot start the OAuth2 token"
                       " request", &oc->name);

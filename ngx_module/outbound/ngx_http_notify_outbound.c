@@ -27,13 +27,23 @@
 
 typedef struct {
     ngx_http_notify_delivery_conf_t  *conf;
-    ngx_uint_t                        inflight;   /* places taken */
+    ngx_uint_t                        inflight[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+                                                  /* places taken, a
+                                                     target */
+    ngx_uint_t                        slot[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+                                                  /* its breaker's */
 } ngx_http_notify_outbound_t;
 
 
 static ngx_int_t ngx_http_notify_outbound_wanted(
     ngx_http_notify_delivery_conf_t *dc, ngx_str_t *event,
     ngx_str_t *tenant);
+static ngx_int_t ngx_http_notify_outbound_routed(
+    ngx_http_notify_delivery_conf_t *dc, ngx_http_notify_target_t *t,
+    ngx_str_t *dialect, ngx_str_t *event, ngx_str_t *tenant);
+static char *ngx_http_notify_outbound_list(ngx_conf_t *cf,
+    ngx_http_notify_delivery_conf_t *dc);
+static ngx_uint_t ngx_http_notify_str_eq(ngx_str_t *a, ngx_str_t *b);
 static ngx_int_t ngx_http_notify_outbound_recipients(ngx_pool_t *pool,
     ngx_http_notify_note_t *nt, ngx_str_t *ids, ngx_uint_t nids,
     u_char *packed_ids, size_t packed_len);
@@ -95,8 +105,8 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
     }
 
     /*
-     * the one target today: the push contract at notify_push_url (its
-     * dialect is set by the caller, which knows the registry)
+     * the push target: the push contract at notify_push_url (its dialect
+     * is set by the caller, which knows the registry)
      */
 
     ngx_str_set(&dc->target.name, "push");
@@ -106,6 +116,14 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
 
     if (dc->url.len == 0 && dc->targets == NULL) {
         dc->breaker.failures = 0;
+
+        if (dc->routes) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"notify_route\" needs a target:"
+                               " \"notify_push_url\" or \"notify_target\"");
+            return NGX_CONF_ERROR;
+        }
+
         return NGX_CONF_OK;
     }
 
@@ -117,15 +135,175 @@ ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    /*
-     * Until routes: without notify_push_url, the first notify_target is
-     * the target every notification goes to.
-     */
+    return ngx_http_notify_outbound_list(cf, dc);
+}
 
-    if (dc->url.len == 0) {
-        dc->target = *(ngx_http_notify_target_t *) dc->targets->elts;
-        dc->url = dc->target.url;
-        dc->target.index = 0;
+
+/*
+ * Every target, "push" (notify_push_url) first, each with its index; and
+ * the routes' targets, by name
+ */
+
+static char *
+ngx_http_notify_outbound_list(ngx_conf_t *cf,
+    ngx_http_notify_delivery_conf_t *dc)
+{
+    ngx_uint_t                  i, j;
+    ngx_http_notify_route_t    *rt;
+    ngx_http_notify_target_t   *t, **tp;
+
+    if (ngx_array_init(&dc->all, cf->pool, 4,
+                       sizeof(ngx_http_notify_target_t *))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (dc->url.len) {
+        tp = ngx_array_push(&dc->all);
+        if (tp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *tp = &dc->target;
+    }
+
+    if (dc->targets) {
+        t = dc->targets->elts;
+
+        for (i = 0; i < dc->targets->nelts; i++) {
+            tp = ngx_array_push(&dc->all);
+            if (tp == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *tp = &t[i];
+        }
+    }
+
+    if (dc->all.nelts > NGX_HTTP_NOTIFY_BREAKER_TARGETS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "at most %d targets (\"notify_target\" and"
+                           " \"notify_push_url\")",
+                           NGX_HTTP_NOTIFY_BREAKER_TARGETS);
+        return NGX_CONF_ERROR;
+    }
+
+    tp = dc->all.elts;
+
+    for (i = 0; i < dc->all.nelts; i++) {
+        tp[i]->index = i;
+    }
+
+    if (dc->routes == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    rt = dc->routes->elts;
+
+    for (i = 0; i < dc->routes->nelts; i++) {
+
+        for (j = 0; j < dc->all.nelts; j++) {
+            if (ngx_http_notify_str_eq(&tp[j]->name, &rt[i].name)) {
+                rt[i].target = tp[j];
+                break;
+            }
+        }
+
+        if (rt[i].target == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"notify_route\" names the unknown target"
+                               " \"%V\"", &rt[i].name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_notify_str_eq(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len && ngx_strncmp(a->data, b->data, a->len) == 0;
+}
+
+
+/* notify_route target [dialect=name] [event=type] [tenant=name] [off] */
+
+char *
+ngx_http_notify_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                        *value, *field;
+    ngx_uint_t                        i;
+    ngx_http_notify_route_t          *rt;
+    ngx_http_notify_delivery_conf_t  *dc;
+
+    dc = (ngx_http_notify_delivery_conf_t *) (p + cmd->offset);
+    value = cf->args->elts;
+
+    if (dc->routes == NULL) {
+        dc->routes = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_notify_route_t));
+        if (dc->routes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rt = ngx_array_push(dc->routes);
+    if (rt == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(rt, sizeof(ngx_http_notify_route_t));
+    rt->name = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (value[i].len == sizeof("off") - 1
+            && ngx_strncmp(value[i].data, "off", sizeof("off") - 1) == 0)
+        {
+            if (rt->off) {
+                return "has \"off\" twice";
+            }
+
+            rt->off = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "dialect=", 8) == 0) {
+            field = &rt->dialect;
+            value[i].data += 8;
+            value[i].len -= 8;
+
+        } else if (ngx_strncmp(value[i].data, "event=", 6) == 0) {
+            field = &rt->event;
+            value[i].data += 6;
+            value[i].len -= 6;
+
+        } else if (ngx_strncmp(value[i].data, "tenant=", 7) == 0) {
+            field = &rt->tenant;
+            value[i].data += 7;
+            value[i].len -= 7;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of \"notify_route\","
+                               " expected \"dialect=\", \"event=\","
+                               " \"tenant=\" or \"off\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (field->data || value[i].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"notify_route\" for \"%V\": each condition"
+                               " once, with a value", &rt->name);
+            return NGX_CONF_ERROR;
+        }
+
+        *field = value[i];
     }
 
     return NGX_CONF_OK;
@@ -342,15 +520,118 @@ ngx_http_notify_outbound_wanted(ngx_http_notify_delivery_conf_t *dc,
 }
 
 
+/*
+ * notify_route: the first route naming the target that matches decides;
+ * none matches, it gets nothing; no route names it, it gets everything.
+ * The push target of notify_push_url then asks notify_push_type too.
+ */
+
+static ngx_int_t
+ngx_http_notify_outbound_routed(ngx_http_notify_delivery_conf_t *dc,
+    ngx_http_notify_target_t *t, ngx_str_t *dialect, ngx_str_t *event,
+    ngx_str_t *tenant)
+{
+    ngx_uint_t                i, named;
+    ngx_http_notify_route_t  *rt;
+
+    named = 0;
+
+    if (dc->routes) {
+        rt = dc->routes->elts;
+
+        for (i = 0; i < dc->routes->nelts; i++) {
+            if (rt[i].target != t) {
+                continue;
+            }
+
+            named = 1;
+
+            if ((rt[i].dialect.len == 0
+                 || ngx_http_notify_str_eq(&rt[i].dialect, dialect))
+                && (rt[i].event.len == 0
+                    || ngx_http_notify_str_eq(&rt[i].event, event))
+                && (rt[i].tenant.len == 0
+                    || ngx_http_notify_str_eq(&rt[i].tenant, tenant)))
+            {
+                if (rt[i].off) {
+                    return 0;
+                }
+
+                break;
+            }
+        }
+
+        if (named && i == dc->routes->nelts) {
+            return 0;
+        }
+    }
+
+    if (t == &dc->target) {
+        return ngx_http_notify_outbound_wanted(dc, event, tenant);
+    }
+
+    return 1;
+}
+
+
 /* the worker's delivery state */
 
 void
 ngx_http_notify_outbound_init(ngx_http_notify_delivery_conf_t *dc)
 {
+    ngx_uint_t                        i;
+    ngx_http_notify_target_t        **tp;
+    ngx_http_notify_delivery_conf_t  *tdc;
+    ngx_str_t                        *live[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+
+    ngx_memzero(&ngx_http_notify_outbound,
+                sizeof(ngx_http_notify_outbound_t));
+
     ngx_http_notify_outbound.conf = dc;
-    ngx_http_notify_outbound.inflight = 0;
 
     ngx_http_notify_breaker_init_process(&dc->breaker);
+
+    tp = dc->all.elts;
+
+    for (i = 0; i < dc->all.nelts; i++) {
+        live[i] = &tp[i]->name;
+    }
+
+    for (i = 0; i < dc->all.nelts; i++) {
+        tdc = tp[i]->delivery;
+        ngx_http_notify_outbound.slot[i] =
+            ngx_http_notify_breaker_attach(&tp[i]->name, &tdc->breaker, live,
+                                           dc->all.nelts);
+    }
+}
+
+
+/* a target of this cycle by its name, or NULL (gone since a reload) */
+
+ngx_http_notify_target_t *
+ngx_http_notify_outbound_target(ngx_str_t *name)
+{
+    ngx_uint_t                        i;
+    ngx_http_notify_target_t        **tp;
+    ngx_http_notify_delivery_conf_t  *dc;
+
+    dc = ngx_http_notify_outbound.conf;
+    tp = dc->all.elts;
+
+    for (i = 0; i < dc->all.nelts; i++) {
+        if (ngx_http_notify_str_eq(&tp[i]->name, name)) {
+            return tp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_uint_t
+ngx_http_notify_outbound_slot(ngx_http_notify_target_t *t)
+{
+    return ngx_http_notify_outbound.slot[t->index];
 }
 
 
@@ -362,34 +643,35 @@ ngx_http_notify_outbound_conf(void)
 
 
 ngx_uint_t
-ngx_http_notify_outbound_places(void)
+ngx_http_notify_outbound_places(ngx_http_notify_target_t *t)
 {
-    ngx_http_notify_outbound_t  *ob;
+    ngx_uint_t                        n;
+    ngx_http_notify_delivery_conf_t  *tdc;
 
-    ob = &ngx_http_notify_outbound;
+    tdc = t->delivery;
+    n = ngx_http_notify_outbound.inflight[t->index];
 
-    return ob->inflight < ob->conf->concurrency
-           ? ob->conf->concurrency - ob->inflight : 0;
+    return n < tdc->concurrency ? tdc->concurrency - n : 0;
 }
 
 
 ngx_int_t
-ngx_http_notify_outbound_reserve(void)
+ngx_http_notify_outbound_reserve(ngx_http_notify_target_t *t)
 {
-    if (ngx_http_notify_outbound_places() == 0) {
+    if (ngx_http_notify_outbound_places(t) == 0) {
         return NGX_DECLINED;
     }
 
-    ngx_http_notify_outbound.inflight++;
+    ngx_http_notify_outbound.inflight[t->index]++;
 
     return NGX_OK;
 }
 
 
 void
-ngx_http_notify_outbound_release(void)
+ngx_http_notify_outbound_release(ngx_http_notify_target_t *t)
 {
-    ngx_http_notify_outbound.inflight--;
+    ngx_http_notify_outbound.inflight[t->index]--;
 }
 
 
@@ -397,17 +679,25 @@ ngx_int_t
 ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
     json_t                           *v;
-    ngx_str_t                         event, tenant;
+    uint64_t                          due;
+    ngx_str_t                         event, tenant, dialect;
+    ngx_uint_t                        i, n, max, parts, part, nids;
     ngx_msec_t                        wait;
-    ngx_http_notify_delivery_conf_t  *dc;
+    ngx_http_notify_target_t        **tp, *t;
+    ngx_http_notify_outbox_put_t     *oe;
+    ngx_http_notify_delivery_conf_t  *dc, *tdc;
 
     dc = ngx_http_notify_outbound.conf;
+
+    if (dc->all.nelts == 0) {
+        return NGX_OK;
+    }
 
     v = nr->note.event;
     event.data = (u_char *) json_string_value(v);
     event.len = json_string_length(v);
-
     tenant = nr->note.tenant;
+    dialect = nr->dialect->name;
 
     if (event.data == NULL) {
         ngx_str_set(&event, "");
@@ -417,61 +707,136 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
         ngx_str_set(&tenant, "");
     }
 
-    if (!ngx_http_notify_outbound_wanted(dc, &event, &tenant)) {
+    /* the entries: one a routed target, or a part of it */
+
+    nids = nr->recipients.nelts;
+    tp = dc->all.elts;
+    n = 0;
+
+    for (i = 0; i < dc->all.nelts; i++) {
+        if (!ngx_http_notify_outbound_routed(dc, tp[i], &dialect, &event,
+                                             &tenant))
+        {
+            continue;
+        }
+
+        max = tp[i]->dialect->max_recipients;
+        n += (max && nids > max) ? (nids + max - 1) / max : 1;
+    }
+
+    if (n == 0) {
         return NGX_OK;
     }
 
+    oe = ngx_pcalloc(nr->request->pool,
+                     n * sizeof(ngx_http_notify_outbox_put_t));
+    if (oe == NULL) {
+        return NGX_ERROR;
+    }
+
+    nr->op->entries = oe;
+    nr->op->nentries = n;
     nr->op->has_outbox = 1;
-    nr->op->expires = ngx_time() + dc->keep;
-    nr->op->due = (uint64_t) ngx_time() * 1000;
 
-    /*
-     * the first attempt now, through a subrequest, if there is room, the
-     * target's breaker is closed (open, the timer probes it) and, for a
-     * target with OAuth2, a token is in the cache (none: the timer fetches
-     * one and makes the attempt)
-     */
+    due = (uint64_t) ngx_time() * 1000;
 
-    if (location->len
-        && ngx_http_notify_breaker_closed(0)
-        && ngx_http_notify_oauth2_ready(&dc->target)
-        && ngx_http_notify_outbound_reserve() == NGX_OK)
-    {
-        if (ngx_http_notify_rate_take(0, 1, &wait) == 0) {
-            ngx_http_notify_outbound_release();     /* the timer's */
-            return NGX_OK;
+    for (i = 0; i < dc->all.nelts; i++) {
+        t = tp[i];
+
+        if (!ngx_http_notify_outbound_routed(dc, t, &dialect, &event,
+                                             &tenant))
+        {
+            continue;
         }
 
-        nr->op->due += NGX_HTTP_NOTIFY_LEASE;
-        nr->deliver_now = 1;
+        tdc = t->delivery;
+        max = t->dialect->max_recipients;
+        parts = (max && nids > max) ? (nids + max - 1) / max : 1;
+
+        for (part = 0; part < parts; part++) {
+            oe->target = t->name;
+            oe->part = (parts == 1) ? 0 : part + 1;
+            oe->first = (parts == 1) ? 0 : part * max;
+            oe->n = (parts == 1) ? nids : ngx_min(max, nids - oe->first);
+            oe->expires = ngx_time() + tdc->keep;
+            oe->due = due;
+
+            /*
+             * the first attempt now, through a subrequest, if the target
+             * has room and its breaker is closed (open, the timer probes
+             * it) and its rate allows and, for a target with OAuth2, a
+             * token is in the cache (none: the timer fetches one and makes
+             * the attempt)
+             */
+
+            if (location->len
+                && ngx_http_notify_breaker_closed(
+                                         ngx_http_notify_outbound_slot(t))
+                && ngx_http_notify_oauth2_ready(t)
+                && ngx_http_notify_outbound_reserve(t) == NGX_OK)
+            {
+                if (ngx_http_notify_rate_take(
+                        ngx_http_notify_outbound_slot(t), 1, &wait)
+                    == 0)
+                {
+                    ngx_http_notify_outbound_release(t);  /* the timer's */
+
+                } else {
+                    oe->due += NGX_HTTP_NOTIFY_LEASE;
+                    oe->data = t;
+                    nr->deliver_now = 1;
+                }
+            }
+
+            oe++;
+        }
     }
 
     return NGX_OK;
 }
 
 
+/* the places of the first attempts planned are given back */
+
+void
+ngx_http_notify_delivery_unplan(ngx_http_notify_req_t *nr)
+{
+    ngx_uint_t                     i;
+    ngx_http_notify_outbox_put_t  *oe;
+
+    oe = nr->op->entries;
+
+    for (i = 0; i < nr->op->nentries; i++) {
+        if (oe[i].data) {
+            ngx_http_notify_outbound_release(oe[i].data);
+            oe[i].data = NULL;
+        }
+    }
+
+    nr->deliver_now = 0;
+}
+
+
 ngx_int_t
 ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
-    uint64_t seq, const char *note, size_t note_len, json_t *note_json,
+    ngx_http_notify_target_t *target, uint64_t seq, uint32_t entry,
+    uint32_t part, const char *note, size_t note_len, json_t *note_json,
     ngx_str_t *ids, ngx_uint_t nids, u_char *packed_ids, size_t packed_len)
 {
-    u_char                           *p;
-    json_t                           *json;
-    ngx_int_t                         rc;
-    ngx_uint_t                        i;
-    ngx_keyval_t                     *kv;
-    ngx_http_notify_note_t            nt;
-    ngx_http_notify_target_t         *target;
-    ngx_http_notify_delivery_conf_t  *dc;
-
-    dc = ngx_http_notify_outbound.conf;
-    target = &dc->target;
+    u_char          *p;
+    json_t          *json;
+    ngx_int_t        rc;
+    ngx_uint_t       i;
+    ngx_keyval_t    *kv;
+    ngx_http_notify_note_t  nt;
 
     if (target->dialect->render == NULL) {
         return NGX_ERROR;
     }
 
     dl->seq = seq;
+    dl->entry = entry;
+    dl->part = part;
     dl->target = target;
     dl->request.pool = dl->pool;
     dl->request.authorization = target->credential;
@@ -485,11 +850,15 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
         }
     }
 
-    /* the same key for every attempt of this notification */
+    /*
+     * the same key for every attempt of this entry: notify-<id>, and
+     * notify-<id>-<part> for a part of the recipients
+     */
 
     dl->request.idempotency_key.data = ngx_pnalloc(dl->pool,
                                                    sizeof("notify-") - 1
-                                                   + NGX_HTTP_NOTIFY_ID_LEN);
+                                                   + NGX_HTTP_NOTIFY_ID_LEN
+                                                   + 1 + NGX_INT32_LEN);
     if (dl->request.idempotency_key.data == NULL) {
         return NGX_ERROR;
     }
@@ -497,6 +866,11 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     p = ngx_cpymem(dl->request.idempotency_key.data, "notify-",
                    sizeof("notify-") - 1);
     p = ngx_http_notify_format_id(p, seq);
+
+    if (part) {
+        p = ngx_sprintf(p, "-%uD", part);
+    }
+
     dl->request.idempotency_key.len = p - dl->request.idempotency_key.data;
 
     /* the canonical notification, as stored, with its recipients */
@@ -511,6 +885,7 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
 
     rc = ngx_http_notify_outbound_recipients(dl->pool, &nt, ids, nids,
                                              packed_ids, packed_len);
+
     if (rc == NGX_OK) {
         rc = target->dialect->render(target, &nt, &dl->request);
     }

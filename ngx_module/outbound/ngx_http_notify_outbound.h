@@ -40,6 +40,21 @@ typedef struct {
 } ngx_http_notify_outbound_flag_t;
 
 
+/*
+ * notify_route target [dialect=name] [event=type] [tenant=name] [off]: the
+ * first route naming a target that matches decides whether it gets a
+ * notification; a target no route names gets every one
+ */
+typedef struct {
+    ngx_str_t                   name;          /* the target's */
+    ngx_http_notify_target_t   *target;
+    ngx_str_t                   dialect;       /* empty: any */
+    ngx_str_t                   event;
+    ngx_str_t                   tenant;
+    ngx_flag_t                  off;
+} ngx_http_notify_route_t;
+
+
 typedef struct {
     ngx_str_t                   url;           /* notify_push_url */
     ngx_str_t                   jwt;           /* notify_push_jwt */
@@ -59,6 +74,11 @@ typedef struct {
                                                   ngx_http_notify_target_t,
                                                   each with its own
                                                   delivery conf */
+    ngx_array_t                *routes;        /* notify_route */
+    ngx_array_t                 all;           /* every target, "push"
+                                                  first: pointers; a
+                                                  target's index is its
+                                                  place here */
 } ngx_http_notify_delivery_conf_t;
 
 
@@ -66,6 +86,8 @@ typedef struct {
 typedef struct {
     ngx_pool_t                      *pool;     /* its own */
     uint64_t                         seq;
+    uint32_t                         entry;    /* in the notification */
+    uint32_t                         part;     /* of its recipients */
     uint32_t                         attempts; /* before this one */
     ngx_http_notify_target_t        *target;
     ngx_http_notify_outbound_req_t   request;  /* as the target's dialect
@@ -97,6 +119,7 @@ char *ngx_http_notify_outbound_type(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_notify_delivery_retry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_notify_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 void ngx_http_notify_delivery_create_conf(ngx_http_notify_delivery_conf_t *dc);
 
 /* notify_target name { ... } (ngx_http_notify_target.c) */
@@ -109,18 +132,26 @@ char *ngx_http_notify_delivery_init_conf(ngx_conf_t *cf,
 
 /*
  * A worker's delivery state: the conf of its cycle (init_process gives it)
- * and its places for attempts, notify_delivery_concurrency of them, taken
- * by the first attempts and by the timer's alike.
+ * and, for each target, its places for attempts (the target's
+ * concurrency), taken by the first attempts and by the timer's alike, and
+ * its breaker's slot.
  */
 void ngx_http_notify_outbound_init(ngx_http_notify_delivery_conf_t *dc);
 ngx_http_notify_delivery_conf_t *ngx_http_notify_outbound_conf(void);
-ngx_uint_t ngx_http_notify_outbound_places(void);
-ngx_int_t ngx_http_notify_outbound_reserve(void);
-void ngx_http_notify_outbound_release(void);
+ngx_http_notify_target_t *ngx_http_notify_outbound_target(ngx_str_t *name);
+ngx_uint_t ngx_http_notify_outbound_slot(ngx_http_notify_target_t *t);
+ngx_uint_t ngx_http_notify_outbound_places(ngx_http_notify_target_t *t);
+ngx_int_t ngx_http_notify_outbound_reserve(ngx_http_notify_target_t *t);
+void ngx_http_notify_outbound_release(ngx_http_notify_target_t *t);
 
-/* before the commit: put the notification in the outbox? */
+/*
+ * before the commit: the notification's outbox entries, one a routed
+ * target and part of its recipients, and which of them have their first
+ * attempt now (a place reserved); unplan gives those places back
+ */
 ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
     ngx_str_t *location);
+void ngx_http_notify_delivery_unplan(ngx_http_notify_req_t *nr);
 
 /*
  * An attempt's request: the notification (its JSON, as text or as an
@@ -129,7 +160,8 @@ ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
  * target's OAuth2 token is not in the cache (any more), the entry waits.
  */
 ngx_int_t ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
-    uint64_t seq, const char *note, size_t note_len, json_t *note_json,
+    ngx_http_notify_target_t *target, uint64_t seq, uint32_t entry,
+    uint32_t part, const char *note, size_t note_len, json_t *note_json,
     ngx_str_t *ids, ngx_uint_t nids, u_char *packed_ids, size_t packed_len);
 
 

@@ -30,6 +30,12 @@ static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r,
     ngx_str_t *rest);
 static ngx_int_t ngx_http_notify_outbox_send(ngx_http_request_t *r,
     const char *key, json_t *array);
+static ngx_int_t ngx_http_notify_outbox_entry_id(ngx_str_t *id,
+    uint64_t *seq, uint32_t *entry);
+static u_char *ngx_http_notify_outbox_format_entry(u_char *p, uint64_t seq,
+    uint32_t entry);
+static json_t *ngx_http_notify_outbox_target_json(
+    ngx_http_notify_target_t *t, ngx_pool_t *pool);
 
 
 /*
@@ -38,8 +44,11 @@ static ngx_int_t ngx_http_notify_outbox_send(ngx_http_request_t *r,
  *   GET    <prefix>                {"items": [...]}
  *   GET    <prefix>/targets        {"targets": [...]}: their breakers
  *   POST   <prefix>/targets/<name>/enable   after a 410 Gone
- *   POST   <prefix>/<id>/retry     try it now
- *   DELETE <prefix>/<id>           drop it
+ *   POST   <prefix>/<entry>/retry  try it now
+ *   DELETE <prefix>/<entry>        drop it
+ *
+ * An entry is "<id>" (a notification's first, its entry 0) or
+ * "<id>-<n>" (its entry n: another target, or another part).
  */
 
 ngx_int_t
@@ -110,7 +119,8 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
     }
 
     if (rest.data[0] != '/'
-        || ngx_http_notify_parse_id(&id, &dl->op.seq) != NGX_OK
+        || ngx_http_notify_outbox_entry_id(&id, &dl->op.seq, &dl->op.entry)
+           != NGX_OK
         || (slash && !(last - slash == 6
                        && ngx_strncmp(slash, "/retry", 6) == 0)))
     {
@@ -171,11 +181,13 @@ ngx_http_notify_outbox_listed(ngx_http_notify_store_read_t *rd)
 static ngx_int_t
 ngx_http_notify_outbox_list(ngx_http_request_t *r, ngx_array_t *entries)
 {
-    u_char                          *p;
-    json_t                          *items;
+    u_char                          *p, *end;
+    json_t                          *items, *item;
     ngx_uint_t                       i;
     ngx_http_notify_outbox_entry_t  *e;
     u_char                           sid[NGX_HTTP_NOTIFY_ID_LEN];
+    u_char                           eid[NGX_HTTP_NOTIFY_ID_LEN + 1
+                                         + NGX_INT32_LEN];
     u_char                           next[sizeof("1970-01-01T00:00:00.000Z")];
     u_char                           created[sizeof("1970-01-01T00:00:00Z")];
     u_char                           expires[sizeof("1970-01-01T00:00:00Z")];
@@ -189,6 +201,7 @@ ngx_http_notify_outbox_list(ngx_http_request_t *r, ngx_array_t *entries)
 
     for (i = 0; i < entries->nelts; i++) {
         (void) ngx_http_notify_format_id(sid, e[i].seq);
+        end = ngx_http_notify_outbox_format_entry(eid, e[i].seq, e[i].entry);
 
         p = ngx_http_notify_iso8601(next, (time_t) (e[i].due / 1000));
         p = ngx_sprintf(p - 1, ".%03uLZ", e[i].due % 1000);
@@ -197,14 +210,31 @@ ngx_http_notify_outbox_list(ngx_http_request_t *r, ngx_array_t *entries)
         *ngx_http_notify_iso8601(created, e[i].created) = '\0';
         *ngx_http_notify_iso8601(expires, e[i].expires) = '\0';
 
-        json_array_append_new(items,
-            json_pack("{s:s%, s:i, s:s, s:s, s:s, s:s}",
-                      "id", (char *) sid, (size_t) NGX_HTTP_NOTIFY_ID_LEN,
-                      "attempts", (int) e[i].attempts,
-                      "next_attempt", (char *) next,
-                      "created", (char *) created,
-                      "expires", (char *) expires,
-                      "last_error", (char *) e[i].error));
+        item = json_pack("{s:s%, s:i, s:s, s:s, s:s, s:s, s:s%, s:s%, s:i}",
+                         "id", (char *) eid, (size_t) (end - eid),
+                         "attempts", (int) e[i].attempts,
+                         "next_attempt", (char *) next,
+                         "created", (char *) created,
+                         "expires", (char *) expires,
+                         "last_error", (char *) e[i].error,
+                         "notification", (char *) sid,
+                         (size_t) NGX_HTTP_NOTIFY_ID_LEN,
+                         "target", (char *) e[i].target.data,
+                         e[i].target.len,
+                         "part", (int) e[i].part);
+
+        /* an entry of a target gone since a reload: kept, not attempted */
+
+        if (item != NULL
+            && ngx_http_notify_outbound_target(&e[i].target) == NULL)
+        {
+            json_object_set_new(item, "target_gone", json_true());
+        }
+
+        if (item == NULL || json_array_append_new(items, item) != 0) {
+            json_decref(items);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     return ngx_http_notify_outbox_send(r, "items", items);
@@ -216,8 +246,9 @@ ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op)
 {
     json_t              *json;
     ngx_int_t            rc;
+    u_char              *end;
     ngx_http_request_t  *r;
-    u_char               id[NGX_HTTP_NOTIFY_ID_LEN];
+    u_char               id[NGX_HTTP_NOTIFY_ID_LEN + 1 + NGX_INT32_LEN];
 
     r = op->data;
 
@@ -233,10 +264,10 @@ ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op)
                                           " delivery.");
 
     } else {
-        (void) ngx_http_notify_format_id(id, op->seq);
+        end = ngx_http_notify_outbox_format_entry(id, op->seq, op->entry);
 
         json = json_pack("{s:s%, s:s}", "id", (char *) id,
-                         (size_t) NGX_HTTP_NOTIFY_ID_LEN,
+                         (size_t) (end - id),
                          "state", op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_NOW
                                   ? "retrying" : "dropped");
         if (json == NULL) {
@@ -259,38 +290,43 @@ ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op)
 /*
  * The targets and their breakers (nothing of their credentials):
  *
- *   GET  /targets      {"targets": [{"name": "push", "breaker": "open",
+ *   GET  /targets      {"targets": [{"name": "push", "dialect": "push",
+ *                        "url": "https://...", "breaker": "open",
  *                        "failures": 5, "opened": 1,
- *                        "next_probe": "2026-...Z"}]}
+ *                        "next_probe": "2026-...Z"}, ...]}
  *   POST /targets/<name>/enable    {"name": "push", "breaker": "closed"}
  */
 
 static ngx_int_t
 ngx_http_notify_outbox_targets(ngx_http_request_t *r, ngx_str_t *rest)
 {
-    u_char                           *p;
     json_t                           *targets, *target, *json;
     ngx_int_t                         rc;
-    ngx_str_t                        *name;
+    ngx_str_t                         name;
+    ngx_uint_t                        i, slot;
+    ngx_http_notify_target_t         *t, **tp;
     ngx_http_notify_breaker_info_t    info;
     ngx_http_notify_delivery_conf_t  *dc;
-    u_char                            next[sizeof("1970-01-01T00:00:00.000Z")];
 
     dc = ngx_http_notify_outbound_conf();
-    name = (dc != NULL && dc->url.len && dc->target.dialect)
-           ? &dc->target.dialect->name : NULL;
 
     if (rest->len) {
 
         /* /<name>/enable */
 
-        if (name == NULL
-            || rest->len != 1 + name->len + sizeof("/enable") - 1
-            || ngx_strncmp(rest->data + 1, name->data, name->len) != 0
-            || ngx_strncmp(rest->data + 1 + name->len, "/enable",
-                           sizeof("/enable") - 1)
-               != 0)
+        t = NULL;
+
+        if (rest->len > 1 + sizeof("/enable") - 1
+            && ngx_strncmp(rest->data + rest->len - (sizeof("/enable") - 1),
+                           "/enable", sizeof("/enable") - 1)
+               == 0)
         {
+            name.data = rest->data + 1;
+            name.len = rest->len - 1 - (sizeof("/enable") - 1);
+            t = ngx_http_notify_outbound_target(&name);
+        }
+
+        if (t == NULL) {
             return ngx_http_notify_send_error(r, NGX_HTTP_NOT_FOUND,
                                               "NotFound",
                                               "No such target.");
@@ -300,16 +336,18 @@ ngx_http_notify_outbox_targets(ngx_http_request_t *r, ngx_str_t *rest)
             return NGX_HTTP_NOT_ALLOWED;
         }
 
-        if (ngx_http_notify_breaker_enable(0, name, r->connection->log)
+        slot = ngx_http_notify_outbound_slot(t);
+
+        if (ngx_http_notify_breaker_enable(slot, &t->name, r->connection->log)
             == NGX_OK)
         {
             ngx_http_notify_delivery_arm(0);
         }
 
-        (void) ngx_http_notify_breaker_info(0, &info);
+        (void) ngx_http_notify_breaker_info(slot, &info);
 
         json = json_pack("{s:s%, s:s}",
-                         "name", (char *) name->data, name->len,
+                         "name", (char *) t->name.data, t->name.len,
                          "breaker", ngx_http_notify_breaker_state_name(&info));
         if (json == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -330,24 +368,10 @@ ngx_http_notify_outbox_targets(ngx_http_request_t *r, ngx_str_t *rest)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (name != NULL) {
-        (void) ngx_http_notify_breaker_info(0, &info);
+    tp = (dc != NULL) ? dc->all.elts : NULL;
 
-        target = json_pack("{s:s%, s:s, s:i, s:i}",
-                           "name", (char *) name->data, name->len,
-                           "breaker", ngx_http_notify_breaker_state_name(&info),
-                           "failures", (int) info.failures,
-                           "opened", (int) info.opened);
-
-        if (target != NULL && info.next_probe) {
-            p = ngx_http_notify_iso8601(next,
-                                        (time_t) (info.next_probe / 1000));
-            p = ngx_sprintf(p - 1, ".%03uLZ", info.next_probe % 1000);
-            *p = '\0';
-
-            json_object_set_new(target, "next_probe",
-                                json_string((char *) next));
-        }
+    for (i = 0; dc != NULL && i < dc->all.nelts; i++) {
+        target = ngx_http_notify_outbox_target_json(tp[i], r->pool);
 
         if (target == NULL || json_array_append_new(targets, target) != 0) {
             json_decref(targets);
@@ -356,6 +380,120 @@ ngx_http_notify_outbox_targets(ngx_http_request_t *r, ngx_str_t *rest)
     }
 
     return ngx_http_notify_outbox_send(r, "targets", targets);
+}
+
+
+/* a target as /targets lists it: its URL without user and password */
+
+static json_t *
+ngx_http_notify_outbox_target_json(ngx_http_notify_target_t *t,
+    ngx_pool_t *pool)
+{
+    u_char                          *p, *host, *at, *end;
+    json_t                          *target;
+    ngx_str_t                        url, clean;
+    ngx_http_notify_breaker_info_t   info;
+    u_char                           next[sizeof("1970-01-01T00:00:00.000Z")];
+
+    url = t->url;
+    end = url.data + url.len;
+
+    host = ngx_strlcasestrn(url.data, end, (u_char *) "://", 3 - 1);
+
+    host = (host != NULL) ? host + 3 : url.data;
+
+    for (p = host; p < end && *p != '/' && *p != '?' && *p != '#'; p++) {
+        /* the authority */
+    }
+
+    at = ngx_strlchr(host, p, '@');
+
+    (void) ngx_http_notify_breaker_info(ngx_http_notify_outbound_slot(t),
+                                        &info);
+
+    target = json_pack("{s:s%, s:s%, s:s, s:s, s:i, s:i}",
+                       "name", (char *) t->name.data, t->name.len,
+                       "dialect", (char *) t->dialect->name.data,
+                       t->dialect->name.len,
+                       "url", "",
+                       "breaker", ngx_http_notify_breaker_state_name(&info),
+                       "failures", (int) info.failures,
+                       "opened", (int) info.opened);
+    if (target == NULL) {
+        return NULL;
+    }
+
+    if (at != NULL) {
+        /* the scheme, then what follows the credentials */
+
+        clean.data = ngx_pnalloc(pool, url.len);
+        if (clean.data == NULL) {
+            json_decref(target);
+            return NULL;
+        }
+
+        p = ngx_cpymem(clean.data, url.data, host - url.data);
+        p = ngx_cpymem(p, at + 1, end - (at + 1));
+        clean.len = p - clean.data;
+
+        url = clean;
+    }
+
+    json_object_set_new(target, "url",
+                        json_stringn((char *) url.data, url.len));
+
+    if (info.next_probe) {
+        p = ngx_http_notify_iso8601(next, (time_t) (info.next_probe / 1000));
+        p = ngx_sprintf(p - 1, ".%03uLZ", info.next_probe % 1000);
+        *p = '\0';
+
+        json_object_set_new(target, "next_probe", json_string((char *) next));
+    }
+
+    return target;
+}
+
+
+/* "<id>" (entry 0) or "<id>-<entry>" */
+
+static ngx_int_t
+ngx_http_notify_outbox_entry_id(ngx_str_t *id, uint64_t *seq,
+    uint32_t *entry)
+{
+    ngx_int_t  n;
+    ngx_str_t  sid;
+
+    *entry = 0;
+    sid = *id;
+
+    if (id->len > NGX_HTTP_NOTIFY_ID_LEN + 1
+        && id->data[NGX_HTTP_NOTIFY_ID_LEN] == '-')
+    {
+        sid.len = NGX_HTTP_NOTIFY_ID_LEN;
+
+        n = ngx_atoi(id->data + NGX_HTTP_NOTIFY_ID_LEN + 1,
+                     id->len - NGX_HTTP_NOTIFY_ID_LEN - 1);
+        if (n == NGX_ERROR || n == 0 || n > 0x7fffffff) {
+            return NGX_ERROR;
+        }
+
+        *entry = (uint32_t) n;
+    }
+
+    return ngx_http_notify_parse_id(&sid, seq);
+}
+
+
+static u_char *
+ngx_http_notify_outbox_format_entry(u_char *p, uint64_t seq, uint32_t entry)
+{
+    p = ngx_http_notify_format_id(p, seq);
+
+    if (entry) {
+        p = ngx_sprintf(p, "-%uD", entry);
+    }
+
+    return p;
 }
 
 

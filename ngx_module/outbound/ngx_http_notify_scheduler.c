@@ -34,9 +34,16 @@ typedef struct {
     ngx_connection_t                  timer_conn;
     ngx_http_notify_store_op_t        claim;
     ngx_http_notify_store_read_t      look;        /* is anything due? */
+
+    /* the claim's targets: each one's quota, its target, whether it is
+       its breaker's probe */
+    ngx_http_notify_claim_quota_t     quota[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+    ngx_http_notify_target_t         *target[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+    u_char                            probe[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+    ngx_uint_t                        started[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+    ngx_str_t                         names[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+
     unsigned                          claiming:1;  /* a look or a claim */
-    unsigned                          probe:1;     /* the claim is the
-                                                      breaker's probe */
     unsigned                          active:1;
 } ngx_http_notify_scheduler_t;
 
@@ -51,6 +58,9 @@ static void ngx_http_notify_scheduler_looked(
 static void ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op);
 static void ngx_http_notify_scheduler_curl_done(
     ngx_http_notify_curl_req_t *req);
+static void ngx_http_notify_scheduler_unclaim(ngx_http_notify_scheduler_t *dv,
+    ngx_uint_t nquota);
+static ngx_uint_t ngx_http_notify_scheduler_room(void);
 
 
 static ngx_http_notify_scheduler_t  ngx_http_notify_scheduler;
@@ -70,11 +80,13 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
     u_char                           *p, *last;
     uint64_t                          delay, now;
     ngx_uint_t                        again;
+    ngx_uint_t                        slot;
     ngx_http_notify_verdict_e         verdict;
     ngx_http_notify_store_op_t       *op;
     ngx_http_notify_delivery_conf_t  *dc;
 
-    dc = ngx_http_notify_outbound_conf();
+    dc = dl->target->delivery;
+    slot = ngx_http_notify_outbound_slot(dl->target);
     op = &dl->op;
 
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
@@ -109,6 +121,7 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
     }
 
     op->seq = dl->seq;
+    op->entry = dl->entry;
     op->log = ngx_cycle->log;
     op->data = dl;
     op->done = ngx_http_notify_scheduler_stored;
@@ -121,20 +134,22 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
      */
 
     if (status == 410) {
-        ngx_http_notify_breaker_disable(0, &dl->target->dialect->name, log);
+        ngx_http_notify_breaker_disable(slot, &dl->target->name, log);
     }
 
     if (status != 429 && !again) {
-        ngx_http_notify_breaker_outcome(0, verdict != NGX_HTTP_NOTIFY_RETRY,
-                                        &dl->target->dialect->name, log);
+        ngx_http_notify_breaker_outcome(slot,
+                                        verdict != NGX_HTTP_NOTIFY_RETRY,
+                                        &dl->target->name, log);
     }
 
     switch (verdict) {
 
     case NGX_HTTP_NOTIFY_DELIVERED:
         ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "notify: delivered %016uxL (attempt %uD)",
-                      dl->seq, dl->attempts + 1);
+                      "notify: delivered %016uxL (attempt %uD); target"
+                      " \"%V\"",
+                      dl->seq, dl->attempts + 1, &dl->target->name);
 
         if (dl->ctx) {
             ngx_str_set(&dl->ctx->delivery_status, "delivered");
@@ -146,8 +161,8 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
     case NGX_HTTP_NOTIFY_GIVE_UP:
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "notify: delivery of %016uxL failed (attempt %uD): %s;"
-                      " given up, dropped", dl->seq, dl->attempts + 1,
-                      op->error);
+                      " given up, dropped; target \"%V\"", dl->seq,
+                      dl->attempts + 1, op->error, &dl->target->name);
 
         if (dl->ctx) {
             ngx_str_set(&dl->ctx->delivery_status, "failed");
@@ -164,8 +179,8 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
 
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "notify: delivery of %016uxL failed (attempt %uD): %s;"
-                      " next in %uLms", dl->seq, dl->attempts + 1, op->error,
-                      delay);
+                      " next in %uLms; target \"%V\"", dl->seq,
+                      dl->attempts + 1, op->error, delay, &dl->target->name);
 
         if (dl->ctx) {
             ngx_str_set(&dl->ctx->delivery_status, "failed");
@@ -221,10 +236,7 @@ ngx_http_notify_scheduler_backoff(ngx_http_notify_delivery_conf_t *dc,
 }
 
 
-/*
- * The outcome is in the store.  notify_metrics counts it for the target
- * (the one there is today: index 0).
- */
+/* the outcome is in the store; notify_metrics counts it for the target */
 
 static void
 ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
@@ -238,7 +250,8 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
     {
         ngx_log_error(NGX_LOG_WARN, op->log, 0,
                       "notify: delivery of %016uxL expired after %ui"
-                      " attempts, dropped", dl->seq, op->max);
+                      " attempts, dropped; target \"%V\"", dl->seq, op->max,
+                      &dl->target->name);
     }
 
     switch (op->type) {
@@ -257,7 +270,8 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
                  : NGX_HTTP_NOTIFY_RESULT_RETRY;
     }
 
-    ngx_http_notify_metrics_delivery(0, result, 1);
+    ngx_http_notify_metrics_delivery(
+        ngx_http_notify_outbound_slot(dl->target), result, 1);
 
     ngx_destroy_pool(dl->pool);
 
@@ -271,14 +285,22 @@ ngx_int_t
 ngx_http_notify_delivery_init_process(ngx_cycle_t *cycle,
     ngx_http_notify_delivery_conf_t *dc)
 {
-    ngx_http_notify_scheduler_t  *dv;
+    ngx_uint_t                     i;
+    ngx_http_notify_target_t     **tp;
+    ngx_http_notify_scheduler_t   *dv;
 
     dv = &ngx_http_notify_scheduler;
 
     ngx_memzero(dv, sizeof(ngx_http_notify_scheduler_t));
     ngx_http_notify_outbound_init(dc);
 
-    if (dc->url.len == 0 || !ngx_http_notify_store_ready()) {
+    tp = dc->all.elts;
+
+    for (i = 0; i < dc->all.nelts; i++) {
+        dv->names[i] = tp[i]->name;
+    }
+
+    if (dc->all.nelts == 0 || !ngx_http_notify_store_ready()) {
         return NGX_OK;
     }
 
@@ -364,7 +386,7 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
         return;
     }
 
-    if (dv->claiming || ngx_http_notify_outbound_places() == 0) {
+    if (dv->claiming || !ngx_http_notify_scheduler_room()) {
         ngx_http_notify_delivery_arm(1000);
         return;
     }
@@ -375,6 +397,8 @@ ngx_http_notify_scheduler_tick(ngx_event_t *ev)
     ngx_memzero(rd, sizeof(ngx_http_notify_store_read_t));
 
     rd->type = NGX_HTTP_NOTIFY_READ_NEXT_DUE;
+    rd->targets = dv->names;
+    rd->ntargets = ngx_http_notify_outbound_conf()->all.nelts;
     rd->done = ngx_http_notify_scheduler_looked;
     rd->log = ev->log;
 
@@ -389,8 +413,9 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
 {
     uint64_t                          due, now;
     ngx_int_t                         rc;
-    ngx_uint_t                        n;
-    ngx_msec_t                        wait;
+    ngx_uint_t                        i, n, nq, slot;
+    ngx_msec_t                        wait, next, lease;
+    ngx_http_notify_target_t         *t, **tp;
     ngx_http_notify_scheduler_t      *dv;
     ngx_http_notify_store_op_t       *op;
     ngx_http_notify_delivery_conf_t  *dc;
@@ -416,51 +441,87 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
     }
 
     dc = ngx_http_notify_outbound_conf();
+    tp = dc->all.elts;
 
     /*
-     * a target with OAuth2: nothing is claimed without its token; the
-     * fetch of this process arms the timer when it ends
+     * Each target's share of the claim: its places, if its breaker is
+     * closed (open, nothing; half-open, one probe) and as many as its
+     * rate allows now; the entries of a target gone since a reload are
+     * not claimed (they stay, listed, in the outbox)
      */
 
-    if (ngx_http_notify_oauth2_wait(&dc->target, &wait, rd->log) != NGX_OK) {
-        ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
-        return;
-    }
+    next = 1000;
+    lease = 0;
+    nq = 0;
 
-    /* the target's breaker: open, nothing; half-open, one probe */
+    for (i = 0; i < dc->all.nelts; i++) {
+        t = tp[i];
+        slot = ngx_http_notify_outbound_slot(t);
 
-    rc = ngx_http_notify_breaker_allow(0, &dc->target.dialect->name, &wait,
-                                       rd->log);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
-        return;
-    }
-
-    dv->probe = (rc == NGX_DONE);
-
-    /* notify_delivery_rate: as many as the bucket allows now */
-
-    n = ngx_http_notify_rate_take(0, dv->probe
-                                     ? 1 : ngx_http_notify_outbound_places(),
-                                  &wait);
-    if (n == 0) {
-        if (dv->probe) {
-            dv->probe = 0;
-            ngx_http_notify_breaker_unprobe(0);
+        n = ngx_http_notify_outbound_places(t);
+        if (n == 0) {
+            continue;
         }
 
-        ngx_http_notify_delivery_arm(ngx_min(wait, 1000));
+        /*
+         * a target with OAuth2: nothing is claimed without its token; the
+         * fetch of this process arms the timer when it ends
+         */
+
+        if (ngx_http_notify_oauth2_wait(t, &wait, rd->log) != NGX_OK) {
+            next = ngx_min(next, wait);
+            continue;
+        }
+
+        rc = ngx_http_notify_breaker_allow(slot, &t->name, &wait, rd->log);
+
+        if (rc == NGX_DECLINED) {
+            next = ngx_min(next, wait);
+            continue;
+        }
+
+        dv->probe[nq] = (rc == NGX_DONE);
+
+        n = ngx_http_notify_rate_take(slot, dv->probe[nq] ? 1 : n, &wait);
+
+        if (n == 0) {
+            if (dv->probe[nq]) {
+                ngx_http_notify_breaker_unprobe(slot);
+            }
+
+            next = ngx_min(next, wait);
+            continue;
+        }
+
+        dv->quota[nq].target = t->name;
+        dv->quota[nq].max = n;
+        dv->target[nq] = t;
+        dv->started[nq] = 0;
+        nq++;
+
+        lease = ngx_max(lease, ((ngx_http_notify_delivery_conf_t *)
+                                t->delivery)->timeout);
+    }
+
+    if (nq == 0) {
+        ngx_http_notify_delivery_arm(next);
         return;
     }
 
     op = &dv->claim;
+
     ngx_http_notify_store_claim_free(op);
     ngx_memzero(op, sizeof(ngx_http_notify_store_op_t));
 
     op->type = NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM;
-    op->max = n;
-    op->due = dc->timeout + 5000;           /* the lease of an attempt */
+    op->quota = dv->quota;
+    op->nquota = nq;
+
+    for (i = 0; i < nq; i++) {
+        op->max += dv->quota[i].max;
+    }
+
+    op->due = lease + 5000;                 /* the lease of an attempt */
     op->done = ngx_http_notify_scheduler_claimed;
     op->log = rd->log;
 
@@ -470,44 +531,106 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
 }
 
 
+/* whether any target has a place for an attempt */
+
+static ngx_uint_t
+ngx_http_notify_scheduler_room(void)
+{
+    ngx_uint_t                        i;
+    ngx_http_notify_target_t        **tp;
+    ngx_http_notify_delivery_conf_t  *dc;
+
+    dc = ngx_http_notify_outbound_conf();
+    tp = dc->all.elts;
+
+    for (i = 0; i < dc->all.nelts; i++) {
+        if (ngx_http_notify_outbound_places(tp[i])) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* what a claim did not use goes back: rates, probes */
+
+static void
+ngx_http_notify_scheduler_unclaim(ngx_http_notify_scheduler_t *dv,
+    ngx_uint_t nquota)
+{
+    ngx_uint_t  q, slot;
+
+    for (q = 0; q < nquota; q++) {
+        slot = ngx_http_notify_outbound_slot(dv->target[q]);
+
+        ngx_http_notify_rate_give_back(slot,
+                                       dv->quota[q].max - dv->started[q]);
+
+        if (dv->probe[q] && dv->started[q] == 0) {
+            ngx_http_notify_breaker_unprobe(slot);
+        }
+
+        dv->probe[q] = 0;
+    }
+}
+
+
 static void
 ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
 {
-    ngx_int_t                     rc;
-    ngx_uint_t                    i, started;
-    ngx_pool_t                   *pool;
-    ngx_http_notify_claim_t      *cl;
-    ngx_http_notify_delivery_t   *dl;
-    ngx_http_notify_scheduler_t  *dv;
+    ngx_int_t                         rc;
+    ngx_str_t                         name;
+    ngx_uint_t                        i, q;
+    ngx_pool_t                       *pool;
+    ngx_http_notify_claim_t          *cl;
+    ngx_http_notify_target_t         *t;
+    ngx_http_notify_delivery_t       *dl;
+    ngx_http_notify_scheduler_t      *dv;
+    ngx_http_notify_delivery_conf_t  *tdc;
 
     dv = &ngx_http_notify_scheduler;
     dv->claiming = 0;
-    started = 0;
 
     if (op->rc != NGX_OK) {
-        ngx_http_notify_rate_give_back(0, op->max);
-
-        if (dv->probe) {
-            dv->probe = 0;
-            ngx_http_notify_breaker_unprobe(0);
-        }
-
+        ngx_http_notify_scheduler_unclaim(dv, op->nquota);
         ngx_http_notify_store_claim_free(op);
         ngx_http_notify_delivery_arm(1000);
         return;
     }
 
     for (i = 0; i < op->nexpired; i++) {
-        ngx_log_error(NGX_LOG_WARN, op->log, 0,
-                      "notify: delivery of %016uxL expired, dropped",
-                      op->expired[i]);
-    }
+        t = dv->target[op->expired_quota[i]];
 
-    ngx_http_notify_metrics_delivery(0, NGX_HTTP_NOTIFY_RESULT_EXPIRED,
-                                     op->nexpired);
+        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                      "notify: delivery of %016uxL expired, dropped;"
+                      " target \"%V\"", op->expired[i], &t->name);
+
+        ngx_http_notify_metrics_delivery(ngx_http_notify_outbound_slot(t),
+                                         NGX_HTTP_NOTIFY_RESULT_EXPIRED, 1);
+    }
 
     for (i = 0; i < op->nclaimed; i++) {
         cl = &op->claimed[i];
+
+        name.data = cl->target;
+        name.len = cl->target_len;
+
+        for (q = 0; q < op->nquota; q++) {
+            if (dv->quota[q].target.len == name.len
+                && ngx_strncmp(dv->quota[q].target.data, name.data, name.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (q == op->nquota) {
+            continue;       /* not asked for: its lease lets it go */
+        }
+
+        t = dv->target[q];
+        tdc = t->delivery;
 
         pool = ngx_create_pool(2048, ngx_cycle->log);
         if (pool == NULL) {
@@ -522,10 +645,12 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
 
         dl->pool = pool;
         dl->attempts = cl->attempts;
+        dl->target = t;
 
         rc = (cl->note == NULL)
              ? NGX_ERROR
-             : ngx_http_notify_outbound_prepare(dl, cl->seq, cl->note,
+             : ngx_http_notify_outbound_prepare(dl, t, cl->seq, cl->entry,
+                                                cl->part, cl->note,
                                                 cl->note_len, NULL, NULL, 0,
                                                 cl->recipients,
                                                 cl->recipients_len);
@@ -542,16 +667,19 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
 
             } else {
                 ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                              "notify: the outbox entry %016uxL has no"
-                              " readable notification, dropped", cl->seq);
+                              "notify: the outbox entry %016uxL for \"%V\""
+                              " has no readable notification, dropped",
+                              cl->seq, &t->name);
 
                 dl->op.type = NGX_HTTP_NOTIFY_OP_OUTBOX_DROP;
             }
 
             dl->op.seq = cl->seq;
+            dl->op.entry = cl->entry;
             dl->op.data = dl;
             dl->op.log = ngx_cycle->log;
             dl->op.done = ngx_http_notify_scheduler_stored;
+
             ngx_http_notify_store_post(&dl->op);
             continue;
         }
@@ -560,7 +688,7 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
         dl->curl.url = dl->request.url;
         dl->curl.body = dl->request.body;
         dl->curl.headers = &dl->request.headers;
-        dl->curl.timeout = ngx_http_notify_outbound_conf()->timeout;
+        dl->curl.timeout = tdc->timeout;
         dl->curl.done = ngx_http_notify_scheduler_curl_done;
         dl->curl.data = dl;
         dl->curl.log = ngx_cycle->log;
@@ -573,20 +701,11 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
             continue;
         }
 
-        (void) ngx_http_notify_outbound_reserve();
-        started++;
+        (void) ngx_http_notify_outbound_reserve(t);
+        dv->started[q]++;
     }
 
-    ngx_http_notify_rate_give_back(0, op->max - started);
-
-    if (dv->probe) {
-        dv->probe = 0;
-
-        if (started == 0) {
-            ngx_http_notify_breaker_unprobe(0);
-        }
-    }
-
+    ngx_http_notify_scheduler_unclaim(dv, op->nquota);
     ngx_http_notify_store_claim_free(op);
 
     /* more may be due: look again soon while there is room */
@@ -600,7 +719,7 @@ ngx_http_notify_scheduler_curl_done(ngx_http_notify_curl_req_t *req)
 {
     ngx_http_notify_delivery_t *dl = req->data;
 
-    ngx_http_notify_outbound_release();
+    ngx_http_notify_outbound_release(dl->target);
 
     ngx_http_notify_scheduler_outcome(dl, req->status, &req->response,
                                       &req->retry_after, req->error,

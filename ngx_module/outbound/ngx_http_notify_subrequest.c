@@ -25,6 +25,9 @@
 #include "ngx_http_notify_subrequest.h"
 
 
+static void ngx_http_notify_subrequest_start(ngx_http_notify_req_t *nr,
+    ngx_str_t *location, ngx_http_notify_target_t *target, ngx_uint_t entry,
+    ngx_http_notify_outbox_put_t *oe);
 static void ngx_http_notify_subrequest_abandon(void *data);
 static void ngx_http_notify_subrequest_hold(ngx_event_t *ev);
 static void ngx_http_notify_subrequest_run(ngx_http_request_t *sr);
@@ -38,23 +41,32 @@ static ngx_int_t ngx_http_notify_delivery_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 
+/*
+ * Not cacheable: a request's subrequests share its variables' values, and
+ * each first attempt (one a target) has its own
+ */
+
 static ngx_http_variable_t  ngx_http_notify_subrequest_vars[] = {
 
     { ngx_string("notify_target_url"), NULL,
       ngx_http_notify_target_variable,
-      offsetof(ngx_http_notify_delivery_t, request.url), 0, 0 },
+      offsetof(ngx_http_notify_delivery_t, request.url),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("notify_target_authorization"), NULL,
       ngx_http_notify_target_variable,
-      offsetof(ngx_http_notify_delivery_t, authorization), 0, 0 },
+      offsetof(ngx_http_notify_delivery_t, authorization),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("notify_target_idempotency_key"), NULL,
       ngx_http_notify_target_variable,
-      offsetof(ngx_http_notify_delivery_t, request.idempotency_key), 0, 0 },
+      offsetof(ngx_http_notify_delivery_t, request.idempotency_key),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("notify_target_body"), NULL,
       ngx_http_notify_target_variable,
-      offsetof(ngx_http_notify_delivery_t, request.body), 0, 0 },
+      offsetof(ngx_http_notify_delivery_t, request.body),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("notify_delivery_status"), NULL,
       ngx_http_notify_delivery_status_variable, 0,
@@ -64,31 +76,26 @@ static ngx_http_variable_t  ngx_http_notify_subrequest_vars[] = {
 };
 
 
-/* the first attempt: a background subrequest, after the commit */
+/*
+ * the first attempts: a background subrequest for each entry planned
+ * with one, after the commit
+ */
 
 void
 ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 {
-    ngx_int_t                      rc;
-    ngx_buf_t                     *b;
-    ngx_str_t                      loc;
-    ngx_pool_t                    *pool;
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_request_t            *r, *sr;
-    ngx_http_notify_ctx_t         *ctx, *sctx;
-    ngx_http_request_body_t       *rb;
-    ngx_http_notify_delivery_t    *dl;
-    ngx_http_post_subrequest_t    *ps;
+    ngx_uint_t                     i;
+    ngx_http_notify_ctx_t         *ctx;
+    ngx_http_notify_outbox_put_t  *oe;
 
-    r = nr->request;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
-    dl = NULL;
+    ctx = ngx_http_get_module_ctx(nr->request, ngx_http_notify_module);
 
     ngx_str_set(&ctx->delivery_status, "queued");
 
     if (!nr->op->has_outbox || nr->op->duplicate || nr->op->rc != NGX_OK) {
+
         if (nr->deliver_now) {
-            ngx_http_notify_outbound_release();
+            ngx_http_notify_delivery_unplan(nr);
         }
 
         if (!nr->op->has_outbox) {
@@ -104,10 +111,43 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
         return;
     }
 
-    if (!nr->deliver_now) {
-        ngx_http_notify_delivery_arm(0);
-        return;
+    oe = nr->op->entries;
+
+    for (i = 0; i < nr->op->nentries; i++) {
+        if (oe[i].data == NULL) {
+            ngx_http_notify_delivery_arm(0);
+            continue;
+        }
+
+        ngx_http_notify_subrequest_start(nr, location, oe[i].data, i,
+                                         &oe[i]);
     }
+}
+
+
+/* one first attempt: the entry of "target", planned with a place */
+
+static void
+ngx_http_notify_subrequest_start(ngx_http_notify_req_t *nr,
+    ngx_str_t *location, ngx_http_notify_target_t *target, ngx_uint_t entry,
+    ngx_http_notify_outbox_put_t *oe)
+{
+    ngx_int_t                         rc;
+    ngx_buf_t                        *b;
+    ngx_str_t                         loc;
+    ngx_pool_t                       *pool;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_request_t               *r, *sr;
+    ngx_http_notify_ctx_t            *ctx, *sctx;
+    ngx_http_request_body_t          *rb;
+    ngx_http_notify_delivery_t       *dl;
+    ngx_http_post_subrequest_t       *ps;
+    ngx_http_notify_delivery_conf_t  *tdc;
+
+    r = nr->request;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_notify_module);
+    tdc = target->delivery;
+    dl = NULL;
 
     /*
      * The attempt has a pool of its own: its outcome is written to the
@@ -128,6 +168,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
 
     dl->pool = pool;
     dl->ctx = ctx;
+    dl->target = target;
 
     /*
      * The request holds the attempt through a link in its own pool, until
@@ -146,9 +187,12 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     dl->owner = cln->data;
     *dl->owner = dl;
 
-    rc = ngx_http_notify_outbound_prepare(dl, nr->op->seq, NULL, 0,
-                                          nr->op->note, nr->recipients.elts,
-                                          nr->recipients.nelts, NULL, 0);
+    rc = ngx_http_notify_outbound_prepare(dl, target, nr->op->seq,
+                                          (uint32_t) entry,
+                                          (uint32_t) oe->part, NULL, 0,
+                                          nr->op->note,
+                                          (ngx_str_t *) nr->recipients.elts
+                                          + oe->first, oe->n, NULL, 0);
 
     if (rc == NGX_DECLINED) {
 
@@ -251,7 +295,7 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     dl->hold.data = &dl->hold_conn;
     dl->hold.log = r->connection->log;
 
-    ngx_add_timer(&dl->hold, ngx_http_notify_outbound_conf()->first_timeout);
+    ngx_add_timer(&dl->hold, tdc->first_timeout);
 
     ngx_str_set(&ctx->delivery_status, "pending");
 
@@ -266,7 +310,7 @@ failed:
                   " retries it");
 
     if (dl == NULL) {
-        ngx_http_notify_outbound_release();
+        ngx_http_notify_outbound_release(target);
     }
 
     /* else the cleanup of the request gives the attempt up */
@@ -292,7 +336,7 @@ ngx_http_notify_subrequest_abandon(void *data)
         ngx_del_timer(&(*link)->hold);
     }
 
-    ngx_http_notify_outbound_release();
+    ngx_http_notify_outbound_release((*link)->target);
     ngx_destroy_pool((*link)->pool);
 }
 
@@ -335,7 +379,8 @@ ngx_http_notify_subrequest_hold(ngx_event_t *ev)
     }
 
     if (wait == NULL) {
-        ngx_add_timer(ev, ngx_http_notify_outbound_conf()->first_timeout);
+        ngx_add_timer(ev, ((ngx_http_notify_delivery_conf_t *)
+                           dl->target->delivery)->first_timeout);
         return;
     }
 
@@ -491,7 +536,7 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
     }
 
     dl->finished = 1;
-    ngx_http_notify_outbound_release();
+    ngx_http_notify_outbound_release(dl->target);
 
     if (dl->hold.timer_set) {
         ngx_del_timer(&dl->hold);

@@ -504,8 +504,6 @@ ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
     t = dc->targets->elts;
 
     for (i = 0; i < dc->targets->nelts; i++) {
-        t[i].index = i + 1;
-
         if (t[i].dialect == NULL || t[i].dialect->render == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "notify_target \"%V\": dialect \"%V\" cannot"
@@ -525,10 +523,7 @@ ngx_http_notify_targets_init_conf(ngx_conf_t *cf,
             }
         }
 
-        if (t[i].dialect_name.len == sizeof("push") - 1
-            && ngx_strncmp(t[i].dialect_name.data, "push",
-                           sizeof("push") - 1) == 0
-            && dc->url.len
+        if (dc->url.len
             && t[i].name.len == sizeof("push") - 1
             && ngx_strncmp(t[i].name.data, "push", sizeof("push") - 1) == 0)
         {

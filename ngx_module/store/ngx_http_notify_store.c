@@ -1143,6 +1143,42 @@ ngx_http_notify_store_prune_done(ngx_http_notify_store_op_t *op)
     ngx_add_timer(&st->prune_event, delay);
 }
 
+/*
+ * A claimed entry's notification (NULL: none) and recipients (none when
+ * empty), copied with malloc() as ngx_http_notify_store_claim_free()
+ * frees them; 0 or ENOMEM (then nothing is kept)
+ */
+
+int
+ngx_http_notify_store_claim_set(ngx_http_notify_claim_t *cl, u_char *note,
+    size_t note_len, u_char *rcpt, size_t rcpt_len)
+{
+    if (note != NULL) {
+        cl->note = malloc(note_len ? note_len : 1);
+        if (cl->note == NULL) {
+            return ENOMEM;
+        }
+
+        ngx_memcpy(cl->note, note, note_len);
+        cl->note_len = note_len;
+    }
+
+    if (rcpt != NULL && rcpt_len) {
+        cl->recipients = malloc(rcpt_len);
+        if (cl->recipients == NULL) {
+            free(cl->note);             /* not counted: not freed later */
+            cl->note = NULL;
+            return ENOMEM;
+        }
+
+        ngx_memcpy(cl->recipients, rcpt, rcpt_len);
+        cl->recipients_len = rcpt_len;
+    }
+
+    return 0;
+}
+
+
 void
 ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op)
 {
@@ -1158,10 +1194,12 @@ ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op)
     }
 
     free(op->expired);
+    free(op->expired_quota);
 
     op->claimed = NULL;
     op->nclaimed = 0;
     op->expired = NULL;
+    op->expired_quota = NULL;
     op->nexpired = 0;
 }
 
@@ -1375,7 +1413,8 @@ ngx_http_notify_store_feed_match(ngx_http_notify_feed_query_t *q,
 /* the earliest due time in the outbox (msec), 0 when it is empty */
 
 ngx_int_t
-ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log)
+ngx_http_notify_store_next_due(uint64_t *due, ngx_str_t *targets,
+    ngx_uint_t ntargets, ngx_log_t *log)
 {
     ngx_http_notify_store_backend_t  *be;
 
@@ -1384,7 +1423,7 @@ ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log)
         return NGX_ERROR;
     }
 
-    return be->next_due(due, log);
+    return be->next_due(due, targets, ntargets, log);
 }
 
 
@@ -1490,7 +1529,7 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
         break;
 
     case NGX_HTTP_NOTIFY_READ_NEXT_DUE:
-        rd->rc = be->next_due(&rd->due, rd->log);
+        rd->rc = be->next_due(&rd->due, rd->targets, rd->ntargets, rd->log);
         break;
 
     default: /* NGX_HTTP_NOTIFY_READ_STATS */

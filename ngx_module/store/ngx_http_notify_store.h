@@ -96,9 +96,47 @@ typedef enum {
 #define NGX_HTTP_NOTIFY_FEED_SCAN_MAX  1000
 
 
+/* a target's name, as an outbox entry keeps it: at most */
+#define NGX_HTTP_NOTIFY_TARGET_NAME_LEN  64
+
+
+/*
+ * PUT: one outbox entry of the notification, for one target and one part
+ * of the recipients (a dialect's max_recipients): its number in the
+ * notification (op->entries' index) and the op's recipients from "first",
+ * "n" of them; part 0 is the only one (all the recipients).
+ */
+typedef struct {
+    ngx_str_t                       target;      /* its name */
+    ngx_uint_t                      part;
+    ngx_uint_t                      first;
+    ngx_uint_t                      n;
+    uint64_t                        due;         /* msec */
+    time_t                          expires;
+    void                           *data;        /* outbound/'s: its first
+                                                    attempt's target, or
+                                                    NULL */
+} ngx_http_notify_outbox_put_t;
+
+
+/*
+ * OUTBOX_CLAIM: a target whose due entries may be taken, at most "max" of
+ * them (its breaker, rate and places allow that many); the entries of a
+ * target not asked for stay where they are
+ */
+typedef struct {
+    ngx_str_t                       target;
+    ngx_uint_t                      max;
+} ngx_http_notify_claim_quota_t;
+
+
 /* an entry taken by OUTBOX_CLAIM, with what is needed to send it */
 typedef struct {
     uint64_t                        seq;
+    uint32_t                        entry;       /* in the notification */
+    uint32_t                        part;
+    u_char                          target[NGX_HTTP_NOTIFY_TARGET_NAME_LEN];
+    size_t                          target_len;
     uint32_t                        attempts;
     char                           *note;        /* JSON, malloc()ed */
     size_t                          note_len;
@@ -132,18 +170,32 @@ struct ngx_http_notify_store_op_s {
     unsigned                        has_chain:1;
     unsigned                        has_outbox:1;
 
-    /* in: PUT with has_outbox; OUTBOX_RETRY (due); OUTBOX_CLAIM (lease) */
+    /* in: PUT with has_outbox: its entries, one a (target, part) */
+    ngx_http_notify_outbox_put_t   *entries;
+    ngx_uint_t                      nentries;
+
+    /* in: OUTBOX_DONE, _RETRY, _DROP, _NOW: the entry (op->seq, entry) */
+    uint32_t                        entry;
+
+    /* in: OUTBOX_RETRY (due); OUTBOX_CLAIM (lease) */
     uint64_t                        due;         /* msec */
     time_t                          expires;
     u_char                          error[204];  /* OUTBOX_RETRY */
     ngx_uint_t                      max;         /* OUTBOX_CLAIM; PRUNE:
                                                     notifications at most */
+    ngx_http_notify_claim_quota_t  *quota;       /* OUTBOX_CLAIM: by target,
+                                                    their max adding up to
+                                                    "max" */
+    ngx_uint_t                      nquota;
 
     /* out: OUTBOX_CLAIM (malloc()ed arrays, the caller frees them with
        ngx_http_notify_store_claim_free()), OUTBOX_RETRY */
     ngx_http_notify_claim_t        *claimed;
     ngx_uint_t                      nclaimed;
     uint64_t                       *expired;
+    uint32_t                       *expired_quota;  /* CLAIM: the target
+                                                       of each (its index
+                                                       in "quota") */
     ngx_uint_t                      nexpired;
 
     /* in: READ_ONE, READ_UNTIL; out: PUT (the new id), PRUNE (count) */
@@ -228,6 +280,9 @@ typedef struct {
 /* one pending delivery, as the outbox lists it */
 typedef struct {
     uint64_t                        seq;
+    uint32_t                        entry;
+    uint32_t                        part;
+    ngx_str_t                       target;      /* its name */
     uint64_t                        due;         /* msec since the epoch */
     time_t                          created;
     time_t                          expires;
@@ -279,6 +334,9 @@ struct ngx_http_notify_store_read_s {
     ngx_pool_t                     *pool;        /* FEED, OUTBOX: of items */
     unsigned                        counts:1;    /* FEED: the unseen count
                                                     too (the feed's states) */
+    ngx_str_t                      *targets;     /* NEXT_DUE: of these
+                                                    targets' entries */
+    ngx_uint_t                      ntargets;
 
     /* out */
     ngx_int_t                       rc;          /* NGX_OK or NGX_ERROR */
@@ -387,7 +445,8 @@ struct ngx_http_notify_store_backend_s {
     ngx_int_t  (*unread)(ngx_str_t *user, uint64_t *unread, ngx_log_t *log);
     ngx_int_t  (*outbox)(ngx_array_t *entries, ngx_uint_t limit,
                          ngx_log_t *log);
-    ngx_int_t  (*next_due)(uint64_t *due, ngx_log_t *log);
+    ngx_int_t  (*next_due)(uint64_t *due, ngx_str_t *targets,
+                           ngx_uint_t ntargets, ngx_log_t *log);
 
     /* notify_metrics: the map's size and use, the outbox's depth and its
        oldest entry; bounded (no walk of the data) */
@@ -531,7 +590,10 @@ ngx_int_t ngx_http_notify_store_read_for(ngx_http_request_t *r,
     ngx_http_notify_store_read_t *rd, ngx_http_notify_store_read_pt done);
 
 void ngx_http_notify_store_claim_free(ngx_http_notify_store_op_t *op);
-ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_log_t *log);
+int ngx_http_notify_store_claim_set(ngx_http_notify_claim_t *cl,
+    u_char *note, size_t note_len, u_char *rcpt, size_t rcpt_len);
+ngx_int_t ngx_http_notify_store_next_due(uint64_t *due, ngx_str_t *targets,
+    ngx_uint_t ntargets, ngx_log_t *log);
 ngx_int_t ngx_http_notify_store_outbox(ngx_array_t *entries,
     ngx_uint_t limit, ngx_log_t *log);
 /* NGX_DECLINED: no store open in this process */

@@ -41,8 +41,15 @@
  *   idem    SHA-256 of the key         -> u64 seq + the answer given
  *   chains  chain hash, user id        -> u64 seq of the entry that a
  *                                         newer one of the chain replaces
- *   outbox  u64 seq                    -> ngx_http_notify_outbox_rec_t
- *   due     u64 due msec, u64 seq      -> (empty): the outbox by due time
+ *   outbox.e  u64 seq, u32 entry       -> ngx_http_notify_outbox_rec_t:
+ *                                         one a (notification, target,
+ *                                         part)
+ *   outbox.d  u8 len, target name, u64 due msec, u64 seq, u32 entry
+ *                                      -> (empty): each target's entries
+ *                                         by due time
+ *   outbox.r  u64 seq, u32 entry       -> a part's recipients'
+ *                                         ids, NUL-separated (part 0 has
+ *                                         the notification's: rcpt)
  */
 
 #define NGX_HTTP_NOTIFY_FEED_READ   NGX_HTTP_NOTIFY_STATE_READ
@@ -65,14 +72,33 @@ typedef struct {
 } ngx_http_notify_note_hdr_t;
 
 
-/* an outbox entry, as kept (host byte order: the file is this machine's) */
+/*
+ * An outbox entry, as kept (host byte order: the file is this machine's):
+ * one a (notification, target, part)
+ */
 typedef struct {
     uint64_t                     due;         /* msec since the epoch */
     uint64_t                     created;     /* sec */
     uint64_t                     expires;     /* sec */
     uint32_t                     attempts;
+    uint32_t                     part;        /* 0: all the recipients */
     u_char                       error[204];  /* the last, NUL-ended */
+    u_char                       target_len;
+    u_char                       target[NGX_HTTP_NOTIFY_TARGET_NAME_LEN];
 } ngx_http_notify_outbox_rec_t;
+
+
+/* an entry of the outbox before targets ("outbox", keyed by the id) */
+typedef struct {
+    uint64_t                     due;
+    uint64_t                     created;
+    uint64_t                     expires;
+    uint32_t                     attempts;
+    u_char                       error[204];
+} ngx_http_notify_outbox_v1_t;
+
+
+#define NGX_HTTP_NOTIFY_DUE_KEY_LEN  (1 + NGX_HTTP_NOTIFY_TARGET_NAME_LEN + 20)
 
 
 typedef struct {
@@ -87,6 +113,7 @@ typedef struct {
     MDB_dbi                      chains;
     MDB_dbi                      outbox;
     MDB_dbi                      due;
+    MDB_dbi                      outrcpt;
     MDB_dbi                      unseen;
     MDB_dbi                      seen;
 
@@ -149,8 +176,16 @@ static int ngx_http_notify_lmdb_counter_add(MDB_txn *txn, MDB_dbi dbi,
 static int ngx_http_notify_lmdb_count_add(MDB_txn *txn, MDB_val *user,
     int64_t delta, uint64_t *result);
 static int ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
-    ngx_http_notify_outbox_rec_t *rec, uint64_t old_due);
-static int ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq);
+    uint32_t entry, ngx_http_notify_outbox_rec_t *rec, uint64_t old_due);
+static int ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq,
+    uint32_t entry);
+static int ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq);
+static int ngx_http_notify_lmdb_outbox_add(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, uint64_t seq);
+static int ngx_http_notify_lmdb_outbox_upgrade(MDB_txn *txn);
+static int ngx_http_notify_lmdb_claim_note(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec, MDB_val *ekey,
+    ngx_http_notify_claim_t *cl);
 static int ngx_http_notify_lmdb_outbox_finish(void *txn,
     ngx_http_notify_store_op_t *op);
 static int ngx_http_notify_lmdb_outbox_claim(void *txn,
@@ -166,7 +201,7 @@ static ngx_int_t ngx_http_notify_lmdb_outbox(ngx_array_t *entries,
 static ngx_int_t ngx_http_notify_lmdb_stats(
     ngx_http_notify_store_stats_t *stats, ngx_log_t *log);
 static ngx_int_t ngx_http_notify_lmdb_next_due(uint64_t *due,
-    ngx_log_t *log);
+    ngx_str_t *targets, ngx_uint_t ntargets, ngx_log_t *log);
 static MDB_txn *ngx_http_notify_lmdb_read_begin(ngx_log_t *log);
 static void ngx_http_notify_lmdb_read_end(MDB_txn *txn);
 static u_char *ngx_http_notify_chain_key(u_char *p, u_char *chain,
@@ -399,8 +434,12 @@ ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
         || (rc = mdb_dbi_open(txn, "marks", MDB_CREATE, &st->marks)) != 0
         || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
         || (rc = mdb_dbi_open(txn, "chains", MDB_CREATE, &st->chains)) != 0
-        || (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0
-        || (rc = mdb_dbi_open(txn, "due", MDB_CREATE, &st->due)) != 0
+        || (rc = mdb_dbi_open(txn, "outbox.e", MDB_CREATE, &st->outbox))
+           != 0
+        || (rc = mdb_dbi_open(txn, "outbox.d", MDB_CREATE, &st->due)) != 0
+        || (rc = mdb_dbi_open(txn, "outbox.r", MDB_CREATE, &st->outrcpt))
+           != 0
+        || (rc = ngx_http_notify_lmdb_outbox_upgrade(txn)) != 0
         || (rc = mdb_dbi_open(txn, "unseen", MDB_CREATE, &st->unseen)) != 0
         || (rc = mdb_dbi_open(txn, "seen", MDB_CREATE, &st->seen)) != 0)
     {
@@ -707,14 +746,7 @@ ngx_http_notify_lmdb_put(void *txn, ngx_http_notify_store_op_t *op,
     /* the delivery, in the same transaction */
 
     if (op->has_outbox) {
-        ngx_http_notify_outbox_rec_t  rec;
-
-        ngx_memzero(&rec, sizeof(rec));
-        rec.due = op->due;
-        rec.created = (uint64_t) op->created;
-        rec.expires = (uint64_t) op->expires;
-
-        rc = ngx_http_notify_lmdb_outbox_put(txn, seq, &rec, 0);
+        rc = ngx_http_notify_lmdb_outbox_add(txn, op, seq);
         if (rc != 0) {
             return rc;
         }
@@ -803,8 +835,8 @@ ngx_http_notify_lmdb_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
             /* a delivery of the replaced notification still pending is
                cancelled */
 
-            rc = ngx_http_notify_lmdb_outbox_del(txn, prev);
-            if (rc != 0 && rc != MDB_NOTFOUND) {
+            rc = ngx_http_notify_lmdb_outbox_del_all(txn, prev);
+            if (rc != 0) {
                 goto done;
             }
 
@@ -1554,8 +1586,8 @@ ngx_http_notify_lmdb_prune(void *txn, ngx_http_notify_store_op_t *op)
             }
         }
 
-        rc = ngx_http_notify_lmdb_outbox_del(txn, seq);
-        if (rc != 0 && rc != MDB_NOTFOUND) {
+        rc = ngx_http_notify_lmdb_outbox_del_all(txn, seq);
+        if (rc != 0) {
             goto failed;
         }
 
@@ -1583,30 +1615,61 @@ failed:
 /* the outbox */
 
 static void
-ngx_http_notify_due_key(u_char *key, uint64_t due, uint64_t seq)
+ngx_http_notify_entry_key(u_char *key, uint64_t seq, uint32_t entry)
 {
-    ngx_http_notify_put_u64(key, due);
-    ngx_http_notify_put_u64(key + 8, seq);
+    ngx_http_notify_put_u64(key, seq);
+    key[8] = (u_char) (entry >> 24);
+    key[9] = (u_char) (entry >> 16);
+    key[10] = (u_char) (entry >> 8);
+    key[11] = (u_char) entry;
+}
+
+
+static uint32_t
+ngx_http_notify_entry_of(u_char *key)
+{
+    return ((uint32_t) key[8] << 24) | ((uint32_t) key[9] << 16)
+           | ((uint32_t) key[10] << 8) | key[11];
+}
+
+
+/*
+ * The due index's key: the target's name (its length first), the due
+ * time, the entry's key; "due" 0 makes the first key of the target's
+ */
+
+static size_t
+ngx_http_notify_due_key(u_char *key, u_char *target, size_t len,
+    uint64_t due, uint64_t seq, uint32_t entry)
+{
+    key[0] = (u_char) len;
+    ngx_memcpy(key + 1, target, len);
+    ngx_http_notify_put_u64(key + 1 + len, due);
+    ngx_http_notify_entry_key(key + 9 + len, seq, entry);
+
+    return 1 + len + 8 + 12;
 }
 
 
 /* writes the entry and its due index; "old_due" (if not 0) is replaced */
 
 static int
-ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
+ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq, uint32_t entry,
     ngx_http_notify_outbox_rec_t *rec, uint64_t old_due)
 {
     int                       rc;
     MDB_val                   key, val;
     ngx_http_notify_lmdb_t   *st;
-    u_char                    seqkey[8], duekey[16];
+    u_char                    ekey[12];
+    u_char                    dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
 
     st = &ngx_http_notify_lmdb;
 
     if (old_due) {
-        ngx_http_notify_due_key(duekey, old_due, seq);
-        key.mv_data = duekey;
-        key.mv_size = 16;
+        key.mv_data = dkey;
+        key.mv_size = ngx_http_notify_due_key(dkey, rec->target,
+                                              rec->target_len, old_due, seq,
+                                              entry);
 
         rc = mdb_del(txn, st->due, &key, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -1614,9 +1677,9 @@ ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
         }
     }
 
-    ngx_http_notify_put_u64(seqkey, seq);
-    key.mv_data = seqkey;
-    key.mv_size = 8;
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
     val.mv_data = rec;
     val.mv_size = sizeof(ngx_http_notify_outbox_rec_t);
 
@@ -1625,9 +1688,9 @@ ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
         return rc;
     }
 
-    ngx_http_notify_due_key(duekey, rec->due, seq);
-    key.mv_data = duekey;
-    key.mv_size = 16;
+    key.mv_data = dkey;
+    key.mv_size = ngx_http_notify_due_key(dkey, rec->target, rec->target_len,
+                                          rec->due, seq, entry);
     val.mv_data = "";
     val.mv_size = 0;
 
@@ -1636,16 +1699,16 @@ ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq,
 
 
 static int
-ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq,
+ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq, uint32_t entry,
     ngx_http_notify_outbox_rec_t *rec)
 {
     int       rc;
     MDB_val   key, val;
-    u_char    seqkey[8];
+    u_char    ekey[12];
 
-    ngx_http_notify_put_u64(seqkey, seq);
-    key.mv_data = seqkey;
-    key.mv_size = 8;
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
 
     rc = mdb_get(txn, ngx_http_notify_lmdb.outbox, &key, &val);
     if (rc != 0) {
@@ -1658,37 +1721,248 @@ ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq,
 
     ngx_memcpy(rec, val.mv_data, sizeof(ngx_http_notify_outbox_rec_t));
 
+    if (rec->target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+        return MDB_CORRUPTED;
+    }
+
     return 0;
 }
 
 
+/* the entry, its due index and its part's recipients */
+
 static int
-ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq)
+ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq, uint32_t entry)
 {
     int                           rc;
     MDB_val                       key;
     ngx_http_notify_outbox_rec_t  rec;
-    u_char                        seqkey[8], duekey[16];
+    u_char                        ekey[12];
+    u_char                        dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
 
-    rc = ngx_http_notify_lmdb_outbox_get(txn, seq, &rec);
+    rc = ngx_http_notify_lmdb_outbox_get(txn, seq, entry, &rec);
     if (rc != 0) {
         return rc;
     }
 
-    ngx_http_notify_due_key(duekey, rec.due, seq);
-    key.mv_data = duekey;
-    key.mv_size = 16;
+    key.mv_data = dkey;
+    key.mv_size = ngx_http_notify_due_key(dkey, rec.target, rec.target_len,
+                                          rec.due, seq, entry);
 
     rc = mdb_del(txn, ngx_http_notify_lmdb.due, &key, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return rc;
     }
 
-    ngx_http_notify_put_u64(seqkey, seq);
-    key.mv_data = seqkey;
-    key.mv_size = 8;
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
+
+    if (rec.part) {
+        rc = mdb_del(txn, ngx_http_notify_lmdb.outrcpt, &key, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
 
     return mdb_del(txn, ngx_http_notify_lmdb.outbox, &key, NULL);
+}
+
+
+/* every entry of a notification (replaced, or retention); 0 or an error */
+
+static int
+ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq)
+{
+    int          rc;
+    MDB_val      key, val;
+    uint32_t     entry;
+    MDB_cursor  *cur;
+    u_char       ekey[12];
+
+    for ( ;; ) {
+        rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.outbox, &cur);
+        if (rc != 0) {
+            return rc;
+        }
+
+        ngx_http_notify_entry_key(ekey, seq, 0);
+        key.mv_data = ekey;
+        key.mv_size = 12;
+
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+
+        if (rc == 0
+            && (key.mv_size != 12
+                || ngx_http_notify_get_u64(key.mv_data) != seq))
+        {
+            rc = MDB_NOTFOUND;
+        }
+
+        entry = (rc == 0) ? ngx_http_notify_entry_of(key.mv_data) : 0;
+
+        mdb_cursor_close(cur);
+
+        if (rc == MDB_NOTFOUND) {
+            return 0;
+        }
+
+        if (rc == 0) {
+            rc = ngx_http_notify_lmdb_outbox_del(txn, seq, entry);
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+}
+
+
+/*
+ * PUT: the notification's entries, one a (target, part); a part other
+ * than 0 keeps its own recipients
+ */
+
+static int
+ngx_http_notify_lmdb_outbox_add(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    uint64_t seq)
+{
+    int                            rc;
+    u_char                        *p;
+    size_t                         len;
+    MDB_val                        key, val;
+    ngx_str_t                     *ids;
+    ngx_uint_t                     i, j;
+    ngx_http_notify_outbox_put_t  *oe;
+    ngx_http_notify_outbox_rec_t   rec;
+    u_char                         ekey[12];
+
+    for (i = 0; i < op->nentries; i++) {
+        oe = &op->entries[i];
+
+        ngx_memzero(&rec, sizeof(rec));
+        rec.due = oe->due;
+        rec.created = (uint64_t) op->created;
+        rec.expires = (uint64_t) oe->expires;
+        rec.part = (uint32_t) oe->part;
+        rec.target_len = (u_char) ngx_min(oe->target.len,
+                                          NGX_HTTP_NOTIFY_TARGET_NAME_LEN);
+        ngx_memcpy(rec.target, oe->target.data, rec.target_len);
+
+        rc = ngx_http_notify_lmdb_outbox_put(txn, seq, (uint32_t) i, &rec, 0);
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (oe->part == 0) {
+            continue;
+        }
+
+        ids = op->recipients + oe->first;
+
+        len = 0;
+        for (j = 0; j < oe->n; j++) {
+            len += ids[j].len + 1;
+        }
+
+        ngx_http_notify_entry_key(ekey, seq, (uint32_t) i);
+        key.mv_data = ekey;
+        key.mv_size = 12;
+        val.mv_data = NULL;
+        val.mv_size = len;
+
+        rc = mdb_put(txn, ngx_http_notify_lmdb.outrcpt, &key, &val,
+                     MDB_RESERVE);
+        if (rc != 0) {
+            return rc;
+        }
+
+        p = val.mv_data;
+        for (j = 0; j < oe->n; j++) {
+            p = ngx_cpymem(p, ids[j].data, ids[j].len);
+            *p++ = '\0';
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The outbox of a store written before targets (one entry a
+ * notification, keyed by its id alone, for notify_push_url) becomes the
+ * push target's entry 0 of each; in the transaction that opens the store
+ */
+
+static int
+ngx_http_notify_lmdb_outbox_upgrade(MDB_txn *txn)
+{
+    int                            rc;
+    MDB_dbi                        old, olddue;
+    MDB_val                        key, val;
+    MDB_cursor                    *cur;
+    ngx_http_notify_outbox_rec_t   rec;
+    ngx_http_notify_outbox_v1_t    v1;
+
+    rc = mdb_dbi_open(txn, "outbox", 0, &old);
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_open(txn, old, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != 8 || val.mv_size != sizeof(v1)) {
+            continue;
+        }
+
+        ngx_memcpy(&v1, val.mv_data, sizeof(v1));
+
+        ngx_memzero(&rec, sizeof(rec));
+        rec.due = v1.due;
+        rec.created = v1.created;
+        rec.expires = v1.expires;
+        rec.attempts = v1.attempts;
+        ngx_memcpy(rec.error, v1.error, sizeof(rec.error));
+        rec.target_len = sizeof("push") - 1;
+        ngx_memcpy(rec.target, "push", sizeof("push") - 1);
+
+        rc = ngx_http_notify_lmdb_outbox_put(txn,
+                                     ngx_http_notify_get_u64(key.mv_data), 0,
+                                     &rec, 0);
+        if (rc != 0) {
+            mdb_cursor_close(cur);
+            return rc;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    rc = mdb_drop(txn, old, 1);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_dbi_open(txn, "due", 0, &olddue);
+    if (rc == 0) {
+        rc = mdb_drop(txn, olddue, 1);
+    }
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
 }
 
 
@@ -1714,7 +1988,7 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
 
     op->nexpired = 0;
 
-    rc = ngx_http_notify_lmdb_outbox_get(txn, op->seq, &rec);
+    rc = ngx_http_notify_lmdb_outbox_get(txn, op->seq, op->entry, &rec);
 
     if (rc == MDB_NOTFOUND) {
         /* dropped, expired, replaced or delivered meanwhile */
@@ -1730,12 +2004,13 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
 
     case NGX_HTTP_NOTIFY_OP_OUTBOX_DONE:
     case NGX_HTTP_NOTIFY_OP_OUTBOX_DROP:
-        return ngx_http_notify_lmdb_outbox_del(txn, op->seq);
+        return ngx_http_notify_lmdb_outbox_del(txn, op->seq, op->entry);
 
     case NGX_HTTP_NOTIFY_OP_OUTBOX_NOW:
         old = rec.due;
         rec.due = ngx_http_notify_now_msec();
-        return ngx_http_notify_lmdb_outbox_put(txn, op->seq, &rec, old);
+        return ngx_http_notify_lmdb_outbox_put(txn, op->seq, op->entry, &rec,
+                                               old);
 
     default: /* NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY */
         break;
@@ -1749,35 +2024,40 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
 
     if (op->due >= rec.expires * 1000 || now >= rec.expires * 1000) {
         op->nexpired = 1;
-        return ngx_http_notify_lmdb_outbox_del(txn, op->seq);
+        return ngx_http_notify_lmdb_outbox_del(txn, op->seq, op->entry);
     }
 
     old = rec.due;
     rec.due = op->due;
 
-    return ngx_http_notify_lmdb_outbox_put(txn, op->seq, &rec, old);
+    return ngx_http_notify_lmdb_outbox_put(txn, op->seq, op->entry, &rec, old);
 }
 
 
 /*
- * Takes up to op->max entries that are due: each is leased (its due time
- * moved to op->due) in this transaction, so that no other worker or
- * process sends it meanwhile, and returned with its notification.  Entries
+ * Takes up to op->max entries that are due, of the targets in op->quota,
+ * each at most its quota: each is leased (its due time moved op->due on)
+ * in this transaction, so that no other worker or process sends it
+ * meanwhile, and returned with its notification and recipients.  Entries
  * past their expiry are removed and listed in op->expired.
  */
 
 static int
 ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
 {
-    int                           rc;
-    uint64_t                      due, seq, now;
-    MDB_val                       key, val, nkey, nval;
-    MDB_cursor                   *cur;
-    ngx_http_notify_claim_t      *cl;
-    ngx_http_notify_lmdb_t       *st;
-    ngx_http_notify_note_hdr_t    hdr;
-    ngx_http_notify_outbox_rec_t  rec;
-    u_char                        seqkey[8];
+    int                            rc;
+    size_t                         plen;
+    uint32_t                       entry;
+    uint64_t                       due, seq, now;
+    MDB_val                        key, val, nkey;
+    ngx_str_t                     *name;
+    ngx_uint_t                     q, taken;
+    MDB_cursor                    *cur;
+    ngx_http_notify_claim_t       *cl;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_outbox_rec_t   rec;
+    u_char                         ekey[12];
+    u_char                         dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
 
     st = &ngx_http_notify_lmdb;
     now = ngx_http_notify_now_msec();
@@ -1787,8 +2067,11 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
     op->claimed = calloc(op->max ? op->max : 1,
                          sizeof(ngx_http_notify_claim_t));
     op->expired = calloc(op->max ? op->max : 1, sizeof(uint64_t));
+    op->expired_quota = calloc(op->max ? op->max : 1, sizeof(uint32_t));
 
-    if (op->claimed == NULL || op->expired == NULL) {
+    if (op->claimed == NULL || op->expired == NULL
+        || op->expired_quota == NULL)
+    {
         return ENOMEM;
     }
 
@@ -1797,121 +2080,192 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
         return rc;
     }
 
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-         rc == 0 && op->nclaimed < op->max && op->nexpired < op->max;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST))
-    {
-        if (key.mv_size != 16) {
-            rc = MDB_CORRUPTED;
-            break;
+    for (q = 0; q < op->nquota; q++) {
+        name = &op->quota[q].target;
+
+        if (name->len == 0 || name->len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+            continue;
         }
 
-        due = ngx_http_notify_get_u64(key.mv_data);
-        seq = ngx_http_notify_get_u64((u_char *) key.mv_data + 8);
+        plen = 1 + name->len;
+        taken = 0;
 
-        if (due > now) {
-            break;
-        }
+        for ( ;; ) {
+            if (taken >= op->quota[q].max || op->nclaimed >= op->max
+                || op->nexpired >= op->max)
+            {
+                rc = 0;
+                break;
+            }
 
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != 0) {
-            break;
-        }
+            key.mv_data = dkey;
+            key.mv_size = ngx_http_notify_due_key(dkey, name->data, name->len,
+                                                  0, 0, 0);
 
-        rc = ngx_http_notify_lmdb_outbox_get(txn, seq, &rec);
-
-        if (rc == MDB_NOTFOUND) {
-            continue;   /* a stale index entry */
-        }
-
-        if (rc != 0) {
-            break;
-        }
-
-        if (now >= rec.expires * 1000) {
-            ngx_http_notify_put_u64(seqkey, seq);
-            nkey.mv_data = seqkey;
-            nkey.mv_size = 8;
-
-            rc = mdb_del(txn, st->outbox, &nkey, NULL);
+            rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
             if (rc != 0) {
                 break;
             }
 
-            op->expired[op->nexpired++] = seq;
-            continue;
+            if (key.mv_size != plen + 20
+                || ngx_memcmp(key.mv_data, dkey, plen) != 0)
+            {
+                rc = MDB_NOTFOUND;
+                break;
+            }
+
+            due = ngx_http_notify_get_u64((u_char *) key.mv_data + plen);
+            seq = ngx_http_notify_get_u64((u_char *) key.mv_data + plen + 8);
+            entry = ngx_http_notify_entry_of((u_char *) key.mv_data + plen
+                                             + 8);
+
+            if (due > now) {
+                rc = MDB_NOTFOUND;
+                break;
+            }
+
+            rc = mdb_cursor_del(cur, 0);
+            if (rc != 0) {
+                break;
+            }
+
+            rc = ngx_http_notify_lmdb_outbox_get(txn, seq, entry, &rec);
+
+            if (rc == MDB_NOTFOUND) {
+                continue;   /* a stale index entry */
+            }
+
+            if (rc != 0) {
+                break;
+            }
+
+            ngx_http_notify_entry_key(ekey, seq, entry);
+            nkey.mv_data = ekey;
+            nkey.mv_size = 12;
+
+            if (now >= rec.expires * 1000) {
+                if (rec.part) {
+                    rc = mdb_del(txn, st->outrcpt, &nkey, NULL);
+                    if (rc != 0 && rc != MDB_NOTFOUND) {
+                        break;
+                    }
+                }
+
+                rc = mdb_del(txn, st->outbox, &nkey, NULL);
+                if (rc != 0) {
+                    break;
+                }
+
+                op->expired_quota[op->nexpired] = (uint32_t) q;
+                op->expired[op->nexpired++] = seq;
+                continue;
+            }
+
+            /* the lease */
+
+            rec.due = now + op->due;
+
+            rc = ngx_http_notify_lmdb_outbox_put(txn, seq, entry, &rec, 0);
+            if (rc != 0) {
+                break;
+            }
+
+            cl = &op->claimed[op->nclaimed];
+            cl->seq = seq;
+            cl->entry = entry;
+            cl->part = rec.part;
+            cl->attempts = rec.attempts;
+            cl->target_len = rec.target_len;
+            ngx_memcpy(cl->target, rec.target, rec.target_len);
+
+            rc = ngx_http_notify_lmdb_claim_note(txn, seq, &rec, &nkey, cl);
+            if (rc != 0) {
+                break;
+            }
+
+            op->nclaimed++;
+            taken++;
         }
 
-        /* the lease */
-
-        rec.due = now + op->due;
-
-        rc = ngx_http_notify_lmdb_outbox_put(txn, seq, &rec, 0);
-        if (rc != 0) {
+        if (rc != 0 && rc != MDB_NOTFOUND) {
             break;
         }
 
-        cl = &op->claimed[op->nclaimed];
-        cl->seq = seq;
-        cl->attempts = rec.attempts;
-
-        ngx_http_notify_put_u64(seqkey, seq);
-        nkey.mv_data = seqkey;
-        nkey.mv_size = 8;
-
-        if (mdb_get(txn, st->notes, &nkey, &nval) == 0
-            && nval.mv_size > sizeof(ngx_http_notify_note_hdr_t))
-        {
-            ngx_memcpy(&hdr, nval.mv_data, sizeof(hdr));
-
-            cl->note_len = ngx_min(hdr.full_len, nval.mv_size
-                                   - sizeof(ngx_http_notify_note_hdr_t));
-            cl->note = malloc(cl->note_len);
-
-            if (cl->note == NULL) {
-                rc = ENOMEM;
-                break;
-            }
-
-            ngx_memcpy(cl->note, (u_char *) nval.mv_data
-                                 + sizeof(ngx_http_notify_note_hdr_t),
-                       cl->note_len);
-        }
-
-        if (mdb_get(txn, st->rcpt, &nkey, &nval) == 0 && nval.mv_size) {
-            cl->recipients = malloc(nval.mv_size);
-
-            if (cl->recipients == NULL) {
-                free(cl->note);             /* not counted: not freed later */
-                cl->note = NULL;
-                rc = ENOMEM;
-                break;
-            }
-
-            ngx_memcpy(cl->recipients, nval.mv_data, nval.mv_size);
-            cl->recipients_len = nval.mv_size;
-        }
-
-        op->nclaimed++;
+        rc = 0;
     }
 
     mdb_cursor_close(cur);
 
-    return (rc == MDB_NOTFOUND || rc == 0) ? 0 : rc;
+    return rc;
 }
 
 
-/* the earliest due time in the outbox (msec), 0 when it is empty */
+/* a claimed entry's notification and recipients (its part's, or all) */
+
+static int
+ngx_http_notify_lmdb_claim_note(MDB_txn *txn, uint64_t seq,
+    ngx_http_notify_outbox_rec_t *rec, MDB_val *ekey,
+    ngx_http_notify_claim_t *cl)
+{
+    u_char                      *note;
+    size_t                       note_len;
+    MDB_val                      nkey, nval;
+    ngx_http_notify_lmdb_t      *st;
+    ngx_http_notify_note_hdr_t   hdr;
+    u_char                       seqkey[8];
+
+    st = &ngx_http_notify_lmdb;
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    nkey.mv_data = seqkey;
+    nkey.mv_size = 8;
+
+    note = NULL;
+    note_len = 0;
+
+    if (mdb_get(txn, st->notes, &nkey, &nval) == 0
+        && nval.mv_size > sizeof(ngx_http_notify_note_hdr_t))
+    {
+        ngx_memcpy(&hdr, nval.mv_data, sizeof(ngx_http_notify_note_hdr_t));
+
+        note = (u_char *) nval.mv_data + sizeof(ngx_http_notify_note_hdr_t);
+        note_len = ngx_min(hdr.full_len, nval.mv_size
+                           - sizeof(ngx_http_notify_note_hdr_t));
+    }
+
+    if (mdb_get(txn, rec->part ? st->outrcpt : st->rcpt,
+                rec->part ? ekey : &nkey, &nval)
+        != 0)
+    {
+        nval.mv_data = NULL;
+        nval.mv_size = 0;
+    }
+
+    return ngx_http_notify_store_claim_set(cl, note, note_len, nval.mv_data,
+                                           nval.mv_size);
+}
+
+
+/*
+ * The earliest due time (msec) of the given targets' entries, 0 when
+ * there is none
+ */
 
 static ngx_int_t
-ngx_http_notify_lmdb_next_due(uint64_t *due, ngx_log_t *log)
+ngx_http_notify_lmdb_next_due(uint64_t *due, ngx_str_t *targets,
+    ngx_uint_t ntargets, ngx_log_t *log)
 {
     int          rc;
+    size_t       plen;
+    uint64_t     d;
     MDB_val      key, val;
     MDB_txn     *txn;
+    ngx_uint_t   i;
     MDB_cursor  *cur;
+    u_char       dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
 
     *due = 0;
+    cur = NULL;
 
     txn = ngx_http_notify_lmdb_read_begin(log);
     if (txn == NULL) {
@@ -1921,12 +2275,39 @@ ngx_http_notify_lmdb_next_due(uint64_t *due, ngx_log_t *log)
     rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.due, &cur);
 
     if (rc == 0) {
-        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+        for (i = 0; i < ntargets; i++) {
+            if (targets[i].len == 0
+                || targets[i].len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN)
+            {
+                continue;
+            }
 
-        if (rc == 0 && key.mv_size == 16) {
-            *due = ngx_http_notify_get_u64(key.mv_data);
+            plen = 1 + targets[i].len;
+            key.mv_data = dkey;
+            key.mv_size = ngx_http_notify_due_key(dkey, targets[i].data,
+                                                  targets[i].len, 0, 0, 0);
+
+            rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+
+            if (rc == 0 && key.mv_size == plen + 20
+                && ngx_memcmp(key.mv_data, dkey, plen) == 0)
+            {
+                d = ngx_http_notify_get_u64((u_char *) key.mv_data + plen);
+
+                if (*due == 0 || d < *due) {
+                    *due = d;
+                }
+            }
+
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                break;
+            }
+
+            rc = 0;
         }
+    }
 
+    if (cur) {
         mdb_cursor_close(cur);
     }
 
@@ -2030,7 +2411,7 @@ ngx_http_notify_lmdb_outbox(ngx_array_t *entries, ngx_uint_t limit,
          rc == 0 && n < limit;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
     {
-        if (key.mv_size != 8
+        if (key.mv_size != 12
             || val.mv_size != sizeof(ngx_http_notify_outbox_rec_t))
         {
             continue;
@@ -2039,6 +2420,10 @@ ngx_http_notify_lmdb_outbox(ngx_array_t *entries, ngx_uint_t limit,
         ngx_memcpy(&rec, val.mv_data, sizeof(rec));
         rec.error[sizeof(rec.error) - 1] = '\0';
 
+        if (rec.target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+            continue;
+        }
+
         e = ngx_array_push(entries);
         if (e == NULL) {
             rc = ENOMEM;
@@ -2046,6 +2431,17 @@ ngx_http_notify_lmdb_outbox(ngx_array_t *entries, ngx_uint_t limit,
         }
 
         e->seq = ngx_http_notify_get_u64(key.mv_data);
+        e->entry = ngx_http_notify_entry_of(key.mv_data);
+        e->part = rec.part;
+        e->target.len = rec.target_len;
+        e->target.data = ngx_pnalloc(entries->pool, rec.target_len + 1);
+        if (e->target.data == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+
+        ngx_memcpy(e->target.data, rec.target, rec.target_len);
+        e->target.data[rec.target_len] = '\0';
         e->due = rec.due;
         e->created = (time_t) rec.created;
         e->expires = (time_t) rec.expires;

@@ -45,7 +45,7 @@
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_NOTIFY_PG_VERSION     2       /* the schema this module
+#define NGX_HTTP_NOTIFY_PG_VERSION     3       /* the schema this module
                                                   knows */
 
 /* error codes, beyond errno's */
@@ -55,6 +55,7 @@
 #define NGX_HTTP_NOTIFY_PG_EPROTO      100004  /* an answer not understood */
 
 #define NGX_HTTP_NOTIFY_PG_BACKOFF_MIN  50     /* msec */
+#define NGX_HTTP_NOTIFY_PG_TARGETS      16     /* a claim's, at most */
 #define NGX_HTTP_NOTIFY_PG_BACKOFF_MAX  5000
 #define NGX_HTTP_NOTIFY_PG_PRUNE_MAX    1000   /* notes removed at once */
 
@@ -526,6 +527,142 @@ static const char  ngx_http_notify_pg_v2[] =
     "UPDATE @.meta SET version = 2;";
 
 
+/*
+ * Version 3: targets.  The outbox has one entry a (notification, target,
+ * part): its number in the notification, its target's name, its part of
+ * the recipients (NULL: all of the notification's); the entries of
+ * version 2 are the push target's (notify_push_url) entry 0.  put() adds
+ * no entry any more (its p_due is NULL): outbox_add() does, after it, in
+ * the same query.
+ */
+
+static const char  ngx_http_notify_pg_v3[] =
+    "ALTER TABLE @.outbox ADD COLUMN entry integer NOT NULL DEFAULT 0,"
+    " ADD COLUMN target text NOT NULL DEFAULT 'push',"
+    " ADD COLUMN part integer NOT NULL DEFAULT 0,"
+    " ADD COLUMN rcpt bytea;"
+    "ALTER TABLE @.outbox DROP CONSTRAINT outbox_pkey;"
+    "ALTER TABLE @.outbox ADD PRIMARY KEY (seq, entry);"
+    "CREATE INDEX ON @.outbox (target, due);"
+    "DROP FUNCTION @.claim(integer, bigint, bigint);"
+    "DROP FUNCTION @.finish(integer, bigint, bigint, text, bigint);"
+
+    /* a notification's entries, unless its put was a replay */
+
+    "CREATE FUNCTION @.outbox_add(p_seq bigint, p_created bigint,"
+    " p_users text[], p_replay text, p_targets text[], p_parts integer[],"
+    " p_firsts integer[], p_counts integer[], p_dues bigint[],"
+    " p_expires bigint[]) RETURNS integer"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE i integer; c bytea;\n"
+    "BEGIN\n"
+    " IF p_replay IS NOT NULL OR p_targets IS NULL THEN RETURN 0; END IF;\n"
+    " FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP\n"
+    "  c := NULL;\n"
+    "  IF p_parts[i] > 0 THEN\n"
+    "   SELECT string_agg(convert_to(x.u, 'UTF8') || '\\x00'::bytea,"
+    "    ''::bytea ORDER BY x.n) INTO c"
+    "    FROM unnest(p_users[p_firsts[i] + 1 : p_firsts[i] + p_counts[i]])"
+    "    WITH ORDINALITY AS x(u, n);\n"
+    "  END IF;\n"
+    "  INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"
+    "   expires, attempts, error) VALUES (p_seq, i - 1, p_targets[i],"
+    "   p_parts[i], c, p_dues[i], p_created, p_expires[i], 0, '');\n"
+    " END LOOP;\n"
+    " RETURN i;\n"
+    "END $$;"
+
+    /*
+     * due entries of the targets asked for, each at most its quota,
+     * leased: another node skips what this one has locked, and takes an
+     * entry whose lease ran out
+     */
+
+    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
+    " p_now bigint, p_lease bigint)"
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
+    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
+    " o_target text, o_quota integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; i integer;\n"
+    "BEGIN\n"
+    " FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP\n"
+    "  FOR r IN SELECT o.seq, o.entry, o.part, o.rcpt, o.expires,"
+    "   o.attempts FROM @.outbox o"
+    "   WHERE o.target = p_targets[i] AND o.due <= p_now"
+    "   ORDER BY o.due, o.seq, o.entry LIMIT p_max[i]"
+    "   FOR UPDATE SKIP LOCKED LOOP\n"
+    "   o_seq := r.seq; o_attempts := r.attempts; o_entry := r.entry;"
+    "   o_part := r.part; o_target := p_targets[i]; o_quota := i - 1;"
+    "   o_note := NULL; o_rcpt := NULL;\n"
+    "   IF p_now >= r.expires * 1000 THEN\n"
+    "    DELETE FROM @.outbox o WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "    o_kind := 1;\n"
+    "   ELSE\n"
+    "    UPDATE @.outbox o SET due = p_now + p_lease"
+    "     WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "    SELECT n.note, coalesce(r.rcpt, n.rcpt) INTO o_note, o_rcpt"
+    "     FROM @.notes n WHERE n.seq = r.seq;\n"
+    "    o_kind := 0;\n"
+    "   END IF;\n"
+    "   RETURN NEXT;\n"
+    "  END LOOP;\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    /* an entry's outcome: 0 delivered or dropped, 1 now, 2 again later */
+
+    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"
+    " p_entry integer, p_due bigint, p_error text, p_now bigint,"
+    " OUT o_found boolean, OUT o_expired boolean, OUT o_attempts integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    " o_found := false; o_expired := false; o_attempts := 0;\n"
+    " SELECT o.attempts, o.expires INTO r FROM @.outbox o"
+    "  WHERE o.seq = p_seq AND o.entry = p_entry FOR UPDATE;\n"
+    " IF NOT FOUND THEN RETURN; END IF;\n"
+    " o_found := true;\n"
+    " IF p_type = 0 THEN\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    " ELSIF p_type = 1 THEN\n"
+    "  UPDATE @.outbox o SET due = p_now"
+    "   WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    " ELSE\n"
+    "  o_attempts := r.attempts + 1;\n"
+    "  IF p_due >= r.expires * 1000 OR p_now >= r.expires * 1000 THEN\n"
+    "   DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "   o_expired := true;\n"
+    "  ELSE\n"
+    "   UPDATE @.outbox o SET attempts = o_attempts, error = p_error,"
+    "    due = p_due WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    "END $$;"
+
+    "UPDATE @.meta SET version = 3;";
+
+
+/* the migrations, from each version to the next */
+
+typedef struct {
+    int                           from;
+    const char                   *sql;
+    const char                   *what;
+} ngx_http_notify_pg_migration_t;
+
+
+static const ngx_http_notify_pg_migration_t
+    ngx_http_notify_pg_migrations[] =
+{
+    { 1, ngx_http_notify_pg_v2, "the feed's states" },
+    { 2, ngx_http_notify_pg_v3, "targets" }
+};
+
+
 /* the queries of a worker, "@" the schema */
 
 static const char  ngx_http_notify_pg_q_begin[] = "BEGIN";
@@ -545,9 +682,11 @@ static const char  ngx_http_notify_pg_q_idem[] =
  */
 static const char  ngx_http_notify_pg_q_put[] =
     "SELECT p.o_replaced, p.o_replay,"
-    " (SELECT count(pg_notify('@', $12 || '0 0 ' || u))"
+    " (SELECT count(pg_notify('@', $16 || '0 0 ' || u))"
     "  FROM unnest($5::text[]) u WHERE p.o_replay IS NULL)"
-    " FROM @.put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) p";
+    " FROM @.put($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL) p,"
+    " LATERAL @.outbox_add($1, $2, $5, p.o_replay, $10, $11, $12, $13, $14,"
+    " $15) a";
 static const char  ngx_http_notify_pg_q_read[] =
     "SELECT r.o_found, r.o_unread, r.o_unseen,"
     " (SELECT count(*) FROM (SELECT pg_notify('@', $3 || r.o_unread"
@@ -561,9 +700,9 @@ static const char  ngx_http_notify_pg_q_until[] =
 static const char  ngx_http_notify_pg_q_prune[] =
     "SELECT * FROM @.prune($1, $2)";
 static const char  ngx_http_notify_pg_q_claim[] =
-    "SELECT * FROM @.claim($1, $2, $3)";
+    "SELECT * FROM @.claim($1, $2, $3, $4)";
 static const char  ngx_http_notify_pg_q_finish[] =
-    "SELECT * FROM @.finish($1, $2, $3, $4, $5)";
+    "SELECT * FROM @.finish($1, $2, $3, $4, $5, $6)";
 
 static const char  ngx_http_notify_pg_q_change[] =
     "SELECT r.o_found, r.o_count, r.o_unread, r.o_unseen,"
@@ -593,10 +732,10 @@ static const char  ngx_http_notify_pg_q_unread[] =
     "SELECT coalesce(max(us.unread), 0) FROM @.users us"
     " WHERE us.user_id = $1";
 static const char  ngx_http_notify_pg_q_outbox[] =
-    "SELECT seq, due, created, expires, attempts, error FROM @.outbox"
-    " ORDER BY seq LIMIT $1";
+    "SELECT seq, due, created, expires, attempts, error, entry, part, target"
+    " FROM @.outbox ORDER BY seq, entry LIMIT $1";
 static const char  ngx_http_notify_pg_q_due[] =
-    "SELECT coalesce(min(due), 0) FROM @.outbox";
+    "SELECT coalesce(min(due), 0) FROM @.outbox WHERE target = ANY($1)";
 static const char  ngx_http_notify_pg_q_stats[] =
     "SELECT count(*), coalesce((SELECT created FROM @.outbox"
     " ORDER BY seq LIMIT 1), 0) FROM @.outbox";
@@ -684,10 +823,10 @@ typedef struct {
 /* parameters of a query: text, or binary for bytea */
 typedef struct {
     int                           n;
-    const char                   *values[12];
-    int                           lengths[12];
-    int                           formats[12];
-    u_char                        nums[12][NGX_INT64_LEN + 1];
+    const char                   *values[16];
+    int                           lengths[16];
+    int                           formats[16];
+    u_char                        nums[16][NGX_INT64_LEN + 1];
 } ngx_http_notify_pg_params_t;
 
 
@@ -739,6 +878,14 @@ static void ngx_http_notify_pg_batch_end(ngx_http_notify_pg_job_t *job,
     int err);
 static ngx_http_notify_store_op_t *ngx_http_notify_pg_next(
     ngx_http_notify_store_op_t *op, ngx_uint_t stage);
+static u_char *ngx_http_notify_pg_names(void *names, size_t stride,
+    ngx_uint_t n);
+static u_char *ngx_http_notify_pg_numbers(u_char *p, int64_t *v,
+    ngx_uint_t n);
+static u_char *ngx_http_notify_pg_quota(ngx_http_notify_store_op_t *op,
+    ngx_http_notify_pg_params_t *pp);
+static u_char *ngx_http_notify_pg_entries(ngx_http_notify_store_op_t *op,
+    ngx_http_notify_pg_params_t *pp);
 static int ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op,
     PGconn *pg, uint64_t seq);
 static int ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op,
@@ -849,6 +996,195 @@ ngx_http_notify_pg_query(PGconn *pg, const char *sql,
     }
 
     return 0;
+}
+
+
+/*
+ * Arrays as parameters, in their text form: names (a target's is letters,
+ * digits, "-", "_" and "."; quoted all the same), every "stride" bytes
+ * from "names"; numbers.  ngx_alloc()ed, NUL-ended.
+ */
+
+static u_char *
+ngx_http_notify_pg_names(void *names, size_t stride, ngx_uint_t n)
+{
+    u_char      *buf, *p;
+    size_t       len;
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    len = 3;
+
+    for (i = 0; i < n; i++) {
+        name = (ngx_str_t *) ((u_char *) names + i * stride);
+        len += name->len + 3;
+    }
+
+    buf = ngx_alloc(len, ngx_cycle->log);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    p = buf;
+    *p++ = '{';
+
+    for (i = 0; i < n; i++) {
+        name = (ngx_str_t *) ((u_char *) names + i * stride);
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        *p++ = '"';
+        p = ngx_cpymem(p, name->data, name->len);
+        *p++ = '"';
+    }
+
+    *p++ = '}';
+    *p = '\0';
+
+    return buf;
+}
+
+
+static u_char *
+ngx_http_notify_pg_numbers(u_char *p, int64_t *v, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    *p++ = '{';
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_sprintf(p, "%L", v[i]);
+    }
+
+    *p++ = '}';
+    *p++ = '\0';
+
+    return p;
+}
+
+
+/* OUTBOX_CLAIM: the targets and their quotas, $1 and $2 */
+
+static u_char *
+ngx_http_notify_pg_quota(ngx_http_notify_store_op_t *op,
+    ngx_http_notify_pg_params_t *pp)
+{
+    u_char      *names, *nums;
+    int64_t      v[NGX_HTTP_NOTIFY_PG_TARGETS];
+    ngx_uint_t   i, n;
+
+    n = ngx_min(op->nquota, NGX_HTTP_NOTIFY_PG_TARGETS);
+
+    names = ngx_http_notify_pg_names(op->quota,
+                                     sizeof(ngx_http_notify_claim_quota_t), n);
+    if (names == NULL) {
+        return NULL;
+    }
+
+    nums = ngx_alloc(ngx_strlen(names) + 1 + 3 + n * (NGX_INT64_LEN + 1),
+                     ngx_cycle->log);
+    if (nums == NULL) {
+        ngx_free(names);
+        return NULL;
+    }
+
+    /* one buffer for both: the names, then the numbers */
+
+    ngx_memcpy(nums, names, ngx_strlen(names) + 1);
+    ngx_free(names);
+    names = nums;
+    nums += ngx_strlen(names) + 1;
+
+    for (i = 0; i < n; i++) {
+        v[i] = (int64_t) op->quota[i].max;
+    }
+
+    (void) ngx_http_notify_pg_numbers(nums, v, n);
+
+    ngx_http_notify_pg_text(pp, (char *) names);
+    ngx_http_notify_pg_text(pp, (char *) nums);
+
+    return names;
+}
+
+
+/*
+ * PUT: the entries, $10 to $15 of outbox_add(): targets, parts, the
+ * first recipient and how many of each part, due times, expiries
+ */
+
+static u_char *
+ngx_http_notify_pg_entries(ngx_http_notify_store_op_t *op,
+    ngx_http_notify_pg_params_t *pp)
+{
+    u_char                        *names, *buf, *p;
+    size_t                         len, nlen;
+    int64_t                       *v;
+    ngx_uint_t                     i, k, n;
+    ngx_http_notify_outbox_put_t  *oe;
+
+    n = op->nentries;
+    oe = op->entries;
+
+    names = ngx_http_notify_pg_names(&oe->target,
+                                     sizeof(ngx_http_notify_outbox_put_t), n);
+    if (names == NULL) {
+        return NULL;
+    }
+
+    nlen = ngx_strlen(names) + 1;
+    len = nlen + 5 * (3 + n * (NGX_INT64_LEN + 1));
+
+    buf = ngx_alloc(len, ngx_cycle->log);
+    v = ngx_alloc((n ? n : 1) * sizeof(int64_t), ngx_cycle->log);
+
+    if (buf == NULL || v == NULL) {
+        ngx_free(buf);
+        ngx_free(v);
+        ngx_free(names);
+        return NULL;
+    }
+
+    ngx_memcpy(buf, names, nlen);
+    ngx_free(names);
+
+    ngx_http_notify_pg_text(pp, (char *) buf);
+
+    p = buf + nlen;
+
+    for (k = 0; k < 5; k++) {
+        for (i = 0; i < n; i++) {
+            switch (k) {
+            case 0:
+                v[i] = (int64_t) oe[i].part;
+                break;
+            case 1:
+                v[i] = (int64_t) oe[i].first;
+                break;
+            case 2:
+                v[i] = (int64_t) oe[i].n;
+                break;
+            case 3:
+                v[i] = (int64_t) oe[i].due;
+                break;
+            default:
+                v[i] = (int64_t) oe[i].expires;
+            }
+        }
+
+        ngx_http_notify_pg_text(pp, (char *) p);
+        p = ngx_http_notify_pg_numbers(p, v, n);
+    }
+
+    ngx_free(v);
+
+    return buf;
 }
 
 
@@ -1075,14 +1411,15 @@ static ngx_int_t
 ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
     ngx_http_notify_store_conf_t *scf)
 {
-    int                 version;
-    char               *sql;
-    PGconn             *pg;
-    ngx_uint_t          created, level, reload;
-    ngx_int_t           rc;
-    PGresult           *res;
-    ngx_uint_t          i;
-    const char         *keywords[3], *values[3], *param;
+    int                                    version;
+    char                                  *sql;
+    PGconn                                *pg;
+    ngx_uint_t                             created, level, reload;
+    ngx_int_t                              rc;
+    PGresult                              *res;
+    ngx_uint_t                             i;
+    const ngx_http_notify_pg_migration_t  *m;
+    const char                            *keywords[3], *values[3], *param;
 
     static const char  *steps[] = {
         "BEGIN",
@@ -1223,9 +1560,16 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
 
     /* migrations from an older version, one by one */
 
-    if (version == 1) {
-        sql = ngx_http_notify_pg_sql(cycle->pool, ngx_http_notify_pg_v2,
-                                     &scf->schema);
+    for (i = 0; i < sizeof(ngx_http_notify_pg_migrations)
+                    / sizeof(ngx_http_notify_pg_migrations[0]); i++)
+    {
+        m = &ngx_http_notify_pg_migrations[i];
+
+        if (version > m->from) {
+            continue;
+        }
+
+        sql = ngx_http_notify_pg_sql(cycle->pool, m->sql, &scf->schema);
         if (sql == NULL) {
             goto done;
         }
@@ -1241,8 +1585,8 @@ ngx_http_notify_pg_init_module(ngx_cycle_t *cycle,
         if (!created) {
             ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                           "notify: store \"%V\": schema \"%V\" migrated"
-                          " to version 2 (the feed's states)", &scf->name,
-                          &scf->schema);
+                          " to version %d (%s)", &scf->name, &scf->schema,
+                          m->from + 1, m->what);
         }
     }
 
@@ -2617,7 +2961,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
     uint64_t seq)
 {
     int                            err, type;
-    u_char                        *users, *rcpt, *p;
+    u_char                        *users, *rcpt, *p, *entries;
     size_t                         ulen, rlen;
     ngx_uint_t                     i, j;
     ngx_http_notify_pg_t          *st;
@@ -2703,13 +3047,20 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
         ngx_http_notify_pg_bin(&pp, note.answer.len ? note.answer.data : NULL,
                                note.answer.len);
 
+        entries = NULL;
+
         if (op->has_outbox) {
-            ngx_http_notify_pg_num(&pp, (int64_t) op->due);
-            ngx_http_notify_pg_num(&pp, (int64_t) op->expires);
+            entries = ngx_http_notify_pg_entries(op, &pp);
+            if (entries == NULL) {
+                ngx_free(users);
+                ngx_http_notify_store_note_free(&note);
+                return ENOMEM;
+            }
 
         } else {
-            ngx_http_notify_pg_text(&pp, NULL);
-            ngx_http_notify_pg_text(&pp, NULL);
+            for (i = 0; i < 6; i++) {
+                ngx_http_notify_pg_text(&pp, NULL);
+            }
         }
 
         (void) ngx_http_notify_pg_announce(ann, op, seq);
@@ -2719,6 +3070,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 
         err = ngx_http_notify_pg_query(pg, st->q_put, &pp);
 
+        ngx_free(entries);
         ngx_free(users);
         ngx_http_notify_store_note_free(&note);
 
@@ -2783,11 +3135,18 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
         return ngx_http_notify_pg_query(pg, st->q_prune, &pp);
 
     case NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM:
-        ngx_http_notify_pg_num(&pp, (int64_t) op->max);
+        users = ngx_http_notify_pg_quota(op, &pp);
+        if (users == NULL) {
+            return ENOMEM;
+        }
+
         ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
         ngx_http_notify_pg_num(&pp, (int64_t) op->due);
 
-        return ngx_http_notify_pg_query(pg, st->q_claim, &pp);
+        err = ngx_http_notify_pg_query(pg, st->q_claim, &pp);
+        ngx_free(users);
+
+        return err;
 
     default: /* DONE, DROP, NOW, RETRY */
         type = (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_NOW) ? 1
@@ -2803,6 +3162,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 
         ngx_http_notify_pg_num(&pp, type);
         ngx_http_notify_pg_num(&pp, (int64_t) op->seq);
+        ngx_http_notify_pg_num(&pp, (int64_t) op->entry);
         ngx_http_notify_pg_num(&pp, (int64_t) op->due);
         ngx_http_notify_pg_text(&pp, (char *) op->error);
         ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
@@ -2898,7 +3258,7 @@ static int
 ngx_http_notify_pg_claimed(ngx_http_notify_store_op_t *op, PGresult *res)
 {
     int                       i, n;
-    size_t                    len;
+    u_char                   *note, *rcpt;
     ngx_http_notify_claim_t  *cl;
 
     ngx_http_notify_store_claim_free(op);
@@ -2907,14 +3267,19 @@ ngx_http_notify_pg_claimed(ngx_http_notify_store_op_t *op, PGresult *res)
 
     op->claimed = calloc(n ? n : 1, sizeof(ngx_http_notify_claim_t));
     op->expired = calloc(n ? n : 1, sizeof(uint64_t));
+    op->expired_quota = calloc(n ? n : 1, sizeof(uint32_t));
 
-    if (op->claimed == NULL || op->expired == NULL) {
+    if (op->claimed == NULL || op->expired == NULL
+        || op->expired_quota == NULL)
+    {
         return ENOMEM;
     }
 
     for (i = 0; i < n; i++) {
 
         if (ngx_http_notify_pg_u32(res, i, 0) == 1) {
+            op->expired_quota[op->nexpired] = ngx_http_notify_pg_u32(res, i,
+                                                                     8);
             op->expired[op->nexpired++] = ngx_http_notify_pg_u64(res, i, 1);
             continue;
         }
@@ -2922,31 +3287,20 @@ ngx_http_notify_pg_claimed(ngx_http_notify_store_op_t *op, PGresult *res)
         cl = &op->claimed[op->nclaimed];
         cl->seq = ngx_http_notify_pg_u64(res, i, 1);
         cl->attempts = ngx_http_notify_pg_u32(res, i, 2);
+        cl->entry = ngx_http_notify_pg_u32(res, i, 5);
+        cl->part = ngx_http_notify_pg_u32(res, i, 6);
+        cl->target_len = ngx_min((size_t) PQgetlength(res, i, 7),
+                                 NGX_HTTP_NOTIFY_TARGET_NAME_LEN);
+        ngx_memcpy(cl->target, PQgetvalue(res, i, 7), cl->target_len);
 
-        if (!PQgetisnull(res, i, 3)) {
-            len = PQgetlength(res, i, 3);
+        note = PQgetisnull(res, i, 3) ? NULL : (u_char *) PQgetvalue(res, i, 3);
+        rcpt = PQgetisnull(res, i, 4) ? NULL : (u_char *) PQgetvalue(res, i, 4);
 
-            cl->note = malloc(len ? len : 1);
-            if (cl->note == NULL) {
-                return ENOMEM;
-            }
-
-            ngx_memcpy(cl->note, PQgetvalue(res, i, 3), len);
-            cl->note_len = len;
-        }
-
-        if (!PQgetisnull(res, i, 4) && PQgetlength(res, i, 4)) {
-            len = PQgetlength(res, i, 4);
-
-            cl->recipients = malloc(len);
-            if (cl->recipients == NULL) {
-                free(cl->note);         /* not counted: not freed later */
-                cl->note = NULL;
-                return ENOMEM;
-            }
-
-            ngx_memcpy(cl->recipients, PQgetvalue(res, i, 4), len);
-            cl->recipients_len = len;
+        if (ngx_http_notify_store_claim_set(cl, note, PQgetlength(res, i, 3),
+                                            rcpt, PQgetlength(res, i, 4))
+            != 0)
+        {
+            return ENOMEM;
         }
 
         op->nclaimed++;
@@ -3001,6 +3355,7 @@ static ngx_int_t
 ngx_http_notify_pg_read_send(ngx_http_notify_pg_job_t *job, PGconn *pg)
 {
     int                            err;
+    u_char                        *names;
     ngx_uint_t                     limit;
     ngx_http_notify_pg_t          *st;
     ngx_http_notify_pg_read_t     *pr;
@@ -3067,7 +3422,17 @@ ngx_http_notify_pg_read_send(ngx_http_notify_pg_job_t *job, PGconn *pg)
         break;
 
     case NGX_HTTP_NOTIFY_READ_NEXT_DUE:
-        err = ngx_http_notify_pg_query(pg, st->q_due, NULL);
+        names = ngx_http_notify_pg_names(rd->targets, sizeof(ngx_str_t),
+                                         rd->ntargets);
+        if (names == NULL) {
+            err = ENOMEM;
+            break;
+        }
+
+        ngx_http_notify_pg_text(&pp, (char *) names);
+
+        err = ngx_http_notify_pg_query(pg, st->q_due, &pp);
+        ngx_free(names);
         break;
 
     default: /* NGX_HTTP_NOTIFY_READ_STATS */
@@ -3220,6 +3585,19 @@ ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job, PGresult *res,
             }
 
             *ngx_cpymem(oe->error, PQgetvalue(res, i, 5), len) = '\0';
+
+            oe->entry = ngx_http_notify_pg_u32(res, i, 6);
+            oe->part = ngx_http_notify_pg_u32(res, i, 7);
+
+            len = PQgetlength(res, i, 8);
+
+            oe->target.data = ngx_pnalloc(rd->items.pool, len + 1);
+            if (oe->target.data == NULL) {
+                return ENOMEM;
+            }
+
+            *ngx_cpymem(oe->target.data, PQgetvalue(res, i, 8), len) = '\0';
+            oe->target.len = len;
         }
 
         return 0;
