@@ -215,7 +215,7 @@ Test::More::like($metrics, qr/^notify_oauth2_fetches_total\{/m, 'TEST 1: the fet
 GET /metrics
 --- error_code: 200
 --- response_body_like eval
-qr/(?=[\s\S]*^notify_oauth2_fetches_total\{target="push",result="ok"\} 1$)(?=[\s\S]*^notify_oauth2_fetches_total\{target="push",result="failed"\} 0$)(?=[\s\S]*^notify_deliveries_total\{target="push",result="delivered"\} 20$)/m
+qr/(?=[\s\S]*^notify_oauth2_fetches_total\{target="api",result="ok"\} 1$)(?=[\s\S]*^notify_oauth2_fetches_total\{target="api",result="failed"\} 0$)(?=[\s\S]*^notify_deliveries_total\{target="api",result="delivered"\} 20$)/m
 --- response_body_unlike eval: qr/S3cr|Bearer/
 --- error_log
 notify: target "api": OAuth2 token fetched, valid for 3600 s
