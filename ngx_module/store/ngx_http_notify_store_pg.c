@@ -919,7 +919,9 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_pg = {
     ngx_http_notify_pg_submit,
     NULL,                               /* the feed's states: by */
     NULL,                               /* submit() and read() */
-    1
+    1,
+    NULL,                               /* dead letters: submit() */
+    NULL                                /* and read() */
 };
 
 
