@@ -218,6 +218,16 @@ static int ngx_http_notify_lmdb_dead_add(MDB_txn *txn,
 static int ngx_http_notify_lmdb_dead_del(MDB_txn *txn, uint64_t seq,
     uint32_t entry, ngx_uint_t keep_rcpt);
 static int ngx_http_notify_lmdb_dead_del_all(MDB_txn *txn, uint64_t seq);
+static int ngx_http_notify_lmdb_dead_purge(MDB_txn *txn, uint64_t seq,
+    uint32_t entry);
+static int ngx_http_notify_lmdb_outbox_remove(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, ngx_http_notify_outbox_rec_t *rec, ngx_uint_t rcpt);
+static int ngx_http_notify_lmdb_entry_del(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, uint32_t entry, ngx_uint_t rcpt);
+static int ngx_http_notify_lmdb_record(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, uint32_t entry, void *rec, size_t size);
+static int ngx_http_notify_lmdb_del_all(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, int (*del)(MDB_txn *txn, uint64_t seq, uint32_t entry));
 static int ngx_http_notify_lmdb_dead(void *txn,
     ngx_http_notify_store_op_t *op);
 static int ngx_http_notify_lmdb_dead_one(MDB_txn *txn,
@@ -1750,6 +1760,25 @@ static int
 ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq, uint32_t entry,
     ngx_http_notify_outbox_rec_t *rec)
 {
+    int  rc;
+
+    rc = ngx_http_notify_lmdb_record(txn, ngx_http_notify_lmdb.outbox, seq,
+                                     entry, rec, sizeof(*rec));
+
+    if (rc == 0 && rec->target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+        return MDB_CORRUPTED;
+    }
+
+    return rc;
+}
+
+
+/* the record of (seq, entry) in "dbi", of "size" bytes, copied */
+
+static int
+ngx_http_notify_lmdb_record(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    uint32_t entry, void *rec, size_t size)
+{
     int       rc;
     MDB_val   key, val;
     u_char    ekey[12];
@@ -1758,20 +1787,16 @@ ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq, uint32_t entry,
     key.mv_data = ekey;
     key.mv_size = 12;
 
-    rc = mdb_get(txn, ngx_http_notify_lmdb.outbox, &key, &val);
+    rc = mdb_get(txn, dbi, &key, &val);
     if (rc != 0) {
         return rc;
     }
 
-    if (val.mv_size != sizeof(ngx_http_notify_outbox_rec_t)) {
+    if (val.mv_size != size) {
         return MDB_CORRUPTED;
     }
 
-    ngx_memcpy(rec, val.mv_data, sizeof(ngx_http_notify_outbox_rec_t));
-
-    if (rec->target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
-        return MDB_CORRUPTED;
-    }
+    ngx_memcpy(rec, val.mv_data, size);
 
     return 0;
 }
@@ -1783,37 +1808,64 @@ static int
 ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq, uint32_t entry)
 {
     int                           rc;
-    MDB_val                       key;
     ngx_http_notify_outbox_rec_t  rec;
-    u_char                        ekey[12];
-    u_char                        dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
 
     rc = ngx_http_notify_lmdb_outbox_get(txn, seq, entry, &rec);
     if (rc != 0) {
         return rc;
     }
 
+    return ngx_http_notify_lmdb_outbox_remove(txn, seq, entry, &rec,
+                                              rec.part != 0);
+}
+
+
+/* the entry "rec" and its due index; its part's recipients if "rcpt" */
+
+static int
+ngx_http_notify_lmdb_outbox_remove(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, ngx_http_notify_outbox_rec_t *rec, ngx_uint_t rcpt)
+{
+    int      rc;
+    MDB_val  key;
+    u_char   dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
+
     key.mv_data = dkey;
-    key.mv_size = ngx_http_notify_due_key(dkey, rec.target, rec.target_len,
-                                          rec.due, seq, entry);
+    key.mv_size = ngx_http_notify_due_key(dkey, rec->target, rec->target_len,
+                                          rec->due, seq, entry);
 
     rc = mdb_del(txn, ngx_http_notify_lmdb.due, &key, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return rc;
     }
 
+    return ngx_http_notify_lmdb_entry_del(txn, ngx_http_notify_lmdb.outbox,
+                                          seq, entry, rcpt);
+}
+
+
+/* the record of (seq, entry) in "dbi"; its part's recipients if "rcpt" */
+
+static int
+ngx_http_notify_lmdb_entry_del(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    uint32_t entry, ngx_uint_t rcpt)
+{
+    int      rc;
+    MDB_val  key;
+    u_char   ekey[12];
+
     ngx_http_notify_entry_key(ekey, seq, entry);
     key.mv_data = ekey;
     key.mv_size = 12;
 
-    if (rec.part) {
+    if (rcpt) {
         rc = mdb_del(txn, ngx_http_notify_lmdb.outrcpt, &key, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND) {
             return rc;
         }
     }
 
-    return mdb_del(txn, ngx_http_notify_lmdb.outbox, &key, NULL);
+    return mdb_del(txn, dbi, &key, NULL);
 }
 
 
@@ -1822,6 +1874,20 @@ ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq, uint32_t entry)
 static int
 ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq)
 {
+    return ngx_http_notify_lmdb_del_all(txn, ngx_http_notify_lmdb.outbox,
+                                        seq, ngx_http_notify_lmdb_outbox_del);
+}
+
+
+/*
+ * Each key of a notification's in "dbi" (u64 seq, u32 entry), given to
+ * "del", which removes it
+ */
+
+static int
+ngx_http_notify_lmdb_del_all(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    int (*del)(MDB_txn *txn, uint64_t seq, uint32_t entry))
+{
     int          rc;
     MDB_val      key, val;
     uint32_t     entry;
@@ -1829,7 +1895,7 @@ ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq)
     u_char       ekey[12];
 
     for ( ;; ) {
-        rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.outbox, &cur);
+        rc = mdb_cursor_open(txn, dbi, &cur);
         if (rc != 0) {
             return rc;
         }
@@ -1856,7 +1922,7 @@ ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq)
         }
 
         if (rc == 0) {
-            rc = ngx_http_notify_lmdb_outbox_del(txn, seq, entry);
+            rc = del(txn, seq, entry);
         }
 
         if (rc != 0) {
@@ -2859,29 +2925,14 @@ ngx_http_notify_lmdb_bury(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     uint64_t seq, uint32_t entry, ngx_http_notify_outbox_rec_t *rec,
     ngx_uint_t reason)
 {
-    int       rc;
-    MDB_val   key;
-    u_char    ekey[12];
-    u_char    dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
+    int  rc;
 
     if (ngx_http_notify_store_dead_letters() == 0) {
-        return ngx_http_notify_lmdb_outbox_del(txn, seq, entry);
+        return ngx_http_notify_lmdb_outbox_remove(txn, seq, entry, rec,
+                                                  rec->part != 0);
     }
 
-    key.mv_data = dkey;
-    key.mv_size = ngx_http_notify_due_key(dkey, rec->target, rec->target_len,
-                                          rec->due, seq, entry);
-
-    rc = mdb_del(txn, ngx_http_notify_lmdb.due, &key, NULL);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        return rc;
-    }
-
-    ngx_http_notify_entry_key(ekey, seq, entry);
-    key.mv_data = ekey;
-    key.mv_size = 12;
-
-    rc = mdb_del(txn, ngx_http_notify_lmdb.outbox, &key, NULL);
+    rc = ngx_http_notify_lmdb_outbox_remove(txn, seq, entry, rec, 0);
     if (rc != 0) {
         return rc;
     }
@@ -2993,24 +3044,13 @@ static int
 ngx_http_notify_lmdb_dead_get(MDB_txn *txn, uint64_t seq, uint32_t entry,
     ngx_http_notify_dead_rec_t *d)
 {
-    int       rc;
-    MDB_val   key, val;
-    u_char    ekey[12];
+    int  rc;
 
-    ngx_http_notify_entry_key(ekey, seq, entry);
-    key.mv_data = ekey;
-    key.mv_size = 12;
-
-    rc = mdb_get(txn, ngx_http_notify_lmdb.dead, &key, &val);
+    rc = ngx_http_notify_lmdb_record(txn, ngx_http_notify_lmdb.dead, seq,
+                                     entry, d, sizeof(*d));
     if (rc != 0) {
         return rc;
     }
-
-    if (val.mv_size != sizeof(ngx_http_notify_dead_rec_t)) {
-        return MDB_CORRUPTED;
-    }
-
-    ngx_memcpy(d, val.mv_data, sizeof(ngx_http_notify_dead_rec_t));
 
     if (d->target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
         return MDB_CORRUPTED;
@@ -3031,7 +3071,7 @@ ngx_http_notify_lmdb_dead_del(MDB_txn *txn, uint64_t seq, uint32_t entry,
     int                          rc;
     MDB_val                      key;
     ngx_http_notify_dead_rec_t   d;
-    u_char                       ekey[12], tkey[20];
+    u_char                       tkey[20];
 
     rc = ngx_http_notify_lmdb_dead_get(txn, seq, entry, &d);
     if (rc != 0) {
@@ -3046,67 +3086,25 @@ ngx_http_notify_lmdb_dead_del(MDB_txn *txn, uint64_t seq, uint32_t entry,
         return rc;
     }
 
-    ngx_http_notify_entry_key(ekey, seq, entry);
-    key.mv_data = ekey;
-    key.mv_size = 12;
-
-    if (d.part && !keep_rcpt) {
-        rc = mdb_del(txn, ngx_http_notify_lmdb.outrcpt, &key, NULL);
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            return rc;
-        }
-    }
-
-    return mdb_del(txn, ngx_http_notify_lmdb.dead, &key, NULL);
+    return ngx_http_notify_lmdb_entry_del(txn, ngx_http_notify_lmdb.dead, seq,
+                                          entry, d.part && !keep_rcpt);
 }
 
 
-/* every dead letter of a notification (retention) */
+/* every dead letter of a notification (retention), with its recipients */
 
 static int
 ngx_http_notify_lmdb_dead_del_all(MDB_txn *txn, uint64_t seq)
 {
-    int          rc;
-    MDB_val      key, val;
-    uint32_t     entry;
-    MDB_cursor  *cur;
-    u_char       ekey[12];
+    return ngx_http_notify_lmdb_del_all(txn, ngx_http_notify_lmdb.dead, seq,
+                                        ngx_http_notify_lmdb_dead_purge);
+}
 
-    for ( ;; ) {
-        rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.dead, &cur);
-        if (rc != 0) {
-            return rc;
-        }
 
-        ngx_http_notify_entry_key(ekey, seq, 0);
-        key.mv_data = ekey;
-        key.mv_size = 12;
-
-        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-
-        if (rc == 0
-            && (key.mv_size != 12
-                || ngx_http_notify_get_u64(key.mv_data) != seq))
-        {
-            rc = MDB_NOTFOUND;
-        }
-
-        entry = (rc == 0) ? ngx_http_notify_entry_of(key.mv_data) : 0;
-
-        mdb_cursor_close(cur);
-
-        if (rc == MDB_NOTFOUND) {
-            return 0;
-        }
-
-        if (rc == 0) {
-            rc = ngx_http_notify_lmdb_dead_del(txn, seq, entry, 0);
-        }
-
-        if (rc != 0) {
-            return rc;
-        }
-    }
+static int
+ngx_http_notify_lmdb_dead_purge(MDB_txn *txn, uint64_t seq, uint32_t entry)
+{
+    return ngx_http_notify_lmdb_dead_del(txn, seq, entry, 0);
 }
 
 

@@ -653,12 +653,14 @@ static const char  ngx_http_notify_pg_v3[] =
  * the oldest to die removed first (bury() returns how many).  claim() and
  * finish() get an overload with the bound (finish()'s type 3: given up);
  * version 3's stay for the workers of an older module during an upgrade.
- * Retention removes a notification's dead letters with it.
+ * Retention removes a notification's dead letters with it (the foreign
+ * key's cascade).
  */
 
 static const char  ngx_http_notify_pg_v4[] =
     "CREATE TABLE @.dead ("
-    " seq bigint NOT NULL, entry integer NOT NULL, target text NOT NULL,"
+    " seq bigint NOT NULL REFERENCES @.notes ON DELETE CASCADE,"
+    " entry integer NOT NULL, target text NOT NULL,"
     " part integer NOT NULL, rcpt bytea, created bigint NOT NULL,"
     " died bigint NOT NULL, attempts integer NOT NULL,"
     " reason integer NOT NULL, error text NOT NULL,"
@@ -802,42 +804,6 @@ static const char  ngx_http_notify_pg_v4[] =
     "   WHERE (p_target IS NULL OR d.target = p_target)"
     "   AND NOT d.target = ANY(p_targets);\n"
     " END IF;\n"
-    "END $$;"
-
-    /* retention: version 2's, and the dead letters */
-
-    "CREATE OR REPLACE FUNCTION @.prune(p_before bigint, p_max integer,"
-    " OUT o_notes integer, OUT o_entries integer, OUT o_links integer)"
-    " LANGUAGE plpgsql AS $$\n"
-    "#variable_conflict use_column\n"
-    "DECLARE r record; c integer;\n"
-    "BEGIN\n"
-    " o_notes := 0; o_entries := 0; o_links := 0;\n"
-    " FOR r IN SELECT n.seq, n.chain, n.idem FROM @.notes n"
-    "  WHERE n.created < p_before ORDER BY n.seq LIMIT p_max"
-    "  FOR UPDATE LOOP\n"
-    "  IF r.chain IS NOT NULL THEN\n"
-    "   DELETE FROM @.chains ch WHERE ch.chain = r.chain"
-    "    AND ch.seq = r.seq;\n"
-    "   GET DIAGNOSTICS c = ROW_COUNT;\n"
-    "   o_links := o_links + c;\n"
-    "  END IF;\n"
-    "  WITH d AS (DELETE FROM @.feed f WHERE f.seq = r.seq"
-    "    RETURNING f.user_id, f.read, f.seen),"
-    "   u AS (UPDATE @.users us"
-    "    SET unread = greatest(us.unread - (NOT d.read)::integer, 0),"
-    "    unseen = greatest(us.unseen - (NOT d.seen)::integer, 0)"
-    "    FROM d WHERE us.user_id = d.user_id RETURNING 1)"
-    "  SELECT count(*) INTO c FROM d;\n"
-    "  o_entries := o_entries + c;\n"
-    "  IF r.idem IS NOT NULL THEN\n"
-    "   DELETE FROM @.idem i WHERE i.key = r.idem;\n"
-    "  END IF;\n"
-    "  DELETE FROM @.outbox o WHERE o.seq = r.seq;\n"
-    "  DELETE FROM @.dead x WHERE x.seq = r.seq;\n"
-    "  DELETE FROM @.notes n WHERE n.seq = r.seq;\n"
-    "  o_notes := o_notes + 1;\n"
-    " END LOOP;\n"
     "END $$;"
 
     "UPDATE @.meta SET version = 4;";
