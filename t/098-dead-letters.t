@@ -33,16 +33,27 @@ BEGIN {
     open my $fh, '>', "$Files/webhook.secret" or die $!;
     print $fh "whsec_" . encode_base64('dead-letters-secret-24b!', '') . "\n";
     close $fh;
+
+    # 150 users: two parts of a Graph bulk call (100 and 50)
+    my @users = map { sprintf 'u-%04d', $_ } 1 .. 150;
+    open $fh, '>', "$Files/directory.json" or die $!;
+    print $fh encode_json({
+        users => [map { {id => $_, upn => "$_\@example.org"} } @users],
+        groups => [{id => 'g-many', upn => 'many@example.org', members => \@users}],
+    });
+    close $fh;
 }
 
 our $App = "Content-Type: application/json\n"
            . NotifyTest::bearer(NotifyTest::app_token());
 
+# a notification of <event> to <accounts> (u-ada when none)
 sub post {
-    my ($event) = @_;
+    my ($event, @accounts) = @_;
     return "POST /n\n" . encode_json({eventId => $event // 'e', title => 't',
                                       url => 'http://x.example.org/',
-                                      accounts => ['u-ada']});
+                                      accounts => @accounts ? \@accounts
+                                                            : ['u-ada']});
 }
 
 # a target of <dialect> (push unless given) at the downstream's <path>
@@ -57,12 +68,15 @@ sub target {
 # after its expiry
 our $Dies = "        expire 1s;\n        retry 3s 3s;\n";
 
+# the hub's http{} part: the store <store>, then <extra>; <options> as
+# conf()'s
 sub hub {
-    my ($store, $extra) = @_;
-    return ::conf($store, "    notify_delivery_timeout 2s;\n"
-                          . "    log_format delivery '\$request_method \$uri"
-                          . " \$status delivery=\$notify_delivery_status';\n"
-                          . ($extra // ''));
+    my ($store, $extra, @options) = @_;
+    return ::conf($store, @options,
+                  extra => "    notify_delivery_timeout 2s;\n"
+                           . "    log_format delivery '\$request_method \$uri"
+                           . " \$status delivery=\$notify_delivery_status';\n"
+                           . ($extra // ''));
 }
 
 our $Server = $NotifyTest::DeliveryServer
@@ -110,6 +124,17 @@ is(scalar Downstream::requests('/fail/500/1/t1'), 2,
 # TEST 2: the given-up entry, replayed once its target was enabled
 is(scalar Downstream::requests('/fail/gone/1/t2'), 2,
    'TEST 2: the refused attempt and the replayed one');
+
+# TEST 10: each part was attempted once, died, and was replayed with its
+# own recipients: 100 and 50, every recipient once
+my @parts = Downstream::requests('/fail/500/2/t10/answer/202/teamwork/sendActivityNotificationToRecipients');
+is(scalar @parts, 4, 'TEST 10: two parts, each attempted before and after its replay');
+my %seen;
+for my $r (@parts[2, 3]) {
+    $seen{$_->{userId}}++ for @{ decode_json($r->{body})->{recipients} };
+}
+is(scalar keys %seen, 150, 'TEST 10: the replayed parts reached every recipient');
+is((grep { $_ != 1 } values %seen), 0, 'TEST 10: each once');
 
 # TEST 3: the entry found expired by a claim was never attempted
 is(scalar Downstream::requests('/fail/500/100/t3'), 1,
@@ -323,3 +348,29 @@ notify: delivery of 0000000000000001 expired after 1 attempts, dropped; target "
 --- must_die
 --- error_log
 "notify_delivery_dead_letters" directive is duplicate
+
+
+
+=== TEST 10: the parts of a target's recipients: each part's dead letter keeps its own recipients, and a replay sends them
+--- http_config eval
+::hub('t10', ::target('teams', '/fail/500/2/t10/answer/202', $::Dies
+                      . "        authorization \"Bearer graph-token\";\n", 'graph'),
+      directory => "$::Files/directory.json")
+--- config eval: $::Server
+--- more_headers eval: [$::App, '', '', '', '']
+--- request eval
+[::post('build.failed', 'many@example.org'), "GET /outbox", "GET /outbox/dead", "POST /outbox/dead/replay", "GET /outbox/dead"]
+--- pause_after eval: [1.5, 0, 0, 2]
+--- error_code eval: [200, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/"recipients":150/,
+ qr/^\{"items":\[\]\}$/,
+ qr/^\{"items":\[\{"id":"0000000000000001","notification":"0000000000000001","target":"teams","part":1,"attempts":1,"reason":"expired","last_error":"HTTP 500[^"]*",[^{}]*\},\{"id":"0000000000000001-1","notification":"0000000000000001","target":"teams","part":2,"attempts":1,"reason":"expired",[^{}]*\}\]\}$/,
+ qr/^\{"replayed":2,"skipped":0\}$/,
+ qr/^\{"items":\[\]\}$/]
+--- log_after eval
+[undef, undef, undef, ['notify: delivered 0000000000000001 (attempt 1); target "teams"',
+                       'notify: 2 dead letters replayed']]
+--- no_error_log
+[error]
+graph-token
