@@ -176,18 +176,24 @@ is(scalar(grep { $_->{status} == 200 } TokenEndpoint::requests('t6', 'api')), 2,
 is(scalar(TokenEndpoint::requests('t7', 'token')), 7, 'TEST 7: seven fetches');
 is(scalar(TokenEndpoint::requests('t7', 'api')), 1, 'TEST 7: one attempt, with the token');
 
-# TEST 9 (the last block, whose error log is still there): at debug level,
+# TEST 9: the one token's fetch, none while the breaker is open
+is(scalar(TokenEndpoint::requests('t9', 'token')), 1,
+   'TEST 9: no fetch for a target whose breaker is open');
+is(scalar(TokenEndpoint::requests('t9', 'api')), 1,
+   'TEST 9: one attempt, no other while the breaker is open');
+
+# TEST 10 (the last block, whose error log is still there): at debug level,
 # no token and no secret
-my @tokens = map { $_->{token} } grep { $_->{token} } TokenEndpoint::requests('t9', 'token');
-is(scalar @tokens, 2, 'TEST 9: two tokens issued');
+my @tokens = map { $_->{token} } grep { $_->{token} } TokenEndpoint::requests('t10', 'token');
+is(scalar @tokens, 2, 'TEST 10: two tokens issued');
 my $log = NotifyTest::slurp("$ENV{TEST_NGINX_SERVROOT}/logs/error.log");
-like($log, qr/\[debug\]/, 'TEST 9: the log is at debug level');
-like($log, qr/http proxy status 401/, 'TEST 9: it has the first attempts');
+like($log, qr/\[debug\]/, 'TEST 10: the log is at debug level');
+like($log, qr/http proxy status 401/, 'TEST 10: it has the first attempts');
 for my $t (@tokens) {
-    ok(index($log, substr($t, -40)) < 0, 'TEST 9: a token is not in the error log');
+    ok(index($log, substr($t, -40)) < 0, 'TEST 10: a token is not in the error log');
 }
 ok(index($log, $Secret) < 0 && index($log, $SecretEscaped) < 0,
-   'TEST 9: the secret is not in the error log');
+   'TEST 10: the secret is not in the error log');
 
 __DATA__
 
@@ -361,13 +367,35 @@ qr/notify: target "api": OAuth2 token request failed: no answer: [^;]+; next in 
 
 
 
-=== TEST 9: at debug level, a 401 on the first attempt's path and retries by the timer: neither the secret nor a token is in the error log (checked after the blocks)
---- http_config eval: ::conf('t9', ::target('t9', 'revoke'))
+=== TEST 9: an open breaker: no token is fetched for the target while it cools down, even when its token has expired
+--- http_config eval
+::conf('t9', ::target('t9', '500/100', life => 2, extra => "        breaker 1 60s;\n"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- init
+::post_alone($ENV{TEST_NGINX_SERVER_PORT}, 'e1');
+for (1 .. 300) {
+    last if TokenEndpoint::requests('t9', 'api');
+    Time::HiRes::sleep(0.1);
+}
+Time::HiRes::sleep(3);
+--- request eval: ::post('e2')
+--- error_code: 200
+--- wait: 2
+--- error_log
+notify: target "api": breaker open after 1 failed
+--- no_error_log eval
+['delivered', @$::NoSecret]
+
+
+
+=== TEST 10: at debug level, a 401 on the first attempt's path and retries by the timer: neither the secret nor a token is in the error log (checked after the blocks)
+--- http_config eval: ::conf('t10', ::target('t10', 'revoke'))
 --- config eval: $::Server
 --- more_headers eval: $::App
 --- init
 ::post_alone($ENV{TEST_NGINX_SERVER_PORT}, 'e0');
-::wait_delivered('t9', 1);
+::wait_delivered('t10', 1);
 --- pipelined_requests eval
 [::post('e1'), ::post('e2'), "GET /outbox", "GET /metrics"]
 --- error_code eval

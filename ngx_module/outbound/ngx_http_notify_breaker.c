@@ -365,13 +365,18 @@ ngx_http_notify_breaker_closed(ngx_uint_t target)
 }
 
 
+/*
+ * Whether the target may be attempted, without changing its state: NGX_OK
+ * (closed), NGX_AGAIN (a probe may be tried: its cool-down is over, or the
+ * last probe is lost) or NGX_DECLINED (disabled, cooling down or probing),
+ * with how long to wait in "wait"
+ */
+
 ngx_int_t
-ngx_http_notify_breaker_allow(ngx_uint_t target, ngx_str_t *name,
-    ngx_msec_t *wait, ngx_log_t *log)
+ngx_http_notify_breaker_wait(ngx_uint_t target, ngx_msec_t *wait)
 {
     ngx_msec_t                       now, cooldown;
     ngx_msec_int_t                   elapsed;
-    ngx_atomic_uint_t                at;
     ngx_http_notify_breaker_slot_t  *s;
 
     s = ngx_http_notify_breaker_slot(target);
@@ -396,6 +401,33 @@ ngx_http_notify_breaker_allow(ngx_uint_t target, ngx_str_t *name,
             return NGX_DECLINED;
         }
 
+        return NGX_AGAIN;
+    }
+
+    return ((ngx_msec_int_t) (now - (ngx_msec_t) s->probe_at)
+            < NGX_HTTP_NOTIFY_BREAKER_PROBE_LOST)
+           ? NGX_DECLINED : NGX_AGAIN;
+}
+
+
+ngx_int_t
+ngx_http_notify_breaker_allow(ngx_uint_t target, ngx_str_t *name,
+    ngx_msec_t *wait, ngx_log_t *log)
+{
+    ngx_msec_t                       now;
+    ngx_int_t                        rc;
+    ngx_atomic_uint_t                at;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    rc = ngx_http_notify_breaker_wait(target, wait);
+    if (rc != NGX_AGAIN) {
+        return rc;
+    }
+
+    s = ngx_http_notify_breaker_slot(target);
+    now = ngx_current_msec;
+
+    if (s->state == NGX_HTTP_NOTIFY_BREAKER_OPEN) {
         s->probe_at = now;
 
         if (!ngx_atomic_cmp_set(&s->state, NGX_HTTP_NOTIFY_BREAKER_OPEN,

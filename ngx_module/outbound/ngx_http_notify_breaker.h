@@ -78,6 +78,13 @@ ngx_uint_t ngx_http_notify_breaker_attach(ngx_str_t *name,
 ngx_uint_t ngx_http_notify_breaker_closed(ngx_uint_t target);
 
 /*
+ * Whether an attempt may be made, changing nothing: NGX_OK (closed),
+ * NGX_AGAIN (allow() would let a probe go) or NGX_DECLINED (for "wait"
+ * msec more)
+ */
+ngx_int_t ngx_http_notify_breaker_wait(ngx_uint_t target, ngx_msec_t *wait);
+
+/*
  * The timer's attempts: NGX_OK (closed: any number), NGX_DONE (one, the
  * probe, now the caller's to make or give back) or NGX_DECLINED (open:
  * none, for "wait" msec more).

@@ -482,8 +482,14 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
 
         /*
          * a target with OAuth2: nothing is claimed without its token; the
-         * fetch of this process arms the timer when it ends
+         * fetch of this process arms the timer when it ends.  No token is
+         * fetched for a target its breaker keeps from being attempted
          */
+
+        if (ngx_http_notify_breaker_wait(slot, &wait) == NGX_DECLINED) {
+            next = ngx_min(next, wait);
+            continue;
+        }
 
         if (ngx_http_notify_oauth2_wait(t, &wait, rd->log) != NGX_OK) {
             next = ngx_min(next, wait);
