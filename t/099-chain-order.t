@@ -17,12 +17,25 @@ use JSON::PP;
 use IO::Socket::INET;
 use File::Spec;
 use Time::HiRes ();
+use File::Temp qw(tempdir);
 use Test::Nginx::Socket 'no_plan';
+
+our $Many;
 
 BEGIN {
     NotifyTest::setup(manifest =>
                       File::Spec->rel2abs('t/data/graph/manifest.json'));
     $ENV{TEST_NGINX_HOLD} = 'http://127.0.0.1:' . HoldDownstream::start();
+
+    # a directory with a team of 150 users: a Graph target's two parts
+    $Many = tempdir('notify-chain-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @users = map { {id => sprintf('m-%03d', $_),
+                       upn => sprintf('m-%03d@example.org', $_)} } 1 .. 150;
+    open my $fh, '>', "$Many/directory.json" or die "$Many: $!";
+    print $fh encode_json({users => \@users,
+                           teams => [{id => 'team-many',
+                                      members => [map { $_->{id} } @users]}]});
+    close $fh;
 }
 
 our $Caller = NotifyTest::bearer(NotifyTest::token(azp => 'app-ci',
@@ -37,8 +50,8 @@ sub target {
 }
 
 sub hub {
-    my ($store, $targets, $extra) = @_;
-    return ::conf($store, "    notify_delivery_retry 200ms 1s;\n"
+    my ($store, $targets, $extra, @opt) = @_;
+    return ::conf($store, @opt, extra => "    notify_delivery_retry 200ms 1s;\n"
                           . "    notify_delivery_timeout 70s;\n"
                           . "    notify_delivery_first_timeout 70s;\n"
                           . ($extra // '') . $targets);
@@ -63,10 +76,12 @@ our $Server = <<'CONF' . $Inbound;
 CONF
 our $TimerServer = $Inbound;
 
-# a Graph notification marked <mark> (its URL's last segment) to <users>,
-# of the chain <chain> (undef: none)
+# a Graph notification marked <mark> (its URL's last segment) to <users>
+# (or, for the user "team-many", to that team's members), of the chain
+# <chain> (undef: none)
 sub note {
     my ($mark, $chain, @users) = @_;
+    my $team = $users[0] eq 'team-many';
     my $body = encode_json({
         topic => {source => 'text', value => "topic $mark",
                   webUrl => "https://x.example.org/$mark"},
@@ -74,12 +89,18 @@ sub note {
         (defined $chain ? (chainId => $chain) : ()),
         previewText => {content => "preview $mark"},
         templateParameters => [{name => 'taskId', value => $mark}],
-        recipients => [map { {'@odata.type' =>
-            'microsoft.graph.aadUserNotificationRecipient', userId => $_} }
-            @users]});
+        $team
+        ? (recipient => {'@odata.type' =>
+                'microsoft.graph.teamMembersNotificationRecipient',
+                teamId => 'team-many'})
+        : (recipients => [map { {'@odata.type' =>
+                'microsoft.graph.aadUserNotificationRecipient', userId => $_} }
+                @users])});
 
     (my $auth = $Caller) =~ s/\n$//;
-    return "POST /v1.0/teamwork/sendActivityNotificationToRecipients"
+    return "POST /v1.0/"
+           . ($team ? "teams/team-many/sendActivityNotification"
+                    : "teamwork/sendActivityNotificationToRecipients")
            . " HTTP/1.1\r\nHost: localhost\r\n$auth\r\n"
            . "Content-Type: application/json\r\n"
            . "Content-Length: " . length($body) . "\r\n\r\n$body";
@@ -304,6 +325,61 @@ $Scenario{three_and_another} = sub {
     like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
 };
 
+# a Graph target's two parts (150 recipients: 100 and 50), a chain's
+# notification to all of them: with <hold>, n1's parts are in flight when
+# n2 replaces n1 (n2's parts wait for both of n1's answers), else they
+# failed and wait for a retry (n2 removes them: never sent again)
+our $Bulk = '/g/answer/202/teamwork/sendActivityNotificationToRecipients';
+
+sub parts {
+    my ($name, $hold) = @_;
+
+    if ($hold) {
+        HoldDownstream::hold('g', 'n1');
+    } else {
+        HoldDownstream::fail('g', 'n1');
+    }
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'team-many'));
+    ok(HoldDownstream::wait_for(sub {
+           2 == grep { $_ eq ($hold ? 'start n1' : 'end n1 500') }
+                     HoldDownstream::at($Bulk) }),
+       "$name - n1's two parts " . ($hold ? 'in flight' : 'failed'));
+
+    if (!$hold) {
+        is(answer($s1), 204, "$name - n1's caller answered");
+    }
+
+    my $s2 = connect_hub();
+    is(send_note($s2, note('n2', 7, 'team-many'), 1), 204,
+       "$name - n2's caller answered");
+
+    if ($hold) {
+        ok(!seen($Bulk, 'start n2'), "$name - n2 waits for n1's parts");
+        HoldDownstream::release('g', 'n1');
+        is(answer($s1), 204, "$name - n1's caller answered");
+    }
+
+    ok(HoldDownstream::wait_for(sub {
+           2 == grep { $_ eq 'end n2 202' } HoldDownstream::at($Bulk) }),
+       "$name - n2's two parts delivered");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+
+    my @e = HoldDownstream::at($Bulk);
+    my ($last) = grep { $e[$_] =~ / n1\b/ } reverse 0 .. $#e;
+    my ($first) = grep { $e[$_] =~ / n2\b/ } 0 .. $#e;
+    ok($last < $first, "$name - all of n1 before any of n2")
+        or diag(join ', ', @e);
+    is(scalar(grep { $_ eq 'start n1' } @e), 2,
+       "$name - n1's parts sent once each");
+    is(scalar(grep { $_ eq 'start n2' } @e), 2,
+       "$name - n2's parts sent once each");
+}
+
+$Scenario{parts_pending} = sub { parts(shift, 0) };
+$Scenario{parts_in_flight} = sub { parts(shift, 1) };
+
 Test::Nginx::Socket::add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
     my $scenario = $block->scenario;
@@ -378,6 +454,33 @@ GET /go
 GET /go
 --- error_code: 204
 --- scenario: three_and_another
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: a Graph target's parts: n1's two parts failed and wait for a retry when n2 of the chain replaces n1: they are never sent again, n2's two parts are
+--- http_config eval
+::hub('t6', "    notify_target g {\n        dialect graph;\n        url $ENV{TEST_NGINX_HOLD}/g/answer/202;\n        authorization \"Bearer g\";\n        retry 60s 60s;\n    }\n", '', directory => "$::Many/directory.json")
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: parts_pending
+--- no_error_log
+[alert]
+
+
+
+=== TEST 7: a Graph target's parts: n1's two parts in flight when n2 of the chain replaces n1: n2's parts start only after both of n1's answered
+--- http_config eval
+::hub('t7', "    notify_target g {\n        dialect graph;\n        url $ENV{TEST_NGINX_HOLD}/g/answer/202;\n        authorization \"Bearer g\";\n    }\n", '', directory => "$::Many/directory.json")
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: parts_in_flight
 --- no_error_log
 [error]
 [alert]

@@ -11,9 +11,10 @@ package HoldDownstream;
 # body (the notification's URL).
 #
 # The test controls it with files: while <dir>/hold-<name>-<mark> exists a
-# request of <mark> to /<name> is held (not answered); it is answered 500
-# when <dir>/fail-<name>-<mark> exists (else 200).  A held request is
-# answered after 60 s at the latest.
+# request of <mark> to /<name>/... is held (not answered); it is answered
+# 500 when <dir>/fail-<name>-<mark> exists, else <code> for a path with
+# "/answer/<code>/" (what Graph's bulk call answers: 202), else 200.  A
+# held request is answered after 60 s at the latest.
 
 use strict;
 use warnings;
@@ -74,8 +75,7 @@ sub connection {
 
     while (my $req = $c->get_request) {
         my $path = $req->uri->path;
-        (my $name = $path) =~ s{^/}{};
-        $name =~ s{/}{-}g;
+        my ($name) = $path =~ m{^/([^/]*)};
         my ($mark) = $req->content =~ m{https://x\.example\.org/(?:[^"/]*/)*([\w.-]+)};
         $mark //= '-';
 
@@ -88,6 +88,8 @@ sub connection {
 
         my $res = -e "$dir/fail-$name-$mark"
             ? HTTP::Response->new(500, 'Oops', [], 'oops')
+            : $path =~ m{/answer/(\d{3})/}
+            ? HTTP::Response->new($1, 'Answer', [], '')
             : HTTP::Response->new(200, 'OK',
                   ['Content-Type' => 'application/json'],
                   '{"Success":true,"Code":"0","Message":"OK"}');
