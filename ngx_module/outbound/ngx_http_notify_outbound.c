@@ -817,6 +817,24 @@ ngx_http_notify_delivery_unplan(ngx_http_notify_req_t *nr)
 }
 
 
+void
+ngx_http_notify_delivery_unhold(ngx_http_notify_outbox_put_t *oe)
+{
+    ngx_http_notify_target_t  *t;
+
+    t = oe->data;
+
+    if (t == NULL) {
+        return;
+    }
+
+    ngx_http_notify_outbound_release(t);
+    ngx_http_notify_rate_give_back(ngx_http_notify_outbound_slot(t), 1);
+
+    oe->data = NULL;
+}
+
+
 ngx_int_t
 ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     ngx_http_notify_target_t *target, uint64_t seq, uint32_t entry,

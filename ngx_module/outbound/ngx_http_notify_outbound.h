@@ -152,6 +152,9 @@ void ngx_http_notify_outbound_release(ngx_http_notify_target_t *t);
 ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
     ngx_str_t *location);
 void ngx_http_notify_delivery_unplan(ngx_http_notify_req_t *nr);
+/* an entry the store held behind an older one of its chain: the place and
+   the rate's token of its first attempt are given back */
+void ngx_http_notify_delivery_unhold(ngx_http_notify_outbox_put_t *oe);
 
 /*
  * An attempt's request: the notification (its JSON, as text or as an

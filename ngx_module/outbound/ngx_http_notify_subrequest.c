@@ -114,6 +114,10 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     oe = nr->op->entries;
 
     for (i = 0; i < nr->op->nentries; i++) {
+        if (oe[i].held) {
+            ngx_http_notify_delivery_unhold(&oe[i]);
+        }
+
         if (oe[i].data == NULL) {
             ngx_http_notify_delivery_arm(0);
             continue;
