@@ -77,6 +77,11 @@ ngx_uint_t ngx_http_notify_breaker_attach(ngx_str_t *name,
 /* a first attempt goes only through a closed breaker */
 ngx_uint_t ngx_http_notify_breaker_closed(ngx_uint_t target);
 
+/* ... and to a target whose first attempts are not slow */
+ngx_uint_t ngx_http_notify_breaker_first(ngx_uint_t target);
+void ngx_http_notify_breaker_slow(ngx_uint_t target, ngx_str_t *name,
+    ngx_msec_t held, ngx_log_t *log);
+
 /*
  * The timer's attempts: NGX_OK (closed: any number), NGX_DONE (one, the
  * probe, now the caller's to make or give back) or NGX_DECLINED (open:
