@@ -169,6 +169,7 @@ ngx_http_notify_subrequest_start(ngx_http_notify_req_t *nr,
     dl->pool = pool;
     dl->ctx = ctx;
     dl->target = target;
+    dl->started = ngx_current_msec;
 
     /*
      * The request holds the attempt through a link in its own pool, until
@@ -296,7 +297,6 @@ ngx_http_notify_subrequest_start(ngx_http_notify_req_t *nr,
     dl->hold.log = r->connection->log;
 
     ngx_add_timer(&dl->hold, tdc->first_timeout);
-    dl->started = ngx_current_msec;
 
     ngx_str_set(&ctx->delivery_status, "pending");
 
