@@ -770,7 +770,7 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
              */
 
             if (location->len
-                && ngx_http_notify_breaker_closed(
+                && ngx_http_notify_breaker_first(
                                          ngx_http_notify_outbound_slot(t))
                 && ngx_http_notify_oauth2_ready(t)
                 && ngx_http_notify_outbound_reserve(t) == NGX_OK)

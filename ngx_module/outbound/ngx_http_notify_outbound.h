@@ -109,6 +109,7 @@ typedef struct {
     ngx_http_notify_curl_req_t       curl;
     unsigned                         finished:1;
     unsigned                         cut:1;    /* by the hold's bound */
+    ngx_msec_t                       started;  /* the first attempt's */
 } ngx_http_notify_delivery_t;
 
 
