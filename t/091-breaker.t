@@ -40,6 +40,7 @@ my @r = Downstream::requests('/fail/500/1000/t1');
 is(scalar @r, 2, 'TEST 1: two attempts reached the downstream, none while open');
 is(scalar(Downstream::requests('/t9-rate')), 1, 'TEST 9: one attempt in the minute');
 is(scalar(Downstream::requests('/t10-rate')), 3, 'TEST 10: the burst, and no more');
+is(scalar(Downstream::requests("/slow/300/t14")), 3, "TEST 14: each notification reached the slow downstream once");
 
 __DATA__
 
@@ -270,3 +271,43 @@ invalid parameter "burst=many" in "notify_delivery_rate", it must be "burst=<num
 --- error_log
 failed (attempt 1): HTTP 429; next in 2000ms
 notify: delivered 0000000000000001 (attempt 2)
+
+
+
+=== TEST 14: a downstream that answers, but later than a fifth of first_timeout (300ms of 500ms): the next notifications get no first attempt (a keep-alive caller is not held for each), the timer delivers them
+--- http_config eval
+::conf('t14', ::delivery('/slow/300/t14', "    notify_delivery_retry 100ms 200ms;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2'), ::post('e3')]
+--- error_code eval
+[200, 200, 200]
+--- wait: 3
+--- error_log
+notify: target "push": a first attempt held its caller
+more than a fifth of its first_timeout; its first attempts are left to the timer for 30000ms
+notify: delivered 0000000000000001 (attempt 1)
+notify: delivered 0000000000000002 (attempt 1)
+notify: delivered 0000000000000003 (attempt 1)
+--- access_log
+POST /n 200 delivery=delivered
+POST /n 200 delivery=queued
+POST /n 200 delivery=queued
+
+
+
+=== TEST 15: with notify_delivery_breaker off, a slow downstream keeps its first attempts
+--- http_config eval
+::conf('t15', ::delivery('/slow/300/t15', "    notify_delivery_breaker off;"))
+--- config eval: $::Server
+--- more_headers eval: $::App
+--- pipelined_requests eval
+[::post('e1'), ::post('e2')]
+--- error_code eval
+[200, 200]
+--- access_log
+POST /n 200 delivery=delivered
+POST /n 200 delivery=delivered
+--- no_error_log
+a first attempt held its caller

@@ -27,7 +27,8 @@ our $Store = 'upgrade';
 our $App = "Content-Type: application/json\n"
            . NotifyTest::bearer(NotifyTest::app_token());
 
-# the old store in place before TEST 1's nginx starts (TEST 2 reopens it)
+# the old store in place before TEST 1's nginx starts (TESTs 2 and 3
+# reopen it)
 add_block_preprocessor(sub {
     my $block = shift;
     return unless $block->name =~ /TEST 1:/ && !NotifyTest::postgres();
@@ -40,11 +41,15 @@ add_block_preprocessor(sub {
     chmod 0666, "$dir/data.mdb";
 });
 
+# the hub on the old store, its push target at <url> (the downstream's by
+# default), retried after <retry>
 sub hub {
+    my ($url, $retry) = @_;
     return ::conf($Store,
-                  "    notify_push_url $ENV{TEST_NGINX_DOWNSTREAM}/up/push;\n"
+                  "    notify_push_url "
+                  . ($url // "$ENV{TEST_NGINX_DOWNSTREAM}/up/push") . ";\n"
                   . "    notify_push_jwt new-token;\n"
-                  . "    notify_delivery_retry 300ms 1s;\n"
+                  . "    notify_delivery_retry " . ($retry // '300ms 1s') . ";\n"
                   . "    log_format delivery '\$request_method \$uri"
                   . " \$status delivery=\$notify_delivery_status';\n");
 }
@@ -55,7 +60,7 @@ no_shuffle();
 no_long_string();
 run_tests();
 
-# TEST 1: each old notification (and TESTs 1 and 2's new ones) reached the push target once, in the push
+# TEST 2: each old notification (and TESTs 1 and 3's new ones) reached the push target once, in the push
 # contract, with its old idempotency key and the new token
 unless (NotifyTest::postgres()) {
     my %got = map { my $b = decode_json($_->{body}); ($b->{id} => [$_, $b]) }
@@ -63,47 +68,63 @@ unless (NotifyTest::postgres()) {
     is_deeply([sort keys %got],
               ['0000000000000001', '0000000000000002', '0000000000000003',
                '0000000000000004', '0000000000000005'],
-              'TESTs 1-2: the three old notifications and the new ones delivered');
+              'TESTs 2-3: the three old notifications and the new ones delivered');
     for my $n (1 .. 3) {
         my $id = sprintf '%016x', $n;
         my ($req, $body) = @{ $got{$id} || [{}, {}] };
         is($req->{headers}{'idempotency-key'}, "notify-$id",
-           "TEST 1: $id keeps its idempotency key");
+           "TEST 2: $id keeps its idempotency key");
         is($req->{headers}{authorization}, 'new-token',
-           "TEST 1: $id goes with the new configuration's token");
-        is($body->{title}, "old $n", "TEST 1: $id is the old notification");
+           "TEST 2: $id goes with the new configuration's token");
+        is($body->{title}, "old $n", "TEST 2: $id is the old notification");
         is_deeply([sort @{ $body->{recipients} || [] }], ['u-ada', 'u-bob'],
-                  "TEST 1: $id keeps its recipients");
+                  "TEST 2: $id keeps its recipients");
     }
     is(scalar(Downstream::requests('/up/push')), 5,
-       'TESTs 1-2: one request each');
+       'TESTs 2-3: one request each');
 }
 
 __DATA__
 
-=== TEST 1: the old outbox is the push target's: listed, retried now, delivered; new ids follow the old ones
+=== TEST 1: the old outbox is the push target's, listed with what it had; its downstream still refuses, so nothing leaves; a new notification's id follows the old ones
 --- skip_eval: 1: NotifyTest::lmdb_only()
---- http_config eval: ::hub()
+--- http_config eval: ::hub("http://127.0.0.1:1/refused", '1h 1h')
 --- config eval: $NotifyTest::DeliveryServer
---- more_headers eval: ['', '', '', '', $::App]
+--- more_headers eval: ['', $::App]
 --- request eval
 ["GET /outbox",
- "POST /outbox/0000000000000001/retry",
- "POST /outbox/0000000000000002/retry",
- "POST /outbox/0000000000000003/retry",
  "POST /n\n" . JSON::PP::encode_json({eventId => 'e', title => 'new', url => 'http://x.example.org/', accounts => ['u-ada']})]
---- wait: 1
 --- response_body_like eval
-[qr/^\{"items":\[\{"id":"0000000000000001","attempts":1,[^{}]*"expires":"2126-[^{}]*"last_error":"no answer: Failed to connect to 127\.0\.0\.1 port 22999[^"]*","notification":"0000000000000001","target":"push","part":0\},\{"id":"0000000000000002",[^{}]*"target":"push","part":0\},\{"id":"0000000000000003",[^{}]*"target":"push","part":0\}\]\}$/,
- qr/^\{"id":"0000000000000001","state":"retrying"\}$/,
- qr/^\{"id":"0000000000000002","state":"retrying"\}$/,
- qr/^\{"id":"0000000000000003","state":"retrying"\}$/,
+[qr/^\{"items":\[\{"id":"0000000000000001","attempts":[12],[^{}]*"expires":"2126-[^{}]*"last_error":"no answer: Failed to connect to 127\.0\.0\.1 port \d+[^"]*","notification":"0000000000000001","target":"push","part":0\},\{"id":"0000000000000002",[^{}]*"target":"push","part":0\},\{"id":"0000000000000003",[^{}]*"target":"push","part":0\}\]\}$/,
  qr/^\{"id":"0000000000000004","recipients":1,"unresolved":\[\]\}$/]
 --- no_error_log
 [alert]
 [crit]
 
-=== TEST 2: reopened, the upgraded store has nothing left of the old tables and takes new notifications
+
+
+=== TEST 2: (the same store) the downstream answers: each old entry, retried now, is delivered, and so is the new one
+--- skip_eval: 1: NotifyTest::lmdb_only()
+--- http_config eval: ::hub()
+--- config eval: $NotifyTest::DeliveryServer
+--- request eval
+["POST /outbox/0000000000000001/retry",
+ "POST /outbox/0000000000000002/retry",
+ "POST /outbox/0000000000000003/retry",
+ "POST /outbox/0000000000000004/retry"]
+--- wait: 1
+--- response_body_like eval
+[qr/^\{"id":"0000000000000001","state":"retrying"\}$/,
+ qr/^\{"id":"0000000000000002","state":"retrying"\}$/,
+ qr/^\{"id":"0000000000000003","state":"retrying"\}$/,
+ qr/^\{"id":"0000000000000004","state":"retrying"\}$/]
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 3: reopened, the upgraded store has nothing left of the old tables and takes new notifications
 --- skip_eval: 1: NotifyTest::lmdb_only()
 --- http_config eval: ::hub()
 --- config eval: $NotifyTest::DeliveryServer
@@ -123,7 +144,7 @@ __DATA__
 
 
 
-=== TEST 3: the upgraded store has the dead letters' tables too (created when it is opened): none yet
+=== TEST 4: the upgraded store has the dead letters' tables too (created when it is opened): none yet
 --- skip_eval: 1: NotifyTest::lmdb_only()
 --- http_config eval: ::hub()
 --- config eval: $NotifyTest::DeliveryServer

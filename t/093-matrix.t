@@ -306,6 +306,44 @@ Test::Nginx::Socket::add_response_body_check(sub {
     }
 });
 
+# "--- hub_b_chain: NAME": after the block's second response, u-ada's feed
+# on B holds both notifications marked NAME (the two of one Graph chain):
+# the syntphony target sends each with its own uniqueId, which B's
+# Syntphony inbound takes as an idempotency key
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    my $m = $block->hub_b_chain;
+    return if $dry_run || !defined $m || $req_idx != 1;
+
+    my @items;
+    for (1 .. 600) {
+        @items = marked('u-ada', $m);
+        last if @items >= 2;
+        Time::HiRes::sleep(0.1);
+    }
+
+    Test::More::is(join(' ', sort map { $_->{url} } @items),
+                   "https://g.example.org/n1/$m https://g.example.org/n2/$m",
+                   $block->name . " - both of the chain in B's feed")
+        or Test::More::diag(`cat $BDir/logs/error.log | tail -20`);
+});
+
+sub chained {
+    my ($m) = @_;
+    return [ map {
+        "POST /v1.0/teamwork/sendActivityNotificationToRecipients\n"
+            . encode_json({
+                topic => {source => 'text', value => "G topic $m",
+                          webUrl => "https://g.example.org/$_/$m"},
+                activityType => 'taskCreated', chainId => 7,
+                previewText => {content => "g preview $_"},
+                templateParameters => [{name => 'taskId', value => "$_"}],
+                recipients => [{'@odata.type' =>
+                    'microsoft.graph.aadUserNotificationRecipient',
+                    userId => 'u-ada'}]})
+    } qw(n1 n2) ];
+}
+
 no_shuffle();
 run_tests();
 
@@ -358,5 +396,18 @@ __DATA__
 --- more_headers eval: [($::Caller . "Content-Type: application/json\n") x 4]
 --- error_code eval: [200, 202, 201, 200]
 --- hub_b: push
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: two Graph notifications of one chainId to A, both to B through a syntphony target
+--- http_config eval: ::http_a('syntphony')
+--- config eval: $::ServerA
+--- init: main::hub_b()
+--- request eval: ::chained('chain')
+--- more_headers eval: [($::Caller . "Content-Type: application/json\n") x 2]
+--- error_code eval: [202, 202]
+--- hub_b_chain: chain
 --- no_error_log
 [error]

@@ -517,10 +517,12 @@ ngx_http_notify_syntphony_send_error(ngx_http_notify_req_t *nr)
  *
  *   POST <url>/ActivityCenter/app/setExternalNotification
  *
- * with the target's activity type as eventId, the chain id (else the
- * notification's id, so that a repeated attempt is known) as uniqueId, one
- * text of its title, its URL, when it happened, its recipients as accounts
- * and its text as comment; the target's subscription key as
+ * with the target's activity type as eventId, the notification's id as
+ * uniqueId (the same for every attempt, so that a repeated one is known;
+ * never the chain id: Syntphony takes eventId and uniqueId as an
+ * idempotency key, and would drop the second notification of a chain),
+ * one text of its title, its URL, when it happened, its recipients as
+ * accounts and its text as comment; the target's subscription key as
  * ocp-apim-subscription-key.
  */
 
@@ -534,10 +536,7 @@ ngx_http_notify_syntphony_render(ngx_http_notify_target_t *target,
 
     (void) ngx_http_notify_render_activity_type(target, note, &type);
 
-    unique = json_is_integer(note->chain_id)
-             ? json_sprintf("%" JSON_INTEGER_FORMAT,
-                            json_integer_value(note->chain_id))
-             : ngx_http_notify_json_str(&note->id);
+    unique = ngx_http_notify_json_str(&note->id);
 
     accounts = ngx_http_notify_render_recipients(note);
 

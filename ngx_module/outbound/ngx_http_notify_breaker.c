@@ -37,6 +37,8 @@ typedef struct {
     ngx_atomic_t                opened_at;     /* msec */
     ngx_atomic_t                probe_at;      /* msec */
     ngx_atomic_t                opened;        /* times */
+    ngx_atomic_t                slow_until;    /* msec: no first attempt
+                                                  before (a slow one) */
 } ngx_http_notify_breaker_slot_t;
 
 
@@ -354,14 +356,73 @@ ngx_http_notify_breaker_slot(ngx_uint_t target)
 }
 
 
+/*
+ * A first attempt goes only through a closed breaker, and not while the
+ * target's first attempts are slow (see ngx_http_notify_breaker_slow())
+ */
+
 ngx_uint_t
-ngx_http_notify_breaker_closed(ngx_uint_t target)
+ngx_http_notify_breaker_first(ngx_uint_t target)
 {
     ngx_http_notify_breaker_slot_t  *s;
 
     s = ngx_http_notify_breaker_slot(target);
 
-    return s == NULL || s->state == NGX_HTTP_NOTIFY_BREAKER_CLOSED;
+    if (s == NULL) {
+        return 1;
+    }
+
+    return s->state == NGX_HTTP_NOTIFY_BREAKER_CLOSED
+           && (ngx_msec_int_t) (s->slow_until - ngx_current_msec) <= 0;
+}
+
+
+/*
+ * A first attempt held its caller's connection for "held" ms, longer than
+ * a fifth of its first_timeout, and was answered: the target is reachable
+ * but slow, and a keep-alive caller would wait as long for every
+ * notification.  For the breaker's cool-down the target's entries get no
+ * first attempt; the timer sends them, which holds no caller.  The process
+ * that marks it logs it.  Not with "notify_delivery_breaker off".
+ */
+
+void
+ngx_http_notify_breaker_slow(ngx_uint_t target, ngx_str_t *name,
+    ngx_msec_t held, ngx_log_t *log)
+{
+    ngx_msec_t                       now;
+    ngx_atomic_uint_t                until;
+    ngx_http_notify_breaker_conf_t  *bc;
+    ngx_http_notify_breaker_slot_t  *s;
+
+    s = ngx_http_notify_breaker_slot(target);
+
+    if (s == NULL) {
+        return;
+    }
+
+    bc = ngx_http_notify_breaker_confs[target];
+
+    if (bc->failures == 0) {
+        return;
+    }
+
+    now = ngx_current_msec;
+    until = s->slow_until;
+
+    if ((ngx_msec_int_t) (until - now) > 0) {
+        return;                                 /* marked already */
+    }
+
+    if (!ngx_atomic_cmp_set(&s->slow_until, until, now + bc->cooldown)) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "notify: target \"%V\": a first attempt held its caller"
+                  " %Mms, more than a fifth of its first_timeout; its first"
+                  " attempts are left to the timer for %Mms",
+                  name, held, bc->cooldown);
 }
 
 

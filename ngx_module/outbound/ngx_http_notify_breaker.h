@@ -74,8 +74,13 @@ void ngx_http_notify_breaker_init_process(ngx_http_notify_breaker_conf_t *bc);
 ngx_uint_t ngx_http_notify_breaker_attach(ngx_str_t *name,
     ngx_http_notify_breaker_conf_t *bc, ngx_str_t **live, ngx_uint_t nlive);
 
-/* a first attempt goes only through a closed breaker */
-ngx_uint_t ngx_http_notify_breaker_closed(ngx_uint_t target);
+/*
+ * a first attempt goes only through a closed breaker, and to a target whose
+ * first attempts are not slow
+ */
+ngx_uint_t ngx_http_notify_breaker_first(ngx_uint_t target);
+void ngx_http_notify_breaker_slow(ngx_uint_t target, ngx_str_t *name,
+    ngx_msec_t held, ngx_log_t *log);
 
 /*
  * Whether an attempt may be made, changing nothing: NGX_OK (closed),

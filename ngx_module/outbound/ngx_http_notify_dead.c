@@ -385,6 +385,14 @@ ngx_http_notify_dead_done(ngx_http_notify_store_op_t *op)
         goto done;
     }
 
+    if (op->rc == NGX_BUSY) {
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_CONFLICT, "Superseded",
+                                        "A newer notification of the dead"
+                                        " letter's chain replaced it; it"
+                                        " can only be purged.");
+        goto done;
+    }
+
     if (op->seq) {
         end = ngx_http_notify_outbox_format_entry(id, op->seq, op->entry);
 

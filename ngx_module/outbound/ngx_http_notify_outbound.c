@@ -770,7 +770,7 @@ ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr, ngx_str_t *location)
              */
 
             if (location->len
-                && ngx_http_notify_breaker_closed(
+                && ngx_http_notify_breaker_first(
                                          ngx_http_notify_outbound_slot(t))
                 && ngx_http_notify_oauth2_ready(t)
                 && ngx_http_notify_outbound_reserve(t) == NGX_OK)
@@ -814,6 +814,24 @@ ngx_http_notify_delivery_unplan(ngx_http_notify_req_t *nr)
     }
 
     nr->deliver_now = 0;
+}
+
+
+void
+ngx_http_notify_delivery_unhold(ngx_http_notify_outbox_put_t *oe)
+{
+    ngx_http_notify_target_t  *t;
+
+    t = oe->data;
+
+    if (t == NULL) {
+        return;
+    }
+
+    ngx_http_notify_outbound_release(t);
+    ngx_http_notify_rate_give_back(ngx_http_notify_outbound_slot(t), 1);
+
+    oe->data = NULL;
 }
 
 

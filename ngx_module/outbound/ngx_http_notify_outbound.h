@@ -109,6 +109,7 @@ typedef struct {
     ngx_http_notify_curl_req_t       curl;
     unsigned                         finished:1;
     unsigned                         cut:1;    /* by the hold's bound */
+    ngx_msec_t                       started;  /* the first attempt's */
 } ngx_http_notify_delivery_t;
 
 
@@ -152,6 +153,9 @@ void ngx_http_notify_outbound_release(ngx_http_notify_target_t *t);
 ngx_int_t ngx_http_notify_delivery_plan(ngx_http_notify_req_t *nr,
     ngx_str_t *location);
 void ngx_http_notify_delivery_unplan(ngx_http_notify_req_t *nr);
+/* an entry the store held behind an older one of its chain: the place and
+   the rate's token of its first attempt are given back */
+void ngx_http_notify_delivery_unhold(ngx_http_notify_outbox_put_t *oe);
 
 /*
  * An attempt's request: the notification (its JSON, as text or as an

@@ -260,8 +260,14 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
 
     ngx_http_notify_result_e  result;
 
-    if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY && op->rc == NGX_OK
-        && op->nexpired)
+    if (op->rc == NGX_OK && op->replaced) {
+        ngx_log_error(NGX_LOG_INFO, op->log, 0,
+                      "notify: delivery of %016uxL replaced by a newer one"
+                      " of its chain while in flight, removed; target"
+                      " \"%V\"", dl->seq, &dl->target->name);
+
+    } else if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY
+               && op->rc == NGX_OK && op->nexpired)
     {
         ngx_log_error(NGX_LOG_WARN, op->log, 0,
                       "notify: delivery of %016uxL expired after %ui"

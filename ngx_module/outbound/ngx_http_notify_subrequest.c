@@ -114,6 +114,10 @@ ngx_http_notify_delivery_start(ngx_http_notify_req_t *nr, ngx_str_t *location)
     oe = nr->op->entries;
 
     for (i = 0; i < nr->op->nentries; i++) {
+        if (oe[i].held) {
+            ngx_http_notify_delivery_unhold(&oe[i]);
+        }
+
         if (oe[i].data == NULL) {
             ngx_http_notify_delivery_arm(0);
             continue;
@@ -169,6 +173,7 @@ ngx_http_notify_subrequest_start(ngx_http_notify_req_t *nr,
     dl->pool = pool;
     dl->ctx = ctx;
     dl->target = target;
+    dl->started = ngx_current_msec;
 
     /*
      * The request holds the attempt through a link in its own pool, until
@@ -526,10 +531,12 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
 {
     ngx_http_notify_delivery_t *dl = data;
 
-    char             *error;
-    ngx_str_t         body, retry;
-    ngx_uint_t        status;
-    ngx_table_elt_t  *h;
+    char                             *error;
+    ngx_str_t                         body, retry;
+    ngx_msec_t                        held;
+    ngx_uint_t                        status;
+    ngx_table_elt_t                  *h;
+    ngx_http_notify_delivery_conf_t  *tdc;
 
     if (dl->finished) {
         return rc;
@@ -556,6 +563,20 @@ ngx_http_notify_subrequest_done(ngx_http_request_t *r, void *data,
         || (rc >= NGX_HTTP_SPECIAL_RESPONSE && r->upstream == NULL))
     {
         status = 0;
+    }
+
+    /*
+     * answered, but so late that a keep-alive caller waits as long for
+     * each notification: the target's next first attempts are the timer's
+     */
+
+    tdc = dl->target->delivery;
+    held = ngx_current_msec - dl->started;
+
+    if (!dl->cut && status && held > tdc->first_timeout / 5) {
+        ngx_http_notify_breaker_slow(ngx_http_notify_outbound_slot(dl->target),
+                                     &dl->target->name, held,
+                                     r->connection->log);
     }
 
     ngx_str_null(&body);

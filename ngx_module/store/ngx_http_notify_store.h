@@ -89,7 +89,11 @@ typedef enum {
  * outbox entry due now, its attempts 0, expiring that long after now.
  * Out: op->count, the dead letters replayed or purged; op->rc NGX_DECLINED:
  * no such dead letter (one asked for); NGX_ABORT: its target is not in
- * op->quota (one asked for; all: op->replaced counts those skipped).
+ * op->quota; NGX_BUSY: a newer notification of its chain exists (it was
+ * replaced), so it is not replayed (one asked for; all: op->replaced
+ * counts those skipped).  A replayed entry of a chain goes back into its
+ * chain's queue: held while an older entry of the chain for its target
+ * is in the outbox.
  */
 
 #define NGX_HTTP_NOTIFY_DEAD_EXPIRED    1
@@ -130,6 +134,13 @@ typedef enum {
 /* a target's name, as an outbox entry keeps it: at most */
 #define NGX_HTTP_NOTIFY_TARGET_NAME_LEN  64
 
+/*
+ * Ordering per chain: an entry behind an older one of its chain for the
+ * same target is held; the older one leaving makes it due at once, and a
+ * claim looks at it again after this long (msec) at the latest
+ */
+#define NGX_HTTP_NOTIFY_CHAIN_WAIT  10000
+
 
 /*
  * PUT: one outbox entry of the notification, for one target and one part
@@ -147,6 +158,10 @@ typedef struct {
     void                           *data;        /* outbound/'s: its first
                                                     attempt's target, or
                                                     NULL */
+    unsigned                        held:1;      /* out: behind an older
+                                                    entry of its chain for
+                                                    the target: no first
+                                                    attempt */
 } ngx_http_notify_outbox_put_t;
 
 
@@ -254,7 +269,10 @@ struct ngx_http_notify_store_op_s {
                                                     ARCHIVE_READ: archived */
     ngx_uint_t                      replaced;    /* PUT: chain entries
                                                     replaced; PRUNE: chain
-                                                    links removed */
+                                                    links removed;
+                                                    OUTBOX_*: 1, the entry
+                                                    was replaced in flight
+                                                    and is removed */
 
     ngx_http_notify_store_done_pt   done;
     void                           *data;

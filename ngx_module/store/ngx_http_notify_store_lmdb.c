@@ -56,6 +56,11 @@
  *                                         up
  *   dead.t  u64 died msec, u64 seq, u32 entry -> (empty): the dead letters
  *                                         in the order they died
+ *   outbox.q  chain hash, u8 len, target name, u64 seq, u32 entry
+ *                                      -> (empty): a chain's entries for
+ *                                         a target, oldest first
+ *   outbox.k  u64 seq, u32 entry       -> chain hash, u8 state: the
+ *                                         chain of an entry in outbox.q
  */
 
 #define NGX_HTTP_NOTIFY_FEED_READ   NGX_HTTP_NOTIFY_STATE_READ
@@ -106,6 +111,14 @@ typedef struct {
 
 #define NGX_HTTP_NOTIFY_DUE_KEY_LEN  (1 + NGX_HTTP_NOTIFY_TARGET_NAME_LEN + 20)
 
+#define NGX_HTTP_NOTIFY_QUEUE_KEY_LEN                                        \
+    (32 + 1 + NGX_HTTP_NOTIFY_TARGET_NAME_LEN + 12)
+
+/* an entry's state in its chain's queue (outbox.k) */
+#define NGX_HTTP_NOTIFY_LMDB_LEASED    0x01  /* in flight */
+#define NGX_HTTP_NOTIFY_LMDB_REPLACED  0x02  /* by a newer one of its chain,
+                                                while in flight */
+
 
 /* a dead letter, as kept (host byte order) */
 typedef struct {
@@ -137,6 +150,8 @@ typedef struct {
     MDB_dbi                      seen;
     MDB_dbi                      dead;
     MDB_dbi                      dead_time;
+    MDB_dbi                      queue;       /* outbox.q */
+    MDB_dbi                      queued;      /* outbox.k */
 
     MDB_txn                     *read_txn;    /* reset between uses */
 } ngx_http_notify_lmdb_t;
@@ -204,11 +219,25 @@ static int ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq);
 static int ngx_http_notify_lmdb_outbox_add(MDB_txn *txn,
     ngx_http_notify_store_op_t *op, uint64_t seq);
 static int ngx_http_notify_lmdb_outbox_upgrade(MDB_txn *txn);
+static int ngx_http_notify_lmdb_entry_next(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, uint32_t *entry);
+static uint64_t ngx_http_notify_now_msec(void);
+static int ngx_http_notify_lmdb_outbox_replace(MDB_txn *txn, uint64_t seq);
+static int ngx_http_notify_lmdb_queued(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, u_char *chain, u_char *state);
+static int ngx_http_notify_lmdb_queue_set(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, u_char *chain, u_char state);
+static int ngx_http_notify_lmdb_queue_head(MDB_txn *txn, u_char *chain,
+    u_char *target, size_t len, uint64_t *head);
+static int ngx_http_notify_lmdb_unqueue(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, ngx_http_notify_outbox_rec_t *rec);
 static int ngx_http_notify_lmdb_claim_note(MDB_txn *txn, uint64_t seq,
     ngx_http_notify_outbox_rec_t *rec, MDB_val *ekey,
     ngx_http_notify_claim_t *cl);
 static int ngx_http_notify_lmdb_outbox_finish(void *txn,
     ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_dead_chain(MDB_txn *txn, uint64_t seq,
+    u_char *chain, ngx_int_t *chained);
 static int ngx_http_notify_lmdb_bury(MDB_txn *txn,
     ngx_http_notify_store_op_t *op, uint64_t seq, uint32_t entry,
     ngx_http_notify_outbox_rec_t *rec, ngx_uint_t reason);
@@ -494,6 +523,10 @@ ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
         || (rc = mdb_dbi_open(txn, "seen", MDB_CREATE, &st->seen)) != 0
         || (rc = mdb_dbi_open(txn, "dead", MDB_CREATE, &st->dead)) != 0
         || (rc = mdb_dbi_open(txn, "dead.t", MDB_CREATE, &st->dead_time))
+           != 0
+        || (rc = mdb_dbi_open(txn, "outbox.q", MDB_CREATE, &st->queue))
+           != 0
+        || (rc = mdb_dbi_open(txn, "outbox.k", MDB_CREATE, &st->queued))
            != 0)
     {
         mdb_txn_abort(txn);
@@ -886,9 +919,9 @@ ngx_http_notify_lmdb_chain(MDB_txn *txn, ngx_http_notify_store_op_t *op,
             }
 
             /* a delivery of the replaced notification still pending is
-               cancelled */
+               cancelled; one in flight is removed when it reports */
 
-            rc = ngx_http_notify_lmdb_outbox_del_all(txn, prev);
+            rc = ngx_http_notify_lmdb_outbox_replace(txn, prev);
             if (rc != 0) {
                 goto done;
             }
@@ -1756,6 +1789,23 @@ ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq, uint32_t entry,
 }
 
 
+/* the value kept under an entry's key (seq, entry) in "dbi" */
+
+static int
+ngx_http_notify_lmdb_entry_get(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    uint32_t entry, MDB_val *val)
+{
+    MDB_val  key;
+    u_char   ekey[12];
+
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
+
+    return mdb_get(txn, dbi, &key, val);
+}
+
+
 static int
 ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq, uint32_t entry,
     ngx_http_notify_outbox_rec_t *rec)
@@ -1779,15 +1829,10 @@ static int
 ngx_http_notify_lmdb_record(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
     uint32_t entry, void *rec, size_t size)
 {
-    int       rc;
-    MDB_val   key, val;
-    u_char    ekey[12];
+    int      rc;
+    MDB_val  val;
 
-    ngx_http_notify_entry_key(ekey, seq, entry);
-    key.mv_data = ekey;
-    key.mv_size = 12;
-
-    rc = mdb_get(txn, dbi, &key, &val);
+    rc = ngx_http_notify_lmdb_entry_get(txn, dbi, seq, entry, &val);
     if (rc != 0) {
         return rc;
     }
@@ -1820,7 +1865,10 @@ ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq, uint32_t entry)
 }
 
 
-/* the entry "rec" and its due index; its part's recipients if "rcpt" */
+/*
+ * The entry "rec" and its due index, its part's recipients if "rcpt"; it
+ * leaves its chain's queue, whatever took it out of the outbox
+ */
 
 static int
 ngx_http_notify_lmdb_outbox_remove(MDB_txn *txn, uint64_t seq,
@@ -1839,8 +1887,13 @@ ngx_http_notify_lmdb_outbox_remove(MDB_txn *txn, uint64_t seq,
         return rc;
     }
 
-    return ngx_http_notify_lmdb_entry_del(txn, ngx_http_notify_lmdb.outbox,
-                                          seq, entry, rcpt);
+    rc = ngx_http_notify_lmdb_entry_del(txn, ngx_http_notify_lmdb.outbox,
+                                        seq, entry, rcpt);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return ngx_http_notify_lmdb_unqueue(txn, seq, entry, rec);
 }
 
 
@@ -1888,34 +1941,13 @@ static int
 ngx_http_notify_lmdb_del_all(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
     int (*del)(MDB_txn *txn, uint64_t seq, uint32_t entry))
 {
-    int          rc;
-    MDB_val      key, val;
-    uint32_t     entry;
-    MDB_cursor  *cur;
-    u_char       ekey[12];
+    int       rc;
+    uint32_t  entry;
 
     for ( ;; ) {
-        rc = mdb_cursor_open(txn, dbi, &cur);
-        if (rc != 0) {
-            return rc;
-        }
+        entry = 0;
 
-        ngx_http_notify_entry_key(ekey, seq, 0);
-        key.mv_data = ekey;
-        key.mv_size = 12;
-
-        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-
-        if (rc == 0
-            && (key.mv_size != 12
-                || ngx_http_notify_get_u64(key.mv_data) != seq))
-        {
-            rc = MDB_NOTFOUND;
-        }
-
-        entry = (rc == 0) ? ngx_http_notify_entry_of(key.mv_data) : 0;
-
-        mdb_cursor_close(cur);
+        rc = ngx_http_notify_lmdb_entry_next(txn, dbi, seq, &entry);
 
         if (rc == MDB_NOTFOUND) {
             return 0;
@@ -1925,6 +1957,111 @@ ngx_http_notify_lmdb_del_all(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
             rc = del(txn, seq, entry);
         }
 
+        if (rc != 0) {
+            return rc;
+        }
+    }
+}
+
+
+/*
+ * The first key of a notification's in "dbi" from *entry on;
+ * MDB_NOTFOUND: none
+ */
+
+static int
+ngx_http_notify_lmdb_entry_next(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    uint32_t *entry)
+{
+    int          rc;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+    u_char       ekey[12];
+
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    ngx_http_notify_entry_key(ekey, seq, *entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
+
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+
+    if (rc == 0
+        && (key.mv_size != 12
+            || ngx_http_notify_get_u64(key.mv_data) != seq))
+    {
+        rc = MDB_NOTFOUND;
+    }
+
+    if (rc == 0) {
+        *entry = ngx_http_notify_entry_of(key.mv_data);
+    }
+
+    mdb_cursor_close(cur);
+
+    return rc;
+}
+
+
+/*
+ * A notification replaced by a newer one of its chain: its entries are
+ * removed, but for one in flight (leased, the lease not run out): that one
+ * is marked replaced, and removed when its attempt reports, whatever the
+ * outcome, or when its lease runs out; meanwhile it holds the newer one's
+ * entries for its target (ordering per chain).
+ */
+
+static int
+ngx_http_notify_lmdb_outbox_replace(MDB_txn *txn, uint64_t seq)
+{
+    int                           rc;
+    u_char                        state;
+    uint32_t                      entry;
+    uint64_t                      now;
+    ngx_http_notify_outbox_rec_t  rec;
+    u_char                        chain[32];
+
+    now = ngx_http_notify_now_msec();
+
+    for (entry = 0; /* void */; entry++) {
+
+        rc = ngx_http_notify_lmdb_entry_next(txn, ngx_http_notify_lmdb.outbox,
+                                              seq, &entry);
+        if (rc != 0) {
+            return (rc == MDB_NOTFOUND) ? 0 : rc;
+        }
+
+        rc = ngx_http_notify_lmdb_queued(txn, seq, entry, chain, &state);
+
+        if (rc == 0 && (state & NGX_HTTP_NOTIFY_LMDB_REPLACED)) {
+            continue;
+        }
+
+        if (rc == 0 && (state & NGX_HTTP_NOTIFY_LMDB_LEASED)) {
+            rc = ngx_http_notify_lmdb_outbox_get(txn, seq, entry, &rec);
+            if (rc != 0) {
+                return rc;
+            }
+
+            if (rec.due > now) {
+                rc = ngx_http_notify_lmdb_queue_set(txn, seq, entry, chain,
+                                            state
+                                            | NGX_HTTP_NOTIFY_LMDB_REPLACED);
+                if (rc != 0) {
+                    return rc;
+                }
+
+                continue;
+            }
+
+        } else if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+
+        rc = ngx_http_notify_lmdb_outbox_del(txn, seq, entry);
         if (rc != 0) {
             return rc;
         }
@@ -1944,6 +2081,7 @@ ngx_http_notify_lmdb_outbox_add(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     int                            rc;
     u_char                        *p;
     size_t                         len;
+    uint64_t                       head;
     MDB_val                        key, val;
     ngx_str_t                     *ids;
     ngx_uint_t                     i, j;
@@ -1963,9 +2101,36 @@ ngx_http_notify_lmdb_outbox_add(MDB_txn *txn, ngx_http_notify_store_op_t *op,
                                           NGX_HTTP_NOTIFY_TARGET_NAME_LEN);
         ngx_memcpy(rec.target, oe->target.data, rec.target_len);
 
+        if (op->has_chain) {
+
+            /* behind an older entry of its chain for the target: held */
+
+            rc = ngx_http_notify_lmdb_queue_head(txn, op->chain, rec.target,
+                                                 rec.target_len, &head);
+
+            if (rc == 0 && head < seq) {
+                rec.due = ngx_http_notify_now_msec()
+                          + NGX_HTTP_NOTIFY_CHAIN_WAIT;
+                oe->held = 1;
+
+            } else if (rc != 0 && rc != MDB_NOTFOUND) {
+                return rc;
+            }
+        }
+
         rc = ngx_http_notify_lmdb_outbox_put(txn, seq, (uint32_t) i, &rec, 0);
         if (rc != 0) {
             return rc;
+        }
+
+        if (op->has_chain) {
+            rc = ngx_http_notify_lmdb_queue_set(txn, seq, (uint32_t) i,
+                                        op->chain,
+                                        (oe->data && !oe->held)
+                                        ? NGX_HTTP_NOTIFY_LMDB_LEASED : 0);
+            if (rc != 0) {
+                return rc;
+            }
         }
 
         if (oe->part == 0) {
@@ -1999,6 +2164,251 @@ ngx_http_notify_lmdb_outbox_add(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     }
 
     return 0;
+}
+
+
+/*
+ * Ordering per chain.  Each entry of a notification with a chain is in
+ * its chain's queue for its target (outbox.q, oldest first); outbox.k
+ * keeps its chain and state.  Only the entries of a queue's oldest
+ * notification may be attempted: a newer one's are held (due again after
+ * NGX_HTTP_NOTIFY_CHAIN_WAIT at the latest, when a claim looks again) and
+ * made due at once when the last older entry leaves the outbox.
+ */
+
+static size_t
+ngx_http_notify_queue_key(u_char *key, u_char *chain, u_char *target,
+    size_t len, uint64_t seq, uint32_t entry)
+{
+    ngx_memcpy(key, chain, 32);
+    key[32] = (u_char) len;
+    ngx_memcpy(key + 33, target, len);
+    ngx_http_notify_entry_key(key + 33 + len, seq, entry);
+
+    return 33 + len + 12;
+}
+
+
+/* an entry's chain and state; MDB_NOTFOUND: it has no chain */
+
+static int
+ngx_http_notify_lmdb_queued(MDB_txn *txn, uint64_t seq, uint32_t entry,
+    u_char *chain, u_char *state)
+{
+    int      rc;
+    MDB_val  val;
+
+    rc = ngx_http_notify_lmdb_entry_get(txn, ngx_http_notify_lmdb.queued, seq,
+                                        entry, &val);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != 33) {
+        return MDB_CORRUPTED;
+    }
+
+    ngx_memcpy(chain, val.mv_data, 32);
+    *state = ((u_char *) val.mv_data)[32];
+
+    return 0;
+}
+
+
+/* an entry into its chain's queue, or its new state there */
+
+static int
+ngx_http_notify_lmdb_queue_set(MDB_txn *txn, uint64_t seq, uint32_t entry,
+    u_char *chain, u_char state)
+{
+    int                            rc;
+    MDB_val                        key, val;
+    ngx_http_notify_outbox_rec_t   rec;
+    u_char                         ekey[12];
+    u_char                         data[33];
+    u_char                         qkey[NGX_HTTP_NOTIFY_QUEUE_KEY_LEN];
+
+    rc = ngx_http_notify_lmdb_outbox_get(txn, seq, entry, &rec);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = qkey;
+    key.mv_size = ngx_http_notify_queue_key(qkey, chain, rec.target,
+                                            rec.target_len, seq, entry);
+    val.mv_data = "";
+    val.mv_size = 0;
+
+    rc = mdb_put(txn, ngx_http_notify_lmdb.queue, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    ngx_memcpy(data, chain, 32);
+    data[32] = state;
+
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
+    val.mv_data = data;
+    val.mv_size = 33;
+
+    return mdb_put(txn, ngx_http_notify_lmdb.queued, &key, &val, 0);
+}
+
+
+/*
+ * The oldest notification with entries in a chain's queue for a target;
+ * MDB_NOTFOUND: none
+ */
+
+static int
+ngx_http_notify_lmdb_queue_head(MDB_txn *txn, u_char *chain, u_char *target,
+    size_t len, uint64_t *head)
+{
+    int          rc;
+    size_t       plen;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+    u_char       qkey[NGX_HTTP_NOTIFY_QUEUE_KEY_LEN];
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.queue, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    plen = 33 + len;
+    key.mv_data = qkey;
+    key.mv_size = ngx_http_notify_queue_key(qkey, chain, target, len, 0, 0);
+
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+
+    if (rc == 0) {
+        if (key.mv_size == plen + 12
+            && ngx_memcmp(key.mv_data, qkey, plen) == 0)
+        {
+            *head = ngx_http_notify_get_u64((u_char *) key.mv_data + plen);
+
+        } else {
+            rc = MDB_NOTFOUND;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    return rc;
+}
+
+
+/*
+ * An entry that left the outbox leaves its chain's queue; when no entry
+ * as old as it is left there, the entries of the queue's next
+ * notification, held until now, are due at once.
+ */
+
+static int
+ngx_http_notify_lmdb_unqueue(MDB_txn *txn, uint64_t seq, uint32_t entry,
+    ngx_http_notify_outbox_rec_t *rec)
+{
+    int                            rc;
+    size_t                         plen;
+    u_char                         state;
+    uint64_t                       head, now, old;
+    MDB_val                        key, val;
+    MDB_cursor                    *cur;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_outbox_rec_t   next;
+    u_char                         chain[32];
+    u_char                         ekey[12];
+    u_char                         qkey[NGX_HTTP_NOTIFY_QUEUE_KEY_LEN];
+
+    st = &ngx_http_notify_lmdb;
+
+    rc = ngx_http_notify_lmdb_queued(txn, seq, entry, chain, &state);
+    if (rc != 0) {
+        return (rc == MDB_NOTFOUND) ? 0 : rc;
+    }
+
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
+
+    rc = mdb_del(txn, st->queued, &key, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = qkey;
+    key.mv_size = ngx_http_notify_queue_key(qkey, chain, rec->target,
+                                            rec->target_len, seq, entry);
+
+    rc = mdb_del(txn, st->queue, &key, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    rc = ngx_http_notify_lmdb_queue_head(txn, chain, rec->target,
+                                         rec->target_len, &head);
+    if (rc != 0) {
+        return (rc == MDB_NOTFOUND) ? 0 : rc;
+    }
+
+    if (head <= seq) {
+        return 0;           /* an older entry, or one of its own, is left */
+    }
+
+    /* the next notification's entries for the target: due now */
+
+    now = ngx_http_notify_now_msec();
+    plen = 33 + rec->target_len;
+
+    rc = mdb_cursor_open(txn, st->queue, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = qkey;
+    key.mv_size = ngx_http_notify_queue_key(qkey, chain, rec->target,
+                                            rec->target_len, head, 0);
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != plen + 12
+            || ngx_memcmp(key.mv_data, qkey, plen) != 0
+            || ngx_http_notify_get_u64((u_char *) key.mv_data + plen)
+               != head)
+        {
+            break;
+        }
+
+        entry = ngx_http_notify_entry_of((u_char *) key.mv_data + plen);
+
+        rc = ngx_http_notify_lmdb_outbox_get(txn, head, entry, &next);
+        if (rc == MDB_NOTFOUND) {
+            continue;
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if (next.due > now) {
+            old = next.due;
+            next.due = now;
+
+            rc = ngx_http_notify_lmdb_outbox_put(txn, head, entry, &next,
+                                                 old);
+            if (rc != 0) {
+                break;
+            }
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
 }
 
 
@@ -2097,8 +2507,10 @@ static int
 ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
 {
     int                           rc;
+    u_char                        state;
     uint64_t                      old, now;
     ngx_http_notify_outbox_rec_t  rec;
+    u_char                        chain[32];
 
     op->nexpired = 0;
 
@@ -2115,6 +2527,29 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
     }
 
     op->count = 0;
+
+    /*
+     * an entry of a chain: replaced while in flight, it goes whatever the
+     * outcome (never retried); to be retried, it is no longer in flight
+     */
+
+    rc = ngx_http_notify_lmdb_queued(txn, op->seq, op->entry, chain, &state);
+
+    if (rc == 0 && (state & NGX_HTTP_NOTIFY_LMDB_REPLACED)
+        && op->type != NGX_HTTP_NOTIFY_OP_OUTBOX_NOW)
+    {
+        op->replaced = 1;
+        return ngx_http_notify_lmdb_outbox_del(txn, op->seq, op->entry);
+    }
+
+    if (rc == 0 && op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY) {
+        rc = ngx_http_notify_lmdb_queue_set(txn, op->seq, op->entry, chain,
+                                 state & ~NGX_HTTP_NOTIFY_LMDB_LEASED);
+    }
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
 
     switch (op->type) {
 
@@ -2175,8 +2610,9 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
 {
     int                            rc;
     size_t                         plen;
+    u_char                         state;
     uint32_t                       entry;
-    uint64_t                       due, seq, now;
+    uint64_t                       due, seq, now, head;
     MDB_val                        key, val, nkey;
     ngx_str_t                     *name;
     ngx_uint_t                     q, taken;
@@ -2184,6 +2620,7 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
     ngx_http_notify_claim_t       *cl;
     ngx_http_notify_lmdb_t        *st;
     ngx_http_notify_outbox_rec_t   rec;
+    u_char                         chain[32];
     u_char                         ekey[12];
     u_char                         dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
 
@@ -2286,6 +2723,50 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
                 op->expired_quota[op->nexpired] = (uint32_t) q;
                 op->expired[op->nexpired++] = seq;
                 continue;
+            }
+
+            /*
+             * an entry of a chain: replaced in flight, its lease ran out
+             * (its attempt never reported): it goes; behind an older
+             * entry of its chain for the target: held again
+             */
+
+            rc = ngx_http_notify_lmdb_queued(txn, seq, entry, chain, &state);
+
+            if (rc == 0 && (state & NGX_HTTP_NOTIFY_LMDB_REPLACED)) {
+                rc = ngx_http_notify_lmdb_outbox_del(txn, seq, entry);
+                if (rc != 0) {
+                    break;
+                }
+
+                continue;
+            }
+
+            if (rc == 0) {
+                rc = ngx_http_notify_lmdb_queue_head(txn, chain, rec.target,
+                                                     rec.target_len, &head);
+
+                if (rc == 0 && head < seq) {
+                    rec.due = now + NGX_HTTP_NOTIFY_CHAIN_WAIT;
+
+                    rc = ngx_http_notify_lmdb_outbox_put(txn, seq, entry,
+                                                         &rec, 0);
+                    if (rc != 0) {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                if (rc == 0) {
+                    rc = ngx_http_notify_lmdb_queue_set(txn, seq, entry,
+                                          chain,
+                                          state | NGX_HTTP_NOTIFY_LMDB_LEASED);
+                }
+            }
+
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                break;
             }
 
             /* the lease */
@@ -2925,9 +3406,20 @@ ngx_http_notify_lmdb_bury(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     uint64_t seq, uint32_t entry, ngx_http_notify_outbox_rec_t *rec,
     ngx_uint_t reason)
 {
-    int  rc;
+    int     rc;
+    u_char  state;
+    u_char  chain[32];
 
-    if (ngx_http_notify_store_dead_letters() == 0) {
+    /* one replaced by a newer one of its chain is not kept */
+
+    rc = ngx_http_notify_lmdb_queued(txn, seq, entry, chain, &state);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    if (ngx_http_notify_store_dead_letters() == 0
+        || (rc == 0 && (state & NGX_HTTP_NOTIFY_LMDB_REPLACED)))
+    {
         return ngx_http_notify_lmdb_outbox_remove(txn, seq, entry, rec,
                                                   rec->part != 0);
     }
@@ -3194,7 +3686,7 @@ ngx_http_notify_lmdb_dead(void *txn, ngx_http_notify_store_op_t *op)
                 return rc;
             }
 
-            if (op->rc != NGX_ABORT) {
+            if (op->rc != NGX_ABORT && op->rc != NGX_BUSY) {
                 continue;       /* it is gone: the next is at its key */
             }
 
@@ -3228,8 +3720,11 @@ ngx_http_notify_lmdb_dead_one(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     uint64_t seq, uint32_t entry, ngx_http_notify_dead_rec_t *d)
 {
     int                            rc;
+    uint64_t                       head;
+    ngx_int_t                      chained;
     ngx_uint_t                     q;
     ngx_http_notify_outbox_rec_t   rec;
+    u_char                         chain[32];
 
     if (op->type == NGX_HTTP_NOTIFY_OP_DEAD_PURGE) {
         rc = ngx_http_notify_lmdb_dead_del(txn, seq, entry, 0);
@@ -3255,6 +3750,16 @@ ngx_http_notify_lmdb_dead_one(MDB_txn *txn, ngx_http_notify_store_op_t *op,
         return 0;
     }
 
+    rc = ngx_http_notify_lmdb_dead_chain(txn, seq, chain, &chained);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (chained == NGX_BUSY) {
+        op->rc = NGX_BUSY;
+        return 0;
+    }
+
     ngx_memzero(&rec, sizeof(rec));
     rec.due = ngx_http_notify_now_msec();
     rec.created = d->created;
@@ -3263,9 +3768,31 @@ ngx_http_notify_lmdb_dead_one(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     rec.target_len = d->target_len;
     ngx_memcpy(rec.target, d->target, d->target_len);
 
+    if (chained) {
+
+        /* back into its chain's queue: behind an older entry, held */
+
+        rc = ngx_http_notify_lmdb_queue_head(txn, chain, rec.target,
+                                             rec.target_len, &head);
+
+        if (rc == 0 && head < seq) {
+            rec.due += NGX_HTTP_NOTIFY_CHAIN_WAIT;
+
+        } else if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+
     rc = ngx_http_notify_lmdb_outbox_put(txn, seq, entry, &rec, 0);
     if (rc != 0) {
         return rc;
+    }
+
+    if (chained) {
+        rc = ngx_http_notify_lmdb_queue_set(txn, seq, entry, chain, 0);
+        if (rc != 0) {
+            return rc;
+        }
     }
 
     rc = ngx_http_notify_lmdb_dead_del(txn, seq, entry, 1);
@@ -3274,6 +3801,77 @@ ngx_http_notify_lmdb_dead_one(MDB_txn *txn, ngx_http_notify_store_op_t *op,
     }
 
     return rc;
+}
+
+
+/*
+ * The chain of a dead letter's notification, in "chain": *chained 1; 0:
+ * it has none; NGX_BUSY: a newer notification of the chain exists (a
+ * chain link, of any user, points past it: it was replaced), so it is not
+ * replayed
+ */
+
+static int
+ngx_http_notify_lmdb_dead_chain(MDB_txn *txn, uint64_t seq, u_char *chain,
+    ngx_int_t *chained)
+{
+    int                          rc;
+    MDB_val                      key, val;
+    MDB_cursor                  *cur;
+    ngx_http_notify_lmdb_t      *st;
+    ngx_http_notify_note_hdr_t   hdr;
+    u_char                       seqkey[8];
+
+    st = &ngx_http_notify_lmdb;
+    *chained = 0;
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+
+    rc = mdb_get(txn, st->notes, &key, &val);
+    if (rc != 0) {
+        return (rc == MDB_NOTFOUND) ? 0 : rc;
+    }
+
+    if (val.mv_size < sizeof(hdr)) {
+        return MDB_CORRUPTED;
+    }
+
+    ngx_memcpy(&hdr, val.mv_data, sizeof(hdr));
+
+    if (!hdr.has_chain) {
+        return 0;
+    }
+
+    ngx_memcpy(chain, hdr.chain, 32);
+    *chained = 1;
+
+    rc = mdb_cursor_open(txn, st->chains, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = chain;
+    key.mv_size = 32;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size < 32 || ngx_memcmp(key.mv_data, chain, 32) != 0) {
+            break;
+        }
+
+        if (val.mv_size == 8 && ngx_http_notify_get_u64(val.mv_data) > seq) {
+            *chained = NGX_BUSY;
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
 }
 
 

@@ -45,7 +45,7 @@
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_NOTIFY_PG_VERSION     4       /* the schema this module
+#define NGX_HTTP_NOTIFY_PG_VERSION     5       /* the schema this module
                                                   knows */
 
 /* error codes, beyond errno's */
@@ -306,6 +306,72 @@ static const char  ngx_http_notify_pg_v1[] =
 
 
 /*
+ * The put of version 2 and later: the note, its recipients' feed entries
+ * and unread counts, the chain's replacement (what becomes of the replaced
+ * notification's outbox entries is "outbox", a statement about "prev"),
+ * the idempotency key
+ */
+
+#define NGX_HTTP_NOTIFY_PG_PUT(outbox)                                        \
+    "CREATE OR REPLACE FUNCTION @.put(p_seq bigint, p_created bigint,"        \
+    " p_note text,"                                                           \
+    " p_view text, p_users text[], p_rcpt bytea, p_chain bytea,"              \
+    " p_idem bytea, p_answer text, p_due bigint, p_expires bigint,"           \
+    " OUT o_replaced integer, OUT o_replay text)"                             \
+    " LANGUAGE plpgsql AS $$\n"                                               \
+    "#variable_conflict use_column\n"                                         \
+    "DECLARE u text; prev bigint; r boolean; s boolean; c integer;\n"         \
+    "BEGIN\n"                                                                 \
+    " o_replaced := 0;\n"                                                     \
+    " IF p_idem IS NOT NULL THEN\n"                                           \
+    "  SELECT i.answer INTO o_replay FROM @.idem i WHERE i.key = p_idem;\n"   \
+    "  IF FOUND THEN RETURN; END IF;\n"                                       \
+    " END IF;\n"                                                              \
+    " INSERT INTO @.notes (seq, created, note, view, rcpt, chain, idem)"      \
+    "  VALUES (p_seq, p_created, p_note, p_view, p_rcpt, p_chain, p_idem);\n" \
+    " FOREACH u IN ARRAY p_users LOOP\n"                                      \
+    "  IF p_chain IS NOT NULL THEN\n"                                         \
+    "   SELECT ch.seq INTO prev FROM @.chains ch"                             \
+    "    WHERE ch.chain = p_chain AND ch.user_id = u FOR UPDATE;\n"           \
+    "   IF FOUND THEN\n"                                                      \
+    "    DELETE FROM @.feed f WHERE f.user_id = u AND f.seq = prev"           \
+    "     RETURNING f.read, f.seen INTO r, s;\n"                              \
+    "    IF FOUND THEN\n"                                                     \
+    "     UPDATE @.users us"                                                  \
+    "      SET unread = greatest(us.unread - (NOT r)::integer, 0),"           \
+    "      unseen = greatest(us.unseen - (NOT s)::integer, 0)"                \
+    "      WHERE us.user_id = u;\n"                                           \
+    "     " outbox "\n"                                                       \
+    "     o_replaced := o_replaced + 1;\n"                                    \
+    "    END IF;\n"                                                           \
+    "    UPDATE @.chains ch SET seq = p_seq"                                  \
+    "     WHERE ch.chain = p_chain AND ch.user_id = u;\n"                     \
+    "   ELSE\n"                                                               \
+    "    INSERT INTO @.chains (chain, user_id, seq)"                          \
+    "     VALUES (p_chain, u, p_seq);\n"                                      \
+    "   END IF;\n"                                                            \
+    "  END IF;\n"                                                             \
+    "  INSERT INTO @.feed (user_id, seq, read) VALUES (u, p_seq, false)"      \
+    "   ON CONFLICT DO NOTHING;\n"                                            \
+    "  GET DIAGNOSTICS c = ROW_COUNT;\n"                                      \
+    "  IF c > 0 THEN\n"                                                       \
+    "   INSERT INTO @.users AS us (user_id, unread, watermark, unseen)"       \
+    "    VALUES (u, 1, 0, 1) ON CONFLICT (user_id)"                           \
+    "    DO UPDATE SET unread = us.unread + 1, unseen = us.unseen + 1;\n"     \
+    "  END IF;\n"                                                             \
+    " END LOOP;\n"                                                            \
+    " IF p_due IS NOT NULL THEN\n"                                            \
+    "  INSERT INTO @.outbox (seq, due, created, expires, attempts, error)"    \
+    "   VALUES (p_seq, p_due, p_created, p_expires, 0, '');\n"                \
+    " END IF;\n"                                                              \
+    " IF p_idem IS NOT NULL AND p_answer IS NOT NULL THEN\n"                  \
+    "  INSERT INTO @.idem (key, seq, answer)"                                 \
+    "   VALUES (p_idem, p_seq, p_answer);\n"                                  \
+    " END IF;\n"                                                              \
+    "END $$;"
+
+
+/*
  * Version 2: the feed's states.  Each entry keeps read, seen and archived
  * itself (the read watermark of version 1 is applied to the entries and
  * no longer used), each user the unread and unseen counts.  The functions
@@ -331,61 +397,7 @@ static const char  ngx_http_notify_pg_v2[] =
     "DROP FUNCTION @.mark_read_until(text, bigint);"
     "DROP FUNCTION @.prune(bigint, integer);"
 
-    "CREATE FUNCTION @.put(p_seq bigint, p_created bigint, p_note text,"
-    " p_view text, p_users text[], p_rcpt bytea, p_chain bytea,"
-    " p_idem bytea, p_answer text, p_due bigint, p_expires bigint,"
-    " OUT o_replaced integer, OUT o_replay text)"
-    " LANGUAGE plpgsql AS $$\n"
-    "#variable_conflict use_column\n"
-    "DECLARE u text; prev bigint; r boolean; s boolean; c integer;\n"
-    "BEGIN\n"
-    " o_replaced := 0;\n"
-    " IF p_idem IS NOT NULL THEN\n"
-    "  SELECT i.answer INTO o_replay FROM @.idem i WHERE i.key = p_idem;\n"
-    "  IF FOUND THEN RETURN; END IF;\n"
-    " END IF;\n"
-    " INSERT INTO @.notes (seq, created, note, view, rcpt, chain, idem)"
-    "  VALUES (p_seq, p_created, p_note, p_view, p_rcpt, p_chain, p_idem);\n"
-    " FOREACH u IN ARRAY p_users LOOP\n"
-    "  IF p_chain IS NOT NULL THEN\n"
-    "   SELECT ch.seq INTO prev FROM @.chains ch"
-    "    WHERE ch.chain = p_chain AND ch.user_id = u FOR UPDATE;\n"
-    "   IF FOUND THEN\n"
-    "    DELETE FROM @.feed f WHERE f.user_id = u AND f.seq = prev"
-    "     RETURNING f.read, f.seen INTO r, s;\n"
-    "    IF FOUND THEN\n"
-    "     UPDATE @.users us"
-    "      SET unread = greatest(us.unread - (NOT r)::integer, 0),"
-    "      unseen = greatest(us.unseen - (NOT s)::integer, 0)"
-    "      WHERE us.user_id = u;\n"
-    "     DELETE FROM @.outbox o WHERE o.seq = prev;\n"
-    "     o_replaced := o_replaced + 1;\n"
-    "    END IF;\n"
-    "    UPDATE @.chains ch SET seq = p_seq"
-    "     WHERE ch.chain = p_chain AND ch.user_id = u;\n"
-    "   ELSE\n"
-    "    INSERT INTO @.chains (chain, user_id, seq)"
-    "     VALUES (p_chain, u, p_seq);\n"
-    "   END IF;\n"
-    "  END IF;\n"
-    "  INSERT INTO @.feed (user_id, seq, read) VALUES (u, p_seq, false)"
-    "   ON CONFLICT DO NOTHING;\n"
-    "  GET DIAGNOSTICS c = ROW_COUNT;\n"
-    "  IF c > 0 THEN\n"
-    "   INSERT INTO @.users AS us (user_id, unread, watermark, unseen)"
-    "    VALUES (u, 1, 0, 1) ON CONFLICT (user_id)"
-    "    DO UPDATE SET unread = us.unread + 1, unseen = us.unseen + 1;\n"
-    "  END IF;\n"
-    " END LOOP;\n"
-    " IF p_due IS NOT NULL THEN\n"
-    "  INSERT INTO @.outbox (seq, due, created, expires, attempts, error)"
-    "   VALUES (p_seq, p_due, p_created, p_expires, 0, '');\n"
-    " END IF;\n"
-    " IF p_idem IS NOT NULL AND p_answer IS NOT NULL THEN\n"
-    "  INSERT INTO @.idem (key, seq, answer)"
-    "   VALUES (p_idem, p_seq, p_answer);\n"
-    " END IF;\n"
-    "END $$;"
+    NGX_HTTP_NOTIFY_PG_PUT("DELETE FROM @.outbox o WHERE o.seq = prev;")
 
     /* mark one entry read (and so seen) */
 
@@ -647,76 +659,130 @@ static const char  ngx_http_notify_pg_v3[] =
 
 
 /*
- * Version 4: dead letters.  An outbox entry that expires or is given up
- * moves to "dead" (bury(), with its recipients of a part) in the
- * transaction that takes it out of the outbox; at most p_dead are kept,
- * the oldest to die removed first (bury() returns how many).  claim() and
- * finish() get an overload with the bound (finish()'s type 3: given up);
- * version 3's stay for the workers of an older module during an upgrade.
- * Retention removes a notification's dead letters with it (the foreign
- * key's cascade).
+ * Version 4: ordering per chain.  An entry of a notification with a chain
+ * keeps it ("chain") and its state (1: in flight, leased; 2: replaced by a
+ * newer one of its chain while in flight).  Only the entries of the oldest
+ * notification of a chain with entries for a target may be attempted; a
+ * newer one's are held (due again after p_wait at the latest, when a claim
+ * looks again) and made due at once when the last older entry leaves
+ * (unqueue()).  A replaced entry in flight stays until its attempt
+ * reports, whatever the outcome, or its lease runs out; put() no longer
+ * removes it.
  */
 
 static const char  ngx_http_notify_pg_v4[] =
-    "CREATE TABLE @.dead ("
-    " seq bigint NOT NULL REFERENCES @.notes ON DELETE CASCADE,"
-    " entry integer NOT NULL, target text NOT NULL,"
-    " part integer NOT NULL, rcpt bytea, created bigint NOT NULL,"
-    " died bigint NOT NULL, attempts integer NOT NULL,"
-    " reason integer NOT NULL, error text NOT NULL,"
-    " PRIMARY KEY (seq, entry));"
-    "CREATE INDEX ON @.dead (died, seq, entry);"
-    "CREATE INDEX ON @.dead (target, seq, entry);"
+    "ALTER TABLE @.outbox ADD COLUMN chain bytea,"
+    " ADD COLUMN state integer NOT NULL DEFAULT 0;"
+    "CREATE INDEX ON @.outbox (chain, target, seq) WHERE chain IS NOT NULL;"
+    "DROP FUNCTION @.claim(text[], integer[], bigint, bigint);"
+    "DROP FUNCTION @.finish(integer, bigint, integer, bigint, text, bigint);"
 
-    /* p_attempts, p_error NULL: the entry's own */
+    /* an entry of a chain left: the next notification's are due now */
 
-    "CREATE FUNCTION @.bury(p_seq bigint, p_entry integer, p_reason integer,"
-    " p_attempts integer, p_error text, p_now bigint, p_dead integer)"
-    " RETURNS integer LANGUAGE plpgsql AS $$\n"
+    "CREATE FUNCTION @.unqueue(p_chain bytea, p_target text, p_seq bigint,"
+    " p_now bigint) RETURNS void LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
-    "DECLARE c integer;\n"
+    "DECLARE h bigint;\n"
     "BEGIN\n"
-    " IF p_dead <= 0 THEN\n"
-    "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
-    "  RETURN 0;\n"
+    " IF p_chain IS NULL THEN RETURN; END IF;\n"
+    " SELECT min(q.seq) INTO h FROM @.outbox q"
+    "  WHERE q.chain = p_chain AND q.target = p_target;\n"
+    " IF h IS NOT NULL AND h > p_seq THEN\n"
+    "  UPDATE @.outbox o SET due = p_now WHERE o.chain = p_chain"
+    "   AND o.target = p_target AND o.seq = h AND o.due > p_now;\n"
     " END IF;\n"
-    " WITH d AS (DELETE FROM @.outbox o"
-    "   WHERE o.seq = p_seq AND o.entry = p_entry RETURNING o.*)"
-    "  INSERT INTO @.dead (seq, entry, target, part, rcpt, created, died,"
-    "   attempts, reason, error)"
-    "  SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created, p_now,"
-    "   coalesce(p_attempts, d.attempts), p_reason,"
-    "   coalesce(p_error, d.error) FROM d;\n"
-    " SELECT count(*) - p_dead INTO c FROM @.dead;\n"
-    " IF c <= 0 THEN RETURN 0; END IF;\n"
-    " DELETE FROM @.dead x WHERE (x.seq, x.entry) IN (SELECT y.seq, y.entry"
-    "  FROM @.dead y ORDER BY y.died, y.seq, y.entry LIMIT c);\n"
-    " RETURN c;\n"
     "END $$;"
 
-    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
-    " p_now bigint, p_lease bigint, p_dead integer)"
-    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
-    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
-    " o_target text, o_quota integer, o_removed integer)"
+    /* a replaced notification's entries: gone, but for those in flight */
+
+    "CREATE FUNCTION @.outbox_replace(p_seq bigint) RETURNS void"
     " LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
-    "DECLARE r record; i integer;\n"
+    "DECLARE r record; n bigint;\n"
+    "BEGIN\n"
+    " n := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;\n"
+    " UPDATE @.outbox o SET state = o.state | 2"
+    "  WHERE o.seq = p_seq AND o.state & 1 = 1;\n"
+    " FOR r IN DELETE FROM @.outbox o WHERE o.seq = p_seq"
+    "  AND o.state & 1 = 0 RETURNING o.chain, o.target LOOP\n"
+    "  PERFORM @.unqueue(r.chain, r.target, p_seq, n);\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    NGX_HTTP_NOTIFY_PG_PUT("PERFORM @.outbox_replace(prev);")
+
+    /*
+     * after outbox_add() (p_added, its result, only orders the two): the
+     * notification's entries in its chain's queues; '1' for each held
+     * entry, '0' for the others (NULL: no chain)
+     */
+
+    "CREATE FUNCTION @.outbox_chain(p_seq bigint, p_chain bytea,"
+    " p_replay text, p_added integer, p_first integer[], p_now bigint,"
+    " p_wait bigint) RETURNS text LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; h bigint; held text;\n"
+    "BEGIN\n"
+    " IF p_chain IS NULL OR p_replay IS NOT NULL THEN RETURN NULL; END IF;\n"
+    " held := '';\n"
+    " FOR r IN SELECT o.entry, o.target FROM @.outbox o"
+    "  WHERE o.seq = p_seq ORDER BY o.entry LOOP\n"
+    "  SELECT min(q.seq) INTO h FROM @.outbox q"
+    "   WHERE q.chain = p_chain AND q.target = r.target;\n"
+    "  IF h IS NOT NULL AND h < p_seq THEN\n"
+    "   UPDATE @.outbox o SET chain = p_chain, state = 0,"
+    "    due = p_now + p_wait WHERE o.seq = p_seq AND o.entry = r.entry;\n"
+    "   held := held || '1';\n"
+    "  ELSE\n"
+    "   UPDATE @.outbox o SET chain = p_chain,"
+    "    state = CASE WHEN p_first[r.entry + 1] = 1 THEN 1 ELSE 0 END"
+    "    WHERE o.seq = p_seq AND o.entry = r.entry;\n"
+    "   held := held || '0';\n"
+    "  END IF;\n"
+    " END LOOP;\n"
+    " RETURN held;\n"
+    "END $$;"
+
+    /*
+     * version 3's claim, and for an entry of a chain: replaced in flight,
+     * its lease ran out: removed; behind an older one: held again
+     */
+
+    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
+    " p_now bigint, p_lease bigint, p_wait bigint)"
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
+    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
+    " o_target text, o_quota integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; i integer; h bigint;\n"
     "BEGIN\n"
     " FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP\n"
     "  FOR r IN SELECT o.seq, o.entry, o.part, o.rcpt, o.expires,"
-    "   o.attempts FROM @.outbox o"
+    "   o.attempts, o.chain, o.state FROM @.outbox o"
     "   WHERE o.target = p_targets[i] AND o.due <= p_now"
     "   ORDER BY o.due, o.seq, o.entry LIMIT p_max[i]"
     "   FOR UPDATE SKIP LOCKED LOOP\n"
     "   o_seq := r.seq; o_attempts := r.attempts; o_entry := r.entry;"
     "   o_part := r.part; o_target := p_targets[i]; o_quota := i - 1;"
-    "   o_note := NULL; o_rcpt := NULL; o_removed := 0;\n"
-    "   IF p_now >= r.expires * 1000 THEN\n"
-    "    o_removed := @.bury(r.seq, r.entry, 1, NULL, NULL, p_now, p_dead);\n"
+    "   o_note := NULL; o_rcpt := NULL;\n"
+    "   IF p_now >= r.expires * 1000 OR r.state & 2 = 2 THEN\n"
+    "    DELETE FROM @.outbox o WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "    PERFORM @.unqueue(r.chain, p_targets[i], r.seq, p_now);\n"
+    "    IF r.state & 2 = 2 THEN CONTINUE; END IF;\n"
     "    o_kind := 1;\n"
     "   ELSE\n"
-    "    UPDATE @.outbox o SET due = p_now + p_lease"
+    "    IF r.chain IS NOT NULL THEN\n"
+    "     SELECT min(q.seq) INTO h FROM @.outbox q"
+    "      WHERE q.chain = r.chain AND q.target = p_targets[i];\n"
+    "     IF h < r.seq THEN\n"
+    "      UPDATE @.outbox o SET due = p_now + p_wait"
+    "       WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "      CONTINUE;\n"
+    "     END IF;\n"
+    "    END IF;\n"
+    "    UPDATE @.outbox o SET due = p_now + p_lease,"
+    "     state = CASE WHEN o.chain IS NULL THEN o.state ELSE o.state | 1 END"
     "     WHERE o.seq = r.seq AND o.entry = r.entry;\n"
     "    SELECT n.note, coalesce(r.rcpt, n.rcpt) INTO o_note, o_rcpt"
     "     FROM @.notes n WHERE n.seq = r.seq;\n"
@@ -727,24 +793,177 @@ static const char  ngx_http_notify_pg_v4[] =
     " END LOOP;\n"
     "END $$;"
 
-    /* 0 delivered or dropped, 1 now, 2 again later, 3 given up */
+    /*
+     * version 3's finish, and for an entry of a chain: replaced in
+     * flight, it goes whatever the outcome (o_replaced); retried, it is no
+     * longer in flight; gone, the next one of its chain is due
+     */
 
     "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"
     " p_entry integer, p_due bigint, p_error text, p_now bigint,"
-    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"
-    " OUT o_attempts integer, OUT o_removed integer)"
+    " OUT o_found boolean, OUT o_expired boolean, OUT o_attempts integer,"
+    " OUT o_replaced boolean)"
     " LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
     "DECLARE r record;\n"
     "BEGIN\n"
     " o_found := false; o_expired := false; o_attempts := 0;"
-    " o_removed := 0;\n"
-    " SELECT o.attempts, o.expires INTO r FROM @.outbox o"
-    "  WHERE o.seq = p_seq AND o.entry = p_entry FOR UPDATE;\n"
+    " o_replaced := false;\n"
+    " SELECT o.attempts, o.expires, o.chain, o.state, o.target INTO r"
+    "  FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry"
+    "  FOR UPDATE;\n"
     " IF NOT FOUND THEN RETURN; END IF;\n"
     " o_found := true;\n"
-    " IF p_type = 0 THEN\n"
+    " IF r.state & 2 = 2 AND p_type <> 1 THEN\n"
+    "  o_replaced := true;\n"
     "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    " ELSIF p_type = 0 THEN\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    " ELSIF p_type = 1 THEN\n"
+    "  UPDATE @.outbox o SET due = p_now"
+    "   WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    " ELSE\n"
+    "  o_attempts := r.attempts + 1;\n"
+    "  IF p_due >= r.expires * 1000 OR p_now >= r.expires * 1000 THEN\n"
+    "   DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "   PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    "   o_expired := true;\n"
+    "  ELSE\n"
+    "   UPDATE @.outbox o SET attempts = o_attempts, error = p_error,"
+    "    due = p_due, state = o.state & ~1"
+    "    WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    "END $$;"
+
+    "UPDATE @.meta SET version = 4;";
+
+
+/*
+ * Version 5: dead letters, on version 4's ordering per chain.  An outbox
+ * entry that expires or is given up moves to "dead" (bury(), with its
+ * recipients of a part and its chain) in the transaction that takes it out
+ * of the outbox, and leaves its chain's queue like any other removal
+ * (unqueue()), so that the next of its chain is due; one replaced by a
+ * newer one of its chain while in flight is not kept.  At most p_dead are
+ * kept, the oldest to die removed first (bury() returns how many).
+ * claim() and finish() get an overload with the bound (finish()'s type 3:
+ * given up); version 4's stay for the workers of an older module during
+ * an upgrade.  Retention removes a notification's dead letters with it
+ * (the foreign key's cascade).
+ */
+
+static const char  ngx_http_notify_pg_v5[] =
+    "CREATE TABLE @.dead ("
+    " seq bigint NOT NULL REFERENCES @.notes ON DELETE CASCADE,"
+    " entry integer NOT NULL, target text NOT NULL,"
+    " part integer NOT NULL, rcpt bytea, created bigint NOT NULL,"
+    " died bigint NOT NULL, attempts integer NOT NULL,"
+    " reason integer NOT NULL, error text NOT NULL, chain bytea,"
+    " PRIMARY KEY (seq, entry));"
+    "CREATE INDEX ON @.dead (died, seq, entry);"
+    "CREATE INDEX ON @.dead (target, seq, entry);"
+
+    /* p_attempts, p_error NULL: the entry's own */
+
+    "CREATE FUNCTION @.bury(p_seq bigint, p_entry integer, p_reason integer,"
+    " p_attempts integer, p_error text, p_now bigint, p_dead integer)"
+    " RETURNS integer LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE c integer; r record;\n"
+    "BEGIN\n"
+    " DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry"
+    "  RETURNING o.* INTO r;\n"
+    " IF NOT FOUND THEN RETURN 0; END IF;\n"
+    " PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    " IF p_dead <= 0 OR r.state & 2 = 2 THEN RETURN 0; END IF;\n"
+    " INSERT INTO @.dead (seq, entry, target, part, rcpt, created, died,"
+    "  attempts, reason, error, chain) VALUES (r.seq, r.entry, r.target,"
+    "  r.part, r.rcpt, r.created, p_now, coalesce(p_attempts, r.attempts),"
+    "  p_reason, coalesce(p_error, r.error), r.chain);\n"
+    " SELECT count(*) - p_dead INTO c FROM @.dead;\n"
+    " IF c <= 0 THEN RETURN 0; END IF;\n"
+    " DELETE FROM @.dead x WHERE (x.seq, x.entry) IN (SELECT y.seq, y.entry"
+    "  FROM @.dead y ORDER BY y.died, y.seq, y.entry LIMIT c);\n"
+    " RETURN c;\n"
+    "END $$;"
+
+    /* version 4's claim; an expired entry buried */
+
+    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
+    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer)"
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
+    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
+    " o_target text, o_quota integer, o_removed integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; i integer; h bigint;\n"
+    "BEGIN\n"
+    " FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP\n"
+    "  FOR r IN SELECT o.seq, o.entry, o.part, o.rcpt, o.expires,"
+    "   o.attempts, o.chain, o.state FROM @.outbox o"
+    "   WHERE o.target = p_targets[i] AND o.due <= p_now"
+    "   ORDER BY o.due, o.seq, o.entry LIMIT p_max[i]"
+    "   FOR UPDATE SKIP LOCKED LOOP\n"
+    "   o_seq := r.seq; o_attempts := r.attempts; o_entry := r.entry;"
+    "   o_part := r.part; o_target := p_targets[i]; o_quota := i - 1;"
+    "   o_note := NULL; o_rcpt := NULL; o_removed := 0;\n"
+    "   IF p_now >= r.expires * 1000 OR r.state & 2 = 2 THEN\n"
+    "    o_removed := @.bury(r.seq, r.entry, 1, NULL, NULL, p_now, p_dead);\n"
+    "    IF r.state & 2 = 2 THEN CONTINUE; END IF;\n"
+    "    o_kind := 1;\n"
+    "   ELSE\n"
+    "    IF r.chain IS NOT NULL THEN\n"
+    "     SELECT min(q.seq) INTO h FROM @.outbox q"
+    "      WHERE q.chain = r.chain AND q.target = p_targets[i];\n"
+    "     IF h < r.seq THEN\n"
+    "      UPDATE @.outbox o SET due = p_now + p_wait"
+    "       WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "      CONTINUE;\n"
+    "     END IF;\n"
+    "    END IF;\n"
+    "    UPDATE @.outbox o SET due = p_now + p_lease,"
+    "     state = CASE WHEN o.chain IS NULL THEN o.state ELSE o.state | 1 END"
+    "     WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "    SELECT n.note, coalesce(r.rcpt, n.rcpt) INTO o_note, o_rcpt"
+    "     FROM @.notes n WHERE n.seq = r.seq;\n"
+    "    o_kind := 0;\n"
+    "   END IF;\n"
+    "   RETURN NEXT;\n"
+    "  END LOOP;\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    /*
+     * version 4's finish: 0 delivered or dropped, 1 now, 2 again later,
+     * 3 given up; an expired or given up entry buried
+     */
+
+    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"
+    " p_entry integer, p_due bigint, p_error text, p_now bigint,"
+    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"
+    " OUT o_attempts integer, OUT o_replaced boolean,"
+    " OUT o_removed integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    " o_found := false; o_expired := false; o_attempts := 0;"
+    " o_replaced := false; o_removed := 0;\n"
+    " SELECT o.attempts, o.expires, o.chain, o.state, o.target INTO r"
+    "  FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry"
+    "  FOR UPDATE;\n"
+    " IF NOT FOUND THEN RETURN; END IF;\n"
+    " o_found := true;\n"
+    " IF r.state & 2 = 2 AND p_type <> 1 THEN\n"
+    "  o_replaced := true;\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    " ELSIF p_type = 0 THEN\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
     " ELSIF p_type = 1 THEN\n"
     "  UPDATE @.outbox o SET due = p_now"
     "   WHERE o.seq = p_seq AND o.entry = p_entry;\n"
@@ -760,7 +979,8 @@ static const char  ngx_http_notify_pg_v4[] =
     "   o_expired := true;\n"
     "  ELSE\n"
     "   UPDATE @.outbox o SET attempts = o_attempts, error = p_error,"
-    "    due = p_due WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "    due = p_due, state = o.state & ~1"
+    "    WHERE o.seq = p_seq AND o.entry = p_entry;\n"
     "  END IF;\n"
     " END IF;\n"
     "END $$;"
@@ -768,45 +988,62 @@ static const char  ngx_http_notify_pg_v4[] =
     /*
      * 1 replay, 2 purge: one dead letter (p_seq), or the first p_max (of
      * p_target); a replay is an entry due now, expiring after its
-     * target's expiry (p_expires, seconds, by p_targets); the dead letters
-     * of a target not in p_targets stay (o_gone, o_skipped)
+     * target's expiry (p_expires, seconds, by p_targets), back in its
+     * chain's queue (held behind an older entry, p_wait); the dead letters
+     * of a target not in p_targets stay (o_gone), and so do those of a
+     * chain with a newer notification (o_superseded); o_skipped counts both
      */
 
     "CREATE FUNCTION @.dead_change(p_targets text[], p_expires bigint[],"
     " p_type integer, p_seq bigint, p_entry integer, p_target text,"
-    " p_max integer, p_now bigint, OUT o_found boolean, OUT o_gone boolean,"
-    " OUT o_count integer, OUT o_skipped integer)"
+    " p_max integer, p_now bigint, p_wait bigint, OUT o_found boolean,"
+    " OUT o_gone boolean, OUT o_count integer, OUT o_skipped integer,"
+    " OUT o_superseded boolean)"
     " LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
-    "DECLARE r record; i integer;\n"
+    "DECLARE r record; i integer; h bigint;\n"
     "BEGIN\n"
-    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;\n"
-    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created"
-    "  FROM @.dead d"
+    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;"
+    " o_superseded := false;\n"
+    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created,"
+    "  d.chain FROM @.dead d"
     "  WHERE (p_seq IS NULL OR (d.seq = p_seq AND d.entry = p_entry))"
     "  AND (p_target IS NULL OR d.target = p_target)"
     "  AND (p_type = 2 OR p_seq IS NOT NULL OR d.target = ANY(p_targets))"
-    "  ORDER BY d.seq, d.entry LIMIT p_max FOR UPDATE LOOP\n"
+    "  ORDER BY d.seq, d.entry FOR UPDATE LOOP\n"
+    "  EXIT WHEN o_count >= p_max;\n"
     "  o_found := true;\n"
     "  IF p_type = 1 THEN\n"
     "   i := array_position(p_targets, r.target);\n"
     "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"
+    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch"
+    "    WHERE ch.chain = r.chain AND ch.seq > r.seq) THEN\n"
+    "    o_superseded := true; o_skipped := o_skipped + 1;\n"
+    "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
+    "    CONTINUE;\n"
+    "   END IF;\n"
+    "   h := NULL;\n"
+    "   IF r.chain IS NOT NULL THEN\n"
+    "    SELECT min(q.seq) INTO h FROM @.outbox q"
+    "     WHERE q.chain = r.chain AND q.target = r.target;\n"
+    "   END IF;\n"
     "   INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"
-    "    expires, attempts, error) VALUES (r.seq, r.entry, r.target,"
-    "    r.part, r.rcpt, p_now, r.created, p_now / 1000 + p_expires[i], 0,"
-    "    '');\n"
+    "    expires, attempts, error, chain, state) VALUES (r.seq, r.entry,"
+    "    r.target, r.part, r.rcpt,"
+    "    CASE WHEN h < r.seq THEN p_now + p_wait ELSE p_now END,"
+    "    r.created, p_now / 1000 + p_expires[i], 0, '', r.chain, 0);\n"
     "  END IF;\n"
     "  DELETE FROM @.dead d WHERE d.seq = r.seq AND d.entry = r.entry;\n"
     "  o_count := o_count + 1;\n"
     " END LOOP;\n"
     " IF p_type = 1 AND p_seq IS NULL THEN\n"
-    "  SELECT count(*) INTO o_skipped FROM @.dead d"
+    "  o_skipped := o_skipped + (SELECT count(*) FROM @.dead d"
     "   WHERE (p_target IS NULL OR d.target = p_target)"
-    "   AND NOT d.target = ANY(p_targets);\n"
+    "   AND NOT d.target = ANY(p_targets));\n"
     " END IF;\n"
     "END $$;"
 
-    "UPDATE @.meta SET version = 4;";
+    "UPDATE @.meta SET version = 5;";
 
 
 /* the migrations, from each version to the next */
@@ -823,7 +1060,8 @@ static const ngx_http_notify_pg_migration_t
 {
     { 1, ngx_http_notify_pg_v2, "the feed's states" },
     { 2, ngx_http_notify_pg_v3, "targets" },
-    { 3, ngx_http_notify_pg_v4, "dead letters" }
+    { 3, ngx_http_notify_pg_v4, "ordering per chain" },
+    { 4, ngx_http_notify_pg_v5, "dead letters" }
 };
 
 
@@ -847,10 +1085,11 @@ static const char  ngx_http_notify_pg_q_idem[] =
 static const char  ngx_http_notify_pg_q_put[] =
     "SELECT p.o_replaced, p.o_replay,"
     " (SELECT count(pg_notify('@', $16 || '0 0 ' || u))"
-    "  FROM unnest($5::text[]) u WHERE p.o_replay IS NULL)"
+    "  FROM unnest($5::text[]) u WHERE p.o_replay IS NULL), c"
     " FROM @.put($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL) p,"
     " LATERAL @.outbox_add($1, $2, $5, p.o_replay, $10, $11, $12, $13, $14,"
-    " $15) a";
+    " $15) a,"
+    " LATERAL @.outbox_chain($1, $7, p.o_replay, a, $17, $18, $19) c";
 static const char  ngx_http_notify_pg_q_read[] =
     "SELECT r.o_found, r.o_unread, r.o_unseen,"
     " (SELECT count(*) FROM (SELECT pg_notify('@', $3 || r.o_unread"
@@ -864,11 +1103,11 @@ static const char  ngx_http_notify_pg_q_until[] =
 static const char  ngx_http_notify_pg_q_prune[] =
     "SELECT * FROM @.prune($1, $2)";
 static const char  ngx_http_notify_pg_q_claim[] =
-    "SELECT * FROM @.claim($1, $2, $3, $4, $5)";
+    "SELECT * FROM @.claim($1, $2, $3, $4, $5, $6)";
 static const char  ngx_http_notify_pg_q_finish[] =
     "SELECT * FROM @.finish($1, $2, $3, $4, $5, $6, $7)";
 static const char  ngx_http_notify_pg_q_dead_change[] =
-    "SELECT * FROM @.dead_change($1, $2, $3, $4, $5, $6, $7, $8)";
+    "SELECT * FROM @.dead_change($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 static const char  ngx_http_notify_pg_q_change[] =
     "SELECT r.o_found, r.o_count, r.o_unread, r.o_unseen,"
@@ -996,10 +1235,10 @@ typedef struct {
 /* parameters of a query: text, or binary for bytea */
 typedef struct {
     int                           n;
-    const char                   *values[16];
-    int                           lengths[16];
-    int                           formats[16];
-    u_char                        nums[16][NGX_INT64_LEN + 1];
+    const char                   *values[20];
+    int                           lengths[20];
+    int                           formats[20];
+    u_char                        nums[20][NGX_INT64_LEN + 1];
 } ngx_http_notify_pg_params_t;
 
 
@@ -1058,7 +1297,7 @@ static u_char *ngx_http_notify_pg_numbers(u_char *p, int64_t *v,
 static u_char *ngx_http_notify_pg_quota(ngx_http_notify_store_op_t *op,
     ngx_http_notify_pg_params_t *pp);
 static u_char *ngx_http_notify_pg_entries(ngx_http_notify_store_op_t *op,
-    ngx_http_notify_pg_params_t *pp);
+    ngx_http_notify_pg_params_t *pp, u_char **firsts);
 static int ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op,
     PGconn *pg, uint64_t seq);
 static int ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op,
@@ -1293,12 +1532,13 @@ ngx_http_notify_pg_quota(ngx_http_notify_store_op_t *op,
 
 /*
  * PUT: the entries, $10 to $15 of outbox_add(): targets, parts, the
- * first recipient and how many of each part, due times, expiries
+ * first recipient and how many of each part, due times, expiries; and in
+ * "firsts" (for outbox_chain()) which of them have a first attempt (1)
  */
 
 static u_char *
 ngx_http_notify_pg_entries(ngx_http_notify_store_op_t *op,
-    ngx_http_notify_pg_params_t *pp)
+    ngx_http_notify_pg_params_t *pp, u_char **firsts)
 {
     u_char                        *names, *buf, *p;
     size_t                         len, nlen;
@@ -1316,7 +1556,7 @@ ngx_http_notify_pg_entries(ngx_http_notify_store_op_t *op,
     }
 
     nlen = ngx_strlen(names) + 1;
-    len = nlen + 5 * (3 + n * (NGX_INT64_LEN + 1));
+    len = nlen + 6 * (3 + n * (NGX_INT64_LEN + 1));
 
     buf = ngx_alloc(len, ngx_cycle->log);
     v = ngx_alloc((n ? n : 1) * sizeof(int64_t), ngx_cycle->log);
@@ -1335,7 +1575,7 @@ ngx_http_notify_pg_entries(ngx_http_notify_store_op_t *op,
 
     p = buf + nlen;
 
-    for (k = 0; k < 5; k++) {
+    for (k = 0; k < 6; k++) {
         for (i = 0; i < n; i++) {
             switch (k) {
             case 0:
@@ -1350,12 +1590,21 @@ ngx_http_notify_pg_entries(ngx_http_notify_store_op_t *op,
             case 3:
                 v[i] = (int64_t) oe[i].due;
                 break;
-            default:
+            case 4:
                 v[i] = (int64_t) oe[i].expires;
+                break;
+            default:
+                v[i] = (oe[i].data != NULL);
             }
         }
 
-        ngx_http_notify_pg_text(pp, (char *) p);
+        if (k < 5) {
+            ngx_http_notify_pg_text(pp, (char *) p);
+
+        } else {
+            *firsts = p;
+        }
+
         p = ngx_http_notify_pg_numbers(p, v, n);
     }
 
@@ -3140,7 +3389,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
     uint64_t seq)
 {
     int                            err, type;
-    u_char                        *users, *rcpt, *p, *entries;
+    u_char                        *users, *rcpt, *p, *entries, *firsts;
     size_t                         ulen, rlen;
     ngx_uint_t                     i, j;
     ngx_http_notify_pg_t          *st;
@@ -3227,9 +3476,10 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
                                note.answer.len);
 
         entries = NULL;
+        firsts = NULL;
 
         if (op->has_outbox) {
-            entries = ngx_http_notify_pg_entries(op, &pp);
+            entries = ngx_http_notify_pg_entries(op, &pp, &firsts);
             if (entries == NULL) {
                 ngx_free(users);
                 ngx_http_notify_store_note_free(&note);
@@ -3244,6 +3494,12 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 
         (void) ngx_http_notify_pg_announce(ann, op, seq);
         ngx_http_notify_pg_text(&pp, (char *) ann);
+
+        /* outbox_chain(): the first attempts, now, the wait of a held one */
+
+        ngx_http_notify_pg_text(&pp, (char *) firsts);
+        ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
+        ngx_http_notify_pg_num(&pp, NGX_HTTP_NOTIFY_CHAIN_WAIT);
 
         op->seq = seq;
 
@@ -3321,6 +3577,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 
         ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
         ngx_http_notify_pg_num(&pp, (int64_t) op->due);
+        ngx_http_notify_pg_num(&pp, NGX_HTTP_NOTIFY_CHAIN_WAIT);
         ngx_http_notify_pg_num(&pp,
                                (int64_t) ngx_http_notify_store_dead_letters());
 
@@ -3359,6 +3616,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
                                : (int64_t) ngx_min(op->max,
                                                    NGX_HTTP_NOTIFY_DEAD_BATCH));
         ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
+        ngx_http_notify_pg_num(&pp, NGX_HTTP_NOTIFY_CHAIN_WAIT);
 
         err = ngx_http_notify_pg_query(pg, st->q_dead_change, &pp);
         ngx_free(users);
@@ -3396,7 +3654,9 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
 static int
 ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
 {
-    ngx_str_t  kept;
+    u_char      *held;
+    ngx_str_t    kept;
+    ngx_uint_t   i, n;
 
     if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM) {
         return ngx_http_notify_pg_claimed(op, res);
@@ -3423,6 +3683,18 @@ ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
         }
 
         op->replaced = ngx_http_notify_pg_u32(res, 0, 0);
+
+        /* the entries held behind an older one of their chain */
+
+        if (op->has_outbox && !PQgetisnull(res, 0, 3)) {
+            held = (u_char *) PQgetvalue(res, 0, 3);
+            n = ngx_min((ngx_uint_t) PQgetlength(res, 0, 3), op->nentries);
+
+            for (i = 0; i < n; i++) {
+                op->entries[i].held = (held[i] == '1');
+            }
+        }
+
         return 0;
 
     case NGX_HTTP_NOTIFY_OP_READ_ONE:
@@ -3462,6 +3734,9 @@ ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
 
         } else if (op->seq && ngx_http_notify_pg_bool(res, 0, 1)) {
             op->rc = NGX_ABORT;
+
+        } else if (op->seq && ngx_http_notify_pg_bool(res, 0, 4)) {
+            op->rc = NGX_BUSY;
         }
 
         op->count = ngx_http_notify_pg_u32(res, 0, 2);
@@ -3477,12 +3752,14 @@ ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
             return 0;
         }
 
-        op->count = ngx_http_notify_pg_u32(res, 0, 3);
+        op->count = ngx_http_notify_pg_u32(res, 0, 4);
 
         if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY) {
             op->nexpired = ngx_http_notify_pg_bool(res, 0, 1);
             op->max = ngx_http_notify_pg_u32(res, 0, 2);
         }
+
+        op->replaced = ngx_http_notify_pg_bool(res, 0, 3);
 
         return 0;
     }

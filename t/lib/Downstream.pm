@@ -8,6 +8,7 @@ package Downstream;
 #   /int                  200 {"Success": true, "Code": 0}
 #   .../answer/<code>...  <code> with no body (what other contracts call
 #                         success: 201, 202, 204), also after /fail/...
+#   /slow/<ms>...         the push contract's OK, after <ms> milliseconds
 #   /fail/<kind>/<n>      the first <n> requests to this path fail, then OK;
 #                         kinds: 500, false (Success false, Code "12"),
 #                         garbage (200 with HTML), close (no answer at all),
@@ -90,6 +91,9 @@ sub serve {
                      : HTTP::Response->new(503, 'Busy', ['Retry-After' => '1'], 'busy');
             } elsif ($path =~ m{/answer/(\d{3})(/|$)}) {
                 $res = HTTP::Response->new($1, 'Answer', [], '');
+            } elsif ($path =~ m{^/slow/(\d+)}) {
+                select(undef, undef, undef, $1 / 1000);
+                $res = HTTP::Response->new(200, 'OK', ['Content-Type' => 'application/json'], $ok);
             } elsif ($path eq '/int') {
                 $res = HTTP::Response->new(200, 'OK', ['Content-Type' => 'application/json'],
                                            '{"Success":true,"Code":0}');

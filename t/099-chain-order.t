@@ -1,0 +1,486 @@
+# Ordering per chain: two notifications of one chain (Graph's chainId)
+# reach a target in the order they were accepted, whatever path each takes
+# (the first attempt's subrequest, the timer's retries), and a replaced one
+# that is still pending is never sent.  A real downstream on loopback
+# (t/lib/HoldDownstream.pm) holds its answer to a request while the test
+# says so, and records the order in which requests started and were
+# answered; the tests assert on that order only.
+#
+# Each block starts the hub with its targets and answers one GET; then its
+# "--- scenario" runs: a function of this file that sends the
+# notifications itself (some on connections it keeps open), drives the
+# downstream and checks what it recorded.
+use lib 't/lib';
+use NotifyTest;
+use HoldDownstream;
+use JSON::PP;
+use IO::Socket::INET;
+use File::Spec;
+use Time::HiRes ();
+use File::Temp qw(tempdir);
+use Test::Nginx::Socket 'no_plan';
+
+our $Many;
+
+BEGIN {
+    NotifyTest::setup(manifest =>
+                      File::Spec->rel2abs('t/data/graph/manifest.json'));
+    $ENV{TEST_NGINX_HOLD} = 'http://127.0.0.1:' . HoldDownstream::start();
+
+    # a directory with a team of 150 users: a Graph target's two parts
+    $Many = tempdir('notify-chain-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @users = map { {id => sprintf('m-%03d', $_),
+                       upn => sprintf('m-%03d@example.org', $_)} } 1 .. 150;
+    open my $fh, '>', "$Many/directory.json" or die "$Many: $!";
+    print $fh encode_json({users => \@users,
+                           teams => [{id => 'team-many',
+                                      members => [map { $_->{id} } @users]}]});
+    close $fh;
+}
+
+our $Caller = NotifyTest::bearer(NotifyTest::token(azp => 'app-ci',
+    roles => ['TeamsActivity.Send', 'PrivilegedNotificationDispatcher']));
+
+# a push target <name> at the downstream's /<name>
+sub target {
+    my ($name, $extra) = @_;
+    return "    notify_target $name {\n        dialect push;\n"
+           . "        url $ENV{TEST_NGINX_HOLD}/$name;\n"
+           . ($extra // '') . "    }\n";
+}
+
+sub hub {
+    my ($store, $targets, $extra, @opt) = @_;
+    return ::conf($store, @opt, extra => "    notify_delivery_retry 200ms 1s;\n"
+                          . "    notify_delivery_timeout 70s;\n"
+                          . "    notify_delivery_first_timeout 70s;\n"
+                          . ($extra // '') . $targets);
+}
+
+our $Inbound = <<'CONF';
+    location ~ /sendActivityNotification(ToRecipients)?$ {
+        notify_inbound graph;
+    }
+    location /outbox { notify_outbox; }
+    location = /go { return 204; }
+CONF
+
+# with a first attempt (the subrequest path), or the timer's only
+our $Server = <<'CONF' . $Inbound;
+    notify_delivery_location /_deliver;
+    location = /_deliver {
+        internal;
+        proxy_pass $notify_target_url;
+        proxy_read_timeout 70s;
+    }
+CONF
+our $TimerServer = $Inbound;
+
+# a Graph notification marked <mark> (its URL's last segment) to <users>
+# (or, for the user "team-many", to that team's members), of the chain
+# <chain> (undef: none)
+sub note {
+    my ($mark, $chain, @users) = @_;
+    my $team = $users[0] eq 'team-many';
+    my $body = encode_json({
+        topic => {source => 'text', value => "topic $mark",
+                  webUrl => "https://x.example.org/$mark"},
+        activityType => 'taskCreated',
+        (defined $chain ? (chainId => $chain) : ()),
+        previewText => {content => "preview $mark"},
+        templateParameters => [{name => 'taskId', value => $mark}],
+        $team
+        ? (recipient => {'@odata.type' =>
+                'microsoft.graph.teamMembersNotificationRecipient',
+                teamId => 'team-many'})
+        : (recipients => [map { {'@odata.type' =>
+                'microsoft.graph.aadUserNotificationRecipient', userId => $_} }
+                @users])});
+
+    (my $auth = $Caller) =~ s/\n$//;
+    return "POST /v1.0/"
+           . ($team ? "teams/team-many/sendActivityNotification"
+                    : "teamwork/sendActivityNotificationToRecipients")
+           . " HTTP/1.1\r\nHost: localhost\r\n$auth\r\n"
+           . "Content-Type: application/json\r\n"
+           . "Content-Length: " . length($body) . "\r\n\r\n$body";
+}
+
+sub connect_hub {
+    return IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => Test::Nginx::Socket::server_port_for_client(),
+        Timeout => 70) || die "cannot connect: $!";
+}
+
+# sends a request on a (keep-alive) connection; with "read", returns the
+# answer's status
+sub send_note {
+    my ($s, $req, $read) = @_;
+    print $s $req;
+    return $read ? answer($s) : undef;
+}
+
+sub answer {
+    my ($s) = @_;
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        my $n = sysread($s, $head, 1, length $head);
+        return 0 unless $n;
+    }
+    my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
+    my ($len) = $head =~ /\r\nContent-Length: (\d+)/i;
+    my $body = '';
+    while (length $body < ($len // 0)) {
+        sysread($s, $body, $len - length $body, length $body) or last;
+    }
+    return $status;
+}
+
+sub get {
+    my ($path) = @_;
+    my $s = connect_hub();
+    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $r = <$s> // '';
+    return $r =~ /\r\n\r\n(.*)$/s ? $1 : '';
+}
+
+# waits until the outbox is empty; returns its last listing
+sub outbox_empty {
+    my $list;
+    HoldDownstream::wait_for(sub {
+        $list = get('/outbox');
+        return $list =~ /^\{"items":\[\]\}/;
+    });
+    return $list;
+}
+
+sub seen { my ($path, $event) = @_; grep { $_ eq $event } HoldDownstream::at($path) }
+
+sub index_of {
+    my ($path, $event) = @_;
+    my @e = HoldDownstream::at($path);
+    for my $i (0 .. $#e) { return $i if $e[$i] eq $event }
+    return -1;
+}
+
+sub wait_seen {
+    my ($path, $event) = @_;
+    return HoldDownstream::wait_for(sub { seen($path, $event) });
+}
+
+our %Scenario;
+
+# n1 of a chain is in flight (its first attempt held by the downstream)
+# when n2 of the chain replaces it: n2's caller is answered at once; a
+# notification without a chain goes by; n2 starts only after n1 answered
+# (500: n1, replaced, is removed, never retried)
+$Scenario{replaced_in_flight} = sub {
+    my ($name) = @_;
+    HoldDownstream::hold('a', 'n1');
+    HoldDownstream::fail('a', 'n1');
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'u-ada'));
+    ok(wait_seen('/a', 'start n1'), "$name - n1's first attempt started");
+
+    my $s2 = connect_hub();
+    is(send_note($s2, note('n2', 7, 'u-ada'), 1), 202,
+       "$name - n2's caller answered");
+    ok(!seen('/a', 'end n1 500'),
+       "$name - ... while n1 is still held by the downstream");
+
+    is(send_note($s2, note('n3', undef, 'u-ada'), 1), 202,
+       "$name - n3 (no chain) on the same keep-alive connection answered");
+    ok(wait_seen('/a', 'end n3 200'), "$name - n3 delivered");
+    ok(!seen('/a', 'end n1 500') && !seen('/a', 'start n2'),
+       "$name - ... while n1 is held and n2 waits");
+
+    HoldDownstream::release('a', 'n1');
+    is(answer($s1), 202, "$name - n1's caller answered once n1 reported");
+
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered");
+    ok(index_of('/a', 'start n2') > index_of('/a', 'end n1 500'),
+       "$name - n2 started after n1 was answered");
+
+    like(outbox_empty(), qr/^\{"items":\[\]\}/,
+         "$name - n1, replaced in flight, left the outbox on its failure");
+    is(scalar(grep { /^start n1$/ } HoldDownstream::at('/a')), 1,
+       "$name - n1 was never retried");
+    is(scalar(grep { /^start n2$/ } HoldDownstream::at('/a')), 1,
+       "$name - n2 was sent once");
+};
+
+# the timer's path (no first attempts): n1 and n2 of a chain to different
+# users (no replacement) are both due; the timer sends n1 and holds n2
+# until n1 is delivered
+$Scenario{timer_fifo} = sub {
+    my ($name) = @_;
+    HoldDownstream::hold('a', 'n1');
+
+    my $s = connect_hub();
+    is(send_note($s, note('n1', 7, 'u-ada'), 1), 202, "$name - n1 accepted");
+    is(send_note($s, note('n2', 7, 'u-dave'), 1), 202, "$name - n2 accepted");
+    ok(wait_seen('/a', 'start n1'), "$name - the timer sent n1");
+
+    # a few of the timer's looks: n2 is due too, but must stay
+    Time::HiRes::sleep(2.5);
+    ok(!seen('/a', 'start n2'), "$name - n2 not sent while n1 is in flight");
+
+    HoldDownstream::release('a', 'n1');
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered");
+    is_deeply([HoldDownstream::at('/a')],
+              ['start n1', 'end n1 200', 'start n2', 'end n2 200'],
+              "$name - n1, then n2");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+};
+
+# n1's first attempts to two targets fail (due again much later); n2 of the
+# chain to the same user replaces n1: n1 is never sent again to either
+# target, n2 reaches both at once
+$Scenario{replaced_pending} = sub {
+    my ($name) = @_;
+    HoldDownstream::fail($_, 'n1') for qw(a b);
+
+    my $s = connect_hub();
+    is(send_note($s, note('n1', 7, 'u-ada', 'u-dave'), 1), 202,
+       "$name - n1 accepted");
+    ok(wait_seen('/a', 'end n1 500') && wait_seen('/b', 'end n1 500'),
+       "$name - n1 failed at both targets");
+    like(get('/outbox'), qr/"target":"a".*"target":"b"/,
+         "$name - n1 is pending for both");
+
+    is(send_note($s, note('n2', 7, 'u-ada', 'u-dave'), 1), 202,
+       "$name - n2 accepted");
+    ok(wait_seen('/a', 'end n2 200') && wait_seen('/b', 'end n2 200'),
+       "$name - n2 delivered to both");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/,
+         "$name - n1's pending entries are gone");
+    for my $t (qw(a b)) {
+        is_deeply([HoldDownstream::at("/$t")],
+                  ['start n1', 'end n1 500', 'start n2', 'end n2 200'],
+                  "$name - $t: n1 once, then n2");
+    }
+};
+
+# two targets: n1 held at a only; n2 of the chain (another user: no
+# replacement) reaches b at once, and a only after a answered n1
+$Scenario{per_target} = sub {
+    my ($name) = @_;
+    HoldDownstream::hold('a', 'n1');
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'u-ada'));
+    ok(wait_seen('/a', 'start n1') && wait_seen('/b', 'end n1 200'),
+       "$name - n1 held at a, delivered to b");
+
+    my $s2 = connect_hub();
+    is(send_note($s2, note('n2', 7, 'u-dave'), 1), 202,
+       "$name - n2's caller answered");
+    ok(wait_seen('/b', 'end n2 200'), "$name - n2 delivered to b");
+    ok(!seen('/a', 'start n2') && !seen('/a', 'end n1 200'),
+       "$name - ... while n1 is held at a, and n2 waits there");
+
+    HoldDownstream::release('a', 'n1');
+    is(answer($s1), 202, "$name - n1's caller answered");
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered to a");
+    is_deeply([HoldDownstream::at('/a')],
+              ['start n1', 'end n1 200', 'start n2', 'end n2 200'],
+              "$name - a: n1, then n2");
+    is_deeply([HoldDownstream::at('/b')],
+              ['start n1', 'end n1 200', 'start n2', 'end n2 200'],
+              "$name - b: n1, then n2");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+};
+
+# three of one chain (to different users: none replaces another) while the
+# first is in flight: each waits for the one before it; and two chains do
+# not wait for each other
+$Scenario{three_and_another} = sub {
+    my ($name) = @_;
+    HoldDownstream::hold('a', 'n1');
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'u-ada'));
+    ok(wait_seen('/a', 'start n1'), "$name - n1 in flight");
+
+    my $s2 = connect_hub();
+    HoldDownstream::hold('a', 'n2');
+    is(send_note($s2, note('n2', 7, 'u-dave'), 1), 202, "$name - n2 accepted");
+    is(send_note($s2, note('n3', 7, 'u-bob'), 1), 202,
+       "$name - n3 accepted");
+    is(send_note($s2, note('m1', 8, 'u-ada'), 1), 202,
+       "$name - m1 of another chain accepted");
+    ok(wait_seen('/a', 'end m1 200'), "$name - m1 delivered at once");
+
+    HoldDownstream::release('a', 'n1');
+    ok(wait_seen('/a', 'start n2'), "$name - n2 sent after n1");
+    ok(!seen('/a', 'start n3'), "$name - n3 waits for n2");
+    HoldDownstream::release('a', 'n2');
+    ok(wait_seen('/a', 'end n3 200'), "$name - n3 delivered");
+
+    my @a = grep { !/m1/ } HoldDownstream::at('/a');
+    is_deeply(\@a, ['start n1', 'end n1 200', 'start n2', 'end n2 200',
+                    'start n3', 'end n3 200'], "$name - n1, n2, n3 in order");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+};
+
+# a Graph target's two parts (150 recipients: 100 and 50), a chain's
+# notification to all of them: with <hold>, n1's parts are in flight when
+# n2 replaces n1 (n2's parts wait for both of n1's answers), else they
+# failed and wait for a retry (n2 removes them: never sent again)
+our $Bulk = '/g/answer/202/teamwork/sendActivityNotificationToRecipients';
+
+sub parts {
+    my ($name, $hold) = @_;
+
+    if ($hold) {
+        HoldDownstream::hold('g', 'n1');
+    } else {
+        HoldDownstream::fail('g', 'n1');
+    }
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'team-many'));
+    ok(HoldDownstream::wait_for(sub {
+           2 == grep { $_ eq ($hold ? 'start n1' : 'end n1 500') }
+                     HoldDownstream::at($Bulk) }),
+       "$name - n1's two parts " . ($hold ? 'in flight' : 'failed'));
+
+    if (!$hold) {
+        is(answer($s1), 204, "$name - n1's caller answered");
+    }
+
+    my $s2 = connect_hub();
+    is(send_note($s2, note('n2', 7, 'team-many'), 1), 204,
+       "$name - n2's caller answered");
+
+    if ($hold) {
+        ok(!seen($Bulk, 'start n2'), "$name - n2 waits for n1's parts");
+        HoldDownstream::release('g', 'n1');
+        is(answer($s1), 204, "$name - n1's caller answered");
+    }
+
+    ok(HoldDownstream::wait_for(sub {
+           2 == grep { $_ eq 'end n2 202' } HoldDownstream::at($Bulk) }),
+       "$name - n2's two parts delivered");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+
+    my @e = HoldDownstream::at($Bulk);
+    my ($last) = grep { $e[$_] =~ / n1\b/ } reverse 0 .. $#e;
+    my ($first) = grep { $e[$_] =~ / n2\b/ } 0 .. $#e;
+    ok($last < $first, "$name - all of n1 before any of n2")
+        or diag(join ', ', @e);
+    is(scalar(grep { $_ eq 'start n1' } @e), 2,
+       "$name - n1's parts sent once each");
+    is(scalar(grep { $_ eq 'start n2' } @e), 2,
+       "$name - n2's parts sent once each");
+}
+
+$Scenario{parts_pending} = sub { parts(shift, 0) };
+$Scenario{parts_in_flight} = sub { parts(shift, 1) };
+
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    my $scenario = $block->scenario;
+    return if $dry_run || !defined $scenario;
+
+    HoldDownstream::clear();
+    $Scenario{$scenario}->($block->name);
+    HoldDownstream::clear();
+});
+
+no_shuffle();
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: n1 of a chain in flight on its first attempt when n2 replaces it: n2's keep-alive caller is answered at once, a notification without a chain is not held back, n2 starts only after n1 answered, and n1 (replaced) is not retried after its failure
+--- http_config eval: ::hub('t1', ::target('a'))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: replaced_in_flight
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: the timer's path: two due entries of one chain for one target, the older one in flight: the newer waits for its answer
+--- http_config eval: ::hub('t2', ::target('a'))
+--- config eval: $::TimerServer
+--- request
+GET /go
+--- error_code: 204
+--- scenario: timer_fifo
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: a replaced notification still pending (failed, due later) at two targets is never sent again; its successor reaches both
+--- http_config eval: ::hub('t3', ::target('a', "        retry 60s 60s;\n") . ::target('b', "        retry 60s 60s;\n"))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: replaced_pending
+--- no_error_log
+[alert]
+
+
+
+=== TEST 4: ordering is per target: n1 held at one target holds n2 there only
+--- http_config eval: ::hub('t4', ::target('a') . ::target('b'))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: per_target
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: three of one chain go one after the other; another chain is not held back by them
+--- http_config eval: ::hub('t5', ::target('a'))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: three_and_another
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: a Graph target's parts: n1's two parts failed and wait for a retry when n2 of the chain replaces n1: they are never sent again, n2's two parts are
+--- http_config eval
+::hub('t6', "    notify_target g {\n        dialect graph;\n        url $ENV{TEST_NGINX_HOLD}/g/answer/202;\n        authorization \"Bearer g\";\n        retry 60s 60s;\n    }\n", '', directory => "$::Many/directory.json")
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: parts_pending
+--- no_error_log
+[alert]
+
+
+
+=== TEST 7: a Graph target's parts: n1's two parts in flight when n2 of the chain replaces n1: n2's parts start only after both of n1's answered
+--- http_config eval
+::hub('t7', "    notify_target g {\n        dialect graph;\n        url $ENV{TEST_NGINX_HOLD}/g/answer/202;\n        authorization \"Bearer g\";\n    }\n", '', directory => "$::Many/directory.json")
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: parts_in_flight
+--- no_error_log
+[error]
+[alert]

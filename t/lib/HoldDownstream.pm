@@ -1,0 +1,166 @@
+package HoldDownstream;
+
+# A downstream for ordering tests: a real HTTP server on loopback
+# (HTTP::Daemon) that serves each connection in a process of its own, so
+# that a request it holds does not keep it from taking the next one.  It
+# answers the push contract (200 {"Success": true, "Code": "0"}), and
+# records when each request started and when its answer was sent, in the
+# order it happened: "start <path> <mark>", "end <path> <mark> <status>"
+# (one line each, appended to <dir>/events.log).  A request's mark is the
+# last path segment of the first "https://x.example.org/..." URL in its
+# body (the notification's URL).
+#
+# The test controls it with files: while <dir>/hold-<name>-<mark> exists a
+# request of <mark> to /<name>/... is held (not answered); it is answered
+# 500 when <dir>/fail-<name>-<mark> exists, else <code> for a path with
+# "/answer/<code>/" (what Graph's bulk call answers: 202), else 200.  A
+# held request is answered after 60 s at the latest.
+
+use strict;
+use warnings;
+
+use HTTP::Daemon;
+use HTTP::Response;
+use Fcntl qw(:flock);
+use File::Temp qw(tempdir);
+use POSIX qw(_exit WNOHANG);
+use Time::HiRes ();
+
+my ($pid, $dir, $owner);
+
+sub start {
+    $dir = tempdir('notify-hold-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                              ReuseAddr => 1, Timeout => 1)
+        or die "cannot listen: $!";
+    my $port = $d->sockport;
+
+    $owner = $$;
+    $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        serve($d);
+        _exit(0);
+    }
+
+    close $d;
+    return $port;
+}
+
+sub serve {
+    my ($d) = @_;
+    my $deadline = time + 900;      # never outlive a test run
+    my $parent = getppid();
+
+    while (time < $deadline && getppid() == $parent) {
+        1 while waitpid(-1, WNOHANG) > 0;
+
+        my $c = $d->accept or next;
+        my $child = fork;
+
+        if (!defined $child || $child == 0) {
+            connection($c);
+            _exit(0) if defined $child;
+        }
+
+        $c->close;
+    }
+}
+
+sub connection {
+    my ($c) = @_;
+    $c->timeout(10);
+
+    while (my $req = $c->get_request) {
+        my $path = $req->uri->path;
+        my ($name) = $path =~ m{^/([^/]*)};
+        my ($mark) = $req->content =~ m{https://x\.example\.org/(?:[^"/]*/)*([\w.-]+)};
+        $mark //= '-';
+
+        event("start $path $mark");
+
+        my $until = time + 60;
+        while (-e "$dir/hold-$name-$mark" && time < $until) {
+            Time::HiRes::sleep(0.02);
+        }
+
+        my $res = -e "$dir/fail-$name-$mark"
+            ? HTTP::Response->new(500, 'Oops', [], 'oops')
+            : $path =~ m{/answer/(\d{3})/}
+            ? HTTP::Response->new($1, 'Answer', [], '')
+            : HTTP::Response->new(200, 'OK',
+                  ['Content-Type' => 'application/json'],
+                  '{"Success":true,"Code":"0","Message":"OK"}');
+
+        event("end $path $mark " . $res->code);
+        $c->send_response($res);
+    }
+
+    $c->close;
+}
+
+sub event {
+    my ($line) = @_;
+    open my $log, '>>', "$dir/events.log" or die "$dir/events.log: $!";
+    flock $log, LOCK_EX;
+    print $log "$line\n";
+    close $log;
+}
+
+sub touch {
+    my ($what, $name, $mark) = @_;
+    open my $fh, '>', "$dir/$what-$name-$mark" or die $!;
+    close $fh;
+}
+
+# hold(NAME, MARK), release(NAME, MARK): requests of MARK to /NAME
+sub hold { touch('hold', @_) }
+sub release { unlink "$dir/hold-$_[0]-$_[1]" }
+
+# fail(NAME, MARK), heal(NAME, MARK): answered 500, or 200 again
+sub fail { touch('fail', @_) }
+sub heal { unlink "$dir/fail-$_[0]-$_[1]" }
+
+# the events so far, each "start PATH MARK" or "end PATH MARK STATUS"
+sub events {
+    open my $log, '<', "$dir/events.log" or return ();
+    chomp(my @e = <$log>);
+    return @e;
+}
+
+# the events of one path, without it: "start MARK", "end MARK STATUS"
+sub at {
+    my ($path) = @_;
+    return map { /^(\w+) \Q$path\E (.*)$/ ? "$1 $2" : () } events();
+}
+
+# waits until CODE is true (60 s at the most); returns what it returned
+sub wait_for {
+    my ($code) = @_;
+    for (1 .. 3000) {
+        my $r = $code->();
+        return $r if $r;
+        Time::HiRes::sleep(0.02);
+    }
+    return $code->();
+}
+
+sub clear {
+    unlink glob("$dir/*");
+}
+
+sub stop {
+    local $?;
+
+    if ($pid && $$ == $owner) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+        $pid = undef;
+    }
+}
+
+END { stop() }
+
+1;
