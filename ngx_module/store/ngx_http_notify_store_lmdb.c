@@ -3806,9 +3806,9 @@ ngx_http_notify_lmdb_dead_one(MDB_txn *txn, ngx_http_notify_store_op_t *op,
 
 /*
  * The chain of a dead letter's notification, in "chain": *chained 1; 0:
- * it has none; NGX_BUSY: a newer notification of the chain exists (a
- * chain link, of any user, points past it: it was replaced), so it is not
- * replayed
+ * it has none; NGX_BUSY: a newer notification of the chain replaced it
+ * (the chain's link of one of its recipients points past it), so it is
+ * not replayed
  */
 
 static int
@@ -3816,8 +3816,9 @@ ngx_http_notify_lmdb_dead_chain(MDB_txn *txn, uint64_t seq, u_char *chain,
     ngx_int_t *chained)
 {
     int                          rc;
-    MDB_val                      key, val;
-    MDB_cursor                  *cur;
+    u_char                      *p, *end, *nul, *buf;
+    MDB_val                      key, val, rval;
+    ngx_str_t                    id;
     ngx_http_notify_lmdb_t      *st;
     ngx_http_notify_note_hdr_t   hdr;
     u_char                       seqkey[8];
@@ -3847,31 +3848,54 @@ ngx_http_notify_lmdb_dead_chain(MDB_txn *txn, uint64_t seq, u_char *chain,
     ngx_memcpy(chain, hdr.chain, 32);
     *chained = 1;
 
-    rc = mdb_cursor_open(txn, st->chains, &cur);
+    rc = mdb_get(txn, st->rcpt, &key, &rval);
     if (rc != 0) {
-        return rc;
+        return (rc == MDB_NOTFOUND) ? 0 : rc;
     }
 
-    key.mv_data = chain;
-    key.mv_size = 32;
+    buf = malloc(32 + NGX_HTTP_NOTIFY_USER_MAX);
+    if (buf == NULL) {
+        return ENOMEM;
+    }
 
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-         rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-    {
-        if (key.mv_size < 32 || ngx_memcmp(key.mv_data, chain, 32) != 0) {
-            break;
+    p = rval.mv_data;
+    end = p + rval.mv_size;
+
+    while (p < end) {
+        nul = ngx_strlchr(p, end, '\0');
+        if (nul == NULL) {
+            nul = end;
         }
 
-        if (val.mv_size == 8 && ngx_http_notify_get_u64(val.mv_data) > seq) {
+        id.data = p;
+        id.len = nul - p;
+        p = nul + 1;
+
+        if (id.len == 0 || id.len > NGX_HTTP_NOTIFY_USER_MAX) {
+            continue;
+        }
+
+        key.mv_data = buf;
+        key.mv_size = ngx_http_notify_chain_key(buf, chain, &id) - buf;
+
+        rc = mdb_get(txn, st->chains, &key, &val);
+
+        if (rc == 0 && val.mv_size == 8
+            && ngx_http_notify_get_u64(val.mv_data) > seq)
+        {
             *chained = NGX_BUSY;
             break;
         }
+
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            free(buf);
+            return rc;
+        }
     }
 
-    mdb_cursor_close(cur);
+    free(buf);
 
-    return (rc == MDB_NOTFOUND) ? 0 : rc;
+    return 0;
 }
 
 

@@ -866,6 +866,23 @@ static const char  ngx_http_notify_pg_v5[] =
     "CREATE INDEX ON @.dead (died, seq, entry);"
     "CREATE INDEX ON @.dead (target, seq, entry);"
 
+    /* the ids of a list of recipients (NUL-separated) */
+
+    "CREATE FUNCTION @.ids(p_rcpt bytea) RETURNS SETOF text"
+    " LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "DECLARE i integer; rest bytea;\n"
+    "BEGIN\n"
+    " rest := p_rcpt;\n"
+    " WHILE length(rest) > 0 LOOP\n"
+    "  i := position('\\x00'::bytea IN rest);\n"
+    "  IF i = 0 THEN i := length(rest) + 1; END IF;\n"
+    "  IF i > 1 THEN\n"
+    "   RETURN NEXT convert_from(substring(rest FROM 1 FOR i - 1), 'UTF8');\n"
+    "  END IF;\n"
+    "  rest := substring(rest FROM i + 1);\n"
+    " END LOOP;\n"
+    "END $$;"
+
     /* p_attempts, p_error NULL: the entry's own */
 
     "CREATE FUNCTION @.bury(p_seq bigint, p_entry integer, p_reason integer,"
@@ -1016,8 +1033,9 @@ static const char  ngx_http_notify_pg_v5[] =
     "  IF p_type = 1 THEN\n"
     "   i := array_position(p_targets, r.target);\n"
     "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"
-    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch"
-    "    WHERE ch.chain = r.chain AND ch.seq > r.seq) THEN\n"
+    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch,"
+    "    @.notes n, @.ids(n.rcpt) u WHERE n.seq = r.seq"
+    "    AND ch.chain = r.chain AND ch.user_id = u AND ch.seq > r.seq) THEN\n"
     "    o_superseded := true; o_skipped := o_skipped + 1;\n"
     "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
     "    CONTINUE;\n"
