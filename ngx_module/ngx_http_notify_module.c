@@ -294,6 +294,13 @@ static ngx_command_t  ngx_http_notify_commands[] = {
       offsetof(ngx_http_notify_main_conf_t, delivery),
       NULL },
 
+    { ngx_string("notify_delivery_dead_letters"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_notify_store_dead_letters_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_notify_main_conf_t, store),
+      NULL },
+
     { ngx_string("notify_outbox"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_notify_outbox,
@@ -642,6 +649,7 @@ ngx_http_notify_metrics_answer(ngx_http_request_t *r,
         s.outbox = ss->outbox;
         s.outbox_age = (ss->outbox_oldest && ss->outbox_oldest < now)
                        ? (uint64_t) (now - ss->outbox_oldest) : 0;
+        s.dead = ss->dead;
     }
 
     text = ngx_pnalloc(r->pool, ngx_http_notify_metrics_size(&s));
@@ -815,6 +823,7 @@ ngx_http_notify_create_main_conf(ngx_conf_t *cf)
 
     nmcf->store.max_size = NGX_CONF_UNSET_SIZE;
     nmcf->store.retention = NGX_CONF_UNSET;
+    nmcf->store.dead_letters = NGX_CONF_UNSET_UINT;
     nmcf->stream_events = NGX_CONF_UNSET_UINT;
     ngx_http_notify_delivery_create_conf(&nmcf->delivery);
 

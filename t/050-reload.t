@@ -40,27 +40,14 @@ sub directory {
 our $Ada = ['u-ada', 'ada@example.org'];
 our $Newbie = ['u-newbie', 'newbie@example.org'];
 
-# the block's number: its directory file and its store are named after it
-sub number {
-    my $block = shift;
-    $block->name =~ /TEST (\d+)/ or die "no number in " . $block->name;
-    return $1;
-}
-
+# the block's number (NotifyTest::block_number()): its directory file and
+# its store are named after it
 sub dir_file { return "$Dirs/directory-" . shift() . ".json" }
-
-sub write_file {
-    my ($file, $text) = @_;
-    open my $fh, '>', "$file.new" or die "$file.new: $!";
-    print $fh $text;
-    close $fh or die "$file.new: $!";
-    rename "$file.new", $file or die "$file: $!";
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
     my $initial = $block->initial_directory;
-    write_file(dir_file(number($block)), $initial) if defined $initial;
+    NotifyTest::write_file(dir_file(NotifyTest::block_number($block)), $initial) if defined $initial;
 });
 
 Test::Nginx::Socket::add_response_body_check(sub {
@@ -74,7 +61,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
     my $want = ref $results eq 'ARRAY' && defined $results->[$req_idx]
                ? $results->[$req_idx] : 'reloaded';
 
-    write_file(dir_file(number($block)), $texts->[$req_idx]);
+    NotifyTest::write_file(dir_file(NotifyTest::block_number($block)), $texts->[$req_idx]);
     Test::More::is(NotifyTest::reload(), $want,
                    $block->name . " - reload after request $req_idx");
 });

@@ -141,3 +141,16 @@ __DATA__
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 4: the upgraded store has the dead letters' tables too (created when it is opened): none yet
+--- skip_eval: 1: NotifyTest::lmdb_only()
+--- http_config eval: ::hub()
+--- config eval: $NotifyTest::DeliveryServer
+--- request
+GET /outbox/dead
+--- response_body_like: ^\{"items":\[\]\}$
+--- no_error_log
+[alert]
+[crit]

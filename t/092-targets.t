@@ -65,37 +65,9 @@ our $Server = $NotifyTest::DeliveryServer
               . "    location = /metrics { notify_metrics; }\n";
 
 # the reload blocks' included file
-sub targets_file { return "$Files/targets-" . shift() . ".conf" }
+sub targets_file { return NotifyTest::targets_file(@_) }
 
-sub number {
-    my $block = shift;
-    $block->name =~ /TEST (\d+)/ or die "no number in " . $block->name;
-    return $1;
-}
-
-sub write_file {
-    my ($file, $text) = @_;
-    open my $fh, '>', "$file.new" or die "$file.new: $!";
-    print $fh $text;
-    close $fh or die "$file.new: $!";
-    rename "$file.new", $file or die "$file: $!";
-}
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    my $initial = $block->initial_targets;
-    write_file(targets_file(number($block)), $initial) if defined $initial;
-});
-
-Test::Nginx::Socket::add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run;
-    my $texts = $block->reload_targets;
-    return unless ref $texts eq 'ARRAY' && defined $texts->[$req_idx];
-    write_file(targets_file(number($block)), $texts->[$req_idx]);
-    Test::More::is(NotifyTest::reload(), 'reloaded',
-                   $block->name . " - reload after request $req_idx");
-});
+NotifyTest::reload_targets($Files);
 
 master_on();
 workers(1);

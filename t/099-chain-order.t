@@ -14,6 +14,7 @@ use lib 't/lib';
 use NotifyTest;
 use HoldDownstream;
 use JSON::PP;
+use MIME::Base64 ();
 use IO::Socket::INET;
 use File::Spec;
 use Time::HiRes ();
@@ -36,6 +37,11 @@ BEGIN {
                            teams => [{id => 'team-many',
                                       members => [map { $_->{id} } @users]}]});
     close $fh;
+
+    open $fh, '>', "$Many/webhook.secret" or die "$Many: $!";
+    print $fh "whsec_" . MIME::Base64::encode_base64('chain-order-secret-24b!!', '')
+              . "\n";
+    close $fh;
 }
 
 our $Caller = NotifyTest::bearer(NotifyTest::token(azp => 'app-ci',
@@ -47,6 +53,14 @@ sub target {
     return "    notify_target $name {\n        dialect push;\n"
            . "        url $ENV{TEST_NGINX_HOLD}/$name;\n"
            . ($extra // '') . "    }\n";
+}
+
+# a webhook target <name> at the downstream's /<name>
+sub webhook {
+    my ($name) = @_;
+    return "    notify_target $name {\n        dialect webhook;\n"
+           . "        url $ENV{TEST_NGINX_HOLD}/$name;\n"
+           . "        webhook_secret_file $Many/webhook.secret;\n    }\n";
 }
 
 sub hub {
@@ -377,6 +391,139 @@ sub parts {
        "$name - n2's parts sent once each");
 }
 
+# a request to the hub: its status and body
+sub call {
+    my ($method, $path) = @_;
+    my $s = connect_hub();
+    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n"
+             . "Content-Length: 0\r\n\r\n";
+    local $/;
+    my $r = <$s> // '';
+    my ($status) = $r =~ m{^HTTP/1\.\d (\d+)};
+    return ($status // 0, $r =~ /\r\n\r\n(.*)$/s ? $1 : '');
+}
+
+# a target whose entry that fails once expires at once (its next attempt
+# would be after its expiry)
+our $Dies = "        expire 20s;\n        retry 30s 30s;\n";
+
+# n1 of a chain in flight, n2 of the chain (another user: no replacement)
+# held behind it; n1 fails and expires, so it dies: a dead letter, out of
+# its chain's queue, and n2 is sent at once (not held behind a dead
+# entry); n1 replayed goes back and is delivered
+$Scenario{dies_in_flight} = sub {
+    my ($name) = @_;
+    HoldDownstream::hold('a', 'n1');
+    HoldDownstream::fail('a', 'n1');
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'u-ada'));
+    ok(wait_seen('/a', 'start n1'), "$name - n1 in flight");
+
+    my $s2 = connect_hub();
+    is(send_note($s2, note('n2', 7, 'u-dave'), 1), 202, "$name - n2 accepted");
+    ok(!seen('/a', 'start n2'), "$name - n2 waits for n1");
+
+    HoldDownstream::release('a', 'n1');
+    is(answer($s1), 202, "$name - n1's caller answered");
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered");
+    ok(index_of('/a', 'start n2') > index_of('/a', 'end n1 500'),
+       "$name - n2 started after n1 failed");
+
+    my ($st, $body) = call('GET', '/outbox/dead');
+    like($body, qr/^\{"items":\[\{"id":"0000000000000001",[^{}]*"target":"a",[^{}]*"reason":"expired"/,
+         "$name - n1 is a dead letter");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+
+    HoldDownstream::heal('a', 'n1');
+    ($st, $body) = call('POST', '/outbox/dead/0000000000000001/replay');
+    is($st, 200, "$name - n1 replayed (nothing newer replaced it)");
+    ok(wait_seen('/a', 'end n1 200'), "$name - n1 delivered");
+    is_deeply([HoldDownstream::at('/a')],
+              ['start n1', 'end n1 500', 'start n2', 'end n2 200',
+               'start n1', 'end n1 200'], "$name - n1, n2, n1 again");
+};
+
+# the same, given up: a webhook's 410 (the target disabled too); enabled
+# again, n2 is sent, not held behind the dead n1
+$Scenario{given_up_in_flight} = sub {
+    my ($name) = @_;
+    HoldDownstream::hold('w', 'n1');
+    HoldDownstream::gone('w', 'n1');
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'u-ada'));
+    ok(wait_seen('/w', 'start n1'), "$name - n1 in flight");
+
+    my $s2 = connect_hub();
+    is(send_note($s2, note('n2', 7, 'u-dave'), 1), 202, "$name - n2 accepted");
+
+    HoldDownstream::release('w', 'n1');
+    is(answer($s1), 202, "$name - n1's caller answered");
+    ok(wait_seen('/w', 'end n1 410'), "$name - n1 given up");
+
+    # the answer is recorded as it is sent: its outcome may not be yet
+    ok(HoldDownstream::wait_for(sub {
+           (call('GET', '/outbox/dead'))[1]
+           =~ /^\{"items":\[\{"id":"0000000000000001",[^{}]*"reason":"given_up"/ }),
+       "$name - n1 is a dead letter");
+    is((call('POST', '/outbox/targets/w/enable'))[0], 200,
+       "$name - the target enabled again");
+    ok(wait_seen('/w', 'end n2 200'), "$name - n2 delivered");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+};
+
+# n1 in flight when n2 replaces it; n1 fails and expires: it is not kept
+# (replaced), and n2 is sent
+$Scenario{replaced_dies} = sub {
+    my ($name) = @_;
+    HoldDownstream::hold('a', 'n1');
+    HoldDownstream::fail('a', 'n1');
+
+    my $s1 = connect_hub();
+    send_note($s1, note('n1', 7, 'u-ada'));
+    ok(wait_seen('/a', 'start n1'), "$name - n1 in flight");
+
+    my $s2 = connect_hub();
+    is(send_note($s2, note('n2', 7, 'u-ada'), 1), 202,
+       "$name - n2, replacing n1, accepted");
+
+    HoldDownstream::release('a', 'n1');
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+    is((call('GET', '/outbox/dead'))[1], '{"items":[]}',
+       "$name - n1, replaced, is no dead letter");
+};
+
+# n1 dies (its first attempt fails, past its expiry then); n2 of the chain
+# to the same user replaces it: n1's replay is refused, one or all, and it
+# can still be purged
+$Scenario{superseded_replay} = sub {
+    my ($name) = @_;
+    HoldDownstream::fail('a', 'n1');
+
+    my $s = connect_hub();
+    is(send_note($s, note('n1', 7, 'u-ada'), 1), 202, "$name - n1 accepted");
+    ok(HoldDownstream::wait_for(sub {
+           (call('GET', '/outbox/dead'))[1] =~ /"id":"0000000000000001"/ }),
+       "$name - n1 is a dead letter");
+
+    is(send_note($s, note('n2', 7, 'u-ada'), 1), 202,
+       "$name - n2 replacing n1 accepted");
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered");
+
+    my ($st, $body) = call('POST', '/outbox/dead/0000000000000001/replay');
+    is($st, 409, "$name - n1's replay refused");
+    like($body, qr/"Superseded"/, "$name - ... with a JSON error that says why");
+    is_deeply([call('POST', '/outbox/dead/replay')],
+              [200, '{"replayed":0,"skipped":1}'],
+              "$name - replay of all skips it");
+    is((call('DELETE', '/outbox/dead/0000000000000001'))[0], 200,
+       "$name - n1 purged");
+    is(scalar(grep { /^start n1$/ } HoldDownstream::at('/a')), 1,
+       "$name - n1 was sent once");
+};
+
 $Scenario{parts_pending} = sub { parts(shift, 0) };
 $Scenario{parts_in_flight} = sub { parts(shift, 1) };
 
@@ -483,4 +630,52 @@ GET /go
 --- scenario: parts_in_flight
 --- no_error_log
 [error]
+[alert]
+
+
+
+=== TEST 8: n1 of a chain in flight, n2 held behind it; n1 fails past its expiry: a dead letter, out of its chain's queue: n2 is sent at once; n1 replayed is delivered
+--- http_config eval: ::hub('t8', ::target('a', $::Dies))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: dies_in_flight
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9: n1 of a chain in flight is given up (a webhook's 410): a dead letter, out of its chain's queue: n2 is sent once the target is enabled again
+--- http_config eval: ::hub('t9', ::webhook('w'))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: given_up_in_flight
+--- no_error_log
+[alert]
+
+
+
+=== TEST 10: n1 of a chain in flight when n2 replaces it; n1 fails past its expiry: not kept as a dead letter; n2 is sent
+--- http_config eval: ::hub('t10', ::target('a', $::Dies))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: replaced_dies
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11: a dead letter whose notification a newer one of its chain replaced: its replay is refused (409 Superseded), replay of all skips it, it can be purged
+--- http_config eval: ::hub('t11', ::target('a', $::Dies))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: superseded_replay
+--- no_error_log
 [alert]

@@ -351,7 +351,8 @@ ngx_http_notify_metrics_size(ngx_http_notify_metrics_scrape_t *s)
             + s->ntargets * (2 + NGX_HTTP_NOTIFY_RESULTS)
             + 2 + s->ntargets                          /* breakers */
             + 2 + 2 * s->ntargets                      /* OAuth2 */
-            + 3;                                       /* open streams */
+            + 3                                        /* open streams */
+            + 3;                                       /* dead letters */
 
     return lines * (NGX_HTTP_NOTIFY_METRICS_LINE + name);
 }
@@ -487,6 +488,10 @@ ngx_http_notify_metrics_write(u_char *p, ngx_http_notify_metrics_scrape_t *s)
                             "{target=\"%V\"} %uL\n",
                             &s->targets[i], s->outbox_age);
         }
+
+        p = ngx_http_notify_metrics_one(p, "notify_dead_letters", "gauge",
+                "Dead letters kept: outbox entries that expired or were"
+                " given up (notify_delivery_dead_letters).", s->dead);
     }
 
     p = ngx_http_notify_metrics_family(p, "notify_deliveries_total",

@@ -71,6 +71,7 @@ typedef struct {
     uint64_t                    map_free;
     uint64_t                    outbox;        /* entries, all targets */
     uint64_t                    outbox_age;    /* sec, the oldest; 0: none */
+    uint64_t                    dead;          /* dead letters kept */
 } ngx_http_notify_metrics_scrape_t;
 
 

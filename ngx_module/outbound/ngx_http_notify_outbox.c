@@ -30,10 +30,6 @@ static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r,
     ngx_str_t *rest);
 static ngx_int_t ngx_http_notify_outbox_send(ngx_http_request_t *r,
     const char *key, json_t *array);
-static ngx_int_t ngx_http_notify_outbox_entry_id(ngx_str_t *id,
-    uint64_t *seq, uint32_t *entry);
-static u_char *ngx_http_notify_outbox_format_entry(u_char *p, uint64_t seq,
-    uint32_t entry);
 static json_t *ngx_http_notify_outbox_target_json(
     ngx_http_notify_target_t *t, ngx_pool_t *pool);
 
@@ -46,6 +42,7 @@ static json_t *ngx_http_notify_outbox_target_json(
  *   POST   <prefix>/targets/<name>/enable   after a 410 Gone
  *   POST   <prefix>/<entry>/retry  try it now
  *   DELETE <prefix>/<entry>        drop it
+ *   ...    <prefix>/dead...        the dead letters (ngx_http_notify_dead.c)
  *
  * An entry is "<id>" (a notification's first, its entry 0) or
  * "<id>-<n>" (its entry n: another target, or another part).
@@ -106,6 +103,17 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
         return ngx_http_notify_outbox_targets(r, &rest);
     }
 
+    if (rest.len >= sizeof("/dead") - 1
+        && ngx_strncmp(rest.data, "/dead", sizeof("/dead") - 1) == 0
+        && (rest.len == sizeof("/dead") - 1
+            || rest.data[sizeof("/dead") - 1] == '/'))
+    {
+        rest.data += sizeof("/dead") - 1;
+        rest.len -= sizeof("/dead") - 1;
+
+        return ngx_http_notify_dead_handler(r, &rest);
+    }
+
     /* /<id> or /<id>/retry */
 
     last = rest.data + rest.len;
@@ -119,7 +127,7 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
     }
 
     if (rest.data[0] != '/'
-        || ngx_http_notify_outbox_entry_id(&id, &dl->op.seq, &dl->op.entry)
+        || ngx_http_notify_outbox_parse_entry(&id, &dl->op.seq, &dl->op.entry)
            != NGX_OK
         || (slash && !(last - slash == 6
                        && ngx_strncmp(slash, "/retry", 6) == 0)))
@@ -456,8 +464,8 @@ ngx_http_notify_outbox_target_json(ngx_http_notify_target_t *t,
 
 /* "<id>" (entry 0) or "<id>-<entry>" */
 
-static ngx_int_t
-ngx_http_notify_outbox_entry_id(ngx_str_t *id, uint64_t *seq,
+ngx_int_t
+ngx_http_notify_outbox_parse_entry(ngx_str_t *id, uint64_t *seq,
     uint32_t *entry)
 {
     ngx_int_t  n;
@@ -484,7 +492,7 @@ ngx_http_notify_outbox_entry_id(ngx_str_t *id, uint64_t *seq,
 }
 
 
-static u_char *
+u_char *
 ngx_http_notify_outbox_format_entry(u_char *p, uint64_t seq, uint32_t entry)
 {
     p = ngx_http_notify_format_id(p, seq);

@@ -66,6 +66,20 @@ static ngx_uint_t ngx_http_notify_scheduler_room(void);
 static ngx_http_notify_scheduler_t  ngx_http_notify_scheduler;
 
 
+/* dead letters that made room for newer ones (the oldest to die) */
+
+static void
+ngx_http_notify_scheduler_dead_bound(ngx_http_notify_store_op_t *op)
+{
+    if (op->rc == NGX_OK && op->count) {
+        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                      "notify: %ui oldest dead letters removed: at most %ui"
+                      " are kept (notify_delivery_dead_letters)",
+                      op->count, ngx_http_notify_store_dead_letters());
+    }
+}
+
+
 /*
  * The answer to an attempt.  No answer is a failed attempt; an answer is
  * judged by the target's dialect.  The outcome goes to the store; "dl"
@@ -169,6 +183,7 @@ ngx_http_notify_scheduler_outcome(ngx_http_notify_delivery_t *dl,
         }
 
         op->type = NGX_HTTP_NOTIFY_OP_OUTBOX_DROP;
+        op->dead = 1;
         break;
 
     default: /* NGX_HTTP_NOTIFY_RETRY */
@@ -259,6 +274,8 @@ ngx_http_notify_scheduler_stored(ngx_http_notify_store_op_t *op)
                       " attempts, dropped; target \"%V\"", dl->seq, op->max,
                       &dl->target->name);
     }
+
+    ngx_http_notify_scheduler_dead_bound(op);
 
     switch (op->type) {
 
@@ -610,6 +627,8 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
         ngx_http_notify_delivery_arm(1000);
         return;
     }
+
+    ngx_http_notify_scheduler_dead_bound(op);
 
     for (i = 0; i < op->nexpired; i++) {
         t = dv->target[op->expired_quota[i]];

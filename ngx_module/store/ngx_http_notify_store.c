@@ -62,6 +62,8 @@ typedef struct {
     unsigned                          pruning:1;
 
     uint64_t                          start;       /* submit(): usec */
+
+    ngx_uint_t                        dead_letters;  /* kept at most */
 } ngx_http_notify_store_t;
 
 
@@ -331,7 +333,65 @@ ngx_http_notify_store_init_conf(ngx_conf_t *cf,
         scf->retention = 30 * 86400;
     }
 
+    if (scf->dead_letters == NGX_CONF_UNSET_UINT) {
+        scf->dead_letters = NGX_HTTP_NOTIFY_DEAD_DEFAULT;
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/* notify_delivery_dead_letters <number> | off */
+
+char *
+ngx_http_notify_store_dead_letters_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_int_t                      n;
+    ngx_str_t                     *value;
+    ngx_http_notify_store_conf_t  *scf;
+
+    scf = (ngx_http_notify_store_conf_t *) ((char *) conf + cmd->offset);
+
+    if (scf->dead_letters != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        scf->dead_letters = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n == 0 || n > NGX_HTTP_NOTIFY_DEAD_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be \"off\" or a number from 1 to %d,"
+                           " not \"%V\"", &cmd->name,
+                           NGX_HTTP_NOTIFY_DEAD_MAX, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    scf->dead_letters = (ngx_uint_t) n;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_uint_t
+ngx_http_notify_store_dead_letters(void)
+{
+    return ngx_http_notify_store.dead_letters;
+}
+
+
+const char *
+ngx_http_notify_store_dead_reason(ngx_uint_t reason)
+{
+    return (reason == NGX_HTTP_NOTIFY_DEAD_GIVEN_UP) ? "given_up"
+                                                      : "expired";
 }
 
 
@@ -368,6 +428,7 @@ ngx_http_notify_store_init_process(ngx_cycle_t *cycle,
     st->queue_last = &st->queue;
     st->retention = scf->retention;
     st->backend = scf->backend;
+    st->dead_letters = scf->dead_letters;
 
     rc = st->backend->open(cycle, scf);
 
@@ -916,6 +977,10 @@ ngx_http_notify_store_apply(void *txn, ngx_http_notify_store_op_t *op)
     case NGX_HTTP_NOTIFY_OP_ARCHIVE_READ:
     case NGX_HTTP_NOTIFY_OP_DELETE:
         return be->feed_change(txn, op);
+
+    case NGX_HTTP_NOTIFY_OP_DEAD_REPLAY:
+    case NGX_HTTP_NOTIFY_OP_DEAD_PURGE:
+        return be->dead(txn, op);
 
     default: /* DONE, RETRY, DROP, NOW */
         return be->outbox_finish(txn, op);
@@ -1478,13 +1543,18 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
     }
 
     if (rd->type == NGX_HTTP_NOTIFY_READ_FEED
-        || rd->type == NGX_HTTP_NOTIFY_READ_OUTBOX)
+        || rd->type == NGX_HTTP_NOTIFY_READ_OUTBOX
+        || rd->type == NGX_HTTP_NOTIFY_READ_DEAD)
     {
         if (rd->type == NGX_HTTP_NOTIFY_READ_FEED) {
             n = (rd->query.limit
                  && rd->query.limit < NGX_HTTP_NOTIFY_FEED_PAGE_MAX)
                 ? rd->query.limit : NGX_HTTP_NOTIFY_FEED_PAGE_MAX;
             size = sizeof(ngx_http_notify_feed_entry_t);
+
+        } else if (rd->type == NGX_HTTP_NOTIFY_READ_DEAD) {
+            n = 16;
+            size = sizeof(ngx_http_notify_dead_entry_t);
 
         } else {
             n = 16;
@@ -1530,6 +1600,11 @@ ngx_http_notify_store_read(ngx_http_notify_store_read_t *rd)
 
     case NGX_HTTP_NOTIFY_READ_NEXT_DUE:
         rd->rc = be->next_due(&rd->due, rd->targets, rd->ntargets, rd->log);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_DEAD:
+        rd->rc = be->dead_list(&rd->items, rd->targets, rd->after_seq,
+                               rd->after_entry, rd->limit, rd->log);
         break;
 
     default: /* NGX_HTTP_NOTIFY_READ_STATS */

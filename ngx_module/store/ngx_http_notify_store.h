@@ -62,12 +62,47 @@ typedef enum {
     NGX_HTTP_NOTIFY_OP_ARCHIVE,
     NGX_HTTP_NOTIFY_OP_ARCHIVE_READ,
     NGX_HTTP_NOTIFY_OP_DELETE,
-    NGX_HTTP_NOTIFY_OP_MISSED         /* never posted: the watcher is told
+    NGX_HTTP_NOTIFY_OP_MISSED,        /* never posted: the watcher is told
                                          that other nodes' changes may
                                          have been missed ("count" 1: by
                                          a process that had not listened
                                          before) */
+    NGX_HTTP_NOTIFY_OP_DEAD_REPLAY,   /* dead letters back to the outbox */
+    NGX_HTTP_NOTIFY_OP_DEAD_PURGE     /* dead letters removed */
 } ngx_http_notify_op_type_e;
+
+
+/*
+ * Dead letters: an outbox entry that expired, or that its target's answer
+ * gave up (op->dead on OUTBOX_DROP), is kept as a dead letter in the
+ * transaction that removes it from the outbox: its target, part and
+ * recipients, attempts, creation, when it died, why, its last error.  At
+ * most ngx_http_notify_store_dead_letters() are kept (0: none, the entry
+ * is only removed); when there are more, the oldest to die are removed
+ * (op->count of the write that added them says how many).  Retention
+ * removes a notification's dead letters with it.
+ *
+ * DEAD_REPLAY and DEAD_PURGE: the dead letter (op->seq, op->entry), or,
+ * with op->seq 0, the first op->max of them by id, of the target op->target
+ * (empty: of any target).  DEAD_REPLAY: op->quota lists the targets that
+ * exist, each one's "max" its expiry in seconds; a dead letter becomes an
+ * outbox entry due now, its attempts 0, expiring that long after now.
+ * Out: op->count, the dead letters replayed or purged; op->rc NGX_DECLINED:
+ * no such dead letter (one asked for); NGX_ABORT: its target is not in
+ * op->quota; NGX_BUSY: a newer notification of its chain exists (it was
+ * replaced), so it is not replayed (one asked for; all: op->replaced
+ * counts those skipped).  A replayed entry of a chain goes back into its
+ * chain's queue: held while an older entry of the chain for its target
+ * is in the outbox.
+ */
+
+#define NGX_HTTP_NOTIFY_DEAD_EXPIRED    1
+#define NGX_HTTP_NOTIFY_DEAD_GIVEN_UP   2
+
+#define NGX_HTTP_NOTIFY_DEAD_DEFAULT    10000   /* kept, by default */
+#define NGX_HTTP_NOTIFY_DEAD_MAX        1000000 /* the directive's bound */
+#define NGX_HTTP_NOTIFY_DEAD_BATCH      1000    /* replayed or purged in one
+                                                   operation, at most */
 
 
 /*
@@ -180,6 +215,8 @@ struct ngx_http_notify_store_op_s {
     unsigned                        has_idem:1;
     unsigned                        has_chain:1;
     unsigned                        has_outbox:1;
+    unsigned                        dead:1;      /* OUTBOX_DROP: given up,
+                                                    kept as a dead letter */
 
     /* in: PUT with has_outbox: its entries, one a (target, part) */
     ngx_http_notify_outbox_put_t   *entries;
@@ -240,6 +277,9 @@ struct ngx_http_notify_store_op_s {
     ngx_http_notify_store_done_pt   done;
     void                           *data;
     ngx_log_t                      *log;
+
+    /* in: DEAD_REPLAY, DEAD_PURGE: of this target only (empty: any) */
+    ngx_str_t                       target;
 };
 
 
@@ -263,6 +303,9 @@ typedef struct {
     ngx_str_t                       schema;
     ngx_uint_t                      connections;
     ngx_msec_t                      timeout;
+
+    /* notify_delivery_dead_letters: kept at most (0: off) */
+    ngx_uint_t                      dead_letters;
 } ngx_http_notify_store_conf_t;
 
 
@@ -305,6 +348,20 @@ typedef struct {
 } ngx_http_notify_outbox_entry_t;
 
 
+/* one dead letter, as the outbox lists them */
+typedef struct {
+    uint64_t                        seq;
+    uint32_t                        entry;
+    uint32_t                        part;
+    ngx_str_t                       target;
+    time_t                          created;
+    uint64_t                        died;        /* msec since the epoch */
+    ngx_uint_t                      attempts;
+    ngx_uint_t                      reason;      /* NGX_HTTP_NOTIFY_DEAD_* */
+    u_char                         *error;       /* the last, NUL-ended */
+} ngx_http_notify_dead_entry_t;
+
+
 /* what notify_metrics shows of the store, read at a scrape */
 typedef struct {
     uint64_t                        map_size;    /* bytes; 0: no map */
@@ -312,6 +369,7 @@ typedef struct {
     uint64_t                        outbox;      /* entries */
     time_t                          outbox_oldest;  /* the oldest entry's
                                                        creation; 0: none */
+    uint64_t                        dead;        /* dead letters */
 } ngx_http_notify_store_stats_t;
 
 
@@ -329,7 +387,8 @@ typedef enum {
     NGX_HTTP_NOTIFY_READ_OUTBOX,      /* the pending deliveries */
     NGX_HTTP_NOTIFY_READ_NEXT_DUE,    /* the earliest due time */
     NGX_HTTP_NOTIFY_READ_STATS,       /* what notify_metrics shows */
-    NGX_HTTP_NOTIFY_READ_COUNTS       /* the unread and unseen counts */
+    NGX_HTTP_NOTIFY_READ_COUNTS,      /* the unread and unseen counts */
+    NGX_HTTP_NOTIFY_READ_DEAD         /* dead letters */
 } ngx_http_notify_read_type_e;
 
 
@@ -349,13 +408,19 @@ struct ngx_http_notify_store_read_s {
     unsigned                        counts:1;    /* FEED: the unseen count
                                                     too (the feed's states) */
     ngx_str_t                      *targets;     /* NEXT_DUE: of these
-                                                    targets' entries */
+                                                    targets' entries; DEAD:
+                                                    of this one (NULL:
+                                                    any) */
     ngx_uint_t                      ntargets;
+    uint64_t                        after_seq;   /* DEAD: those after this */
+    uint32_t                        after_entry;
 
     /* out */
     ngx_int_t                       rc;          /* NGX_OK or NGX_ERROR */
     ngx_array_t                     items;       /* FEED: feed entries;
-                                                    OUTBOX: outbox entries */
+                                                    OUTBOX: outbox entries;
+                                                    DEAD: dead letters, by
+                                                    id */
     uint64_t                        next;        /* FEED: the next page's
                                                     cursor, 0: none */
     uint64_t                        unread;      /* FEED, UNREAD, COUNTS */
@@ -518,6 +583,17 @@ struct ngx_http_notify_store_backend_s {
      * counts (by counts, or by its read())
      */
     ngx_uint_t   states;
+
+    /*
+     * Dead letters: DEAD_REPLAY and DEAD_PURGE in the write transaction
+     * (NULL for a backend with submit(), which does them); and the read
+     * of a list, at most "limit" by id after (seq, entry), of "target"
+     * (NULL: any), for a backend without read()
+     */
+    int        (*dead)(void *txn, ngx_http_notify_store_op_t *op);
+    ngx_int_t  (*dead_list)(ngx_array_t *items, ngx_str_t *target,
+                            uint64_t seq, uint32_t entry, ngx_uint_t limit,
+                            ngx_log_t *log);
 };
 
 
@@ -628,6 +704,14 @@ ngx_int_t ngx_http_notify_store_replay(ngx_http_notify_store_op_t *op,
 int ngx_http_notify_store_note_make(ngx_http_notify_store_op_t *op,
     uint64_t seq, ngx_http_notify_store_note_t *note);
 void ngx_http_notify_store_note_free(ngx_http_notify_store_note_t *note);
+
+/* notify_delivery_dead_letters <number> | off */
+char *ngx_http_notify_store_dead_letters_set(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+/* the dead letters kept at most, for a backend's writes (0: none) */
+ngx_uint_t ngx_http_notify_store_dead_letters(void);
+/* a dead letter's reason, as the outbox lists it */
+const char *ngx_http_notify_store_dead_reason(ngx_uint_t reason);
 
 u_char *ngx_http_notify_format_id(u_char *p, uint64_t seq);
 ngx_int_t ngx_http_notify_parse_id(ngx_str_t *id, uint64_t *seq);

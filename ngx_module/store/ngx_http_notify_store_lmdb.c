@@ -49,7 +49,13 @@
  *                                         by due time
  *   outbox.r  u64 seq, u32 entry       -> a part's recipients'
  *                                         ids, NUL-separated (part 0 has
- *                                         the notification's: rcpt)
+ *                                         the notification's: rcpt); kept
+ *                                         while the entry is a dead letter
+ *   dead    u64 seq, u32 entry         -> ngx_http_notify_dead_rec_t: an
+ *                                         entry that expired or was given
+ *                                         up
+ *   dead.t  u64 died msec, u64 seq, u32 entry -> (empty): the dead letters
+ *                                         in the order they died
  *   outbox.q  chain hash, u8 len, target name, u64 seq, u32 entry
  *                                      -> (empty): a chain's entries for
  *                                         a target, oldest first
@@ -114,6 +120,19 @@ typedef struct {
                                                 while in flight */
 
 
+/* a dead letter, as kept (host byte order) */
+typedef struct {
+    uint64_t                     created;     /* sec */
+    uint64_t                     died;        /* msec */
+    uint32_t                     attempts;
+    uint32_t                     part;
+    u_char                       reason;      /* NGX_HTTP_NOTIFY_DEAD_* */
+    u_char                       error[204];  /* the last, NUL-ended */
+    u_char                       target_len;
+    u_char                       target[NGX_HTTP_NOTIFY_TARGET_NAME_LEN];
+} ngx_http_notify_dead_rec_t;
+
+
 typedef struct {
     MDB_env                     *env;
     MDB_dbi                      meta;
@@ -129,6 +148,8 @@ typedef struct {
     MDB_dbi                      outrcpt;
     MDB_dbi                      unseen;
     MDB_dbi                      seen;
+    MDB_dbi                      dead;
+    MDB_dbi                      dead_time;
     MDB_dbi                      queue;       /* outbox.q */
     MDB_dbi                      queued;      /* outbox.k */
 
@@ -198,8 +219,8 @@ static int ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq);
 static int ngx_http_notify_lmdb_outbox_add(MDB_txn *txn,
     ngx_http_notify_store_op_t *op, uint64_t seq);
 static int ngx_http_notify_lmdb_outbox_upgrade(MDB_txn *txn);
-static int ngx_http_notify_lmdb_outbox_next(MDB_txn *txn, uint64_t seq,
-    uint32_t *entry);
+static int ngx_http_notify_lmdb_entry_next(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, uint32_t *entry);
 static uint64_t ngx_http_notify_now_msec(void);
 static int ngx_http_notify_lmdb_outbox_replace(MDB_txn *txn, uint64_t seq);
 static int ngx_http_notify_lmdb_queued(MDB_txn *txn, uint64_t seq,
@@ -215,6 +236,35 @@ static int ngx_http_notify_lmdb_claim_note(MDB_txn *txn, uint64_t seq,
     ngx_http_notify_claim_t *cl);
 static int ngx_http_notify_lmdb_outbox_finish(void *txn,
     ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_dead_chain(MDB_txn *txn, uint64_t seq,
+    u_char *chain, ngx_int_t *chained);
+static int ngx_http_notify_lmdb_bury(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, uint64_t seq, uint32_t entry,
+    ngx_http_notify_outbox_rec_t *rec, ngx_uint_t reason);
+static int ngx_http_notify_lmdb_dead_add(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, uint64_t seq, uint32_t entry,
+    ngx_http_notify_outbox_rec_t *rec, ngx_uint_t reason);
+static int ngx_http_notify_lmdb_dead_del(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, ngx_uint_t keep_rcpt);
+static int ngx_http_notify_lmdb_dead_del_all(MDB_txn *txn, uint64_t seq);
+static int ngx_http_notify_lmdb_dead_purge(MDB_txn *txn, uint64_t seq,
+    uint32_t entry);
+static int ngx_http_notify_lmdb_outbox_remove(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, ngx_http_notify_outbox_rec_t *rec, ngx_uint_t rcpt);
+static int ngx_http_notify_lmdb_entry_del(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, uint32_t entry, ngx_uint_t rcpt);
+static int ngx_http_notify_lmdb_record(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, uint32_t entry, void *rec, size_t size);
+static int ngx_http_notify_lmdb_del_all(MDB_txn *txn, MDB_dbi dbi,
+    uint64_t seq, int (*del)(MDB_txn *txn, uint64_t seq, uint32_t entry));
+static int ngx_http_notify_lmdb_dead(void *txn,
+    ngx_http_notify_store_op_t *op);
+static int ngx_http_notify_lmdb_dead_one(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, uint64_t seq, uint32_t entry,
+    ngx_http_notify_dead_rec_t *d);
+static ngx_int_t ngx_http_notify_lmdb_dead_list(ngx_array_t *items,
+    ngx_str_t *target, uint64_t seq, uint32_t entry, ngx_uint_t limit,
+    ngx_log_t *log);
 static int ngx_http_notify_lmdb_outbox_claim(void *txn,
     ngx_http_notify_store_op_t *op);
 static ngx_int_t ngx_http_notify_lmdb_feed(ngx_http_notify_feed_query_t *q,
@@ -269,7 +319,9 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_lmdb = {
     NULL,                               /* a transaction in a thread */
     ngx_http_notify_lmdb_feed_change,
     ngx_http_notify_lmdb_counts,
-    1                                   /* states */
+    1,                                  /* states */
+    ngx_http_notify_lmdb_dead,
+    ngx_http_notify_lmdb_dead_list
 };
 
 
@@ -419,7 +471,7 @@ ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
         goto failed;
     }
 
-    (void) mdb_env_set_maxdbs(st->env, 24);
+    (void) mdb_env_set_maxdbs(st->env, 32);
 
     rc = mdb_env_set_mapsize(st->env, scf->max_size);
     if (rc != 0) {
@@ -469,6 +521,9 @@ ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
         || (rc = ngx_http_notify_lmdb_outbox_upgrade(txn)) != 0
         || (rc = mdb_dbi_open(txn, "unseen", MDB_CREATE, &st->unseen)) != 0
         || (rc = mdb_dbi_open(txn, "seen", MDB_CREATE, &st->seen)) != 0
+        || (rc = mdb_dbi_open(txn, "dead", MDB_CREATE, &st->dead)) != 0
+        || (rc = mdb_dbi_open(txn, "dead.t", MDB_CREATE, &st->dead_time))
+           != 0
         || (rc = mdb_dbi_open(txn, "outbox.q", MDB_CREATE, &st->queue))
            != 0
         || (rc = mdb_dbi_open(txn, "outbox.k", MDB_CREATE, &st->queued))
@@ -1622,6 +1677,11 @@ ngx_http_notify_lmdb_prune(void *txn, ngx_http_notify_store_op_t *op)
             goto failed;
         }
 
+        rc = ngx_http_notify_lmdb_dead_del_all(txn, seq);
+        if (rc != 0) {
+            goto failed;
+        }
+
         rc = mdb_cursor_del(cur, 0);
         if (rc != 0) {
             goto failed;
@@ -1750,24 +1810,38 @@ static int
 ngx_http_notify_lmdb_outbox_get(MDB_txn *txn, uint64_t seq, uint32_t entry,
     ngx_http_notify_outbox_rec_t *rec)
 {
-    int       rc;
-    MDB_val   val;
+    int  rc;
 
-    rc = ngx_http_notify_lmdb_entry_get(txn, ngx_http_notify_lmdb.outbox, seq,
-                                        entry, &val);
+    rc = ngx_http_notify_lmdb_record(txn, ngx_http_notify_lmdb.outbox, seq,
+                                     entry, rec, sizeof(*rec));
+
+    if (rc == 0 && rec->target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+        return MDB_CORRUPTED;
+    }
+
+    return rc;
+}
+
+
+/* the record of (seq, entry) in "dbi", of "size" bytes, copied */
+
+static int
+ngx_http_notify_lmdb_record(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    uint32_t entry, void *rec, size_t size)
+{
+    int      rc;
+    MDB_val  val;
+
+    rc = ngx_http_notify_lmdb_entry_get(txn, dbi, seq, entry, &val);
     if (rc != 0) {
         return rc;
     }
 
-    if (val.mv_size != sizeof(ngx_http_notify_outbox_rec_t)) {
+    if (val.mv_size != size) {
         return MDB_CORRUPTED;
     }
 
-    ngx_memcpy(rec, val.mv_data, sizeof(ngx_http_notify_outbox_rec_t));
-
-    if (rec->target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
-        return MDB_CORRUPTED;
-    }
+    ngx_memcpy(rec, val.mv_data, size);
 
     return 0;
 }
@@ -1779,42 +1853,72 @@ static int
 ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq, uint32_t entry)
 {
     int                           rc;
-    MDB_val                       key;
     ngx_http_notify_outbox_rec_t  rec;
-    u_char                        ekey[12];
-    u_char                        dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
 
     rc = ngx_http_notify_lmdb_outbox_get(txn, seq, entry, &rec);
     if (rc != 0) {
         return rc;
     }
 
+    return ngx_http_notify_lmdb_outbox_remove(txn, seq, entry, &rec,
+                                              rec.part != 0);
+}
+
+
+/*
+ * The entry "rec" and its due index, its part's recipients if "rcpt"; it
+ * leaves its chain's queue, whatever took it out of the outbox
+ */
+
+static int
+ngx_http_notify_lmdb_outbox_remove(MDB_txn *txn, uint64_t seq,
+    uint32_t entry, ngx_http_notify_outbox_rec_t *rec, ngx_uint_t rcpt)
+{
+    int      rc;
+    MDB_val  key;
+    u_char   dkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
+
     key.mv_data = dkey;
-    key.mv_size = ngx_http_notify_due_key(dkey, rec.target, rec.target_len,
-                                          rec.due, seq, entry);
+    key.mv_size = ngx_http_notify_due_key(dkey, rec->target, rec->target_len,
+                                          rec->due, seq, entry);
 
     rc = mdb_del(txn, ngx_http_notify_lmdb.due, &key, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return rc;
     }
 
+    rc = ngx_http_notify_lmdb_entry_del(txn, ngx_http_notify_lmdb.outbox,
+                                        seq, entry, rcpt);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return ngx_http_notify_lmdb_unqueue(txn, seq, entry, rec);
+}
+
+
+/* the record of (seq, entry) in "dbi"; its part's recipients if "rcpt" */
+
+static int
+ngx_http_notify_lmdb_entry_del(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    uint32_t entry, ngx_uint_t rcpt)
+{
+    int      rc;
+    MDB_val  key;
+    u_char   ekey[12];
+
     ngx_http_notify_entry_key(ekey, seq, entry);
     key.mv_data = ekey;
     key.mv_size = 12;
 
-    if (rec.part) {
+    if (rcpt) {
         rc = mdb_del(txn, ngx_http_notify_lmdb.outrcpt, &key, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND) {
             return rc;
         }
     }
 
-    rc = mdb_del(txn, ngx_http_notify_lmdb.outbox, &key, NULL);
-    if (rc != 0) {
-        return rc;
-    }
-
-    return ngx_http_notify_lmdb_unqueue(txn, seq, entry, &rec);
+    return mdb_del(txn, dbi, &key, NULL);
 }
 
 
@@ -1823,20 +1927,34 @@ ngx_http_notify_lmdb_outbox_del(MDB_txn *txn, uint64_t seq, uint32_t entry)
 static int
 ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq)
 {
+    return ngx_http_notify_lmdb_del_all(txn, ngx_http_notify_lmdb.outbox,
+                                        seq, ngx_http_notify_lmdb_outbox_del);
+}
+
+
+/*
+ * Each key of a notification's in "dbi" (u64 seq, u32 entry), given to
+ * "del", which removes it
+ */
+
+static int
+ngx_http_notify_lmdb_del_all(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
+    int (*del)(MDB_txn *txn, uint64_t seq, uint32_t entry))
+{
     int       rc;
     uint32_t  entry;
 
     for ( ;; ) {
         entry = 0;
 
-        rc = ngx_http_notify_lmdb_outbox_next(txn, seq, &entry);
+        rc = ngx_http_notify_lmdb_entry_next(txn, dbi, seq, &entry);
 
         if (rc == MDB_NOTFOUND) {
             return 0;
         }
 
         if (rc == 0) {
-            rc = ngx_http_notify_lmdb_outbox_del(txn, seq, entry);
+            rc = del(txn, seq, entry);
         }
 
         if (rc != 0) {
@@ -1846,10 +1964,13 @@ ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq)
 }
 
 
-/* the first entry of a notification from *entry on; MDB_NOTFOUND: none */
+/*
+ * The first key of a notification's in "dbi" from *entry on;
+ * MDB_NOTFOUND: none
+ */
 
 static int
-ngx_http_notify_lmdb_outbox_next(MDB_txn *txn, uint64_t seq,
+ngx_http_notify_lmdb_entry_next(MDB_txn *txn, MDB_dbi dbi, uint64_t seq,
     uint32_t *entry)
 {
     int          rc;
@@ -1857,7 +1978,7 @@ ngx_http_notify_lmdb_outbox_next(MDB_txn *txn, uint64_t seq,
     MDB_cursor  *cur;
     u_char       ekey[12];
 
-    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.outbox, &cur);
+    rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc != 0) {
         return rc;
     }
@@ -1907,7 +2028,8 @@ ngx_http_notify_lmdb_outbox_replace(MDB_txn *txn, uint64_t seq)
 
     for (entry = 0; /* void */; entry++) {
 
-        rc = ngx_http_notify_lmdb_outbox_next(txn, seq, &entry);
+        rc = ngx_http_notify_lmdb_entry_next(txn, ngx_http_notify_lmdb.outbox,
+                                              seq, &entry);
         if (rc != 0) {
             return (rc == MDB_NOTFOUND) ? 0 : rc;
         }
@@ -2404,6 +2526,8 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
         return rc;
     }
 
+    op->count = 0;
+
     /*
      * an entry of a chain: replaced while in flight, it goes whatever the
      * outcome (never retried); to be retried, it is no longer in flight
@@ -2429,8 +2553,19 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
 
     switch (op->type) {
 
-    case NGX_HTTP_NOTIFY_OP_OUTBOX_DONE:
     case NGX_HTTP_NOTIFY_OP_OUTBOX_DROP:
+        if (op->dead) {
+            rec.attempts++;
+            ngx_cpystrn(rec.error, op->error, sizeof(rec.error));
+
+            return ngx_http_notify_lmdb_bury(txn, op, op->seq, op->entry,
+                                             &rec,
+                                             NGX_HTTP_NOTIFY_DEAD_GIVEN_UP);
+        }
+
+        /* fall through */
+
+    case NGX_HTTP_NOTIFY_OP_OUTBOX_DONE:
         return ngx_http_notify_lmdb_outbox_del(txn, op->seq, op->entry);
 
     case NGX_HTTP_NOTIFY_OP_OUTBOX_NOW:
@@ -2451,7 +2586,8 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
 
     if (op->due >= rec.expires * 1000 || now >= rec.expires * 1000) {
         op->nexpired = 1;
-        return ngx_http_notify_lmdb_outbox_del(txn, op->seq, op->entry);
+        return ngx_http_notify_lmdb_bury(txn, op, op->seq, op->entry, &rec,
+                                         NGX_HTTP_NOTIFY_DEAD_EXPIRED);
     }
 
     old = rec.due;
@@ -2492,6 +2628,8 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
     now = ngx_http_notify_now_msec();
 
     ngx_http_notify_store_claim_free(op);
+
+    op->count = 0;
 
     op->claimed = calloc(op->max ? op->max : 1,
                          sizeof(ngx_http_notify_claim_t));
@@ -2573,19 +2711,11 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
             nkey.mv_size = 12;
 
             if (now >= rec.expires * 1000) {
-                if (rec.part) {
-                    rc = mdb_del(txn, st->outrcpt, &nkey, NULL);
-                    if (rc != 0 && rc != MDB_NOTFOUND) {
-                        break;
-                    }
-                }
 
-                rc = mdb_del(txn, st->outbox, &nkey, NULL);
-                if (rc != 0) {
-                    break;
-                }
+                /* its due index is gone already (the cursor's) */
 
-                rc = ngx_http_notify_lmdb_unqueue(txn, seq, entry, &rec);
+                rc = ngx_http_notify_lmdb_bury(txn, op, seq, entry, &rec,
+                                               NGX_HTTP_NOTIFY_DEAD_EXPIRED);
                 if (rc != 0) {
                     break;
                 }
@@ -2836,6 +2966,10 @@ ngx_http_notify_lmdb_stats(ngx_http_notify_store_stats_t *stats,
 
     if (rc == 0) {
         stats->outbox = ms.ms_entries;
+
+        if (mdb_stat(txn, ngx_http_notify_lmdb.dead, &ms) == 0) {
+            stats->dead = ms.ms_entries;
+        }
 
         rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.outbox, &cur);
     }
@@ -3245,4 +3379,622 @@ failed:
                   "notify: store read failed: %s", mdb_strerror(rc));
 
     return NGX_ERROR;
+}
+
+
+/* dead letters */
+
+static size_t
+ngx_http_notify_dead_time_key(u_char *key, uint64_t died, uint64_t seq,
+    uint32_t entry)
+{
+    ngx_http_notify_put_u64(key, died);
+    ngx_http_notify_entry_key(key + 8, seq, entry);
+
+    return 20;
+}
+
+
+/*
+ * An outbox entry leaves the outbox (its record and due index; "rec" as
+ * it is now, its last error in it) and, unless dead letters are off,
+ * becomes a dead letter, its part's recipients kept
+ */
+
+static int
+ngx_http_notify_lmdb_bury(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    uint64_t seq, uint32_t entry, ngx_http_notify_outbox_rec_t *rec,
+    ngx_uint_t reason)
+{
+    int     rc;
+    u_char  state;
+    u_char  chain[32];
+
+    /* one replaced by a newer one of its chain is not kept */
+
+    rc = ngx_http_notify_lmdb_queued(txn, seq, entry, chain, &state);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    if (ngx_http_notify_store_dead_letters() == 0
+        || (rc == 0 && (state & NGX_HTTP_NOTIFY_LMDB_REPLACED)))
+    {
+        return ngx_http_notify_lmdb_outbox_remove(txn, seq, entry, rec,
+                                                  rec->part != 0);
+    }
+
+    rc = ngx_http_notify_lmdb_outbox_remove(txn, seq, entry, rec, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return ngx_http_notify_lmdb_dead_add(txn, op, seq, entry, rec, reason);
+}
+
+
+/* the dead letter, then the oldest to die removed beyond the bound */
+
+static int
+ngx_http_notify_lmdb_dead_add(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    uint64_t seq, uint32_t entry, ngx_http_notify_outbox_rec_t *rec,
+    ngx_uint_t reason)
+{
+    int                          rc;
+    MDB_val                      key, val;
+    MDB_stat                     ms;
+    ngx_uint_t                   max;
+    MDB_cursor                  *cur;
+    ngx_http_notify_lmdb_t      *st;
+    ngx_http_notify_dead_rec_t   d;
+    u_char                       ekey[12], tkey[20];
+
+    st = &ngx_http_notify_lmdb;
+
+    ngx_memzero(&d, sizeof(d));
+    d.created = rec->created;
+    d.died = ngx_http_notify_now_msec();
+    d.attempts = rec->attempts;
+    d.part = rec->part;
+    d.reason = (u_char) reason;
+    ngx_memcpy(d.error, rec->error, sizeof(d.error));
+    d.error[sizeof(d.error) - 1] = '\0';
+    d.target_len = rec->target_len;
+    ngx_memcpy(d.target, rec->target, rec->target_len);
+
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
+    val.mv_data = &d;
+    val.mv_size = sizeof(d);
+
+    rc = mdb_put(txn, st->dead, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = tkey;
+    key.mv_size = ngx_http_notify_dead_time_key(tkey, d.died, seq, entry);
+    val.mv_data = "";
+    val.mv_size = 0;
+
+    rc = mdb_put(txn, st->dead_time, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    max = ngx_http_notify_store_dead_letters();
+
+    for ( ;; ) {
+        rc = mdb_stat(txn, st->dead, &ms);
+        if (rc != 0 || ms.ms_entries <= max) {
+            return rc;
+        }
+
+        rc = mdb_cursor_open(txn, st->dead_time, &cur);
+        if (rc != 0) {
+            return rc;
+        }
+
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+
+        if (rc == 0 && key.mv_size != 20) {
+            rc = MDB_CORRUPTED;
+        }
+
+        if (rc == 0) {
+            ngx_memcpy(tkey, key.mv_data, 20);
+        }
+
+        mdb_cursor_close(cur);
+
+        if (rc != 0) {
+            return (rc == MDB_NOTFOUND) ? 0 : rc;
+        }
+
+        rc = ngx_http_notify_lmdb_dead_del(txn,
+                                           ngx_http_notify_get_u64(tkey + 8),
+                                           ngx_http_notify_entry_of(tkey + 8),
+                                           0);
+        if (rc == MDB_NOTFOUND) {
+            /* a stale index entry */
+            key.mv_data = tkey;
+            key.mv_size = 20;
+            rc = mdb_del(txn, st->dead_time, &key, NULL);
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+
+        op->count++;
+    }
+}
+
+
+static int
+ngx_http_notify_lmdb_dead_get(MDB_txn *txn, uint64_t seq, uint32_t entry,
+    ngx_http_notify_dead_rec_t *d)
+{
+    int  rc;
+
+    rc = ngx_http_notify_lmdb_record(txn, ngx_http_notify_lmdb.dead, seq,
+                                     entry, d, sizeof(*d));
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (d->target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+        return MDB_CORRUPTED;
+    }
+
+    d->error[sizeof(d->error) - 1] = '\0';
+
+    return 0;
+}
+
+
+/* a dead letter and its index; its part's recipients too, unless kept */
+
+static int
+ngx_http_notify_lmdb_dead_del(MDB_txn *txn, uint64_t seq, uint32_t entry,
+    ngx_uint_t keep_rcpt)
+{
+    int                          rc;
+    MDB_val                      key;
+    ngx_http_notify_dead_rec_t   d;
+    u_char                       tkey[20];
+
+    rc = ngx_http_notify_lmdb_dead_get(txn, seq, entry, &d);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = tkey;
+    key.mv_size = ngx_http_notify_dead_time_key(tkey, d.died, seq, entry);
+
+    rc = mdb_del(txn, ngx_http_notify_lmdb.dead_time, &key, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    return ngx_http_notify_lmdb_entry_del(txn, ngx_http_notify_lmdb.dead, seq,
+                                          entry, d.part && !keep_rcpt);
+}
+
+
+/* every dead letter of a notification (retention), with its recipients */
+
+static int
+ngx_http_notify_lmdb_dead_del_all(MDB_txn *txn, uint64_t seq)
+{
+    return ngx_http_notify_lmdb_del_all(txn, ngx_http_notify_lmdb.dead, seq,
+                                        ngx_http_notify_lmdb_dead_purge);
+}
+
+
+static int
+ngx_http_notify_lmdb_dead_purge(MDB_txn *txn, uint64_t seq, uint32_t entry)
+{
+    return ngx_http_notify_lmdb_dead_del(txn, seq, entry, 0);
+}
+
+
+/*
+ * DEAD_REPLAY, DEAD_PURGE: one dead letter, or the first op->max of them
+ * (of op->target's)
+ */
+
+static int
+ngx_http_notify_lmdb_dead(void *txn, ngx_http_notify_store_op_t *op)
+{
+    int                          rc;
+    MDB_val                      key, val;
+    uint32_t                     entry;
+    uint64_t                     seq;
+    ngx_uint_t                   max;
+    MDB_cursor                  *cur;
+    ngx_http_notify_dead_rec_t   d;
+    u_char                       ekey[12];
+
+    op->count = 0;
+    op->replaced = 0;
+
+    if (op->seq) {
+        rc = ngx_http_notify_lmdb_dead_get(txn, op->seq, op->entry, &d);
+
+        if (rc == MDB_NOTFOUND) {
+            op->rc = NGX_DECLINED;
+            return 0;
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+
+        return ngx_http_notify_lmdb_dead_one(txn, op, op->seq, op->entry,
+                                             &d);
+    }
+
+    max = ngx_min(op->max, NGX_HTTP_NOTIFY_DEAD_BATCH);
+    seq = 0;
+    entry = 0;
+
+    while (op->count < max) {
+        rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.dead, &cur);
+        if (rc != 0) {
+            return rc;
+        }
+
+        ngx_http_notify_entry_key(ekey, seq, entry);
+        key.mv_data = ekey;
+        key.mv_size = 12;
+
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+
+        if (rc == 0 && (key.mv_size != 12 || val.mv_size != sizeof(d))) {
+            rc = MDB_CORRUPTED;
+        }
+
+        if (rc == 0) {
+            seq = ngx_http_notify_get_u64(key.mv_data);
+            entry = ngx_http_notify_entry_of(key.mv_data);
+            ngx_memcpy(&d, val.mv_data, sizeof(d));
+            d.error[sizeof(d.error) - 1] = '\0';
+        }
+
+        mdb_cursor_close(cur);
+
+        if (rc == MDB_NOTFOUND) {
+            return 0;
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (d.target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+            return MDB_CORRUPTED;
+        }
+
+        if (op->target.len == 0
+            || (op->target.len == d.target_len
+                && ngx_memcmp(op->target.data, d.target, d.target_len) == 0))
+        {
+            rc = ngx_http_notify_lmdb_dead_one(txn, op, seq, entry, &d);
+            if (rc != 0) {
+                return rc;
+            }
+
+            if (op->rc != NGX_ABORT && op->rc != NGX_BUSY) {
+                continue;       /* it is gone: the next is at its key */
+            }
+
+            op->rc = NGX_OK;
+            op->replaced++;
+        }
+
+        /* the next key */
+
+        if (entry == 0xffffffff) {
+            seq++;
+            entry = 0;
+
+        } else {
+            entry++;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * One dead letter purged, or replayed: an outbox entry due now, no
+ * attempts, expiring after its target's expiry (op->quota); op->rc
+ * NGX_ABORT: no such target
+ */
+
+static int
+ngx_http_notify_lmdb_dead_one(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    uint64_t seq, uint32_t entry, ngx_http_notify_dead_rec_t *d)
+{
+    int                            rc;
+    uint64_t                       head;
+    ngx_int_t                      chained;
+    ngx_uint_t                     q;
+    ngx_http_notify_outbox_rec_t   rec;
+    u_char                         chain[32];
+
+    if (op->type == NGX_HTTP_NOTIFY_OP_DEAD_PURGE) {
+        rc = ngx_http_notify_lmdb_dead_del(txn, seq, entry, 0);
+        if (rc == 0) {
+            op->count++;
+        }
+
+        return rc;
+    }
+
+    for (q = 0; q < op->nquota; q++) {
+        if (op->quota[q].target.len == d->target_len
+            && ngx_memcmp(op->quota[q].target.data, d->target,
+                          d->target_len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (q == op->nquota) {
+        op->rc = NGX_ABORT;
+        return 0;
+    }
+
+    rc = ngx_http_notify_lmdb_dead_chain(txn, seq, chain, &chained);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (chained == NGX_BUSY) {
+        op->rc = NGX_BUSY;
+        return 0;
+    }
+
+    ngx_memzero(&rec, sizeof(rec));
+    rec.due = ngx_http_notify_now_msec();
+    rec.created = d->created;
+    rec.expires = rec.due / 1000 + op->quota[q].max;
+    rec.part = d->part;
+    rec.target_len = d->target_len;
+    ngx_memcpy(rec.target, d->target, d->target_len);
+
+    if (chained) {
+
+        /* back into its chain's queue: behind an older entry, held */
+
+        rc = ngx_http_notify_lmdb_queue_head(txn, chain, rec.target,
+                                             rec.target_len, &head);
+
+        if (rc == 0 && head < seq) {
+            rec.due += NGX_HTTP_NOTIFY_CHAIN_WAIT;
+
+        } else if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+
+    rc = ngx_http_notify_lmdb_outbox_put(txn, seq, entry, &rec, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (chained) {
+        rc = ngx_http_notify_lmdb_queue_set(txn, seq, entry, chain, 0);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    rc = ngx_http_notify_lmdb_dead_del(txn, seq, entry, 1);
+    if (rc == 0) {
+        op->count++;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The chain of a dead letter's notification, in "chain": *chained 1; 0:
+ * it has none; NGX_BUSY: a newer notification of the chain replaced it
+ * (the chain's link of one of its recipients points past it), so it is
+ * not replayed
+ */
+
+static int
+ngx_http_notify_lmdb_dead_chain(MDB_txn *txn, uint64_t seq, u_char *chain,
+    ngx_int_t *chained)
+{
+    int                          rc;
+    u_char                      *p, *end, *nul, *buf;
+    MDB_val                      key, val, rval;
+    ngx_str_t                    id;
+    ngx_http_notify_lmdb_t      *st;
+    ngx_http_notify_note_hdr_t   hdr;
+    u_char                       seqkey[8];
+
+    st = &ngx_http_notify_lmdb;
+    *chained = 0;
+
+    ngx_http_notify_put_u64(seqkey, seq);
+    key.mv_data = seqkey;
+    key.mv_size = 8;
+
+    rc = mdb_get(txn, st->notes, &key, &val);
+    if (rc != 0) {
+        return (rc == MDB_NOTFOUND) ? 0 : rc;
+    }
+
+    if (val.mv_size < sizeof(hdr)) {
+        return MDB_CORRUPTED;
+    }
+
+    ngx_memcpy(&hdr, val.mv_data, sizeof(hdr));
+
+    if (!hdr.has_chain) {
+        return 0;
+    }
+
+    ngx_memcpy(chain, hdr.chain, 32);
+    *chained = 1;
+
+    rc = mdb_get(txn, st->rcpt, &key, &rval);
+    if (rc != 0) {
+        return (rc == MDB_NOTFOUND) ? 0 : rc;
+    }
+
+    buf = malloc(32 + NGX_HTTP_NOTIFY_USER_MAX);
+    if (buf == NULL) {
+        return ENOMEM;
+    }
+
+    p = rval.mv_data;
+    end = p + rval.mv_size;
+
+    while (p < end) {
+        nul = ngx_strlchr(p, end, '\0');
+        if (nul == NULL) {
+            nul = end;
+        }
+
+        id.data = p;
+        id.len = nul - p;
+        p = nul + 1;
+
+        if (id.len == 0 || id.len > NGX_HTTP_NOTIFY_USER_MAX) {
+            continue;
+        }
+
+        key.mv_data = buf;
+        key.mv_size = ngx_http_notify_chain_key(buf, chain, &id) - buf;
+
+        rc = mdb_get(txn, st->chains, &key, &val);
+
+        if (rc == 0 && val.mv_size == 8
+            && ngx_http_notify_get_u64(val.mv_data) > seq)
+        {
+            *chained = NGX_BUSY;
+            break;
+        }
+
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            free(buf);
+            return rc;
+        }
+    }
+
+    free(buf);
+
+    return 0;
+}
+
+
+/* the dead letters by id, after (seq, entry), of "target" (NULL: any) */
+
+static ngx_int_t
+ngx_http_notify_lmdb_dead_list(ngx_array_t *items, ngx_str_t *target,
+    uint64_t seq, uint32_t entry, ngx_uint_t limit, ngx_log_t *log)
+{
+    int                            rc;
+    size_t                         len;
+    MDB_val                        key, val;
+    MDB_txn                       *txn;
+    ngx_uint_t                     n;
+    MDB_cursor                    *cur;
+    ngx_http_notify_dead_rec_t     d;
+    ngx_http_notify_dead_entry_t  *e;
+    u_char                         ekey[12];
+
+    txn = ngx_http_notify_lmdb_read_begin(log);
+    if (txn == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.dead, &cur);
+    if (rc != 0) {
+        ngx_http_notify_lmdb_read_end(txn);
+        return NGX_ERROR;
+    }
+
+    /* from the key after (seq, entry) */
+
+    if (seq && entry == 0xffffffff) {
+        seq++;
+        entry = 0;
+
+    } else if (seq) {
+        entry++;
+    }
+
+    ngx_http_notify_entry_key(ekey, seq, entry);
+    key.mv_data = ekey;
+    key.mv_size = 12;
+
+    n = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0 && n < limit;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != 12 || val.mv_size != sizeof(d)) {
+            continue;
+        }
+
+        ngx_memcpy(&d, val.mv_data, sizeof(d));
+        d.error[sizeof(d.error) - 1] = '\0';
+
+        if (d.target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN
+            || (target != NULL
+                && (target->len != d.target_len
+                    || ngx_memcmp(target->data, d.target, d.target_len)
+                       != 0)))
+        {
+            continue;
+        }
+
+        e = ngx_array_push(items);
+        if (e == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+
+        e->seq = ngx_http_notify_get_u64(key.mv_data);
+        e->entry = ngx_http_notify_entry_of(key.mv_data);
+        e->part = d.part;
+        e->created = (time_t) d.created;
+        e->died = d.died;
+        e->attempts = d.attempts;
+        e->reason = d.reason;
+
+        e->target.len = d.target_len;
+        e->target.data = ngx_pnalloc(items->pool, d.target_len + 1);
+        len = ngx_strlen(d.error) + 1;
+        e->error = ngx_pnalloc(items->pool, len);
+
+        if (e->target.data == NULL || e->error == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+
+        ngx_memcpy(e->target.data, d.target, d.target_len);
+        e->target.data[d.target_len] = '\0';
+        ngx_memcpy(e->error, d.error, len);
+
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+    ngx_http_notify_lmdb_read_end(txn);
+
+    return (rc == ENOMEM) ? NGX_ERROR : NGX_OK;
 }

@@ -45,7 +45,7 @@
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_NOTIFY_PG_VERSION     4       /* the schema this module
+#define NGX_HTTP_NOTIFY_PG_VERSION     5       /* the schema this module
                                                   knows */
 
 /* error codes, beyond errno's */
@@ -841,6 +841,229 @@ static const char  ngx_http_notify_pg_v4[] =
     "UPDATE @.meta SET version = 4;";
 
 
+/*
+ * Version 5: dead letters, on version 4's ordering per chain.  An outbox
+ * entry that expires or is given up moves to "dead" (bury(), with its
+ * recipients of a part and its chain) in the transaction that takes it out
+ * of the outbox, and leaves its chain's queue like any other removal
+ * (unqueue()), so that the next of its chain is due; one replaced by a
+ * newer one of its chain while in flight is not kept.  At most p_dead are
+ * kept, the oldest to die removed first (bury() returns how many).
+ * claim() and finish() get an overload with the bound (finish()'s type 3:
+ * given up); version 4's stay for the workers of an older module during
+ * an upgrade.  Retention removes a notification's dead letters with it
+ * (the foreign key's cascade).
+ */
+
+static const char  ngx_http_notify_pg_v5[] =
+    "CREATE TABLE @.dead ("
+    " seq bigint NOT NULL REFERENCES @.notes ON DELETE CASCADE,"
+    " entry integer NOT NULL, target text NOT NULL,"
+    " part integer NOT NULL, rcpt bytea, created bigint NOT NULL,"
+    " died bigint NOT NULL, attempts integer NOT NULL,"
+    " reason integer NOT NULL, error text NOT NULL, chain bytea,"
+    " PRIMARY KEY (seq, entry));"
+    "CREATE INDEX ON @.dead (died, seq, entry);"
+    "CREATE INDEX ON @.dead (target, seq, entry);"
+
+    /* the ids of a list of recipients (NUL-separated) */
+
+    "CREATE FUNCTION @.ids(p_rcpt bytea) RETURNS SETOF text"
+    " LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "DECLARE i integer; rest bytea;\n"
+    "BEGIN\n"
+    " rest := p_rcpt;\n"
+    " WHILE length(rest) > 0 LOOP\n"
+    "  i := position('\\x00'::bytea IN rest);\n"
+    "  IF i = 0 THEN i := length(rest) + 1; END IF;\n"
+    "  IF i > 1 THEN\n"
+    "   RETURN NEXT convert_from(substring(rest FROM 1 FOR i - 1), 'UTF8');\n"
+    "  END IF;\n"
+    "  rest := substring(rest FROM i + 1);\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    /* p_attempts, p_error NULL: the entry's own */
+
+    "CREATE FUNCTION @.bury(p_seq bigint, p_entry integer, p_reason integer,"
+    " p_attempts integer, p_error text, p_now bigint, p_dead integer)"
+    " RETURNS integer LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE c integer; r record;\n"
+    "BEGIN\n"
+    " DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry"
+    "  RETURNING o.* INTO r;\n"
+    " IF NOT FOUND THEN RETURN 0; END IF;\n"
+    " PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    " IF p_dead <= 0 OR r.state & 2 = 2 THEN RETURN 0; END IF;\n"
+    " INSERT INTO @.dead (seq, entry, target, part, rcpt, created, died,"
+    "  attempts, reason, error, chain) VALUES (r.seq, r.entry, r.target,"
+    "  r.part, r.rcpt, r.created, p_now, coalesce(p_attempts, r.attempts),"
+    "  p_reason, coalesce(p_error, r.error), r.chain);\n"
+    " SELECT count(*) - p_dead INTO c FROM @.dead;\n"
+    " IF c <= 0 THEN RETURN 0; END IF;\n"
+    " DELETE FROM @.dead x WHERE (x.seq, x.entry) IN (SELECT y.seq, y.entry"
+    "  FROM @.dead y ORDER BY y.died, y.seq, y.entry LIMIT c);\n"
+    " RETURN c;\n"
+    "END $$;"
+
+    /* version 4's claim; an expired entry buried */
+
+    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
+    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer)"
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
+    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
+    " o_target text, o_quota integer, o_removed integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; i integer; h bigint;\n"
+    "BEGIN\n"
+    " FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP\n"
+    "  FOR r IN SELECT o.seq, o.entry, o.part, o.rcpt, o.expires,"
+    "   o.attempts, o.chain, o.state FROM @.outbox o"
+    "   WHERE o.target = p_targets[i] AND o.due <= p_now"
+    "   ORDER BY o.due, o.seq, o.entry LIMIT p_max[i]"
+    "   FOR UPDATE SKIP LOCKED LOOP\n"
+    "   o_seq := r.seq; o_attempts := r.attempts; o_entry := r.entry;"
+    "   o_part := r.part; o_target := p_targets[i]; o_quota := i - 1;"
+    "   o_note := NULL; o_rcpt := NULL; o_removed := 0;\n"
+    "   IF p_now >= r.expires * 1000 OR r.state & 2 = 2 THEN\n"
+    "    o_removed := @.bury(r.seq, r.entry, 1, NULL, NULL, p_now, p_dead);\n"
+    "    IF r.state & 2 = 2 THEN CONTINUE; END IF;\n"
+    "    o_kind := 1;\n"
+    "   ELSE\n"
+    "    IF r.chain IS NOT NULL THEN\n"
+    "     SELECT min(q.seq) INTO h FROM @.outbox q"
+    "      WHERE q.chain = r.chain AND q.target = p_targets[i];\n"
+    "     IF h < r.seq THEN\n"
+    "      UPDATE @.outbox o SET due = p_now + p_wait"
+    "       WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "      CONTINUE;\n"
+    "     END IF;\n"
+    "    END IF;\n"
+    "    UPDATE @.outbox o SET due = p_now + p_lease,"
+    "     state = CASE WHEN o.chain IS NULL THEN o.state ELSE o.state | 1 END"
+    "     WHERE o.seq = r.seq AND o.entry = r.entry;\n"
+    "    SELECT n.note, coalesce(r.rcpt, n.rcpt) INTO o_note, o_rcpt"
+    "     FROM @.notes n WHERE n.seq = r.seq;\n"
+    "    o_kind := 0;\n"
+    "   END IF;\n"
+    "   RETURN NEXT;\n"
+    "  END LOOP;\n"
+    " END LOOP;\n"
+    "END $$;"
+
+    /*
+     * version 4's finish: 0 delivered or dropped, 1 now, 2 again later,
+     * 3 given up; an expired or given up entry buried
+     */
+
+    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"
+    " p_entry integer, p_due bigint, p_error text, p_now bigint,"
+    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"
+    " OUT o_attempts integer, OUT o_replaced boolean,"
+    " OUT o_removed integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    " o_found := false; o_expired := false; o_attempts := 0;"
+    " o_replaced := false; o_removed := 0;\n"
+    " SELECT o.attempts, o.expires, o.chain, o.state, o.target INTO r"
+    "  FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry"
+    "  FOR UPDATE;\n"
+    " IF NOT FOUND THEN RETURN; END IF;\n"
+    " o_found := true;\n"
+    " IF r.state & 2 = 2 AND p_type <> 1 THEN\n"
+    "  o_replaced := true;\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    " ELSIF p_type = 0 THEN\n"
+    "  DELETE FROM @.outbox o WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  PERFORM @.unqueue(r.chain, r.target, p_seq, p_now);\n"
+    " ELSIF p_type = 1 THEN\n"
+    "  UPDATE @.outbox o SET due = p_now"
+    "   WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    " ELSIF p_type = 3 THEN\n"
+    "  o_attempts := r.attempts + 1;\n"
+    "  o_removed := @.bury(p_seq, p_entry, 2, o_attempts, p_error, p_now,"
+    "   p_dead);\n"
+    " ELSE\n"
+    "  o_attempts := r.attempts + 1;\n"
+    "  IF p_due >= r.expires * 1000 OR p_now >= r.expires * 1000 THEN\n"
+    "   o_removed := @.bury(p_seq, p_entry, 1, o_attempts, p_error, p_now,"
+    "    p_dead);\n"
+    "   o_expired := true;\n"
+    "  ELSE\n"
+    "   UPDATE @.outbox o SET attempts = o_attempts, error = p_error,"
+    "    due = p_due, state = o.state & ~1"
+    "    WHERE o.seq = p_seq AND o.entry = p_entry;\n"
+    "  END IF;\n"
+    " END IF;\n"
+    "END $$;"
+
+    /*
+     * 1 replay, 2 purge: one dead letter (p_seq), or the first p_max (of
+     * p_target); a replay is an entry due now, expiring after its
+     * target's expiry (p_expires, seconds, by p_targets), back in its
+     * chain's queue (held behind an older entry, p_wait); the dead letters
+     * of a target not in p_targets stay (o_gone), and so do those of a
+     * chain with a newer notification (o_superseded); o_skipped counts both
+     */
+
+    "CREATE FUNCTION @.dead_change(p_targets text[], p_expires bigint[],"
+    " p_type integer, p_seq bigint, p_entry integer, p_target text,"
+    " p_max integer, p_now bigint, p_wait bigint, OUT o_found boolean,"
+    " OUT o_gone boolean, OUT o_count integer, OUT o_skipped integer,"
+    " OUT o_superseded boolean)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; i integer; h bigint;\n"
+    "BEGIN\n"
+    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;"
+    " o_superseded := false;\n"
+    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created,"
+    "  d.chain FROM @.dead d"
+    "  WHERE (p_seq IS NULL OR (d.seq = p_seq AND d.entry = p_entry))"
+    "  AND (p_target IS NULL OR d.target = p_target)"
+    "  AND (p_type = 2 OR p_seq IS NOT NULL OR d.target = ANY(p_targets))"
+    "  ORDER BY d.seq, d.entry FOR UPDATE LOOP\n"
+    "  EXIT WHEN o_count >= p_max;\n"
+    "  o_found := true;\n"
+    "  IF p_type = 1 THEN\n"
+    "   i := array_position(p_targets, r.target);\n"
+    "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"
+    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch,"
+    "    @.notes n, @.ids(n.rcpt) u WHERE n.seq = r.seq"
+    "    AND ch.chain = r.chain AND ch.user_id = u AND ch.seq > r.seq) THEN\n"
+    "    o_superseded := true; o_skipped := o_skipped + 1;\n"
+    "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
+    "    CONTINUE;\n"
+    "   END IF;\n"
+    "   h := NULL;\n"
+    "   IF r.chain IS NOT NULL THEN\n"
+    "    SELECT min(q.seq) INTO h FROM @.outbox q"
+    "     WHERE q.chain = r.chain AND q.target = r.target;\n"
+    "   END IF;\n"
+    "   INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"
+    "    expires, attempts, error, chain, state) VALUES (r.seq, r.entry,"
+    "    r.target, r.part, r.rcpt,"
+    "    CASE WHEN h < r.seq THEN p_now + p_wait ELSE p_now END,"
+    "    r.created, p_now / 1000 + p_expires[i], 0, '', r.chain, 0);\n"
+    "  END IF;\n"
+    "  DELETE FROM @.dead d WHERE d.seq = r.seq AND d.entry = r.entry;\n"
+    "  o_count := o_count + 1;\n"
+    " END LOOP;\n"
+    " IF p_type = 1 AND p_seq IS NULL THEN\n"
+    "  o_skipped := o_skipped + (SELECT count(*) FROM @.dead d"
+    "   WHERE (p_target IS NULL OR d.target = p_target)"
+    "   AND NOT d.target = ANY(p_targets));\n"
+    " END IF;\n"
+    "END $$;"
+
+    "UPDATE @.meta SET version = 5;";
+
+
 /* the migrations, from each version to the next */
 
 typedef struct {
@@ -855,7 +1078,8 @@ static const ngx_http_notify_pg_migration_t
 {
     { 1, ngx_http_notify_pg_v2, "the feed's states" },
     { 2, ngx_http_notify_pg_v3, "targets" },
-    { 3, ngx_http_notify_pg_v4, "ordering per chain" }
+    { 3, ngx_http_notify_pg_v4, "ordering per chain" },
+    { 4, ngx_http_notify_pg_v5, "dead letters" }
 };
 
 
@@ -897,9 +1121,11 @@ static const char  ngx_http_notify_pg_q_until[] =
 static const char  ngx_http_notify_pg_q_prune[] =
     "SELECT * FROM @.prune($1, $2)";
 static const char  ngx_http_notify_pg_q_claim[] =
-    "SELECT * FROM @.claim($1, $2, $3, $4, $5)";
+    "SELECT * FROM @.claim($1, $2, $3, $4, $5, $6)";
 static const char  ngx_http_notify_pg_q_finish[] =
-    "SELECT * FROM @.finish($1, $2, $3, $4, $5, $6)";
+    "SELECT * FROM @.finish($1, $2, $3, $4, $5, $6, $7)";
+static const char  ngx_http_notify_pg_q_dead_change[] =
+    "SELECT * FROM @.dead_change($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 static const char  ngx_http_notify_pg_q_change[] =
     "SELECT r.o_found, r.o_count, r.o_unread, r.o_unseen,"
@@ -935,7 +1161,13 @@ static const char  ngx_http_notify_pg_q_due[] =
     "SELECT coalesce(min(due), 0) FROM @.outbox WHERE target = ANY($1)";
 static const char  ngx_http_notify_pg_q_stats[] =
     "SELECT count(*), coalesce((SELECT created FROM @.outbox"
-    " ORDER BY seq LIMIT 1), 0) FROM @.outbox";
+    " ORDER BY seq LIMIT 1), 0), (SELECT count(*) FROM @.dead)"
+    " FROM @.outbox";
+static const char  ngx_http_notify_pg_q_dead[] =
+    "SELECT seq, entry, part, target, created, died, attempts, reason, error"
+    " FROM @.dead WHERE ($1::text IS NULL OR target = $1)"
+    " AND (seq, entry) > ($2::bigint, $3::integer)"
+    " ORDER BY seq, entry LIMIT $4";
 
 
 typedef struct ngx_http_notify_pg_job_s   ngx_http_notify_pg_job_t;
@@ -1000,6 +1232,7 @@ typedef struct {
                                  *q_read, *q_until, *q_prune, *q_claim,
                                  *q_finish, *q_feed, *q_unread, *q_outbox,
                                  *q_due, *q_stats, *q_change, *q_counts,
+                                 *q_dead, *q_dead_change,
                                  *q_listen;
 
     /* the other nodes' changes (in the first worker) */
@@ -1096,6 +1329,8 @@ static int ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job,
     PGresult *res, ngx_uint_t n);
 static void ngx_http_notify_pg_read_end(ngx_http_notify_pg_job_t *job,
     int err);
+static int ngx_http_notify_pg_dead_items(ngx_http_notify_store_read_t *rd,
+    PGresult *res);
 
 
 ngx_http_notify_store_backend_t  ngx_http_notify_store_pg = {
@@ -1116,7 +1351,9 @@ ngx_http_notify_store_backend_t  ngx_http_notify_store_pg = {
     ngx_http_notify_pg_submit,
     NULL,                               /* the feed's states: by */
     NULL,                               /* submit() and read() */
-    1
+    1,
+    NULL,                               /* dead letters: submit() */
+    NULL                                /* and read() */
 };
 
 
@@ -1914,6 +2151,8 @@ ngx_http_notify_pg_open(ngx_cycle_t *cycle, ngx_http_notify_store_conf_t *scf)
     ngx_http_notify_pg_q(q_change);
     ngx_http_notify_pg_q(q_counts);
     ngx_http_notify_pg_q(q_listen);
+    ngx_http_notify_pg_q(q_dead);
+    ngx_http_notify_pg_q(q_dead_change);
 
 #undef ngx_http_notify_pg_q
 
@@ -3357,15 +3596,56 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
         ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
         ngx_http_notify_pg_num(&pp, (int64_t) op->due);
         ngx_http_notify_pg_num(&pp, NGX_HTTP_NOTIFY_CHAIN_WAIT);
+        ngx_http_notify_pg_num(&pp,
+                               (int64_t) ngx_http_notify_store_dead_letters());
 
         err = ngx_http_notify_pg_query(pg, st->q_claim, &pp);
         ngx_free(users);
 
         return err;
 
+    case NGX_HTTP_NOTIFY_OP_DEAD_REPLAY:
+    case NGX_HTTP_NOTIFY_OP_DEAD_PURGE:
+        users = ngx_http_notify_pg_quota(op, &pp);
+        if (users == NULL) {
+            return ENOMEM;
+        }
+
+        if (op->target.len) {
+            op->target.len = ngx_min(op->target.len,
+                                     NGX_HTTP_NOTIFY_TARGET_NAME_LEN);
+            (void) ngx_cpystrn(ann, op->target.data, op->target.len + 1);
+        }
+
+        ngx_http_notify_pg_num(&pp,
+                               op->type == NGX_HTTP_NOTIFY_OP_DEAD_REPLAY
+                               ? 1 : 2);
+
+        if (op->seq) {
+            ngx_http_notify_pg_num(&pp, (int64_t) op->seq);
+
+        } else {
+            ngx_http_notify_pg_text(&pp, NULL);
+        }
+
+        ngx_http_notify_pg_num(&pp, (int64_t) op->entry);
+        ngx_http_notify_pg_text(&pp, op->target.len ? (char *) ann : NULL);
+        ngx_http_notify_pg_num(&pp, op->seq ? 1
+                               : (int64_t) ngx_min(op->max,
+                                                   NGX_HTTP_NOTIFY_DEAD_BATCH));
+        ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
+        ngx_http_notify_pg_num(&pp, NGX_HTTP_NOTIFY_CHAIN_WAIT);
+
+        err = ngx_http_notify_pg_query(pg, st->q_dead_change, &pp);
+        ngx_free(users);
+
+        return err;
+
     default: /* DONE, DROP, NOW, RETRY */
         type = (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_NOW) ? 1
-               : (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY) ? 2 : 0;
+               : (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY) ? 2
+               : (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_DROP && op->dead) ? 3
+               : 0;
 
         /* the last error, as valid UTF-8 text */
 
@@ -3381,6 +3661,8 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
         ngx_http_notify_pg_num(&pp, (int64_t) op->due);
         ngx_http_notify_pg_text(&pp, (char *) op->error);
         ngx_http_notify_pg_num(&pp, (int64_t) ngx_http_notify_pg_now());
+        ngx_http_notify_pg_num(&pp,
+                               (int64_t) ngx_http_notify_store_dead_letters());
 
         return ngx_http_notify_pg_query(pg, st->q_finish, &pp);
     }
@@ -3463,13 +3745,32 @@ ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
         op->replaced = ngx_http_notify_pg_u32(res, 0, 2);
         return 0;
 
+    case NGX_HTTP_NOTIFY_OP_DEAD_REPLAY:
+    case NGX_HTTP_NOTIFY_OP_DEAD_PURGE:
+        if (op->seq && !ngx_http_notify_pg_bool(res, 0, 0)) {
+            op->rc = NGX_DECLINED;
+
+        } else if (op->seq && ngx_http_notify_pg_bool(res, 0, 1)) {
+            op->rc = NGX_ABORT;
+
+        } else if (op->seq && ngx_http_notify_pg_bool(res, 0, 4)) {
+            op->rc = NGX_BUSY;
+        }
+
+        op->count = ngx_http_notify_pg_u32(res, 0, 2);
+        op->replaced = ngx_http_notify_pg_u32(res, 0, 3);
+        return 0;
+
     default: /* DONE, DROP, NOW, RETRY */
         op->nexpired = 0;
+        op->count = 0;
 
         if (!ngx_http_notify_pg_bool(res, 0, 0)) {
             op->rc = NGX_DECLINED;
             return 0;
         }
+
+        op->count = ngx_http_notify_pg_u32(res, 0, 4);
 
         if (op->type == NGX_HTTP_NOTIFY_OP_OUTBOX_RETRY) {
             op->nexpired = ngx_http_notify_pg_bool(res, 0, 1);
@@ -3509,6 +3810,7 @@ ngx_http_notify_pg_claimed(ngx_http_notify_store_op_t *op, PGresult *res)
     for (i = 0; i < n; i++) {
 
         if (ngx_http_notify_pg_u32(res, i, 0) == 1) {
+            op->count += ngx_http_notify_pg_u32(res, i, 9);
             op->expired_quota[op->nexpired] = ngx_http_notify_pg_u32(res, i,
                                                                      8);
             op->expired[op->nexpired++] = ngx_http_notify_pg_u64(res, i, 1);
@@ -3664,6 +3966,22 @@ ngx_http_notify_pg_read_send(ngx_http_notify_pg_job_t *job, PGconn *pg)
 
         err = ngx_http_notify_pg_query(pg, st->q_due, &pp);
         ngx_free(names);
+        break;
+
+    case NGX_HTTP_NOTIFY_READ_DEAD:
+        if (rd->ntargets) {
+            (void) ngx_cpystrn(user, rd->targets[0].data,
+                               ngx_min(rd->targets[0].len,
+                                       NGX_HTTP_NOTIFY_TARGET_NAME_LEN)
+                               + 1);
+        }
+
+        ngx_http_notify_pg_text(&pp, rd->ntargets ? (char *) user : NULL);
+        ngx_http_notify_pg_num(&pp, (int64_t) rd->after_seq);
+        ngx_http_notify_pg_num(&pp, (int64_t) rd->after_entry);
+        ngx_http_notify_pg_num(&pp, (int64_t) rd->limit);
+
+        err = ngx_http_notify_pg_query(pg, st->q_dead, &pp);
         break;
 
     default: /* NGX_HTTP_NOTIFY_READ_STATS */
@@ -3849,8 +4167,64 @@ ngx_http_notify_pg_read_result(ngx_http_notify_pg_job_t *job, PGresult *res,
         ngx_memzero(&rd->stats, sizeof(ngx_http_notify_store_stats_t));
         rd->stats.outbox = ngx_http_notify_pg_u64(res, 0, 0);
         rd->stats.outbox_oldest = (time_t) ngx_http_notify_pg_u64(res, 0, 1);
+        rd->stats.dead = ngx_http_notify_pg_u64(res, 0, 2);
         return 0;
+
+    case NGX_HTTP_NOTIFY_READ_DEAD:
+        return ngx_http_notify_pg_dead_items(rd, res);
     }
+}
+
+
+/* READ_DEAD: the dead letters, in rd->items */
+
+static int
+ngx_http_notify_pg_dead_items(ngx_http_notify_store_read_t *rd,
+    PGresult *res)
+{
+    int                            i, rows;
+    size_t                         len;
+    ngx_http_notify_dead_entry_t  *e;
+
+    rows = PQntuples(res);
+
+    for (i = 0; i < rows; i++) {
+        e = ngx_array_push(&rd->items);
+        if (e == NULL) {
+            return ENOMEM;
+        }
+
+        e->seq = ngx_http_notify_pg_u64(res, i, 0);
+        e->entry = ngx_http_notify_pg_u32(res, i, 1);
+        e->part = ngx_http_notify_pg_u32(res, i, 2);
+
+        len = ngx_min((size_t) PQgetlength(res, i, 3),
+                      NGX_HTTP_NOTIFY_TARGET_NAME_LEN);
+
+        e->target.data = ngx_pnalloc(rd->items.pool, len + 1);
+        if (e->target.data == NULL) {
+            return ENOMEM;
+        }
+
+        *ngx_cpymem(e->target.data, PQgetvalue(res, i, 3), len) = '\0';
+        e->target.len = len;
+
+        e->created = (time_t) ngx_http_notify_pg_u64(res, i, 4);
+        e->died = ngx_http_notify_pg_u64(res, i, 5);
+        e->attempts = ngx_http_notify_pg_u32(res, i, 6);
+        e->reason = ngx_http_notify_pg_u32(res, i, 7);
+
+        len = PQgetlength(res, i, 8);
+
+        e->error = ngx_pnalloc(rd->items.pool, len + 1);
+        if (e->error == NULL) {
+            return ENOMEM;
+        }
+
+        *ngx_cpymem(e->error, PQgetvalue(res, i, 8), len) = '\0';
+    }
+
+    return 0;
 }
 
 

@@ -12,9 +12,10 @@ package HoldDownstream;
 #
 # The test controls it with files: while <dir>/hold-<name>-<mark> exists a
 # request of <mark> to /<name>/... is held (not answered); it is answered
-# 500 when <dir>/fail-<name>-<mark> exists, else <code> for a path with
-# "/answer/<code>/" (what Graph's bulk call answers: 202), else 200.  A
-# held request is answered after 60 s at the latest.
+# 500 when <dir>/fail-<name>-<mark> exists, else 410 when
+# <dir>/gone-<name>-<mark> does (a webhook's endpoint gone: given up), else
+# <code> for a path with "/answer/<code>/" (what Graph's bulk call answers:
+# 202), else 200.  A held request is answered after 60 s at the latest.
 
 use strict;
 use warnings;
@@ -88,6 +89,8 @@ sub connection {
 
         my $res = -e "$dir/fail-$name-$mark"
             ? HTTP::Response->new(500, 'Oops', [], 'oops')
+            : -e "$dir/gone-$name-$mark"
+            ? HTTP::Response->new(410, 'Gone', [], '')
             : $path =~ m{/answer/(\d{3})/}
             ? HTTP::Response->new($1, 'Answer', [], '')
             : HTTP::Response->new(200, 'OK',
@@ -122,6 +125,9 @@ sub release { unlink "$dir/hold-$_[0]-$_[1]" }
 # fail(NAME, MARK), heal(NAME, MARK): answered 500, or 200 again
 sub fail { touch('fail', @_) }
 sub heal { unlink "$dir/fail-$_[0]-$_[1]" }
+
+# gone(NAME, MARK): answered 410
+sub gone { touch('gone', @_) }
 
 # the events so far, each "start PATH MARK" or "end PATH MARK STATUS"
 sub events {

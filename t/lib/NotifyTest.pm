@@ -373,6 +373,52 @@ sub reload {
     return 'timed out';
 }
 
+# block_number(BLOCK): the N of the block's "TEST N"
+sub block_number {
+    my $block = shift;
+    $block->name =~ /TEST (\d+)/ or die "no number in " . $block->name;
+    return $1;
+}
+
+# write_file(FILE, TEXT): FILE's new content, in place at once (rename)
+sub write_file {
+    my ($file, $text) = @_;
+    open my $fh, '>', "$file.new" or die "$file.new: $!";
+    print $fh $text;
+    close $fh or die "$file.new: $!";
+    rename "$file.new", $file or die "$file: $!";
+}
+
+# reload_targets(DIR): blocks whose targets are an included file,
+# targets_file(N) for the block "TEST N", in DIR: "--- initial_targets" is
+# written before nginx starts, and after request N element N of
+# "--- reload_targets", then the master reloads (reload()).  Call it
+# before run_tests(), after `use Test::Nginx::Socket`.
+my $TargetsDir;
+
+sub targets_file { return "$TargetsDir/targets-" . shift() . ".conf" }
+
+sub reload_targets {
+    ($TargetsDir) = @_;
+
+    Test::Nginx::Util::add_block_preprocessor(sub {
+        my $block = shift;
+        my $initial = $block->initial_targets;
+        write_file(targets_file(block_number($block)), $initial)
+            if defined $initial;
+    });
+
+    Test::Nginx::Socket::add_response_body_check(sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+        return if $dry_run;
+        my $texts = $block->reload_targets;
+        return unless ref $texts eq 'ARRAY' && defined $texts->[$req_idx];
+        write_file(targets_file(block_number($block)), $texts->[$req_idx]);
+        Test::More::is(reload(), 'reloaded',
+                       $block->name . " - reload after request $req_idx");
+    });
+}
+
 # setup(option => value, ...): the file's store folder (new for each file;
 # it outlives the blocks of one file, for restart tests) and the file's
 # defaults: directory, keys, manifest, extra and store (conf()), key and
