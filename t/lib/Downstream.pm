@@ -21,37 +21,20 @@ package Downstream;
 use strict;
 use warnings;
 
-use HTTP::Daemon;
 use HTTP::Response;
 use JSON::PP;
-use File::Temp qw(tempdir);
-use POSIX qw(_exit);
+use LoopbackServer;
 
-my ($pid, $dir, $port, $owner);
+my ($dir, $port);
 
 sub start {
-    $dir = tempdir('notify-downstream-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-
-    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                              ReuseAddr => 1, Timeout => 1)
-        or die "cannot listen: $!";
-    $port = $d->sockport;
-
-    $owner = $$;
-    $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        serve($d);
-        _exit(0);
-    }
-
-    close $d;
+    ($port, $dir) = LoopbackServer::start('downstream', \&serve);
     return $port;
 }
 
 sub serve {
-    my ($d) = @_;
+    my $d;
+    ($d, $dir) = @_;
     my %count;
     my $ok = encode_json({Success => JSON::PP::true, Code => "0", Message => "OK"});
     my $deadline = time + 600;     # never outlive a test run
@@ -119,20 +102,5 @@ sub requests {
     }
     return @r;
 }
-
-# Only the process that started the server stops it: the test runner's own
-# children (its tcp_listen server) end with an ordinary exit and run this
-# file's END block too.
-sub stop {
-    local $?;    # the test's exit status, not the child's
-
-    if ($pid && $$ == $owner) {
-        kill 'TERM', $pid;
-        waitpid $pid, 0;
-        $pid = undef;
-    }
-}
-
-END { stop() }
 
 1;

@@ -20,38 +20,22 @@ package HoldDownstream;
 use strict;
 use warnings;
 
-use HTTP::Daemon;
 use HTTP::Response;
 use Fcntl qw(:flock);
-use File::Temp qw(tempdir);
+use LoopbackServer;
 use POSIX qw(_exit WNOHANG);
 use Time::HiRes ();
 
-my ($pid, $dir, $owner);
+my $dir;
 
 sub start {
-    $dir = tempdir('notify-hold-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-
-    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                              ReuseAddr => 1, Timeout => 1)
-        or die "cannot listen: $!";
-    my $port = $d->sockport;
-
-    $owner = $$;
-    $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        serve($d);
-        _exit(0);
-    }
-
-    close $d;
+    (my $port, $dir) = LoopbackServer::start('hold', \&serve);
     return $port;
 }
 
 sub serve {
-    my ($d) = @_;
+    my $d;
+    ($d, $dir) = @_;
     my $deadline = time + 900;      # never outlive a test run
     my $parent = getppid();
 
@@ -156,17 +140,5 @@ sub wait_for {
 sub clear {
     unlink glob("$dir/*");
 }
-
-sub stop {
-    local $?;
-
-    if ($pid && $$ == $owner) {
-        kill 'TERM', $pid;
-        waitpid $pid, 0;
-        $pid = undef;
-    }
-}
-
-END { stop() }
 
 1;

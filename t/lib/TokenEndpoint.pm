@@ -31,38 +31,24 @@ use warnings;
 use Crypt::JWT qw(encode_jwt decode_jwt);
 use Crypt::PK::RSA;
 use File::Spec;
-use File::Temp qw(tempdir);
-use HTTP::Daemon;
 use HTTP::Response;
 use JSON::PP;
-use POSIX qw(_exit);
+use LoopbackServer;
 use URI::Escape qw(uri_unescape);
 
-my ($pid, $dir, $port, $owner);
+my ($dir, $port);
 
 sub start {
     my (%a) = @_;
     my $data = File::Spec->rel2abs($ENV{TEST_NGINX_DATA_DIR} || 't/data');
+    my $private = Crypt::PK::RSA->new("$data/jwt/rsa1.private.jwk");
+    my $public = Crypt::PK::RSA->new("$data/jwt/rsa1.public.jwk");
 
-    $dir = tempdir('notify-oauth2-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-
-    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                              ReuseAddr => 1, Timeout => 1)
-        or die "cannot listen: $!";
-    $port = $d->sockport;
-
-    $owner = $$;
-    $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        serve($d, $a{secret},
-              Crypt::PK::RSA->new("$data/jwt/rsa1.private.jwk"),
-              Crypt::PK::RSA->new("$data/jwt/rsa1.public.jwk"));
-        _exit(0);
-    }
-
-    close $d;
+    ($port, $dir) = LoopbackServer::start('oauth2', sub {
+        my $d;
+        ($d, $dir) = @_;
+        serve($d, $a{secret}, $private, $public);
+    });
     return "http://127.0.0.1:$port";
 }
 
@@ -196,19 +182,5 @@ sub requests {
     }
     return @r;
 }
-
-# Only the process that started the server stops it (the test runner's
-# children run this file's END block too).
-sub stop {
-    local $?;
-
-    if ($pid && $$ == $owner) {
-        kill 'TERM', $pid;
-        waitpid $pid, 0;
-        $pid = undef;
-    }
-}
-
-END { stop() }
 
 1;
