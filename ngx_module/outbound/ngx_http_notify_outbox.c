@@ -28,6 +28,8 @@ static ngx_int_t ngx_http_notify_outbox_list(ngx_http_request_t *r,
 static void ngx_http_notify_outbox_done(ngx_http_notify_store_op_t *op);
 static ngx_int_t ngx_http_notify_outbox_targets(ngx_http_request_t *r,
     ngx_str_t *rest);
+static ngx_uint_t ngx_http_notify_outbox_under(ngx_str_t *rest,
+    const char *part);
 static ngx_int_t ngx_http_notify_outbox_send(ngx_http_request_t *r,
     const char *key, json_t *array);
 static json_t *ngx_http_notify_outbox_target_json(
@@ -92,25 +94,11 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
                                               ngx_http_notify_outbox_listed);
     }
 
-    if (rest.len >= sizeof("/targets") - 1
-        && ngx_strncmp(rest.data, "/targets", sizeof("/targets") - 1) == 0
-        && (rest.len == sizeof("/targets") - 1
-            || rest.data[sizeof("/targets") - 1] == '/'))
-    {
-        rest.data += sizeof("/targets") - 1;
-        rest.len -= sizeof("/targets") - 1;
-
+    if (ngx_http_notify_outbox_under(&rest, "/targets")) {
         return ngx_http_notify_outbox_targets(r, &rest);
     }
 
-    if (rest.len >= sizeof("/dead") - 1
-        && ngx_strncmp(rest.data, "/dead", sizeof("/dead") - 1) == 0
-        && (rest.len == sizeof("/dead") - 1
-            || rest.data[sizeof("/dead") - 1] == '/'))
-    {
-        rest.data += sizeof("/dead") - 1;
-        rest.len -= sizeof("/dead") - 1;
-
+    if (ngx_http_notify_outbox_under(&rest, "/dead")) {
         return ngx_http_notify_dead_handler(r, &rest);
     }
 
@@ -160,6 +148,32 @@ ngx_http_notify_outbox_handler(ngx_http_request_t *r, ngx_str_t *prefix)
     ngx_http_notify_store_post(&dl->op);
 
     return NGX_DONE;
+}
+
+
+/*
+ * Whether "rest" is "part" or under it ("part/..."); if so, "rest" becomes
+ * what follows "part"
+ */
+
+static ngx_uint_t
+ngx_http_notify_outbox_under(ngx_str_t *rest, const char *part)
+{
+    size_t  len;
+
+    len = ngx_strlen(part);
+
+    if (rest->len < len
+        || ngx_strncmp(rest->data, part, len) != 0
+        || (rest->len > len && rest->data[len] != '/'))
+    {
+        return 0;
+    }
+
+    rest->data += len;
+    rest->len -= len;
+
+    return 1;
 }
 
 
