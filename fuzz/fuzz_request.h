@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ngx_http_notify_core.h"
+#include "ngx_http_notify_render.h"
 #include "ngx_http_notify_jwt.h"
 #include "ngx_http_notify_directory.h"
 #include "ngx_http_notify_store.h"
@@ -197,6 +198,10 @@ ngx_fuzz_request(ngx_pool_t *pool, const char *uri, ngx_uint_t flags,
  */
 
 static void ngx_fuzz_json_write(json_t *json, ngx_pool_t *pool);
+static void ngx_fuzz_render_note(ngx_http_notify_req_t *nr, json_t *json,
+    ngx_pool_t *pool);
+static void ngx_fuzz_render_check(ngx_http_notify_req_t *nr,
+    ngx_http_notify_outbound_req_t *out, json_t *more, json_t *want_json);
 
 
 static void
@@ -225,6 +230,8 @@ ngx_fuzz_note_text(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
         abort();
     }
 
+    ngx_fuzz_render_note(nr, json, pool);
+
     want_full = json_dumps(json, JSON_COMPACT);
     (void) json_object_del(json, "sender");
     (void) json_object_del(json, "tenant");
@@ -243,6 +250,82 @@ ngx_fuzz_note_text(ngx_http_notify_req_t *nr, ngx_pool_t *pool)
     free(want_view);
     json_decref(json);
     ngx_str_null(&nr->note.id);
+}
+
+
+/*
+ * An outbound body (ngx_http_notify_render_note()): the notification's text
+ * with "recipients" and a dialect's keys after it, as jansson would write
+ * the notification's object with them set.  "json" is left as it was.
+ */
+
+static void
+ngx_fuzz_render_note(ngx_http_notify_req_t *nr, json_t *json,
+    ngx_pool_t *pool)
+{
+    json_t                          *copy, *more;
+    ngx_http_notify_outbound_req_t   out;
+
+    static ngx_str_t  ids[] = {
+        ngx_string("ada@example.org"),
+        ngx_string("o\"brien\\\xc3\xa9\x01")
+    };
+
+    nr->note.recipients = ids;
+    nr->note.nrecipients = 2;
+
+    ngx_memzero(&out, sizeof(ngx_http_notify_outbound_req_t));
+    out.pool = pool;
+
+    more = json_pack("{s:s, s:{s:i, s:n}}", "Type", "8",
+                     "WorkItem", "Id", 42, "Title");
+    copy = json_deep_copy(json);
+
+    if (more == NULL || copy == NULL
+        || json_object_set_new(copy, "recipients",
+                               json_pack("[s#, s#]",
+                                         ids[0].data, (int) ids[0].len,
+                                         ids[1].data, (int) ids[1].len))
+           != 0
+        || json_object_update(copy, more) != 0)
+    {
+        abort();
+    }
+
+    ngx_fuzz_render_check(nr, &out, more, copy);
+
+    /* and with no keys of a dialect's */
+
+    (void) json_object_del(copy, "Type");
+    (void) json_object_del(copy, "WorkItem");
+    ngx_fuzz_render_check(nr, &out, NULL, copy);
+
+    json_decref(copy);
+    json_decref(more);
+
+    nr->note.recipients = NULL;
+    nr->note.nrecipients = 0;
+}
+
+
+static void
+ngx_fuzz_render_check(ngx_http_notify_req_t *nr,
+    ngx_http_notify_outbound_req_t *out, json_t *more, json_t *want_json)
+{
+    char       *want;
+    ngx_str_t   text;
+
+    want = json_dumps(want_json, JSON_COMPACT);
+
+    if (ngx_http_notify_render_note(out, &nr->note, more, &text) != NGX_OK
+        || want == NULL
+        || text.len != ngx_strlen(want)
+        || ngx_memcmp(text.data, want, text.len) != 0)
+    {
+        abort();
+    }
+
+    free(want);
 }
 
 

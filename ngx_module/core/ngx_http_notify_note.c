@@ -185,14 +185,45 @@ ngx_int_t
 ngx_http_notify_note_text(ngx_http_notify_note_t *note, ngx_pool_t *pool,
     ngx_str_t *full, ngx_str_t *view, json_error_t *err)
 {
+    size_t   size;
+    u_char  *p;
+
+    size = ngx_http_notify_note_size(note, err);
+    if (size == 0) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, 2 * size);
+    if (p == NULL) {
+        ngx_memzero(err, sizeof(json_error_t));
+        (void) ngx_cpystrn((u_char *) err->text, (u_char *) "out of memory",
+                           sizeof(err->text));
+        return NGX_ERROR;
+    }
+
+    full->data = p;
+    view->data = p + size;
+
+    full->len = ngx_http_notify_note_write(note, full->data, view) - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The size of the whole text (the feed's part is no longer), and what
+ * jansson would not take: 0, and err says why
+ */
+
+size_t
+ngx_http_notify_note_size(ngx_http_notify_note_t *note, json_error_t *err)
+{
     size_t                       size, n;
-    u_char                      *base, *p, *v, *start;
+    u_char                      *base;
     ngx_str_t                   *s;
     ngx_http_notify_note_key_t  *k;
 
     base = (u_char *) note;
-
-    /* the size, and what jansson would not take */
 
     size = sizeof("{}") - 1;
 
@@ -219,7 +250,7 @@ ngx_http_notify_note_text(ngx_http_notify_note_t *note, ngx_pool_t *pool,
                 (void) ngx_sprintf((u_char *) err->text,
                                    "Invalid UTF-8 string in \"%s\"%Z",
                                    k->key);
-                return NGX_ERROR;
+                return 0;
             }
 
             n = ngx_http_notify_json_text_size(s->data, s->len);
@@ -238,13 +269,17 @@ ngx_http_notify_note_text(ngx_http_notify_note_t *note, ngx_pool_t *pool,
                 ngx_memzero(err, sizeof(json_error_t));
                 (void) ngx_sprintf((u_char *) err->text,
                                    "no value for \"%s\"%Z", k->key);
-                return NGX_ERROR;
+                return 0;
             }
 
             n = ngx_http_notify_json_size(*(json_t **) (base + k->offset));
 
             if (n == 0) {
-                goto failed;
+                ngx_memzero(err, sizeof(json_error_t));
+                (void) ngx_cpystrn((u_char *) err->text,
+                                   (u_char *) "out of memory",
+                                   sizeof(err->text));
+                return 0;
             }
         }
 
@@ -252,19 +287,34 @@ ngx_http_notify_note_text(ngx_http_notify_note_t *note, ngx_pool_t *pool,
         size += ngx_strlen(k->key) + 4 + n;
     }
 
-    p = ngx_pnalloc(pool, 2 * size);
-    if (p == NULL) {
-        goto failed;
-    }
+    return size;
+}
 
-    full->data = p;
-    view->data = p + size;
-    v = view->data;
+
+/*
+ * The whole text at "p" (ngx_http_notify_note_size() bytes at most), and
+ * the feed's part into "view" when it is not NULL (its data the buffer);
+ * returns the end of the whole text, after its "}".
+ */
+
+u_char *
+ngx_http_notify_note_write(ngx_http_notify_note_t *note, u_char *p,
+    ngx_str_t *view)
+{
+    u_char                      *base, *v, *start;
+    ngx_str_t                   *s;
+    ngx_http_notify_note_key_t  *k;
+
+    base = (u_char *) note;
+    v = view ? view->data : NULL;
 
     /* the text, and the feed's keys copied from it */
 
     *p++ = '{';
-    *v++ = '{';
+
+    if (v) {
+        *v++ = '{';
+    }
 
     for (k = ngx_http_notify_note_keys; k->key; k++) {
 
@@ -325,26 +375,19 @@ ngx_http_notify_note_text(ngx_http_notify_note_t *note, ngx_pool_t *pool,
             p = ngx_http_notify_json_write(p, *(json_t **) (base + k->offset));
         }
 
-        if (k->feed) {
+        if (v && k->feed) {
             v = ngx_cpymem(v, start, p - start);
         }
     }
 
     *p++ = '}';
-    *v++ = '}';
 
-    full->len = p - full->data;
-    view->len = v - view->data;
+    if (v) {
+        *v++ = '}';
+        view->len = v - view->data;
+    }
 
-    return NGX_OK;
-
-failed:
-
-    ngx_memzero(err, sizeof(json_error_t));
-    (void) ngx_cpystrn((u_char *) err->text, (u_char *) "out of memory",
-                       sizeof(err->text));
-
-    return NGX_ERROR;
+    return p;
 }
 
 

@@ -64,6 +64,10 @@ json_t *ngx_http_notify_note_json(ngx_http_notify_note_t *note,
     json_error_t *err);
 ngx_int_t ngx_http_notify_note_text(ngx_http_notify_note_t *note,
     ngx_pool_t *pool, ngx_str_t *full, ngx_str_t *view, json_error_t *err);
+size_t ngx_http_notify_note_size(ngx_http_notify_note_t *note,
+    json_error_t *err);
+u_char *ngx_http_notify_note_write(ngx_http_notify_note_t *note, u_char *p,
+    ngx_str_t *view);
 void ngx_http_notify_note_set_id(ngx_str_t *text, u_char *id);
 ngx_int_t ngx_http_notify_note_load(ngx_http_notify_note_t *note,
     json_t *json);

@@ -161,29 +161,127 @@ ngx_http_notify_render_recipients(ngx_http_notify_note_t *note)
 }
 
 
-/* the body: "json" as compact JSON, in the request's pool */
+/*
+ * The body: "json" as compact JSON, in the request's pool: the bytes
+ * json_dumps() would write, without its allocations (the first attempt
+ * renders one a notification, in the caller's event loop).
+ */
 
 ngx_int_t
 ngx_http_notify_render_body(ngx_http_notify_outbound_req_t *out,
     json_t *json)
 {
-    char  *text;
+    size_t   size;
+    u_char  *p;
 
-    text = json_dumps(json, JSON_COMPACT);
-    if (text == NULL) {
+    size = ngx_http_notify_json_size(json);
+    if (size == 0) {
         return NGX_ERROR;
     }
 
-    out->body.len = ngx_strlen(text);
-    out->body.data = ngx_pnalloc(out->pool, out->body.len + 1);
-
-    if (out->body.data == NULL) {
-        free(text);
+    p = ngx_pnalloc(out->pool, size + 1);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(out->body.data, text, out->body.len + 1);
-    free(text);
+    out->body.data = p;
+
+    p = ngx_http_notify_json_write(p, json);
+    *p = '\0';
+
+    out->body.len = p - out->body.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The canonical notification as the store keeps it (the bytes of
+ * ngx_http_notify_note_json() dumped compact), then "recipients" (the user
+ * ids it goes to) and the members of "more" (the dialect's own keys, none
+ * of them one of the notification's, which are camelCase; NULL: none),
+ * written into the request's pool as "text", without a tree of the
+ * notification: the first attempt renders in the caller's event loop.
+ */
+
+ngx_int_t
+ngx_http_notify_render_note(ngx_http_notify_outbound_req_t *out,
+    ngx_http_notify_note_t *note, json_t *more, ngx_str_t *text)
+{
+    size_t         size, n;
+    u_char        *p, *last;
+    ngx_str_t     *id;
+    ngx_uint_t     i;
+    json_error_t   err;
+
+    size = ngx_http_notify_note_size(note, &err);
+    if (size == 0) {
+        return NGX_ERROR;
+    }
+
+    size += sizeof(",\"recipients\":[]") - 1;
+    id = note->recipients;
+
+    for (i = 0; i < note->nrecipients; i++) {
+        if (ngx_http_notify_utf8_valid(id[i].data, id[i].len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        size += 1 + ngx_http_notify_json_text_size(id[i].data, id[i].len);
+    }
+
+    if (more != NULL && json_object_size(more) == 0) {
+        more = NULL;
+    }
+
+    if (more) {
+        n = ngx_http_notify_json_size(more);
+        if (n == 0) {
+            return NGX_ERROR;
+        }
+
+        size += n;
+
+    } else {
+        size++;
+    }
+
+    p = ngx_pnalloc(out->pool, size + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = p;
+
+    /* the notification without its "}" */
+
+    p = ngx_http_notify_note_write(note, p, NULL) - 1;
+
+    p = ngx_cpymem(p, ",\"recipients\":[", sizeof(",\"recipients\":[") - 1);
+
+    for (i = 0; i < note->nrecipients; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_http_notify_json_text_write(p, id[i].data, id[i].len);
+    }
+
+    *p++ = ']';
+
+    if (more) {
+        /* its members after a "," in place of its "{", and its "}" */
+
+        last = ngx_http_notify_json_write(p, more);
+        *p = ',';
+        p = last;
+
+    } else {
+        *p++ = '}';
+    }
+
+    *p = '\0';
+    text->len = p - text->data;
 
     return NGX_OK;
 }

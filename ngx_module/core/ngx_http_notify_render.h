@@ -39,6 +39,8 @@ json_t *ngx_http_notify_render_comment(ngx_http_notify_note_t *note);
 json_t *ngx_http_notify_render_recipients(ngx_http_notify_note_t *note);
 ngx_int_t ngx_http_notify_render_body(ngx_http_notify_outbound_req_t *out,
     json_t *json);
+ngx_int_t ngx_http_notify_render_note(ngx_http_notify_outbound_req_t *out,
+    ngx_http_notify_note_t *note, json_t *more, ngx_str_t *text);
 ngx_int_t ngx_http_notify_render_headers(ngx_http_notify_outbound_req_t *out,
     ngx_keyval_t *headers, ngx_uint_t n);
 ngx_int_t ngx_http_notify_render_post(ngx_http_notify_outbound_req_t *out,

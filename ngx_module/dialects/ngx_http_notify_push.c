@@ -822,7 +822,7 @@ static ngx_int_t
 ngx_http_notify_push_render(ngx_http_notify_target_t *target,
     ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
-    json_t        *json, *text;
+    json_t        *more, *text;
     ngx_int_t      rc;
     ngx_keyval_t   headers[4];
 
@@ -831,38 +831,35 @@ ngx_http_notify_push_render(ngx_http_notify_target_t *target,
      * a push receiver reads: Type, WorkItemType, WorkItem, Url, Comment.
      */
 
-    json = ngx_http_notify_note_json(note, NULL);
-    if (json == NULL) {
+    more = json_object();
+    if (more == NULL) {
         return NGX_ERROR;
     }
 
     text = ngx_http_notify_render_comment(note);
 
-    if (json_object_set_new(json, "recipients",
-                            ngx_http_notify_render_recipients(note))
-           != 0
-        || json_object_set_new(json, "Type",
-                               ngx_http_notify_push_type_of(target, note))
+    if (json_object_set_new(more, "Type",
+                            ngx_http_notify_push_type_of(target, note))
            != 0
         || (json_is_string(note->work_item_type)
-            && json_object_set(json, "WorkItemType", note->work_item_type)
+            && json_object_set(more, "WorkItemType", note->work_item_type)
                != 0)
-        || json_object_set_new(json, "WorkItem",
+        || json_object_set_new(more, "WorkItem",
                                ngx_http_notify_push_item(note))
            != 0
         || (json_is_string(note->url)
-            && json_object_set(json, "Url", note->url) != 0)
-        || (text && json_object_set(json, "Comment", text) != 0))
+            && json_object_set(more, "Url", note->url) != 0)
+        || (text && json_object_set(more, "Comment", text) != 0))
     {
         json_decref(text);
-        json_decref(json);
+        json_decref(more);
         return NGX_ERROR;
     }
 
     json_decref(text);
 
-    rc = ngx_http_notify_render_body(out, json);
-    json_decref(json);
+    rc = ngx_http_notify_render_note(out, note, more, &out->body);
+    json_decref(more);
 
     if (rc != NGX_OK) {
         return NGX_ERROR;

@@ -71,44 +71,54 @@ static ngx_int_t
 ngx_http_notify_webhook_render(ngx_http_notify_target_t *target,
     ngx_http_notify_note_t *note, ngx_http_notify_outbound_req_t *out)
 {
-    u_char        *p;
-    json_t        *body, *data;
-    ngx_int_t      rc;
-    ngx_str_t      type, timestamp, signature;
+    u_char        *p, *q;
+    size_t         size;
+    ngx_str_t      type, data, timestamp, signature;
     ngx_keyval_t   headers[6];
     u_char         created[sizeof("1970-01-01T00:00:00Z")];
 
     (void) ngx_http_notify_render_activity_type(target, note, &type);
 
-    data = ngx_http_notify_note_json(note, NULL);
-    if (data == NULL) {
-        return NGX_ERROR;
-    }
+    /* {"type":<type or null>,"timestamp":"<created>","data":<note>} */
 
-    if (json_object_set_new(data, "recipients",
-                            ngx_http_notify_render_recipients(note))
-        != 0)
+    if (ngx_http_notify_render_note(out, note, NULL, &data) != NGX_OK
+        || ngx_http_notify_utf8_valid(type.data, type.len) != NGX_OK)
     {
-        json_decref(data);
         return NGX_ERROR;
     }
 
     p = ngx_http_notify_iso8601(created, note->created);
 
-    body = json_pack("{s:o, s:s#, s:o}",
-                     "type", ngx_http_notify_json_str(&type),
-                     "timestamp", created, (int) (p - created),
-                     "data", data);
-    if (body == NULL) {
+    size = sizeof("{\"type\":,\"timestamp\":\"\",\"data\":}") - 1
+           + (type.len ? ngx_http_notify_json_text_size(type.data, type.len)
+                       : sizeof("null") - 1)
+           + (p - created) + data.len;
+
+    out->body.data = ngx_pnalloc(out->pool, size + 1);
+    if (out->body.data == NULL) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_notify_render_body(out, body);
-    json_decref(body);
+    q = ngx_cpymem(out->body.data, "{\"type\":", sizeof("{\"type\":") - 1);
 
-    if (rc != NGX_OK
-        || ngx_http_notify_webhook_sign(target, out, &timestamp, &signature)
-           != NGX_OK)
+    if (type.len) {
+        q = ngx_http_notify_json_text_write(q, type.data, type.len);
+
+    } else {
+        q = ngx_cpymem(q, "null", sizeof("null") - 1);
+    }
+
+    q = ngx_cpymem(q, ",\"timestamp\":\"", sizeof(",\"timestamp\":\"") - 1);
+    q = ngx_cpymem(q, created, p - created);
+    q = ngx_cpymem(q, "\",\"data\":", sizeof("\",\"data\":") - 1);
+    q = ngx_cpymem(q, data.data, data.len);
+    *q++ = '}';
+    *q = '\0';
+
+    out->body.len = q - out->body.data;
+
+    if (ngx_http_notify_webhook_sign(target, out, &timestamp, &signature)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -36,7 +36,6 @@ static void ngx_http_notify_flow_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_notify_flow_process(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_flow_read_body(ngx_http_notify_req_t *nr);
 static void ngx_http_notify_flow_committed(ngx_http_notify_store_op_t *op);
-static void ngx_http_notify_flow_first_attempt(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_flow_error(ngx_http_notify_req_t *nr);
 static ngx_int_t ngx_http_notify_flow_send_answer(ngx_http_notify_req_t *nr);
 static void ngx_http_notify_flow_cleanup(void *data);
@@ -317,10 +316,6 @@ ngx_http_notify_flow_committed(ngx_http_notify_store_op_t *op)
     c = r->connection;
     flow = (ngx_http_notify_flow_t *) nr;
 
-    if (nr->deliver_now && op->rc == NGX_OK && !op->duplicate) {
-        ngx_http_notify_flow_first_attempt(nr);
-    }
-
     ngx_http_notify_delivery_start(nr, &flow->conf.delivery_location);
 
     if (op->rc != NGX_OK) {
@@ -350,30 +345,6 @@ ngx_http_notify_flow_committed(ngx_http_notify_store_op_t *op)
        delivery subrequest posted above is to be run here */
 
     ngx_http_run_posted_requests(c);
-}
-
-
-/*
- * The first attempt renders the canonical notification as JSON with its
- * id, made only for a notification delivered now; without memory for it,
- * the scheduler sends the stored one.
- */
-
-static void
-ngx_http_notify_flow_first_attempt(ngx_http_notify_req_t *nr)
-{
-    u_char  id[NGX_HTTP_NOTIFY_ID_LEN];
-
-    nr->note.id.data = id;
-    nr->note.id.len = ngx_http_notify_format_id(id, nr->op->seq) - id;
-
-    nr->op->note = ngx_http_notify_note_json(&nr->note, NULL);
-
-    ngx_str_null(&nr->note.id);
-
-    if (nr->op->note == NULL) {
-        ngx_http_notify_delivery_unplan(nr);
-    }
 }
 
 
@@ -561,7 +532,6 @@ ngx_http_notify_flow_cleanup(void *data)
 
     json_decref(nr->body);
     ngx_http_notify_note_free(&nr->note);
-    json_decref(nr->op->note);
     json_decref(nr->answer);
     json_decref(nr->unresolved);
     json_decref(nr->fields);

@@ -838,8 +838,9 @@ ngx_http_notify_delivery_unhold(ngx_http_notify_outbox_put_t *oe)
 ngx_int_t
 ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     ngx_http_notify_target_t *target, uint64_t seq, uint32_t entry,
-    uint32_t part, const char *note, size_t note_len, json_t *note_json,
-    ngx_str_t *ids, ngx_uint_t nids, u_char *packed_ids, size_t packed_len)
+    uint32_t part, const char *note, size_t note_len,
+    ngx_http_notify_note_t *given, ngx_str_t *ids, ngx_uint_t nids,
+    u_char *packed_ids, size_t packed_len)
 {
     u_char          *p;
     json_t          *json;
@@ -847,6 +848,7 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     ngx_uint_t       i;
     ngx_keyval_t    *kv;
     ngx_http_notify_note_t  nt;
+    u_char                  id[NGX_HTTP_NOTIFY_ID_LEN];
 
     if (target->dialect->render == NULL) {
         return NGX_ERROR;
@@ -891,14 +893,26 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
 
     dl->request.idempotency_key.len = p - dl->request.idempotency_key.data;
 
-    /* the canonical notification, as stored, with its recipients */
+    /*
+     * The canonical notification with its recipients: the caller's own
+     * (the first attempt: the struct its stored text was written from,
+     * with its id), else the stored text read back
+     */
 
-    json = note_json ? json_incref(note_json)
-                     : json_loadb(note, note_len, 0, NULL);
+    json = NULL;
 
-    if (json == NULL || ngx_http_notify_note_load(&nt, json) != NGX_OK) {
-        json_decref(json);
-        return NGX_ERROR;
+    if (given) {
+        nt = *given;
+        nt.id.data = id;
+        nt.id.len = ngx_http_notify_format_id(id, seq) - id;
+
+    } else {
+        json = json_loadb(note, note_len, 0, NULL);
+
+        if (json == NULL || ngx_http_notify_note_load(&nt, json) != NGX_OK) {
+            json_decref(json);
+            return NGX_ERROR;
+        }
     }
 
     rc = ngx_http_notify_outbound_recipients(dl->pool, &nt, ids, nids,
@@ -908,8 +922,10 @@ ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
         rc = target->dialect->render(target, &nt, &dl->request);
     }
 
-    ngx_http_notify_note_free(&nt);
-    json_decref(json);
+    if (json) {
+        ngx_http_notify_note_free(&nt);
+        json_decref(json);
+    }
 
     if (rc != NGX_OK) {
         return NGX_ERROR;

@@ -165,8 +165,9 @@ void ngx_http_notify_delivery_unhold(ngx_http_notify_outbox_put_t *oe);
  */
 ngx_int_t ngx_http_notify_outbound_prepare(ngx_http_notify_delivery_t *dl,
     ngx_http_notify_target_t *target, uint64_t seq, uint32_t entry,
-    uint32_t part, const char *note, size_t note_len, json_t *note_json,
-    ngx_str_t *ids, ngx_uint_t nids, u_char *packed_ids, size_t packed_len);
+    uint32_t part, const char *note, size_t note_len,
+    ngx_http_notify_note_t *given, ngx_str_t *ids, ngx_uint_t nids,
+    u_char *packed_ids, size_t packed_len);
 
 
 #endif /* _NGX_HTTP_NOTIFY_OUTBOUND_H_INCLUDED_ */

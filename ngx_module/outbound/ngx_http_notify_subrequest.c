@@ -195,7 +195,7 @@ ngx_http_notify_subrequest_start(ngx_http_notify_req_t *nr,
     rc = ngx_http_notify_outbound_prepare(dl, target, nr->op->seq,
                                           (uint32_t) entry,
                                           (uint32_t) oe->part, NULL, 0,
-                                          nr->op->note,
+                                          &nr->note,
                                           (ngx_str_t *) nr->recipients.elts
                                           + oe->first, oe->n, NULL, 0);
 

@@ -197,10 +197,6 @@ struct ngx_http_notify_store_op_s {
     ngx_http_notify_op_type_e       type;
 
     /* in: PUT */
-    json_t                         *note;        /* the canonical notification
-                                                    (object, owned by op),
-                                                    for a first attempt;
-                                                    or NULL */
     ngx_str_t                       text;        /* its JSON and the feed's
                                                     view, with the id's
                                                     place (note_text()) */
