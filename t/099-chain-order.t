@@ -59,14 +59,7 @@ our $Inbound = <<'CONF';
 CONF
 
 # with a first attempt (the subrequest path), or the timer's only
-our $Server = <<'CONF' . $Inbound;
-    notify_delivery_location /_deliver;
-    location = /_deliver {
-        internal;
-        proxy_pass $notify_target_url;
-        proxy_read_timeout 70s;
-    }
-CONF
+our $Server = $ChainHub::Deliver . $Inbound;
 our $TimerServer = $Inbound;
 
 our %Scenario;
@@ -369,18 +362,27 @@ $Scenario{replaced_dies} = sub {
        "$name - n1, replaced, is no dead letter");
 };
 
+# sends <mark> of chain 7 to <user> on <s>, whose first attempt fails past
+# its expiry: it becomes the dead letter <id>
+sub dies {
+    my ($name, $s, $mark, $user, $id) = @_;
+    HoldDownstream::fail('a', $mark);
+    is(send_note($s, note($mark, 7, $user), 1), 202,
+       "$name - $mark accepted");
+    ok(HoldDownstream::wait_for(sub {
+           (call('GET', '/outbox/dead'))[1] =~ /"id":"$id"/ }),
+       "$name - $mark is a dead letter");
+    HoldDownstream::heal('a', $mark);
+}
+
 # n1 dies (its first attempt fails, past its expiry then); n2 of the chain
 # to the same user replaces it: n1's replay is refused, one or all, and it
 # can still be purged
 $Scenario{superseded_replay} = sub {
     my ($name) = @_;
-    HoldDownstream::fail('a', 'n1');
 
     my $s = connect_hub();
-    is(send_note($s, note('n1', 7, 'u-ada'), 1), 202, "$name - n1 accepted");
-    ok(HoldDownstream::wait_for(sub {
-           (call('GET', '/outbox/dead'))[1] =~ /"id":"0000000000000001"/ }),
-       "$name - n1 is a dead letter");
+    dies($name, $s, 'n1', 'u-ada', '0000000000000001');
 
     is(send_note($s, note('n2', 7, 'u-ada'), 1), 202,
        "$name - n2 replacing n1 accepted");
@@ -404,19 +406,11 @@ $Scenario{superseded_replay} = sub {
 # is sent only once n1 was answered
 $Scenario{replay_behind_older} = sub {
     my ($name) = @_;
-    HoldDownstream::fail('a', $_) for qw(n1 n2);
 
     my $s = connect_hub();
-    is(send_note($s, note('n1', 7, 'u-ada'), 1), 202, "$name - n1 accepted");
-    ok(HoldDownstream::wait_for(sub {
-           (call('GET', '/outbox/dead'))[1] =~ /"id":"0000000000000001"/ }),
-       "$name - n1 is a dead letter");
-    is(send_note($s, note('n2', 7, 'u-dave'), 1), 202, "$name - n2 accepted");
-    ok(HoldDownstream::wait_for(sub {
-           (call('GET', '/outbox/dead'))[1] =~ /"id":"0000000000000002"/ }),
-       "$name - n2 is a dead letter");
+    dies($name, $s, 'n1', 'u-ada', '0000000000000001');
+    dies($name, $s, 'n2', 'u-dave', '0000000000000002');
 
-    HoldDownstream::heal('a', $_) for qw(n1 n2);
     HoldDownstream::hold('a', 'n1');
     is((call('POST', '/outbox/dead/0000000000000001/replay'))[0], 200,
        "$name - n1 replayed");
@@ -452,14 +446,9 @@ $Scenario{replay_behind_older} = sub {
 # is taken and it is delivered
 $Scenario{replay_before_newer} = sub {
     my ($name) = @_;
-    HoldDownstream::fail('a', 'n1');
 
     my $s = connect_hub();
-    is(send_note($s, note('n1', 7, 'u-ada'), 1), 202, "$name - n1 accepted");
-    ok(HoldDownstream::wait_for(sub {
-           (call('GET', '/outbox/dead'))[1] =~ /"id":"0000000000000001"/ }),
-       "$name - n1 is a dead letter");
-    HoldDownstream::heal('a', 'n1');
+    dies($name, $s, 'n1', 'u-ada', '0000000000000001');
 
     HoldDownstream::hold('a', 'n2');
     my $s2 = connect_hub();

@@ -26,15 +26,6 @@ BEGIN {
 # the port of the listener with reuseport, next to the test's own
 our $Spread = Test::Nginx::Socket::server_port() + 37;
 
-our $Deliver = <<'CONF';
-        notify_delivery_location /_deliver;
-        location = /_deliver {
-            internal;
-            proxy_pass $notify_target_url;
-            proxy_read_timeout 70s;
-        }
-CONF
-
 # the hub: a push target "a" at the downstream, the inbound on the
 # listener with reuseport (with first attempts, or the timer only)
 sub hub {
@@ -52,10 +43,14 @@ sub hub {
            . "        location = /pid {\n"
            . "            add_header X-Pid \$pid always;\n"
            . "            return 204;\n        }\n"
-           . ($first ? $Deliver : '') . "    }\n";
+           . ($first ? $ChainHub::Deliver : '') . "    }\n";
 }
 
 our $Rounds = 8;
+
+# the test's own server: the outbox
+our $Outbox = "    location /outbox { notify_outbox; }\n"
+              . "    location = /go { return 204; }\n";
 
 # keep-alive connections to the listener with reuseport, three for each
 # worker (each found by the pid it answers with)
@@ -174,9 +169,7 @@ __DATA__
 
 === TEST 1: two workers, with first attempts: two chains' notifications from six keep-alive connections spread over both reach the target in the order accepted, one at a time per chain
 --- http_config eval: ::hub('w1', 1)
---- config
-    location /outbox { notify_outbox; }
-    location = /go { return 204; }
+--- config eval: $::Outbox
 --- request
 GET /go
 --- error_code: 204
@@ -189,9 +182,7 @@ GET /go
 
 === TEST 2: two workers, the timer only: the same
 --- http_config eval: ::hub('w2', 0)
---- config
-    location /outbox { notify_outbox; }
-    location = /go { return 204; }
+--- config eval: $::Outbox
 --- request
 GET /go
 --- error_code: 204

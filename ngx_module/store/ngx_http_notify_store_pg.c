@@ -842,6 +842,87 @@ static const char  ngx_http_notify_pg_v4[] =
 
 
 /*
+ * The signatures of version 5's claim() and finish(), which version 6 keeps
+ * for the functions that take the chain lock
+ */
+
+#define NGX_HTTP_NOTIFY_PG_CLAIM5                                             \
+    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"              \
+    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer)"           \
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"       \
+    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"            \
+    " o_target text, o_quota integer, o_removed integer)"                     \
+    " LANGUAGE plpgsql AS $$\n"
+
+#define NGX_HTTP_NOTIFY_PG_FINISH5                                            \
+    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"                  \
+    " p_entry integer, p_due bigint, p_error text, p_now bigint,"             \
+    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"            \
+    " OUT o_attempts integer, OUT o_replaced boolean,"                        \
+    " OUT o_removed integer)"                                                 \
+    " LANGUAGE plpgsql AS $$\n"
+
+
+/*
+ * Dead letters replayed or purged (see version 5's), of version 5 and, with
+ * the chain lock (lock) and a check before a replay (newer), of version 6
+ * (with one more parameter, param, and one more result, out)
+ */
+
+#define NGX_HTTP_NOTIFY_PG_DEAD_CHANGE(param, out, lock, newer)               \
+    "CREATE FUNCTION @.dead_change(p_targets text[], p_expires bigint[],"     \
+    " p_type integer, p_seq bigint, p_entry integer, p_target text,"          \
+    " p_max integer, p_now bigint, p_wait bigint," param                      \
+    " OUT o_found boolean,"                                                   \
+    " OUT o_gone boolean, OUT o_count integer, OUT o_skipped integer,"        \
+    " OUT o_superseded boolean" out ")"                                       \
+    " LANGUAGE plpgsql AS $$\n"                                               \
+    "#variable_conflict use_column\n"                                         \
+    "DECLARE r record; i integer; h bigint;\n"                                \
+    "BEGIN\n" lock                                                            \
+    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;"       \
+    " o_superseded := false;\n"                                               \
+    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created,"   \
+    "  d.chain FROM @.dead d"                                                 \
+    "  WHERE (p_seq IS NULL OR (d.seq = p_seq AND d.entry = p_entry))"        \
+    "  AND (p_target IS NULL OR d.target = p_target)"                         \
+    "  AND (p_type = 2 OR p_seq IS NOT NULL OR d.target = ANY(p_targets))"    \
+    "  ORDER BY d.seq, d.entry FOR UPDATE LOOP\n"                             \
+    "  EXIT WHEN o_count >= p_max;\n"                                         \
+    "  o_found := true;\n"                                                    \
+    "  IF p_type = 1 THEN\n"                                                  \
+    "   i := array_position(p_targets, r.target);\n"                          \
+    "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"                  \
+    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch,"        \
+    "    @.notes n, @.ids(n.rcpt) u WHERE n.seq = r.seq"                      \
+    "    AND ch.chain = r.chain AND ch.user_id = u AND ch.seq > r.seq) THEN\n"\
+    "    o_superseded := true; o_skipped := o_skipped + 1;\n"                 \
+    "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"                         \
+    "    CONTINUE;\n"                                                         \
+    "   END IF;\n"                                                            \
+    "   h := NULL;\n"                                                         \
+    "   IF r.chain IS NOT NULL THEN\n"                                        \
+    "    SELECT min(q.seq) INTO h FROM @.outbox q"                            \
+    "     WHERE q.chain = r.chain AND q.target = r.target;\n"                 \
+    "   END IF;\n" newer                                                      \
+    "   INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"  \
+    "    expires, attempts, error, chain, state) VALUES (r.seq, r.entry,"     \
+    "    r.target, r.part, r.rcpt,"                                           \
+    "    CASE WHEN h < r.seq THEN p_now + p_wait ELSE p_now END,"             \
+    "    r.created, p_now / 1000 + p_expires[i], 0, '', r.chain, 0);\n"       \
+    "  END IF;\n"                                                             \
+    "  DELETE FROM @.dead d WHERE d.seq = r.seq AND d.entry = r.entry;\n"     \
+    "  o_count := o_count + 1;\n"                                             \
+    " END LOOP;\n"                                                            \
+    " IF p_type = 1 AND p_seq IS NULL THEN\n"                                 \
+    "  o_skipped := o_skipped + (SELECT count(*) FROM @.dead d"               \
+    "   WHERE (p_target IS NULL OR d.target = p_target)"                      \
+    "   AND NOT d.target = ANY(p_targets));\n"                                \
+    " END IF;\n"                                                              \
+    "END $$;"
+
+
+/*
  * Version 5: dead letters, on version 4's ordering per chain.  An outbox
  * entry that expires or is given up moves to "dead" (bury(), with its
  * recipients of a part and its chain) in the transaction that takes it out
@@ -909,12 +990,7 @@ static const char  ngx_http_notify_pg_v5[] =
 
     /* version 4's claim; an expired entry buried */
 
-    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
-    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer)"
-    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
-    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
-    " o_target text, o_quota integer, o_removed integer)"
-    " LANGUAGE plpgsql AS $$\n"
+    NGX_HTTP_NOTIFY_PG_CLAIM5
     "#variable_conflict use_column\n"
     "DECLARE r record; i integer; h bigint;\n"
     "BEGIN\n"
@@ -958,12 +1034,7 @@ static const char  ngx_http_notify_pg_v5[] =
      * 3 given up; an expired or given up entry buried
      */
 
-    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"
-    " p_entry integer, p_due bigint, p_error text, p_now bigint,"
-    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"
-    " OUT o_attempts integer, OUT o_replaced boolean,"
-    " OUT o_removed integer)"
-    " LANGUAGE plpgsql AS $$\n"
+    NGX_HTTP_NOTIFY_PG_FINISH5
     "#variable_conflict use_column\n"
     "DECLARE r record;\n"
     "BEGIN\n"
@@ -1011,55 +1082,7 @@ static const char  ngx_http_notify_pg_v5[] =
      * chain with a newer notification (o_superseded); o_skipped counts both
      */
 
-    "CREATE FUNCTION @.dead_change(p_targets text[], p_expires bigint[],"
-    " p_type integer, p_seq bigint, p_entry integer, p_target text,"
-    " p_max integer, p_now bigint, p_wait bigint, OUT o_found boolean,"
-    " OUT o_gone boolean, OUT o_count integer, OUT o_skipped integer,"
-    " OUT o_superseded boolean)"
-    " LANGUAGE plpgsql AS $$\n"
-    "#variable_conflict use_column\n"
-    "DECLARE r record; i integer; h bigint;\n"
-    "BEGIN\n"
-    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;"
-    " o_superseded := false;\n"
-    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created,"
-    "  d.chain FROM @.dead d"
-    "  WHERE (p_seq IS NULL OR (d.seq = p_seq AND d.entry = p_entry))"
-    "  AND (p_target IS NULL OR d.target = p_target)"
-    "  AND (p_type = 2 OR p_seq IS NOT NULL OR d.target = ANY(p_targets))"
-    "  ORDER BY d.seq, d.entry FOR UPDATE LOOP\n"
-    "  EXIT WHEN o_count >= p_max;\n"
-    "  o_found := true;\n"
-    "  IF p_type = 1 THEN\n"
-    "   i := array_position(p_targets, r.target);\n"
-    "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"
-    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch,"
-    "    @.notes n, @.ids(n.rcpt) u WHERE n.seq = r.seq"
-    "    AND ch.chain = r.chain AND ch.user_id = u AND ch.seq > r.seq) THEN\n"
-    "    o_superseded := true; o_skipped := o_skipped + 1;\n"
-    "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
-    "    CONTINUE;\n"
-    "   END IF;\n"
-    "   h := NULL;\n"
-    "   IF r.chain IS NOT NULL THEN\n"
-    "    SELECT min(q.seq) INTO h FROM @.outbox q"
-    "     WHERE q.chain = r.chain AND q.target = r.target;\n"
-    "   END IF;\n"
-    "   INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"
-    "    expires, attempts, error, chain, state) VALUES (r.seq, r.entry,"
-    "    r.target, r.part, r.rcpt,"
-    "    CASE WHEN h < r.seq THEN p_now + p_wait ELSE p_now END,"
-    "    r.created, p_now / 1000 + p_expires[i], 0, '', r.chain, 0);\n"
-    "  END IF;\n"
-    "  DELETE FROM @.dead d WHERE d.seq = r.seq AND d.entry = r.entry;\n"
-    "  o_count := o_count + 1;\n"
-    " END LOOP;\n"
-    " IF p_type = 1 AND p_seq IS NULL THEN\n"
-    "  o_skipped := o_skipped + (SELECT count(*) FROM @.dead d"
-    "   WHERE (p_target IS NULL OR d.target = p_target)"
-    "   AND NOT d.target = ANY(p_targets));\n"
-    " END IF;\n"
-    "END $$;"
+    NGX_HTTP_NOTIFY_PG_DEAD_CHANGE("", "", "", "")
 
     "UPDATE @.meta SET version = 5;";
 
@@ -1150,12 +1173,7 @@ static const char  ngx_http_notify_pg_v6[] =
 
     "ALTER FUNCTION @.finish(integer, bigint, integer, bigint, text, bigint,"
     " integer) RENAME TO finish_unlocked;"
-    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"
-    " p_entry integer, p_due bigint, p_error text, p_now bigint,"
-    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"
-    " OUT o_attempts integer, OUT o_replaced boolean,"
-    " OUT o_removed integer)"
-    " LANGUAGE plpgsql AS $$\n"
+    NGX_HTTP_NOTIFY_PG_FINISH5
     "BEGIN\n"
     " PERFORM @.chain_lock() FROM @.outbox o"
     "  WHERE o.seq = p_seq AND o.entry = p_entry AND o.chain IS NOT NULL;\n"
@@ -1168,12 +1186,7 @@ static const char  ngx_http_notify_pg_v6[] =
 
     "ALTER FUNCTION @.claim(text[], integer[], bigint, bigint, bigint,"
     " integer) RENAME TO claim_unlocked;"
-    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
-    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer)"
-    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
-    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
-    " o_target text, o_quota integer, o_removed integer)"
-    " LANGUAGE plpgsql AS $$\n"
+    NGX_HTTP_NOTIFY_PG_CLAIM5
     "BEGIN\n"
     " IF EXISTS (SELECT 1 FROM @.outbox o WHERE o.chain IS NOT NULL"
     "  AND o.target = ANY(p_targets)) THEN\n"
@@ -1189,62 +1202,14 @@ static const char  ngx_http_notify_pg_v6[] =
      * outbox is not replayed either (o_newer; o_skipped counts it)
      */
 
-    "CREATE FUNCTION @.dead_change(p_targets text[], p_expires bigint[],"
-    " p_type integer, p_seq bigint, p_entry integer, p_target text,"
-    " p_max integer, p_now bigint, p_wait bigint, p_newer boolean,"
-    " OUT o_found boolean, OUT o_gone boolean, OUT o_count integer,"
-    " OUT o_skipped integer, OUT o_superseded boolean, OUT o_newer boolean)"
-    " LANGUAGE plpgsql AS $$\n"
-    "#variable_conflict use_column\n"
-    "DECLARE r record; i integer; h bigint;\n"
-    "BEGIN\n"
-    " PERFORM @.chain_lock();\n"
-    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;"
-    " o_superseded := false; o_newer := false;\n"
-    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created,"
-    "  d.chain FROM @.dead d"
-    "  WHERE (p_seq IS NULL OR (d.seq = p_seq AND d.entry = p_entry))"
-    "  AND (p_target IS NULL OR d.target = p_target)"
-    "  AND (p_type = 2 OR p_seq IS NOT NULL OR d.target = ANY(p_targets))"
-    "  ORDER BY d.seq, d.entry FOR UPDATE LOOP\n"
-    "  EXIT WHEN o_count >= p_max;\n"
-    "  o_found := true;\n"
-    "  IF p_type = 1 THEN\n"
-    "   i := array_position(p_targets, r.target);\n"
-    "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"
-    "   h := NULL;\n"
-    "   IF r.chain IS NOT NULL THEN\n"
-    "    IF EXISTS (SELECT 1 FROM @.chains ch, @.notes n, @.ids(n.rcpt) u"
-    "     WHERE n.seq = r.seq AND ch.chain = r.chain AND ch.user_id = u"
-    "     AND ch.seq > r.seq) THEN\n"
-    "     o_superseded := true;\n"
-    "    ELSE\n"
-    "     SELECT min(q.seq) INTO h FROM @.outbox q"
-    "      WHERE q.chain = r.chain AND q.target = r.target;\n"
-    "     o_newer := coalesce(p_newer AND h > r.seq, false);\n"
-    "    END IF;\n"
-    "    IF o_superseded OR o_newer THEN\n"
-    "     o_skipped := o_skipped + 1;\n"
-    "     IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
-    "     o_superseded := false; o_newer := false;\n"
-    "     CONTINUE;\n"
-    "    END IF;\n"
-    "   END IF;\n"
-    "   INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"
-    "    expires, attempts, error, chain, state) VALUES (r.seq, r.entry,"
-    "    r.target, r.part, r.rcpt,"
-    "    CASE WHEN h < r.seq THEN p_now + p_wait ELSE p_now END,"
-    "    r.created, p_now / 1000 + p_expires[i], 0, '', r.chain, 0);\n"
-    "  END IF;\n"
-    "  DELETE FROM @.dead d WHERE d.seq = r.seq AND d.entry = r.entry;\n"
-    "  o_count := o_count + 1;\n"
-    " END LOOP;\n"
-    " IF p_type = 1 AND p_seq IS NULL THEN\n"
-    "  o_skipped := o_skipped + (SELECT count(*) FROM @.dead d"
-    "   WHERE (p_target IS NULL OR d.target = p_target)"
-    "   AND NOT d.target = ANY(p_targets));\n"
-    " END IF;\n"
-    "END $$;"
+    NGX_HTTP_NOTIFY_PG_DEAD_CHANGE(" p_newer boolean,",
+        ", OUT o_newer boolean",
+        " PERFORM @.chain_lock(); o_newer := false;\n",
+        "   IF p_newer AND h > r.seq THEN\n"
+        "    o_newer := true; o_skipped := o_skipped + 1;\n"
+        "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
+        "    CONTINUE;\n"
+        "   END IF;\n")
 
     "UPDATE @.meta SET version = 6;";
 

@@ -22,6 +22,16 @@ our @EXPORT = qw(note connect_hub send_note answer get call outbox_empty
 
 our ($Many, $Caller);
 
+# a server's first attempts: the delivery location
+our $Deliver = <<'CONF';
+    notify_delivery_location /_deliver;
+    location = /_deliver {
+        internal;
+        proxy_pass $notify_target_url;
+        proxy_read_timeout 70s;
+    }
+CONF
+
 # in the test's BEGIN, after NotifyTest::setup(): starts the downstream
 # ($TEST_NGINX_HOLD its URL); makes, in a folder of its own, the
 # directory with the team "team-many" of 150 users m-001 to m-150
