@@ -1125,7 +1125,7 @@ static const char  ngx_http_notify_pg_v5[] =
 static const char  ngx_http_notify_pg_v6[] =
     "CREATE FUNCTION @.chain_lock() RETURNS void LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
-    " PERFORM pg_advisory_xact_lock(hashtext('@.chain'));\n"
+    " PERFORM pg_advisory_xact_lock(hashtext('ngx_http_notify.@ chain'));\n"
     "END $$;"
 
     "ALTER FUNCTION @.unqueue(bytea, text, bigint, bigint)"
