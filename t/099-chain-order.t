@@ -13,12 +13,9 @@
 use lib 't/lib';
 use NotifyTest;
 use HoldDownstream;
-use JSON::PP;
-use MIME::Base64 ();
-use IO::Socket::INET;
+use ChainHub;
 use File::Spec;
 use Time::HiRes ();
-use File::Temp qw(tempdir);
 use Test::Nginx::Socket 'no_plan';
 
 our $Many;
@@ -26,26 +23,8 @@ our $Many;
 BEGIN {
     NotifyTest::setup(manifest =>
                       File::Spec->rel2abs('t/data/graph/manifest.json'));
-    $ENV{TEST_NGINX_HOLD} = 'http://127.0.0.1:' . HoldDownstream::start();
-
-    # a directory with a team of 150 users: a Graph target's two parts
-    $Many = tempdir('notify-chain-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my @users = map { {id => sprintf('m-%03d', $_),
-                       upn => sprintf('m-%03d@example.org', $_)} } 1 .. 150;
-    open my $fh, '>', "$Many/directory.json" or die "$Many: $!";
-    print $fh encode_json({users => \@users,
-                           teams => [{id => 'team-many',
-                                      members => [map { $_->{id} } @users]}]});
-    close $fh;
-
-    open $fh, '>', "$Many/webhook.secret" or die "$Many: $!";
-    print $fh "whsec_" . MIME::Base64::encode_base64('chain-order-secret-24b!!', '')
-              . "\n";
-    close $fh;
+    $Many = ChainHub::setup();
 }
-
-our $Caller = NotifyTest::bearer(NotifyTest::token(azp => 'app-ci',
-    roles => ['TeamsActivity.Send', 'PrivilegedNotificationDispatcher']));
 
 # a push target <name> at the downstream's /<name>
 sub target {
@@ -80,108 +59,8 @@ our $Inbound = <<'CONF';
 CONF
 
 # with a first attempt (the subrequest path), or the timer's only
-our $Server = <<'CONF' . $Inbound;
-    notify_delivery_location /_deliver;
-    location = /_deliver {
-        internal;
-        proxy_pass $notify_target_url;
-        proxy_read_timeout 70s;
-    }
-CONF
+our $Server = $ChainHub::Deliver . $Inbound;
 our $TimerServer = $Inbound;
-
-# a Graph notification marked <mark> (its URL's last segment) to <users>
-# (or, for the user "team-many", to that team's members), of the chain
-# <chain> (undef: none)
-sub note {
-    my ($mark, $chain, @users) = @_;
-    my $team = $users[0] eq 'team-many';
-    my $body = encode_json({
-        topic => {source => 'text', value => "topic $mark",
-                  webUrl => "https://x.example.org/$mark"},
-        activityType => 'taskCreated',
-        (defined $chain ? (chainId => $chain) : ()),
-        previewText => {content => "preview $mark"},
-        templateParameters => [{name => 'taskId', value => $mark}],
-        $team
-        ? (recipient => {'@odata.type' =>
-                'microsoft.graph.teamMembersNotificationRecipient',
-                teamId => 'team-many'})
-        : (recipients => [map { {'@odata.type' =>
-                'microsoft.graph.aadUserNotificationRecipient', userId => $_} }
-                @users])});
-
-    (my $auth = $Caller) =~ s/\n$//;
-    return "POST /v1.0/"
-           . ($team ? "teams/team-many/sendActivityNotification"
-                    : "teamwork/sendActivityNotificationToRecipients")
-           . " HTTP/1.1\r\nHost: localhost\r\n$auth\r\n"
-           . "Content-Type: application/json\r\n"
-           . "Content-Length: " . length($body) . "\r\n\r\n$body";
-}
-
-sub connect_hub {
-    return IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => Test::Nginx::Socket::server_port_for_client(),
-        Timeout => 70) || die "cannot connect: $!";
-}
-
-# sends a request on a (keep-alive) connection; with "read", returns the
-# answer's status
-sub send_note {
-    my ($s, $req, $read) = @_;
-    print $s $req;
-    return $read ? answer($s) : undef;
-}
-
-sub answer {
-    my ($s) = @_;
-    my $head = '';
-    while ($head !~ /\r\n\r\n/) {
-        my $n = sysread($s, $head, 1, length $head);
-        return 0 unless $n;
-    }
-    my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
-    my ($len) = $head =~ /\r\nContent-Length: (\d+)/i;
-    my $body = '';
-    while (length $body < ($len // 0)) {
-        sysread($s, $body, $len - length $body, length $body) or last;
-    }
-    return $status;
-}
-
-sub get {
-    my ($path) = @_;
-    my $s = connect_hub();
-    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $r = <$s> // '';
-    return $r =~ /\r\n\r\n(.*)$/s ? $1 : '';
-}
-
-# waits until the outbox is empty; returns its last listing
-sub outbox_empty {
-    my $list;
-    HoldDownstream::wait_for(sub {
-        $list = get('/outbox');
-        return $list =~ /^\{"items":\[\]\}/;
-    });
-    return $list;
-}
-
-sub seen { my ($path, $event) = @_; grep { $_ eq $event } HoldDownstream::at($path) }
-
-sub index_of {
-    my ($path, $event) = @_;
-    my @e = HoldDownstream::at($path);
-    for my $i (0 .. $#e) { return $i if $e[$i] eq $event }
-    return -1;
-}
-
-sub wait_seen {
-    my ($path, $event) = @_;
-    return HoldDownstream::wait_for(sub { seen($path, $event) });
-}
 
 our %Scenario;
 
@@ -391,18 +270,6 @@ sub parts {
        "$name - n2's parts sent once each");
 }
 
-# a request to the hub: its status and body
-sub call {
-    my ($method, $path) = @_;
-    my $s = connect_hub();
-    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n"
-             . "Content-Length: 0\r\n\r\n";
-    local $/;
-    my $r = <$s> // '';
-    my ($status) = $r =~ m{^HTTP/1\.\d (\d+)};
-    return ($status // 0, $r =~ /\r\n\r\n(.*)$/s ? $1 : '');
-}
-
 # a target whose entry that fails once expires at once (its next attempt
 # would be after its expiry)
 our $Dies = "        expire 20s;\n        retry 30s 30s;\n";
@@ -495,18 +362,27 @@ $Scenario{replaced_dies} = sub {
        "$name - n1, replaced, is no dead letter");
 };
 
+# sends <mark> of chain 7 to <user> on <s>, whose first attempt fails past
+# its expiry: it becomes the dead letter <id>
+sub dies {
+    my ($name, $s, $mark, $user, $id) = @_;
+    HoldDownstream::fail('a', $mark);
+    is(send_note($s, note($mark, 7, $user), 1), 202,
+       "$name - $mark accepted");
+    ok(HoldDownstream::wait_for(sub {
+           (call('GET', '/outbox/dead'))[1] =~ /"id":"$id"/ }),
+       "$name - $mark is a dead letter");
+    HoldDownstream::heal('a', $mark);
+}
+
 # n1 dies (its first attempt fails, past its expiry then); n2 of the chain
 # to the same user replaces it: n1's replay is refused, one or all, and it
 # can still be purged
 $Scenario{superseded_replay} = sub {
     my ($name) = @_;
-    HoldDownstream::fail('a', 'n1');
 
     my $s = connect_hub();
-    is(send_note($s, note('n1', 7, 'u-ada'), 1), 202, "$name - n1 accepted");
-    ok(HoldDownstream::wait_for(sub {
-           (call('GET', '/outbox/dead'))[1] =~ /"id":"0000000000000001"/ }),
-       "$name - n1 is a dead letter");
+    dies($name, $s, 'n1', 'u-ada', '0000000000000001');
 
     is(send_note($s, note('n2', 7, 'u-ada'), 1), 202,
        "$name - n2 replacing n1 accepted");
@@ -522,6 +398,86 @@ $Scenario{superseded_replay} = sub {
        "$name - n1 purged");
     is(scalar(grep { /^start n1$/ } HoldDownstream::at('/a')), 1,
        "$name - n1 was sent once");
+};
+
+# n1 and n2 of a chain (to different users: no replacement) both die at
+# their first attempts; n1 replayed is in flight (held by the downstream)
+# when n2 is replayed: n2 goes back into the chain's queue behind n1, and
+# is sent only once n1 was answered
+$Scenario{replay_behind_older} = sub {
+    my ($name) = @_;
+
+    my $s = connect_hub();
+    dies($name, $s, 'n1', 'u-ada', '0000000000000001');
+    dies($name, $s, 'n2', 'u-dave', '0000000000000002');
+
+    HoldDownstream::hold('a', 'n1');
+    is((call('POST', '/outbox/dead/0000000000000001/replay'))[0], 200,
+       "$name - n1 replayed");
+    ok(HoldDownstream::wait_for(sub {
+           2 == grep { $_ eq 'start n1' } HoldDownstream::at('/a') }),
+       "$name - n1 in flight again");
+
+    is_deeply([call('POST', '/outbox/dead/0000000000000002/replay')],
+              [200, '{"id":"0000000000000002","state":"retrying"}'],
+              "$name - n2 replayed while n1 is in flight");
+    like(get('/outbox'),
+         qr/"id":"0000000000000001".*"id":"0000000000000002"/,
+         "$name - both are in the outbox");
+
+    # a few of the timer's looks: n2 is due to the store's rule only once
+    # n1 has left
+    Time::HiRes::sleep(2.5);
+    is(scalar(grep { $_ eq 'start n2' } HoldDownstream::at('/a')), 1,
+       "$name - n2 not sent again while n1 is in flight");
+
+    HoldDownstream::release('a', 'n1');
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+    is_deeply([HoldDownstream::at('/a')],
+              ['start n1', 'end n1 500', 'start n2', 'end n2 500',
+               'start n1', 'end n1 200', 'start n2', 'end n2 200'],
+              "$name - n1 and n2 died; replayed: n1, then n2");
+};
+
+# n1 of a chain dies; n2 of the chain (another user: no replacement) is in
+# flight when n1 is replayed: refused (409 ChainBusy: n1, older, would go
+# first while n2 is in flight), one or all; once n2 has left, n1's replay
+# is taken and it is delivered
+$Scenario{replay_before_newer} = sub {
+    my ($name) = @_;
+
+    my $s = connect_hub();
+    dies($name, $s, 'n1', 'u-ada', '0000000000000001');
+
+    HoldDownstream::hold('a', 'n2');
+    my $s2 = connect_hub();
+    send_note($s2, note('n2', 7, 'u-dave'));
+    ok(wait_seen('/a', 'start n2'), "$name - n2 in flight");
+
+    my ($st, $body) = call('POST', '/outbox/dead/0000000000000001/replay');
+    is($st, 409, "$name - n1's replay refused");
+    like($body, qr/^\{"error":\{"code":"ChainBusy","message":"[^"]+"\}\}$/,
+         "$name - ... with a JSON error that says why");
+    is_deeply([call('POST', '/outbox/dead/replay')],
+              [200, '{"replayed":0,"skipped":1}'],
+              "$name - replay of all skips it");
+    like((call('GET', '/outbox/dead'))[1], qr/"id":"0000000000000001"/,
+         "$name - n1 is still a dead letter");
+
+    HoldDownstream::release('a', 'n2');
+    is(answer($s2), 202, "$name - n2's caller answered");
+    ok(wait_seen('/a', 'end n2 200'), "$name - n2 delivered");
+    like(outbox_empty(), qr/^\{"items":\[\]\}/, "$name - the outbox is empty");
+
+    is((call('POST', '/outbox/dead/0000000000000001/replay'))[0], 200,
+       "$name - n1 replayed once n2 has left");
+    ok(wait_seen('/a', 'end n1 200'), "$name - n1 delivered");
+    is_deeply([HoldDownstream::at('/a')],
+              ['start n1', 'end n1 500', 'start n2', 'end n2 200',
+               'start n1', 'end n1 200'], "$name - n1, n2, n1 again");
+    is((call('GET', '/outbox/dead'))[1], '{"items":[]}',
+       "$name - no dead letter is left");
 };
 
 $Scenario{parts_pending} = sub { parts(shift, 0) };
@@ -677,5 +633,29 @@ GET /go
 GET /go
 --- error_code: 204
 --- scenario: superseded_replay
+--- no_error_log
+[alert]
+
+
+
+=== TEST 12: a dead letter of a chain replayed while an older entry of its chain for its target is in flight waits behind it
+--- http_config eval: ::hub('t12', ::target('a', $::Dies))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: replay_behind_older
+--- no_error_log
+[alert]
+
+
+
+=== TEST 13: a dead letter of a chain is not replayed while a newer notification of its chain is in flight at its target (409 ChainBusy), and is once that one has left
+--- http_config eval: ::hub('t13', ::target('a', $::Dies))
+--- config eval: $::Server
+--- request
+GET /go
+--- error_code: 204
+--- scenario: replay_before_newer
 --- no_error_log
 [alert]

@@ -393,6 +393,15 @@ ngx_http_notify_dead_done(ngx_http_notify_store_op_t *op)
         goto done;
     }
 
+    if (op->rc == NGX_AGAIN) {
+        rc = ngx_http_notify_send_error(r, NGX_HTTP_CONFLICT, "ChainBusy",
+                                        "A newer notification of the dead"
+                                        " letter's chain is still in the"
+                                        " outbox for its target; replay it"
+                                        " once that one has left.");
+        goto done;
+    }
+
     if (op->seq) {
         end = ngx_http_notify_outbox_format_entry(id, op->seq, op->entry);
 

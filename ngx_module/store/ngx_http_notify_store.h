@@ -93,7 +93,10 @@ typedef enum {
  * replaced), so it is not replayed (one asked for; all: op->replaced
  * counts those skipped).  A replayed entry of a chain goes back into its
  * chain's queue: held while an older entry of the chain for its target
- * is in the outbox.
+ * is in the outbox.  NGX_AGAIN: a newer notification of its chain has an
+ * entry for its target in the outbox (replayed, this one would be the
+ * head of the queue and might go while that one is in flight), so it is
+ * not replayed (one asked for; all: op->replaced counts it too).
  */
 
 #define NGX_HTTP_NOTIFY_DEAD_EXPIRED    1

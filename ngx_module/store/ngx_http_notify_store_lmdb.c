@@ -3686,7 +3686,9 @@ ngx_http_notify_lmdb_dead(void *txn, ngx_http_notify_store_op_t *op)
                 return rc;
             }
 
-            if (op->rc != NGX_ABORT && op->rc != NGX_BUSY) {
+            if (op->rc != NGX_ABORT && op->rc != NGX_BUSY
+                && op->rc != NGX_AGAIN)
+            {
                 continue;       /* it is gone: the next is at its key */
             }
 
@@ -3712,7 +3714,8 @@ ngx_http_notify_lmdb_dead(void *txn, ngx_http_notify_store_op_t *op)
 /*
  * One dead letter purged, or replayed: an outbox entry due now, no
  * attempts, expiring after its target's expiry (op->quota); op->rc
- * NGX_ABORT: no such target
+ * NGX_ABORT: no such target; NGX_BUSY: replaced; NGX_AGAIN: a newer
+ * notification of its chain has an entry for its target in the outbox
  */
 
 static int
@@ -3777,6 +3780,17 @@ ngx_http_notify_lmdb_dead_one(MDB_txn *txn, ngx_http_notify_store_op_t *op,
 
         if (rc == 0 && head < seq) {
             rec.due += NGX_HTTP_NOTIFY_CHAIN_WAIT;
+
+        } else if (rc == 0 && head > seq) {
+
+            /*
+             * a newer notification of its chain is in the queue: this
+             * one, older, would be its head, and might go while that one
+             * is in flight
+             */
+
+            op->rc = NGX_AGAIN;
+            return 0;
 
         } else if (rc != 0 && rc != MDB_NOTFOUND) {
             return rc;

@@ -45,7 +45,7 @@
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_NOTIFY_PG_VERSION     5       /* the schema this module
+#define NGX_HTTP_NOTIFY_PG_VERSION     6       /* the schema this module
                                                   knows */
 
 /* error codes, beyond errno's */
@@ -842,6 +842,87 @@ static const char  ngx_http_notify_pg_v4[] =
 
 
 /*
+ * The signatures of version 5's claim() and finish(), which version 6 keeps
+ * for the functions that take the chain lock
+ */
+
+#define NGX_HTTP_NOTIFY_PG_CLAIM5                                             \
+    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"              \
+    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer)"           \
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"       \
+    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"            \
+    " o_target text, o_quota integer, o_removed integer)"                     \
+    " LANGUAGE plpgsql AS $$\n"
+
+#define NGX_HTTP_NOTIFY_PG_FINISH5                                            \
+    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"                  \
+    " p_entry integer, p_due bigint, p_error text, p_now bigint,"             \
+    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"            \
+    " OUT o_attempts integer, OUT o_replaced boolean,"                        \
+    " OUT o_removed integer)"                                                 \
+    " LANGUAGE plpgsql AS $$\n"
+
+
+/*
+ * Dead letters replayed or purged (see version 5's), of version 5 and, with
+ * the chain lock (lock) and a check before a replay (newer), of version 6
+ * (with one more parameter, param, and one more result, out)
+ */
+
+#define NGX_HTTP_NOTIFY_PG_DEAD_CHANGE(param, out, lock, newer)               \
+    "CREATE FUNCTION @.dead_change(p_targets text[], p_expires bigint[],"     \
+    " p_type integer, p_seq bigint, p_entry integer, p_target text,"          \
+    " p_max integer, p_now bigint, p_wait bigint," param                      \
+    " OUT o_found boolean,"                                                   \
+    " OUT o_gone boolean, OUT o_count integer, OUT o_skipped integer,"        \
+    " OUT o_superseded boolean" out ")"                                       \
+    " LANGUAGE plpgsql AS $$\n"                                               \
+    "#variable_conflict use_column\n"                                         \
+    "DECLARE r record; i integer; h bigint;\n"                                \
+    "BEGIN\n" lock                                                            \
+    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;"       \
+    " o_superseded := false;\n"                                               \
+    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created,"   \
+    "  d.chain FROM @.dead d"                                                 \
+    "  WHERE (p_seq IS NULL OR (d.seq = p_seq AND d.entry = p_entry))"        \
+    "  AND (p_target IS NULL OR d.target = p_target)"                         \
+    "  AND (p_type = 2 OR p_seq IS NOT NULL OR d.target = ANY(p_targets))"    \
+    "  ORDER BY d.seq, d.entry FOR UPDATE LOOP\n"                             \
+    "  EXIT WHEN o_count >= p_max;\n"                                         \
+    "  o_found := true;\n"                                                    \
+    "  IF p_type = 1 THEN\n"                                                  \
+    "   i := array_position(p_targets, r.target);\n"                          \
+    "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"                  \
+    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch,"        \
+    "    @.notes n, @.ids(n.rcpt) u WHERE n.seq = r.seq"                      \
+    "    AND ch.chain = r.chain AND ch.user_id = u AND ch.seq > r.seq) THEN\n"\
+    "    o_superseded := true; o_skipped := o_skipped + 1;\n"                 \
+    "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"                         \
+    "    CONTINUE;\n"                                                         \
+    "   END IF;\n"                                                            \
+    "   h := NULL;\n"                                                         \
+    "   IF r.chain IS NOT NULL THEN\n"                                        \
+    "    SELECT min(q.seq) INTO h FROM @.outbox q"                            \
+    "     WHERE q.chain = r.chain AND q.target = r.target;\n"                 \
+    "   END IF;\n" newer                                                      \
+    "   INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"  \
+    "    expires, attempts, error, chain, state) VALUES (r.seq, r.entry,"     \
+    "    r.target, r.part, r.rcpt,"                                           \
+    "    CASE WHEN h < r.seq THEN p_now + p_wait ELSE p_now END,"             \
+    "    r.created, p_now / 1000 + p_expires[i], 0, '', r.chain, 0);\n"       \
+    "  END IF;\n"                                                             \
+    "  DELETE FROM @.dead d WHERE d.seq = r.seq AND d.entry = r.entry;\n"     \
+    "  o_count := o_count + 1;\n"                                             \
+    " END LOOP;\n"                                                            \
+    " IF p_type = 1 AND p_seq IS NULL THEN\n"                                 \
+    "  o_skipped := o_skipped + (SELECT count(*) FROM @.dead d"               \
+    "   WHERE (p_target IS NULL OR d.target = p_target)"                      \
+    "   AND NOT d.target = ANY(p_targets));\n"                                \
+    " END IF;\n"                                                              \
+    "END $$;"
+
+
+/*
  * Version 5: dead letters, on version 4's ordering per chain.  An outbox
  * entry that expires or is given up moves to "dead" (bury(), with its
  * recipients of a part and its chain) in the transaction that takes it out
@@ -909,12 +990,7 @@ static const char  ngx_http_notify_pg_v5[] =
 
     /* version 4's claim; an expired entry buried */
 
-    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
-    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer)"
-    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
-    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
-    " o_target text, o_quota integer, o_removed integer)"
-    " LANGUAGE plpgsql AS $$\n"
+    NGX_HTTP_NOTIFY_PG_CLAIM5
     "#variable_conflict use_column\n"
     "DECLARE r record; i integer; h bigint;\n"
     "BEGIN\n"
@@ -958,12 +1034,7 @@ static const char  ngx_http_notify_pg_v5[] =
      * 3 given up; an expired or given up entry buried
      */
 
-    "CREATE FUNCTION @.finish(p_type integer, p_seq bigint,"
-    " p_entry integer, p_due bigint, p_error text, p_now bigint,"
-    " p_dead integer, OUT o_found boolean, OUT o_expired boolean,"
-    " OUT o_attempts integer, OUT o_replaced boolean,"
-    " OUT o_removed integer)"
-    " LANGUAGE plpgsql AS $$\n"
+    NGX_HTTP_NOTIFY_PG_FINISH5
     "#variable_conflict use_column\n"
     "DECLARE r record;\n"
     "BEGIN\n"
@@ -1011,57 +1082,136 @@ static const char  ngx_http_notify_pg_v5[] =
      * chain with a newer notification (o_superseded); o_skipped counts both
      */
 
-    "CREATE FUNCTION @.dead_change(p_targets text[], p_expires bigint[],"
-    " p_type integer, p_seq bigint, p_entry integer, p_target text,"
-    " p_max integer, p_now bigint, p_wait bigint, OUT o_found boolean,"
-    " OUT o_gone boolean, OUT o_count integer, OUT o_skipped integer,"
-    " OUT o_superseded boolean)"
-    " LANGUAGE plpgsql AS $$\n"
-    "#variable_conflict use_column\n"
-    "DECLARE r record; i integer; h bigint;\n"
-    "BEGIN\n"
-    " o_found := false; o_gone := false; o_count := 0; o_skipped := 0;"
-    " o_superseded := false;\n"
-    " FOR r IN SELECT d.seq, d.entry, d.target, d.part, d.rcpt, d.created,"
-    "  d.chain FROM @.dead d"
-    "  WHERE (p_seq IS NULL OR (d.seq = p_seq AND d.entry = p_entry))"
-    "  AND (p_target IS NULL OR d.target = p_target)"
-    "  AND (p_type = 2 OR p_seq IS NOT NULL OR d.target = ANY(p_targets))"
-    "  ORDER BY d.seq, d.entry FOR UPDATE LOOP\n"
-    "  EXIT WHEN o_count >= p_max;\n"
-    "  o_found := true;\n"
-    "  IF p_type = 1 THEN\n"
-    "   i := array_position(p_targets, r.target);\n"
-    "   IF i IS NULL THEN o_gone := true; RETURN; END IF;\n"
-    "   IF r.chain IS NOT NULL AND EXISTS (SELECT 1 FROM @.chains ch,"
-    "    @.notes n, @.ids(n.rcpt) u WHERE n.seq = r.seq"
-    "    AND ch.chain = r.chain AND ch.user_id = u AND ch.seq > r.seq) THEN\n"
-    "    o_superseded := true; o_skipped := o_skipped + 1;\n"
-    "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
-    "    CONTINUE;\n"
-    "   END IF;\n"
-    "   h := NULL;\n"
-    "   IF r.chain IS NOT NULL THEN\n"
-    "    SELECT min(q.seq) INTO h FROM @.outbox q"
-    "     WHERE q.chain = r.chain AND q.target = r.target;\n"
-    "   END IF;\n"
-    "   INSERT INTO @.outbox (seq, entry, target, part, rcpt, due, created,"
-    "    expires, attempts, error, chain, state) VALUES (r.seq, r.entry,"
-    "    r.target, r.part, r.rcpt,"
-    "    CASE WHEN h < r.seq THEN p_now + p_wait ELSE p_now END,"
-    "    r.created, p_now / 1000 + p_expires[i], 0, '', r.chain, 0);\n"
-    "  END IF;\n"
-    "  DELETE FROM @.dead d WHERE d.seq = r.seq AND d.entry = r.entry;\n"
-    "  o_count := o_count + 1;\n"
-    " END LOOP;\n"
-    " IF p_type = 1 AND p_seq IS NULL THEN\n"
-    "  o_skipped := o_skipped + (SELECT count(*) FROM @.dead d"
-    "   WHERE (p_target IS NULL OR d.target = p_target)"
-    "   AND NOT d.target = ANY(p_targets));\n"
-    " END IF;\n"
-    "END $$;"
+    NGX_HTTP_NOTIFY_PG_DEAD_CHANGE("", "", "", "")
 
     "UPDATE @.meta SET version = 5;";
+
+
+/*
+ * Version 6: the chain lock.  A put of a notification with a chain and the
+ * removal of the older entry of its chain for a target (delivered, dropped,
+ * expired, given up) ran in concurrent transactions: under READ COMMITTED
+ * the put saw the older entry, whose removal was not committed yet, and
+ * held its own; the removal did not see the put's entry, not committed
+ * yet, and made nothing due; the newer notification then waited for its
+ * safety re-check.  Now every transaction that looks at or changes a
+ * chain's queue, or the dead letters, takes one transaction-scoped
+ * advisory lock of the schema first (chain_lock()), so that one of the two
+ * sees what the other committed.
+ *
+ * One lock for all chains rather than one a (chain, target): a batch is
+ * one transaction of many operations in the order they were posted, so a
+ * worker's batch may take the locks of two chains in one order and
+ * another's in the other order, a deadlock; with a single lock there is
+ * no order.  And the lock is taken before any row of a chain (or a dead
+ * letter) is locked: finish() and claim() before their rows, outbox_chain()
+ * and outbox_replace() before the outbox rows a put changes, bury() before
+ * a dead letter is removed for the bound, dead_change() first of all; so
+ * that no holder of the lock waits for a row that a transaction waiting
+ * for the lock holds.  Puts take it after "meta", which only puts take.
+ * A notification without a chain takes it only when its entry dies.
+ *
+ * The functions of version 5 whose callers must now hold the lock are
+ * renamed (*_unlocked) and called by new ones of the same signature that
+ * take it, so that an older module's workers take it too; unqueue() takes
+ * it as well (it holds already, but for version 4's claim() and finish()).
+ *
+ * A replay of a dead letter of a chain that has a newer notification with
+ * an entry for its target in the outbox is refused (dead_change()'s new
+ * overload, o_newer): replayed, it would be the head of its queue, and
+ * could go while the newer one is in flight.
+ */
+
+static const char  ngx_http_notify_pg_v6[] =
+    "CREATE FUNCTION @.chain_lock() RETURNS void LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    " PERFORM pg_advisory_xact_lock(hashtext('ngx_http_notify.@ chain'));\n"
+    "END $$;"
+
+    "ALTER FUNCTION @.unqueue(bytea, text, bigint, bigint)"
+    " RENAME TO unqueue_unlocked;"
+    "CREATE FUNCTION @.unqueue(p_chain bytea, p_target text, p_seq bigint,"
+    " p_now bigint) RETURNS void LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    " IF p_chain IS NULL THEN RETURN; END IF;\n"
+    " PERFORM @.chain_lock();\n"
+    " PERFORM @.unqueue_unlocked(p_chain, p_target, p_seq, p_now);\n"
+    "END $$;"
+
+    "ALTER FUNCTION @.outbox_replace(bigint) RENAME TO outbox_replace_unlocked;"
+    "CREATE FUNCTION @.outbox_replace(p_seq bigint) RETURNS void"
+    " LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    " PERFORM @.chain_lock();\n"
+    " PERFORM @.outbox_replace_unlocked(p_seq);\n"
+    "END $$;"
+
+    "ALTER FUNCTION @.outbox_chain(bigint, bytea, text, integer, integer[],"
+    " bigint, bigint) RENAME TO outbox_chain_unlocked;"
+    "CREATE FUNCTION @.outbox_chain(p_seq bigint, p_chain bytea,"
+    " p_replay text, p_added integer, p_first integer[], p_now bigint,"
+    " p_wait bigint) RETURNS text LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    " IF p_chain IS NULL OR p_replay IS NOT NULL THEN RETURN NULL; END IF;\n"
+    " PERFORM @.chain_lock();\n"
+    " RETURN @.outbox_chain_unlocked(p_seq, p_chain, p_replay, p_added,"
+    "  p_first, p_now, p_wait);\n"
+    "END $$;"
+
+    "ALTER FUNCTION @.bury(bigint, integer, integer, integer, text, bigint,"
+    " integer) RENAME TO bury_unlocked;"
+    "CREATE FUNCTION @.bury(p_seq bigint, p_entry integer, p_reason integer,"
+    " p_attempts integer, p_error text, p_now bigint, p_dead integer)"
+    " RETURNS integer LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    " PERFORM @.chain_lock();\n"
+    " RETURN @.bury_unlocked(p_seq, p_entry, p_reason, p_attempts, p_error,"
+    "  p_now, p_dead);\n"
+    "END $$;"
+
+    /* an entry of a chain: the lock before its row's */
+
+    "ALTER FUNCTION @.finish(integer, bigint, integer, bigint, text, bigint,"
+    " integer) RENAME TO finish_unlocked;"
+    NGX_HTTP_NOTIFY_PG_FINISH5
+    "BEGIN\n"
+    " PERFORM @.chain_lock() FROM @.outbox o"
+    "  WHERE o.seq = p_seq AND o.entry = p_entry AND o.chain IS NOT NULL;\n"
+    " SELECT * INTO o_found, o_expired, o_attempts, o_replaced, o_removed"
+    "  FROM @.finish_unlocked(p_type, p_seq, p_entry, p_due, p_error, p_now,"
+    "  p_dead);\n"
+    "END $$;"
+
+    /* entries of a chain for the targets: the lock before a row's */
+
+    "ALTER FUNCTION @.claim(text[], integer[], bigint, bigint, bigint,"
+    " integer) RENAME TO claim_unlocked;"
+    NGX_HTTP_NOTIFY_PG_CLAIM5
+    "BEGIN\n"
+    " IF EXISTS (SELECT 1 FROM @.outbox o WHERE o.chain IS NOT NULL"
+    "  AND o.target = ANY(p_targets)) THEN\n"
+    "  PERFORM @.chain_lock();\n"
+    " END IF;\n"
+    " RETURN QUERY SELECT * FROM @.claim_unlocked(p_targets, p_max, p_now,"
+    "  p_lease, p_wait, p_dead);\n"
+    "END $$;"
+
+    /*
+     * version 5's dead_change(), under the lock, and with p_newer: a
+     * dead letter of a chain with a newer entry for its target in the
+     * outbox is not replayed either (o_newer; o_skipped counts it)
+     */
+
+    NGX_HTTP_NOTIFY_PG_DEAD_CHANGE(" p_newer boolean,",
+        ", OUT o_newer boolean",
+        " PERFORM @.chain_lock(); o_newer := false;\n",
+        "   IF p_newer AND h > r.seq THEN\n"
+        "    o_newer := true; o_skipped := o_skipped + 1;\n"
+        "    IF p_seq IS NOT NULL THEN RETURN; END IF;\n"
+        "    CONTINUE;\n"
+        "   END IF;\n")
+
+    "UPDATE @.meta SET version = 6;";
 
 
 /* the migrations, from each version to the next */
@@ -1079,7 +1229,8 @@ static const ngx_http_notify_pg_migration_t
     { 1, ngx_http_notify_pg_v2, "the feed's states" },
     { 2, ngx_http_notify_pg_v3, "targets" },
     { 3, ngx_http_notify_pg_v4, "ordering per chain" },
-    { 4, ngx_http_notify_pg_v5, "dead letters" }
+    { 4, ngx_http_notify_pg_v5, "dead letters" },
+    { 5, ngx_http_notify_pg_v6, "the chain lock" }
 };
 
 
@@ -1125,7 +1276,7 @@ static const char  ngx_http_notify_pg_q_claim[] =
 static const char  ngx_http_notify_pg_q_finish[] =
     "SELECT * FROM @.finish($1, $2, $3, $4, $5, $6, $7)";
 static const char  ngx_http_notify_pg_q_dead_change[] =
-    "SELECT * FROM @.dead_change($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    "SELECT * FROM @.dead_change($1, $2, $3, $4, $5, $6, $7, $8, $9, true)";
 
 static const char  ngx_http_notify_pg_q_change[] =
     "SELECT r.o_found, r.o_count, r.o_unread, r.o_unseen,"
@@ -3755,6 +3906,9 @@ ngx_http_notify_pg_op_result(ngx_http_notify_store_op_t *op, PGresult *res)
 
         } else if (op->seq && ngx_http_notify_pg_bool(res, 0, 4)) {
             op->rc = NGX_BUSY;
+
+        } else if (op->seq && ngx_http_notify_pg_bool(res, 0, 5)) {
+            op->rc = NGX_AGAIN;
         }
 
         op->count = ngx_http_notify_pg_u32(res, 0, 2);

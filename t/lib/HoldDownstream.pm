@@ -8,7 +8,9 @@ package HoldDownstream;
 # order it happened: "start <path> <mark>", "end <path> <mark> <status>"
 # (one line each, appended to <dir>/events.log).  A request's mark is the
 # last path segment of the first "https://x.example.org/..." URL in its
-# body (the notification's URL).
+# body (the notification's URL).  With each start it records the request's
+# Idempotency-Key (the push contract's "notify-<id>[-<part>]"), as
+# "<mark> <key>" in <dir>/keys.log.
 #
 # The test controls it with files: while <dir>/hold-<name>-<mark> exists a
 # request of <mark> to /<name>/... is held (not answered); it is answered
@@ -65,6 +67,8 @@ sub connection {
         $mark //= '-';
 
         event("start $path $mark");
+        event($mark . ' ' . ($req->header('Idempotency-Key') // '-'),
+              'keys.log');
 
         my $until = time + 60;
         while (-e "$dir/hold-$name-$mark" && time < $until) {
@@ -89,8 +93,9 @@ sub connection {
 }
 
 sub event {
-    my ($line) = @_;
-    open my $log, '>>', "$dir/events.log" or die "$dir/events.log: $!";
+    my ($line, $file) = @_;
+    $file //= 'events.log';
+    open my $log, '>>', "$dir/$file" or die "$dir/$file: $!";
     flock $log, LOCK_EX;
     print $log "$line\n";
     close $log;
@@ -124,6 +129,16 @@ sub events {
 sub at {
     my ($path) = @_;
     return map { /^(\w+) \Q$path\E (.*)$/ ? "$1 $2" : () } events();
+}
+
+# the Idempotency-Key of each mark's requests: mark => [key, ...]
+sub keys_of {
+    my %k;
+    open my $log, '<', "$dir/keys.log" or return \%k;
+    while (my $l = <$log>) {
+        push @{ $k{$1} }, $2 if $l =~ /^(\S+) (\S+)$/;
+    }
+    return \%k;
 }
 
 # waits until CODE is true (60 s at the most); returns what it returned
