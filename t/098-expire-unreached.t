@@ -4,7 +4,8 @@
 # reason "expired", its last error kept) at the timer's next look, without
 # an attempt; a target enabled again does not send it.  An expired entry
 # of a chain leaves its chain's queue: the next of the chain is due at
-# once.
+# once.  An LMDB store written before the index by expiry has it built
+# when it is opened: its entries past their expiry expire too.
 #
 # "--- pause_after": after request N, element N's seconds pass before the
 # next request; "--- log_after": after request N (and its pause), element
@@ -19,13 +20,40 @@ use JSON::PP;
 use File::Spec;
 use Time::HiRes ();
 use Time::Local ();
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use Test::Nginx::Socket 'no_plan';
+
+our ($Files);
 
 BEGIN {
     NotifyTest::setup(manifest =>
                       File::Spec->rel2abs('t/data/graph/manifest.json'));
     $ENV{TEST_NGINX_DOWNSTREAM} = 'http://127.0.0.1:' . Downstream::start();
+
+    $Files = tempdir('notify-expire-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    open my $fh, '>', "$Files/oauth2.secret" or die $!;
+    print $fh "s3cret-for-the-fixture\n";
+    close $fh;
 }
+
+# t/data/upgrade/outbox-before-expiry.mdb.gz: an LMDB store written by the
+# module before the index by expiry (commit 47bc6f5): one Syntphony
+# notification (id 1, to u-ada) for the target "o" (push, its OAuth2 token
+# endpoint refusing connections, "expire 1s"), never attempted; in place
+# before TEST 4's nginx starts
+add_block_preprocessor(sub {
+    my $block = shift;
+    return unless $block->name =~ /TEST 4:/ && !NotifyTest::postgres();
+    my $dir = "$ENV{TEST_NGINX_STORE}/before-expiry";
+    make_path($dir);
+    unlink "$dir/lock.mdb";
+    gunzip('t/data/upgrade/outbox-before-expiry.mdb.gz' => "$dir/data.mdb")
+        or die "gunzip: $GunzipError";
+    chmod 0777, $dir;
+    chmod 0666, "$dir/data.mdb";
+});
 
 our $App = "Content-Type: application/json\n"
            . NotifyTest::bearer(NotifyTest::app_token());
@@ -230,3 +258,25 @@ half-open
 [undef, undef, ['notify: delivery of 0000000000000001 expired, dropped; target "c"']]
 --- no_error_log
 [error]
+
+
+
+=== TEST 4: an LMDB store written before the index by expiry: the index is built when it is opened, and the entry of a target without a token (its token endpoint refuses) expires, never attempted
+--- skip_eval: 7: NotifyTest::lmdb_only()
+--- http_config eval
+::hub('before-expiry', ::target('o', '/x4', '1s',
+    "        oauth2_token_url http://127.0.0.1:1/token;\n"
+    . "        oauth2_client_id fixture;\n"
+    . "        oauth2_secret_file $::Files/oauth2.secret;\n"))
+--- config eval: $::Server
+--- request eval
+["GET /outbox", "GET /outbox/dead", "GET /outbox"]
+--- pause_after eval: [2.5]
+--- error_code eval: [200, 200, 200]
+--- response_body_like eval
+[qr/^\{"items":\[\{"id":"0000000000000001",[^{}]*"expires":"2026-12-02T00:14:51Z",[^{}]*"target":"o",[^{}]*\}\]\}$/,
+ qr/^\{"items":\[\{"id":"0000000000000001","notification":"0000000000000001","target":"o","part":0,"attempts":0,"reason":"expired","last_error":"",[^{}]*\}\]\}$/,
+ qr/^\{"items":\[\]\}$/]
+--- error_log
+notify: delivery of 0000000000000001 expired, dropped; target "o"
+OAuth2 token request failed
