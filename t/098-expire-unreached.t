@@ -18,7 +18,6 @@ use NotifyTest;
 use Downstream;
 use JSON::PP;
 use File::Spec;
-use Time::HiRes ();
 use Time::Local ();
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
@@ -122,6 +121,8 @@ sub msec {
 
 my %bodies;
 
+NotifyTest::pause_and_log_after();
+
 Test::Nginx::Socket::add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
     return if $dry_run;
@@ -129,35 +130,18 @@ Test::Nginx::Socket::add_response_body_check(sub {
     $bodies{$req_idx} = $body;
 
     my $freed = $block->freed;
-    if (ref $freed eq 'ARRAY' && $req_idx == $freed->[1]) {
-        my ($dead) = @{ decode_json($bodies{$freed->[0]})->{items} };
-        my ($entry) = grep { $_->{id} eq $freed->[2] }
-                           @{ decode_json($body)->{items} };
+    return unless ref $freed eq 'ARRAY' && $req_idx == $freed->[1];
 
-        Test::More::ok($dead && $entry
-                       && abs(msec($entry->{next_attempt}) - msec($dead->{died}))
-                          <= 1000,
-                       $block->name . " - $freed->[2] is due when "
-                       . ($dead ? $dead->{id} : 'none') . " died")
-            or Test::More::diag("dead: $bodies{$freed->[0]}\noutbox: $body");
-    }
+    my ($dead) = @{ decode_json($bodies{$freed->[0]})->{items} };
+    my ($entry) = grep { $_->{id} eq $freed->[2] }
+                       @{ decode_json($body)->{items} };
 
-    my $pause = $block->pause_after;
-    Time::HiRes::sleep($pause->[$req_idx])
-        if ref $pause eq 'ARRAY' && $pause->[$req_idx];
-
-    my $after = $block->log_after;
-    return unless ref $after eq 'ARRAY' && ref $after->[$req_idx] eq 'ARRAY';
-
-    my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
-    open my $fh, '<', $log or die "$log: $!";
-    my $text = do { local $/; <$fh> };
-    close $fh;
-
-    for my $line (@{ $after->[$req_idx] }) {
-        Test::More::ok(index($text, $line) >= 0,
-                       $block->name . " - after request $req_idx, the log has: $line");
-    }
+    Test::More::ok($dead && $entry
+                   && abs(msec($entry->{next_attempt}) - msec($dead->{died}))
+                      <= 1000,
+                   $block->name . " - $freed->[2] is due when "
+                   . ($dead ? $dead->{id} : 'none') . " died")
+        or Test::More::diag("dead: $bodies{$freed->[0]}\noutbox: $body");
 });
 
 master_on();

@@ -13,7 +13,9 @@
  * timer in one worker process looks at the outbox, claims what is due
  * (with a lease, so that no other process takes it meanwhile) and sends
  * it with libcurl's multi interface on nginx's event loop, until it is
- * delivered or expires (notify_push_days_before).
+ * delivered or expires (notify_push_days_before).  Every claim asks for
+ * every target, one that may not be attempted now with a quota of 0, so
+ * that what is past its expiry expires even when no claim reaches it.
  */
 
 
