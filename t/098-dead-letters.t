@@ -10,7 +10,8 @@
 # "--- pause_after": after request N, element N's seconds pass before the
 # next request (what the timer does meanwhile is what the next one sees);
 # "--- log_after": after request N (and its pause), element N's lines are
-# in the error log ("--- error_log" is checked after every request).
+# in the error log ("--- error_log" is checked after every request);
+# both by NotifyTest::pause_and_log_after().
 # The reload blocks write their targets into an included file
 # (NotifyTest::reload_targets(), as t/092).
 use lib 't/lib';
@@ -19,7 +20,6 @@ use Downstream;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use File::Temp qw(tempdir);
-use Time::HiRes ();
 use Test::Nginx::Socket 'no_plan';
 
 our ($Files);
@@ -86,29 +86,7 @@ sub targets_file { return NotifyTest::targets_file(@_) }
 
 NotifyTest::reload_targets($Files);
 
-Test::Nginx::Socket::add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run;
-
-    my $pause = $block->pause_after;
-    Time::HiRes::sleep($pause->[$req_idx])
-        if ref $pause eq 'ARRAY' && $pause->[$req_idx];
-
-    # what the log has by then (after the pause): "--- log_after"'s
-    # element N, lines that only later requests make appear
-    my $after = $block->log_after;
-    return unless ref $after eq 'ARRAY' && ref $after->[$req_idx] eq 'ARRAY';
-
-    my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
-    open my $fh, '<', $log or die "$log: $!";
-    my $text = do { local $/; <$fh> };
-    close $fh;
-
-    for my $line (@{ $after->[$req_idx] }) {
-        Test::More::ok(index($text, $line) >= 0,
-                       $block->name . " - after request $req_idx, the log has: $line");
-    }
-});
+NotifyTest::pause_and_log_after();
 
 master_on();
 workers(1);

@@ -231,7 +231,7 @@ s3cret
 --- config
 --- must_die
 --- error_log
-the schema "t_newer" is of version 99, newer than this module knows (6): upgrade the module, or name another schema
+the schema "t_newer" is of version 99, newer than this module knows (7): upgrade the module, or name another schema
 
 
 
@@ -248,7 +248,7 @@ the schema "t_newer" is of version 99, newer than this module knows (6): upgrade
 [qr/^\{"id":"0000000000000001","recipients":1,"unresolved":\[\]\}$/,
  qr/^\{"unread":1\}$/]
 --- log_after eval
-"{1 => [qr/notify: store \"postgres:[^\"]+ schema=t_[0-9a-f]{16}\": schema \"t_[0-9a-f]{16}\" created \\(version 6\\)/]}"
+"{1 => [qr/notify: store \"postgres:[^\"]+ schema=t_[0-9a-f]{16}\": schema \"t_[0-9a-f]{16}\" created \\(version 7\\)/]}"
 
 
 
@@ -396,7 +396,7 @@ is a name
 
 
 
-=== TEST 16: a schema of version 2 (here from 1) is migrated to version 3, targets, 4, ordering per chain, 5, dead letters, and 6, the chain lock: a pending delivery becomes the push target's entry, and is delivered
+=== TEST 16: a schema of version 2 (here from 1) is migrated to version 3, targets, 4, ordering per chain, 5, dead letters, 6, the chain lock, and 7, expiry of entries no claim reaches: a pending delivery becomes the push target's entry, and is delivered
 --- skip_eval: 4: main::pg_only()
 --- http_config eval
 ::conf('outboxed', "    notify_push_url http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/push;\n")
@@ -417,6 +417,7 @@ GET /outbox/targets
  qr/schema "t_[0-9a-f]{16}" migrated to version 4 \(ordering per chain\)/,
  qr/schema "t_[0-9a-f]{16}" migrated to version 5 \(dead letters\)/,
  qr/schema "t_[0-9a-f]{16}" migrated to version 6 \(the chain lock\)/,
+ qr/schema "t_[0-9a-f]{16}" migrated to version 7 \(expiry of entries no claim reaches\)/,
  qr/notify: delivered 0000000000000003 \(attempt 2\); target "push"/]
 --- no_error_log
 [error]

@@ -13,7 +13,9 @@
  * timer in one worker process looks at the outbox, claims what is due
  * (with a lease, so that no other process takes it meanwhile) and sends
  * it with libcurl's multi interface on nginx's event loop, until it is
- * delivered or expires (notify_push_days_before).
+ * delivered or expires (notify_push_days_before).  Every claim asks for
+ * every target, one that may not be attempted now with a quota of 0, so
+ * that what is past its expiry expires even when no claim reaches it.
  */
 
 
@@ -29,6 +31,13 @@
 #include "ngx_http_notify_oauth2.h"
 
 
+/*
+ * When no target may be attempted, a claim that only expires what is past
+ * its expiry runs this often at most (msec)
+ */
+#define NGX_HTTP_NOTIFY_SCHEDULER_EXPIRE  1000
+
+
 typedef struct {
     ngx_event_t                       timer;
     ngx_connection_t                  timer_conn;
@@ -42,6 +51,10 @@ typedef struct {
     u_char                            probe[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
     ngx_uint_t                        started[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
     ngx_str_t                         names[NGX_HTTP_NOTIFY_BREAKER_TARGETS];
+
+    ngx_msec_t                        expired_at;  /* the last claim */
+    ngx_msec_t                        next;        /* its next look, if
+                                                      it claims nothing */
 
     unsigned                          claiming:1;  /* a look or a claim */
     unsigned                          active:1;
@@ -61,6 +74,9 @@ static void ngx_http_notify_scheduler_curl_done(
 static void ngx_http_notify_scheduler_unclaim(ngx_http_notify_scheduler_t *dv,
     ngx_uint_t nquota);
 static ngx_uint_t ngx_http_notify_scheduler_room(void);
+static ngx_uint_t ngx_http_notify_scheduler_share(
+    ngx_http_notify_target_t *t, u_char *probe, ngx_msec_t *next,
+    ngx_log_t *log);
 
 
 static ngx_http_notify_scheduler_t  ngx_http_notify_scheduler;
@@ -435,9 +451,8 @@ static void
 ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
 {
     uint64_t                          due, now;
-    ngx_int_t                         rc;
-    ngx_uint_t                        i, n, nq, slot;
-    ngx_msec_t                        wait, next, lease;
+    ngx_uint_t                        n, nq, max;
+    ngx_msec_t                        next, lease;
     ngx_http_notify_target_t         *t, **tp;
     ngx_http_notify_scheduler_t      *dv;
     ngx_http_notify_store_op_t       *op;
@@ -470,72 +485,49 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
      * Each target's share of the claim: its places, if its breaker is
      * closed (open, nothing; half-open, one probe) and as many as its
      * rate allows now; the entries of a target gone since a reload are
-     * not claimed (they stay, listed, in the outbox)
+     * not claimed (they stay, listed, in the outbox).  A target that
+     * may not be attempted now is in the claim too, its share 0: the
+     * claim expires what of it is past its expiry
      */
 
     next = 1000;
     lease = 0;
-    nq = 0;
+    max = 0;
 
-    for (i = 0; i < dc->all.nelts; i++) {
-        t = tp[i];
-        slot = ngx_http_notify_outbound_slot(t);
+    for (nq = 0; nq < dc->all.nelts; nq++) {
+        t = tp[nq];
 
-        n = ngx_http_notify_outbound_places(t);
-        if (n == 0) {
-            continue;
-        }
-
-        /*
-         * a target with OAuth2: nothing is claimed without its token; the
-         * fetch of this process arms the timer when it ends.  No token is
-         * fetched for a target its breaker keeps from being attempted
-         */
-
-        if (ngx_http_notify_breaker_wait(slot, &wait) == NGX_DECLINED) {
-            next = ngx_min(next, wait);
-            continue;
-        }
-
-        if (ngx_http_notify_oauth2_wait(t, &wait, rd->log) != NGX_OK) {
-            next = ngx_min(next, wait);
-            continue;
-        }
-
-        rc = ngx_http_notify_breaker_allow(slot, &t->name, &wait, rd->log);
-
-        if (rc == NGX_DECLINED) {
-            next = ngx_min(next, wait);
-            continue;
-        }
-
-        dv->probe[nq] = (rc == NGX_DONE);
-
-        n = ngx_http_notify_rate_take(slot, dv->probe[nq] ? 1 : n, &wait);
-
-        if (n == 0) {
-            if (dv->probe[nq]) {
-                ngx_http_notify_breaker_unprobe(slot);
-            }
-
-            next = ngx_min(next, wait);
-            continue;
-        }
+        dv->probe[nq] = 0;
+        n = ngx_http_notify_scheduler_share(t, &dv->probe[nq], &next,
+                                            rd->log);
 
         dv->quota[nq].target = t->name;
         dv->quota[nq].max = n;
         dv->target[nq] = t;
         dv->started[nq] = 0;
-        nq++;
+        max += n;
 
-        lease = ngx_max(lease, ((ngx_http_notify_delivery_conf_t *)
-                                t->delivery)->timeout);
+        if (n) {
+            lease = ngx_max(lease, ((ngx_http_notify_delivery_conf_t *)
+                                    t->delivery)->timeout);
+        }
     }
 
-    if (nq == 0) {
+    /*
+     * nothing to attempt: only what is past its expiry expires, a look
+     * every NGX_HTTP_NOTIFY_SCHEDULER_EXPIRE msec at most
+     */
+
+    if (max == 0
+        && (ngx_msec_int_t) (ngx_current_msec - dv->expired_at)
+           < NGX_HTTP_NOTIFY_SCHEDULER_EXPIRE)
+    {
         ngx_http_notify_delivery_arm(next);
         return;
     }
+
+    dv->expired_at = ngx_current_msec;
+    dv->next = next;
 
     op = &dv->claim;
 
@@ -545,10 +537,8 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
     op->type = NGX_HTTP_NOTIFY_OP_OUTBOX_CLAIM;
     op->quota = dv->quota;
     op->nquota = nq;
-
-    for (i = 0; i < nq; i++) {
-        op->max += dv->quota[i].max;
-    }
+    op->max = max;
+    op->expire = NGX_HTTP_NOTIFY_EXPIRE_LOOK;
 
     op->due = lease + 5000;                 /* the lease of an attempt */
     op->done = ngx_http_notify_scheduler_claimed;
@@ -557,6 +547,68 @@ ngx_http_notify_scheduler_looked(ngx_http_notify_store_read_t *rd)
     dv->claiming = 1;
 
     ngx_http_notify_store_post(op);
+}
+
+
+/*
+ * A target's share of a claim: its places, if its breaker lets it be
+ * attempted (*probe: as its half-open breaker's probe, one) and as many
+ * as its rate allows now; 0: none now, *next the msec until it may be
+ * looked at again if sooner
+ */
+
+static ngx_uint_t
+ngx_http_notify_scheduler_share(ngx_http_notify_target_t *t, u_char *probe,
+    ngx_msec_t *next, ngx_log_t *log)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  n, slot;
+    ngx_msec_t  wait;
+
+    slot = ngx_http_notify_outbound_slot(t);
+
+    n = ngx_http_notify_outbound_places(t);
+    if (n == 0) {
+        return 0;
+    }
+
+    /*
+     * a target with OAuth2: nothing is claimed without its token; the
+     * fetch of this process arms the timer when it ends.  No token is
+     * fetched for a target its breaker keeps from being attempted
+     */
+
+    if (ngx_http_notify_breaker_wait(slot, &wait) == NGX_DECLINED) {
+        *next = ngx_min(*next, wait);
+        return 0;
+    }
+
+    if (ngx_http_notify_oauth2_wait(t, &wait, log) != NGX_OK) {
+        *next = ngx_min(*next, wait);
+        return 0;
+    }
+
+    rc = ngx_http_notify_breaker_allow(slot, &t->name, &wait, log);
+
+    if (rc == NGX_DECLINED) {
+        *next = ngx_min(*next, wait);
+        return 0;
+    }
+
+    *probe = (rc == NGX_DONE);
+
+    n = ngx_http_notify_rate_take(slot, *probe ? 1 : n, &wait);
+
+    if (n == 0) {
+        if (*probe) {
+            ngx_http_notify_breaker_unprobe(slot);
+            *probe = 0;
+        }
+
+        *next = ngx_min(*next, wait);
+    }
+
+    return n;
 }
 
 
@@ -739,9 +791,14 @@ ngx_http_notify_scheduler_claimed(ngx_http_notify_store_op_t *op)
     ngx_http_notify_scheduler_unclaim(dv, op->nquota);
     ngx_http_notify_store_claim_free(op);
 
-    /* more may be due: look again soon while there is room */
+    /*
+     * more may be due: look again soon while there is room; nothing was
+     * asked for (only what is past its expiry expired): when a target
+     * may be attempted again
+     */
 
-    ngx_http_notify_delivery_arm(op->nclaimed == op->max ? 10 : 500);
+    ngx_http_notify_delivery_arm(op->max == 0 ? dv->next
+                                 : op->nclaimed == op->max ? 10 : 500);
 }
 
 

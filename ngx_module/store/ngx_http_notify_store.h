@@ -179,6 +179,17 @@ typedef struct {
 } ngx_http_notify_claim_quota_t;
 
 
+/*
+ * OUTBOX_CLAIM with op->expire: each target in op->quota, its max 0 too
+ * (a target that may not be attempted now: disabled, its breaker open, no
+ * token, no rate), has up to op->expire of its entries past their expiry
+ * looked at, oldest expiry first, and those not in flight expire (listed
+ * in op->expired like those the claim meets among the due ones); the
+ * scheduler asks for this many at each look
+ */
+#define NGX_HTTP_NOTIFY_EXPIRE_LOOK  100
+
+
 /* an entry taken by OUTBOX_CLAIM, with what is needed to send it */
 typedef struct {
     uint64_t                        seq;
@@ -279,6 +290,11 @@ struct ngx_http_notify_store_op_s {
 
     /* in: DEAD_REPLAY, DEAD_PURGE: of this target only (empty: any) */
     ngx_str_t                       target;
+
+    /* in: OUTBOX_CLAIM: entries past their expiry looked at, at most, of
+       each target in "quota" (NGX_HTTP_NOTIFY_EXPIRE_LOOK; 0: only the
+       due ones the claim meets) */
+    ngx_uint_t                      expire;
 };
 
 

@@ -61,6 +61,11 @@
  *                                         a target, oldest first
  *   outbox.k  u64 seq, u32 entry       -> chain hash, u8 state: the
  *                                         chain of an entry in outbox.q
+ *   outbox.x  u8 len, target name, u64 expires sec, u64 seq, u32 entry
+ *                                      -> (empty): each target's entries
+ *                                         by expiry (built from outbox.e
+ *                                         when a store written before it
+ *                                         is opened)
  */
 
 #define NGX_HTTP_NOTIFY_FEED_READ   NGX_HTTP_NOTIFY_STATE_READ
@@ -152,6 +157,7 @@ typedef struct {
     MDB_dbi                      dead_time;
     MDB_dbi                      queue;       /* outbox.q */
     MDB_dbi                      queued;      /* outbox.k */
+    MDB_dbi                      expiry;      /* outbox.x */
 
     MDB_txn                     *read_txn;    /* reset between uses */
 } ngx_http_notify_lmdb_t;
@@ -219,6 +225,15 @@ static int ngx_http_notify_lmdb_outbox_del_all(MDB_txn *txn, uint64_t seq);
 static int ngx_http_notify_lmdb_outbox_add(MDB_txn *txn,
     ngx_http_notify_store_op_t *op, uint64_t seq);
 static int ngx_http_notify_lmdb_outbox_upgrade(MDB_txn *txn);
+static int ngx_http_notify_lmdb_expiry_build(MDB_txn *txn);
+static int ngx_http_notify_lmdb_expiry_key(MDB_txn *txn,
+    ngx_http_notify_outbox_rec_t *rec, uint64_t seq, uint32_t entry,
+    ngx_uint_t del);
+static int ngx_http_notify_lmdb_expire(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, ngx_uint_t q, uint64_t seq,
+    uint32_t entry, ngx_http_notify_outbox_rec_t *rec);
+static int ngx_http_notify_lmdb_outbox_expire(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, ngx_uint_t q, uint64_t now);
 static int ngx_http_notify_lmdb_entry_next(MDB_txn *txn, MDB_dbi dbi,
     uint64_t seq, uint32_t *entry);
 static uint64_t ngx_http_notify_now_msec(void);
@@ -518,7 +533,10 @@ ngx_http_notify_lmdb_open(ngx_cycle_t *cycle,
         || (rc = mdb_dbi_open(txn, "outbox.d", MDB_CREATE, &st->due)) != 0
         || (rc = mdb_dbi_open(txn, "outbox.r", MDB_CREATE, &st->outrcpt))
            != 0
+        || (rc = mdb_dbi_open(txn, "outbox.x", MDB_CREATE, &st->expiry))
+           != 0
         || (rc = ngx_http_notify_lmdb_outbox_upgrade(txn)) != 0
+        || (rc = ngx_http_notify_lmdb_expiry_build(txn)) != 0
         || (rc = mdb_dbi_open(txn, "unseen", MDB_CREATE, &st->unseen)) != 0
         || (rc = mdb_dbi_open(txn, "seen", MDB_CREATE, &st->seen)) != 0
         || (rc = mdb_dbi_open(txn, "dead", MDB_CREATE, &st->dead)) != 0
@@ -1779,6 +1797,11 @@ ngx_http_notify_lmdb_outbox_put(MDB_txn *txn, uint64_t seq, uint32_t entry,
         return rc;
     }
 
+    rc = ngx_http_notify_lmdb_expiry_key(txn, rec, seq, entry, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
     key.mv_data = dkey;
     key.mv_size = ngx_http_notify_due_key(dkey, rec->target, rec->target_len,
                                           rec->due, seq, entry);
@@ -1884,6 +1907,11 @@ ngx_http_notify_lmdb_outbox_remove(MDB_txn *txn, uint64_t seq,
 
     rc = mdb_del(txn, ngx_http_notify_lmdb.due, &key, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    rc = ngx_http_notify_lmdb_expiry_key(txn, rec, seq, entry, 1);
+    if (rc != 0) {
         return rc;
     }
 
@@ -2602,7 +2630,9 @@ ngx_http_notify_lmdb_outbox_finish(void *txn, ngx_http_notify_store_op_t *op)
  * each at most its quota: each is leased (its due time moved op->due on)
  * in this transaction, so that no other worker or process sends it
  * meanwhile, and returned with its notification and recipients.  Entries
- * past their expiry are removed and listed in op->expired.
+ * past their expiry are removed and listed in op->expired: first up to
+ * op->expire of each target's by expiry (its quota 0 too), then those the
+ * claim meets among the due ones.
  */
 
 static int
@@ -2615,7 +2645,7 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
     uint64_t                       due, seq, now, head;
     MDB_val                        key, val, nkey;
     ngx_str_t                     *name;
-    ngx_uint_t                     q, taken;
+    ngx_uint_t                     q, taken, n, swept;
     MDB_cursor                    *cur;
     ngx_http_notify_claim_t       *cl;
     ngx_http_notify_lmdb_t        *st;
@@ -2631,16 +2661,27 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
 
     op->count = 0;
 
+    n = op->max + op->nquota * op->expire;
+
     op->claimed = calloc(op->max ? op->max : 1,
                          sizeof(ngx_http_notify_claim_t));
-    op->expired = calloc(op->max ? op->max : 1, sizeof(uint64_t));
-    op->expired_quota = calloc(op->max ? op->max : 1, sizeof(uint32_t));
+    op->expired = calloc(n ? n : 1, sizeof(uint64_t));
+    op->expired_quota = calloc(n ? n : 1, sizeof(uint32_t));
 
     if (op->claimed == NULL || op->expired == NULL
         || op->expired_quota == NULL)
     {
         return ENOMEM;
     }
+
+    for (q = 0; q < op->nquota; q++) {
+        rc = ngx_http_notify_lmdb_outbox_expire(txn, op, q, now);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    swept = op->nexpired;
 
     rc = mdb_cursor_open(txn, st->due, &cur);
     if (rc != 0) {
@@ -2659,7 +2700,7 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
 
         for ( ;; ) {
             if (taken >= op->quota[q].max || op->nclaimed >= op->max
-                || op->nexpired >= op->max)
+                || op->nexpired - swept >= op->max)
             {
                 rc = 0;
                 break;
@@ -2714,14 +2755,12 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
 
                 /* its due index is gone already (the cursor's) */
 
-                rc = ngx_http_notify_lmdb_bury(txn, op, seq, entry, &rec,
-                                               NGX_HTTP_NOTIFY_DEAD_EXPIRED);
+                rc = ngx_http_notify_lmdb_expire(txn, op, q, seq, entry,
+                                                 &rec);
                 if (rc != 0) {
                     break;
                 }
 
-                op->expired_quota[op->nexpired] = (uint32_t) q;
-                op->expired[op->nexpired++] = seq;
                 continue;
             }
 
@@ -2805,6 +2844,229 @@ ngx_http_notify_lmdb_outbox_claim(void *txn, ngx_http_notify_store_op_t *op)
     mdb_cursor_close(cur);
 
     return rc;
+}
+
+
+/*
+ * An entry past its expiry, found by a claim (of its target, the quota
+ * "q"), expires: it leaves the outbox (and its chain's queue, which frees
+ * the next of its chain) and is kept as a dead letter, listed in
+ * op->expired
+ */
+
+static int
+ngx_http_notify_lmdb_expire(MDB_txn *txn, ngx_http_notify_store_op_t *op,
+    ngx_uint_t q, uint64_t seq, uint32_t entry,
+    ngx_http_notify_outbox_rec_t *rec)
+{
+    int  rc;
+
+    rc = ngx_http_notify_lmdb_bury(txn, op, seq, entry, rec,
+                                   NGX_HTTP_NOTIFY_DEAD_EXPIRED);
+    if (rc != 0) {
+        return rc;
+    }
+
+    op->expired_quota[op->nexpired] = (uint32_t) q;
+    op->expired[op->nexpired++] = seq;
+
+    return 0;
+}
+
+
+/*
+ * The entries of the target op->quota[q] past their expiry, oldest expiry
+ * first, op->expire of them looked at, at most: each expires, unless it
+ * is in flight (leased: its attempt's outcome expires it) or held behind
+ * an older one of its chain for a while (a claim meets it when it is due);
+ * an index key whose entry is gone is removed
+ */
+
+static int
+ngx_http_notify_lmdb_outbox_expire(MDB_txn *txn,
+    ngx_http_notify_store_op_t *op, ngx_uint_t q, uint64_t now)
+{
+    int                            rc;
+    size_t                         plen;
+    uint32_t                       entry;
+    uint64_t                       seq;
+    MDB_val                        key, val;
+    ngx_str_t                     *name;
+    ngx_uint_t                     looked, skip;
+    MDB_cursor                    *cur;
+    ngx_http_notify_outbox_rec_t   rec;
+    u_char                         xkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
+
+    name = &op->quota[q].target;
+
+    if (op->expire == 0
+        || name->len == 0 || name->len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN)
+    {
+        return 0;
+    }
+
+    rc = mdb_cursor_open(txn, ngx_http_notify_lmdb.expiry, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    plen = ngx_http_notify_due_key(xkey, name->data, name->len, 0, 0, 0)
+           - 20;
+    skip = 0;
+
+    for (looked = 0; looked < op->expire; looked++) {
+
+        /* from the first key of the target's, or after the one skipped */
+
+        key.mv_data = xkey;
+        key.mv_size = plen + 20;
+
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+
+        if (rc == 0 && skip && key.mv_size == plen + 20
+            && ngx_memcmp(key.mv_data, xkey, plen + 20) == 0)
+        {
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if (key.mv_size != plen + 20
+            || ngx_memcmp(key.mv_data, xkey, plen) != 0
+            || ngx_http_notify_get_u64((u_char *) key.mv_data + plen) * 1000
+               > now)
+        {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+
+        ngx_memcpy(xkey, key.mv_data, key.mv_size);
+
+        seq = ngx_http_notify_get_u64(xkey + plen + 8);
+        entry = ngx_http_notify_entry_of(xkey + plen + 8);
+
+        rc = ngx_http_notify_lmdb_outbox_get(txn, seq, entry, &rec);
+
+        if (rc == MDB_NOTFOUND) {
+            rc = mdb_cursor_del(cur, 0);
+            if (rc != 0) {
+                break;
+            }
+
+            skip = 0;
+            continue;
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if (rec.due > now) {
+            skip = 1;
+            continue;
+        }
+
+        rc = ngx_http_notify_lmdb_expire(txn, op, q, seq, entry, &rec);
+        if (rc != 0) {
+            break;
+        }
+
+        skip = 0;
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
+}
+
+
+/*
+ * The expiry index's key of an entry ("rec" as kept), written or, with
+ * "del", removed (one missing is no error: an older module's writes)
+ */
+
+static int
+ngx_http_notify_lmdb_expiry_key(MDB_txn *txn,
+    ngx_http_notify_outbox_rec_t *rec, uint64_t seq, uint32_t entry,
+    ngx_uint_t del)
+{
+    int      rc;
+    MDB_val  key, val;
+    u_char   xkey[NGX_HTTP_NOTIFY_DUE_KEY_LEN];
+
+    key.mv_data = xkey;
+    key.mv_size = ngx_http_notify_due_key(xkey, rec->target, rec->target_len,
+                                          rec->expires, seq, entry);
+
+    if (del) {
+        rc = mdb_del(txn, ngx_http_notify_lmdb.expiry, &key, NULL);
+        return (rc == MDB_NOTFOUND) ? 0 : rc;
+    }
+
+    val.mv_data = "";
+    val.mv_size = 0;
+
+    rc = mdb_put(txn, ngx_http_notify_lmdb.expiry, &key, &val,
+                 MDB_NOOVERWRITE);
+
+    return (rc == MDB_KEYEXIST) ? 0 : rc;
+}
+
+
+/*
+ * A store written before the expiry index: the index of its outbox, in
+ * the transaction that opens it
+ */
+
+static int
+ngx_http_notify_lmdb_expiry_build(MDB_txn *txn)
+{
+    int                            rc;
+    MDB_val                        key, val;
+    MDB_stat                       ms;
+    MDB_cursor                    *cur;
+    ngx_http_notify_lmdb_t        *st;
+    ngx_http_notify_outbox_rec_t   rec;
+
+    st = &ngx_http_notify_lmdb;
+
+    rc = mdb_stat(txn, st->expiry, &ms);
+    if (rc != 0 || ms.ms_entries != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_open(txn, st->outbox, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size != 12 || val.mv_size != sizeof(rec)) {
+            continue;
+        }
+
+        ngx_memcpy(&rec, val.mv_data, sizeof(rec));
+
+        if (rec.target_len > NGX_HTTP_NOTIFY_TARGET_NAME_LEN) {
+            continue;
+        }
+
+        rc = ngx_http_notify_lmdb_expiry_key(txn, &rec,
+                                     ngx_http_notify_get_u64(key.mv_data),
+                                     ngx_http_notify_entry_of(key.mv_data), 0);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
 }
 
 

@@ -45,7 +45,7 @@
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_NOTIFY_PG_VERSION     6       /* the schema this module
+#define NGX_HTTP_NOTIFY_PG_VERSION     7       /* the schema this module
                                                   knows */
 
 /* error codes, beyond errno's */
@@ -1214,6 +1214,59 @@ static const char  ngx_http_notify_pg_v6[] =
     "UPDATE @.meta SET version = 6;";
 
 
+/*
+ * Version 7: the entries past their expiry of every target of a claim,
+ * its quota 0 too (a target that may not be attempted now), expire
+ * without a claim of their own: an index by expiry, and a claim() with
+ * p_expire that first looks at up to p_expire entries past their expiry
+ * of each target, oldest expiry first, and buries those not in flight
+ * (due later: leased, or held behind an older one of its chain) as
+ * version 5's claim() buries those it meets, then claims as version 6's
+ * does (which takes the chain lock).  Version 6's stays for the workers
+ * of an older module during an upgrade.  The chain lock (version 6) is
+ * taken before the first row past its expiry is locked, as every holder
+ * of a row of the outbox that may bury takes it: bury() takes it too.
+ */
+
+static const char  ngx_http_notify_pg_v7[] =
+    "CREATE INDEX ON @.outbox (target, expires);"
+
+    "CREATE FUNCTION @.claim(p_targets text[], p_max integer[],"
+    " p_now bigint, p_lease bigint, p_wait bigint, p_dead integer,"
+    " p_expire integer)"
+    " RETURNS TABLE (o_kind integer, o_seq bigint, o_attempts integer,"
+    " o_note text, o_rcpt bytea, o_entry integer, o_part integer,"
+    " o_target text, o_quota integer, o_removed integer)"
+    " LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record; i integer;\n"
+    "BEGIN\n"
+    " IF EXISTS (SELECT 1 FROM @.outbox o WHERE o.target = ANY(p_targets)"
+    "  AND o.expires <= p_now / 1000) THEN\n"
+    "  PERFORM @.chain_lock();\n"
+    " END IF;\n"
+    " FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP\n"
+    "  FOR r IN SELECT o.seq, o.entry, o.part, o.attempts, o.due, o.state"
+    "   FROM @.outbox o"
+    "   WHERE o.target = p_targets[i] AND o.expires <= p_now / 1000"
+    "   ORDER BY o.expires, o.seq, o.entry LIMIT p_expire"
+    "   FOR UPDATE SKIP LOCKED LOOP\n"
+    "   CONTINUE WHEN r.due > p_now;\n"
+    "   o_seq := r.seq; o_attempts := r.attempts; o_entry := r.entry;"
+    "   o_part := r.part; o_target := p_targets[i]; o_quota := i - 1;"
+    "   o_note := NULL; o_rcpt := NULL; o_kind := 1;\n"
+    "   o_removed := @.bury(r.seq, r.entry, 1, NULL, NULL, p_now, p_dead);\n"
+    "   CONTINUE WHEN r.state & 2 = 2;\n"
+    "   RETURN NEXT;\n"
+    "  END LOOP;\n"
+    " END LOOP;\n"
+    " RETURN QUERY SELECT * FROM @.claim(p_targets, p_max, p_now, p_lease,"
+    "  p_wait, p_dead);\n"
+    "END $$;"
+
+    "UPDATE @.meta SET version = 7;";
+
+
 /* the migrations, from each version to the next */
 
 typedef struct {
@@ -1230,7 +1283,8 @@ static const ngx_http_notify_pg_migration_t
     { 2, ngx_http_notify_pg_v3, "targets" },
     { 3, ngx_http_notify_pg_v4, "ordering per chain" },
     { 4, ngx_http_notify_pg_v5, "dead letters" },
-    { 5, ngx_http_notify_pg_v6, "the chain lock" }
+    { 5, ngx_http_notify_pg_v6, "the chain lock" },
+    { 6, ngx_http_notify_pg_v7, "expiry of entries no claim reaches" }
 };
 
 
@@ -1272,7 +1326,7 @@ static const char  ngx_http_notify_pg_q_until[] =
 static const char  ngx_http_notify_pg_q_prune[] =
     "SELECT * FROM @.prune($1, $2)";
 static const char  ngx_http_notify_pg_q_claim[] =
-    "SELECT * FROM @.claim($1, $2, $3, $4, $5, $6)";
+    "SELECT * FROM @.claim($1, $2, $3, $4, $5, $6, $7)";
 static const char  ngx_http_notify_pg_q_finish[] =
     "SELECT * FROM @.finish($1, $2, $3, $4, $5, $6, $7)";
 static const char  ngx_http_notify_pg_q_dead_change[] =
@@ -3749,6 +3803,7 @@ ngx_http_notify_pg_op_send(ngx_http_notify_store_op_t *op, PGconn *pg,
         ngx_http_notify_pg_num(&pp, NGX_HTTP_NOTIFY_CHAIN_WAIT);
         ngx_http_notify_pg_num(&pp,
                                (int64_t) ngx_http_notify_store_dead_letters());
+        ngx_http_notify_pg_num(&pp, (int64_t) op->expire);
 
         err = ngx_http_notify_pg_query(pg, st->q_claim, &pp);
         ngx_free(users);

@@ -481,6 +481,38 @@ END {
     }
 }
 
+# pause_and_log_after(): a check of each response of the blocks that have
+# "--- pause_after" (after request N, element N's seconds pass before the
+# next request: what the timer does meanwhile is what the next one sees)
+# or "--- log_after" (after request N and its pause, element N's lines are
+# in the error log); called by a test file after it loads
+# Test::Nginx::Socket
+sub pause_and_log_after {
+    Test::Nginx::Socket::add_response_body_check(sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+        return if $dry_run;
+
+        my $pause = $block->pause_after;
+        Time::HiRes::sleep($pause->[$req_idx])
+            if ref $pause eq 'ARRAY' && $pause->[$req_idx];
+
+        # what the log has by then (after the pause): "--- log_after"'s
+        # element N, lines that only later requests make appear
+        my $after = $block->log_after;
+        return unless ref $after eq 'ARRAY' && ref $after->[$req_idx] eq 'ARRAY';
+
+        my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
+        open my $fh, '<', $log or die "$log: $!";
+        my $text = do { local $/; <$fh> };
+        close $fh;
+
+        for my $line (@{ $after->[$req_idx] }) {
+            Test::More::ok(index($text, $line) >= 0,
+                           $block->name . " - after request $req_idx, the log has: $line");
+        }
+    });
+}
+
 sub setup {
     my (%opt) = @_;
 
