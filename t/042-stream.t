@@ -496,7 +496,7 @@ streams after 0
 
 
 
-=== TEST 12: a user holds at most 8 valid tickets: a ninth takes the place of the user's own oldest, and however many one user asks for, another's ticket stays good
+=== TEST 12: a user holds at most 8 valid tickets: a ninth takes the place of the user's own oldest (the first given of those given in the same second), and however many one user asks for, another's ticket stays good
 --- http_config eval: ::conf('t12')
 --- config
     location = /n { notify_inbound syntphony; }
@@ -516,6 +516,10 @@ my @ada = map { ticket('ada') } 1 .. 9;
 # more than all the tickets there are, by one user
 my @more = map { ticket('ada') } 1 .. 1030;
 ::say("ada's last " . use_ticket($more[-1]) . ", an earlier one " . use_ticket($more[-20]));
+# the user's last 8 are the good ones, however many were given in one
+# second (expiry is in seconds): the ninth from last is not
+::say("ada's seventh to second from last: " . join(' ', map { use_ticket($more[$_]) } -7 .. -2)
+      . ", a new one " . use_ticket(ticket('ada')) . ", the ninth from last " . use_ticket($more[-9]));
 ::say("bob's " . use_ticket($bob));
 --- request
 GET /activities/counts
@@ -525,6 +529,7 @@ GET /activities/counts
 ^ada's first of 9 401
 ada's second 200, ninth 200
 ada's last 200, an earlier one 401
+ada's seventh to second from last: 200 200 200 200 200 200, a new one 200, the ninth from last 401
 bob's 200
 --- no_error_log
 [error]

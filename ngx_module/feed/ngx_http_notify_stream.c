@@ -88,6 +88,8 @@ typedef struct {
 typedef struct {
     u_char                       value[NGX_HTTP_NOTIFY_TICKET_LEN];
     time_t                       expires;     /* 0: free */
+    uint64_t                     given;       /* its place in the order
+                                                 tickets were given */
     u_short                      user_len;
     u_char                       user[NGX_HTTP_NOTIFY_USER_MAX];
 } ngx_http_notify_ticket_t;
@@ -98,6 +100,7 @@ typedef struct {
     uint64_t                     epoch;       /* msec, when it was made */
     uint64_t                     next;        /* the next event's number */
     ngx_uint_t                   size;        /* events in the ring */
+    uint64_t                     given;       /* tickets given so far */
     ngx_http_notify_ticket_t     tickets[NGX_HTTP_NOTIFY_STREAM_TICKETS];
     ngx_http_notify_stream_ev_t  ring[1];
 } ngx_http_notify_stream_sh_t;
@@ -1800,6 +1803,7 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
 {
     u_char                           *p, *out;
     time_t                            now, soonest, own_soonest;
+    uint64_t                          own_given;
     ngx_int_t                         rc;
     ngx_uint_t                        i, slot, own, own_slot, found;
     ngx_http_notify_ticket_t         *t;
@@ -1829,8 +1833,10 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
 
     /*
      * A user with NGX_HTTP_NOTIFY_USER_TICKETS valid tickets gets the place
-     * of its own that expires first; else a free or expired slot, else the
-     * one that expires soonest: one user cannot take everyone's.
+     * of its own that expires first (of those that expire in the same
+     * second, the one given first: expiry is in seconds, and many are
+     * given in one); else a free or expired slot, else the one that
+     * expires soonest: one user cannot take everyone's.
      */
 
     slot = 0;
@@ -1838,6 +1844,7 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
     own = 0;
     own_slot = 0;
     own_soonest = NGX_MAX_TIME_T_VALUE;
+    own_given = 0;
     found = 0;
 
     for (i = 0; i < NGX_HTTP_NOTIFY_STREAM_TICKETS; i++) {
@@ -1857,8 +1864,11 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
         {
             own++;
 
-            if (t->expires < own_soonest) {
+            if (t->expires < own_soonest
+                || (t->expires == own_soonest && t->given < own_given))
+            {
                 own_soonest = t->expires;
+                own_given = t->given;
                 own_slot = i;
             }
         }
@@ -1877,6 +1887,7 @@ ngx_http_notify_stream_ticket(ngx_http_request_t *r,
 
     ngx_hex_dump(t->value, rnd, sizeof(rnd));
     t->expires = now + fc->stream_ticket;
+    t->given = ++w->sh->given;
     t->user_len = (u_short) user->len;
     ngx_memcpy(t->user, user->data, user->len);
 
