@@ -63,11 +63,14 @@ static ngx_http_notify_note_key_t  ngx_http_notify_note_keys[] = {
 };
 
 
+#if (NGX_HTTP_NOTIFY_REFERENCE)
+
 /*
- * The notification as the store keeps it, with "id" null until the store
- * has given it its number (an outbound half renders one read back, with
- * its id).  On failure, err says
- * why (json_pack_ex's way), for ngx_http_notify_note_failed().
+ * The notification as a jansson object, the same as the text of
+ * ngx_http_notify_note_text(), with "id" null until the store has given it
+ * its number.  The module writes its texts without it: it is built only
+ * for scripts/fuzz, the reference its writers are checked against.  On
+ * failure, err says why (json_pack_ex's way).
  */
 
 json_t *
@@ -169,6 +172,8 @@ nomem:
 
     return NULL;
 }
+
+#endif
 
 
 /*

@@ -60,8 +60,10 @@ typedef struct {
 #define NGX_HTTP_NOTIFY_NOTE_ID_LEN  16
 
 
+#if (NGX_HTTP_NOTIFY_REFERENCE)
 json_t *ngx_http_notify_note_json(ngx_http_notify_note_t *note,
     json_error_t *err);
+#endif
 ngx_int_t ngx_http_notify_note_text(ngx_http_notify_note_t *note,
     ngx_pool_t *pool, ngx_str_t *full, ngx_str_t *view, json_error_t *err);
 size_t ngx_http_notify_note_size(ngx_http_notify_note_t *note,
